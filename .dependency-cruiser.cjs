@@ -1,0 +1,36 @@
+/**
+ * The layering of ARCHITECTURE.md, enforced: dependencies point one way,
+ * kernel <- storage <- repo <- tree <- engine <- (jobs, catalog, app) <- api <- cli.
+ */
+const layers = ['kernel', 'storage', 'repo', 'tree', 'sources', 'hooks', 'engine', 'jobs', 'catalog', 'app', 'api', 'cli'];
+const rules = [];
+layers.forEach((layer, i) => {
+  const above = layers.slice(i + 1);
+  if (above.length === 0) return;
+  rules.push({
+    name: `${layer}-not-upward`,
+    comment: `${layer}/ must not import from a layer above it (${above.join(', ')})`,
+    severity: 'error',
+    from: { path: `^src/${layer}/`, pathNot: '\\.test\\.ts$' },
+    to: { path: `^src/(${above.join('|')})/` },
+  });
+});
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'repo-knows-only-the-backend-contract',
+      comment: 'repo/ talks to storage through the Backend interface, never a concrete backend',
+      severity: 'error',
+      from: { path: '^src/repo/' },
+      to: { path: '^src/storage/(local|s3|azure|sftp)/' },
+    },
+    ...rules,
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

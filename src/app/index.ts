@@ -1,0 +1,21 @@
+/** Composition root: builds concrete backends and the worker pool, and opens repositories for the edges (CLI, later the server). */
+import { Repository, CodecPool, type InitOptions } from '../repo/index.js';
+import { backendFor } from './backends.js';
+
+export { backendFor };
+
+export async function openRepository(location: string, password: string, opts: { loadIndex?: boolean } = {}): Promise<Repository> {
+  const repo = await Repository.open(backendFor(location), password);
+  if (opts.loadIndex ?? true) await repo.loadIndex();
+  return repo;
+}
+
+export async function initRepository(location: string, password: string, opts: InitOptions = {}): Promise<Repository> {
+  return Repository.init(backendFor(location), password, opts);
+}
+
+export function codecPool(repo: Repository): CodecPool {
+  return new CodecPool(repo.master, repo.config.compression.level);
+}
+
+export const VERSION = '0.1.0';

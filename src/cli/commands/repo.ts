@@ -1,0 +1,234 @@
+import { Command, Option } from 'commander';
+import { AppError } from '../../kernel/index.js';
+import { initRepository } from '../../app/index.js';
+import { check, prune, rebuildIndex, stats } from '../../engine/index.js';
+import { isStale, processAlive } from '../../repo/index.js';
+import { getNewPassword, getPassword } from '../password.js';
+import { formatBytes, ProgressBar, table } from '../render.js';
+import { globals, interruptSignal, output, repoLocation, withPool, withRepo } from '../context.js';
+
+export function repoCommand(): Command {
+  const repo = new Command('repo').description('Create, inspect, verify and maintain a repository');
+
+  repo
+    .command('init')
+    .description('Create a new encrypted repository at --repo')
+    .addOption(new Option('--pack-size <MiB>', 'target pack file size in MiB').default(16).argParser(Number))
+    .addOption(new Option('--compression-level <N>', 'zstd level (1 fastest … 19 smallest)').default(3).argParser(Number))
+    .addHelpText('after', '\nExample:\n  STRONGBOX_PASSWORD=… strongbox repo init --repo /mnt/backups/strongbox\n\nKeep the password safe: without it the data cannot be read by anyone, including you.')
+    .action(async (o: { packSize: number; compressionLevel: number }, cmd: Command) => {
+      const out = output(cmd);
+      if (!(o.packSize >= 1 && o.packSize <= 1024)) throw new AppError('USAGE', '--pack-size must be between 1 and 1024 MiB.');
+      if (!(Number.isInteger(o.compressionLevel) && o.compressionLevel >= 1 && o.compressionLevel <= 19)) throw new AppError('USAGE', '--compression-level must be 1…19.');
+      const location = repoLocation(cmd);
+      const password = await getPassword(globals(cmd), { confirm: true });
+      const r = await initRepository(location, password, { packSize: o.packSize * 1024 * 1024, compressionLevel: o.compressionLevel });
+      if (out.json) out.data({ location: r.location, id: r.config.id, keyId: r.keyId });
+      else out.out(`Created repository ${r.config.id.slice(0, 8)} at ${r.location}`);
+    });
+
+  repo
+    .command('check')
+    .description('Verify the repository structure; with --read-data, read back and verify every byte')
+    .option('--read-data', 'read every pack and verify each blob (slow, thorough)')
+    .option('--read-data-subset <percent>', 'read a random subset of packs, e.g. 10', Number)
+    .addHelpText('after', '\nExit status is 0 when the repository is sound and 1 when problems were found; each problem names the damaged pack and the snapshots and files that depend on it.')
+    .action(async (o: { readData?: boolean; readDataSubset?: number }, cmd: Command) => {
+      const out = output(cmd);
+      const { signal, dispose } = interruptSignal();
+      try {
+        await withRepo(
+          cmd,
+          (r) =>
+            withPool(r, async (pool) => {
+              const bar = new ProgressBar('checking', out.quiet);
+              const readData = o.readData ? true : o.readDataSubset !== undefined ? o.readDataSubset / 100 : false;
+              const res = await check({ repo: r, decoder: pool, readData, signal, sink: bar });
+              bar.clear();
+              if (out.json) out.data(res);
+              else {
+                out.out(`${res.snapshots} snapshots, ${res.packs} packs, ${res.blobs} blobs${res.packsRead ? `, ${res.packsRead} packs read back` : ''}`);
+                for (const w of res.warnings) out.out(`warning: ${w}`);
+                for (const e of res.errors) {
+                  out.out(`error: ${e.message}`);
+                  for (const d of e.dependents ?? []) out.out(`  needed by snapshot ${d.snapshot.slice(0, 8)}: ${d.path}`);
+                }
+                out.out(res.ok ? 'no errors were found' : `${res.errors.length} error(s) found`);
+              }
+              if (!res.ok) throw new AppError('CHECK_FAILED', `The repository check found ${res.errors.length} problem(s).`, { details: { reported: true } });
+            }),
+          { loadIndex: false },
+        );
+      } finally {
+        dispose();
+      }
+    });
+
+  repo
+    .command('stats')
+    .description('Show sizes, deduplication and compression of the repository')
+    .action(async (_o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(cmd, async (r) => {
+        const s = await stats(r);
+        if (out.json) return out.data(s);
+        out.out(
+          [
+            `repository    ${s.repositoryId.slice(0, 8)} at ${s.location}`,
+            `snapshots     ${s.snapshots}`,
+            `stored        ${formatBytes(s.storedBytes)} in ${s.packs} packs`,
+            `blobs         ${s.blobs.data} data, ${s.blobs.tree} tree`,
+            `unique data   ${formatBytes(s.uniqueRawBytes)} (compression ${s.compressionRatio.toFixed(2)}×)`,
+            `all snapshots ${formatBytes(s.logicalBytes)} (deduplication ${s.dedupRatio.toFixed(2)}×)`,
+            `keys          ${s.keys}`,
+          ].join('\n'),
+        );
+      });
+    });
+
+  repo
+    .command('unlock')
+    .description('Remove stale locks (left by a process that died); --remove-all removes every lock')
+    .option('--remove-all', 'also remove locks that look alive (only when you are sure nothing runs)')
+    .action(async (o: { removeAll?: boolean }, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(
+        cmd,
+        async (r) => {
+          const now = new Date();
+          const removed: string[] = [];
+          const kept: string[] = [];
+          for (const l of await r.listLocks()) {
+            if (o.removeAll || isStale(l, now, processAlive)) {
+              await r.removeLock(l.id);
+              removed.push(l.id);
+            } else kept.push(l.id);
+          }
+          if (out.json) out.data({ removed, kept });
+          else {
+            out.out(`removed ${removed.length} lock(s)`);
+            if (kept.length) out.out(`${kept.length} lock(s) belong to live processes and were kept (use --remove-all if you are sure)`);
+          }
+        },
+        { loadIndex: false },
+      );
+    });
+
+  repo
+    .command('prune')
+    .description('Delete data that no snapshot uses and report the space reclaimed')
+    .option('--dry-run', 'only show what would be removed')
+    .option('--max-unused <percent>', 'repack packs with more unused bytes than this', Number, 10)
+    .action(async (o: { dryRun?: boolean; maxUnused: number }, cmd: Command) => {
+      const out = output(cmd);
+      const { signal, dispose } = interruptSignal();
+      try {
+        await withRepo(
+          cmd,
+          (r) =>
+            withPool(r, async (pool) => {
+              const bar = new ProgressBar('pruning', out.quiet);
+              const res = await prune({ repo: r, decoder: pool, encoder: pool, dryRun: o.dryRun, maxUnused: o.maxUnused / 100, signal, sink: bar });
+              bar.clear();
+              if (out.json) return out.data(res);
+              const verb = res.dryRun ? 'would' : 'did';
+              out.out(`${res.usedBlobs} blobs in use, ${res.unusedBlobs} unused`);
+              out.out(`${verb} delete ${res.remove.length} unused pack(s), repack ${res.repack.length}, remove ${res.unindexed.length} unindexed`);
+              out.out(`${res.dryRun ? 'would reclaim' : 'reclaimed'} ${formatBytes(res.reclaimedBytes)} (${formatBytes(res.bytesBefore)} → ${formatBytes(res.bytesAfter)})`);
+            }),
+          { loadIndex: false },
+        );
+      } finally {
+        dispose();
+      }
+    });
+
+  const index = repo.command('index').description('Index maintenance');
+  index
+    .command('rebuild')
+    .description('Rebuild the index from the pack files themselves')
+    .action(async (_o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(
+        cmd,
+        async (r) => {
+          const res = await rebuildIndex(r);
+          if (out.json) return out.data(res);
+          out.out(`indexed ${res.blobs} blobs in ${res.packs} packs (replacing ${res.superseded} index files)`);
+          for (const u of res.unreadable) out.out(`warning: pack ${u.pack} unreadable: ${u.message}`);
+        },
+        { loadIndex: false },
+      );
+    });
+
+  const key = repo.command('key').description('Manage the passwords that open the repository');
+  key
+    .command('list')
+    .description('List keys')
+    .action(async (_o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(
+        cmd,
+        async (r) => {
+          const keys = await r.listKeys();
+          if (out.json) return out.data(keys);
+          out.out(table(keys.map((k) => [(k.current ? '*' : ' ') + k.id.slice(0, 8), k.username, k.host, k.created]), [' ID', 'User', 'Host', 'Created']));
+        },
+        { loadIndex: false },
+      );
+    });
+  key
+    .command('add')
+    .description('Add another password (from --new-password-file, STRONGBOX_NEW_PASSWORD or a prompt)')
+    .option('--new-password-file <file>', 'read the new password from a file')
+    .action(async (o: { newPasswordFile?: string }, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(
+        cmd,
+        async (r) => {
+          const id = await r.addKey(await getNewPassword(o.newPasswordFile));
+          if (out.json) out.data({ id });
+          else out.out(`Added key ${id.slice(0, 8)}`);
+        },
+        { loadIndex: false },
+      );
+    });
+  key
+    .command('remove <id>')
+    .description('Remove a key (not the one in use)')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(
+        cmd,
+        async (r) => {
+          const keys = await r.listKeys();
+          const match = keys.filter((k) => k.id.startsWith(id));
+          if (match.length === 0) throw new AppError('NOT_FOUND', `No key "${id}"; "strongbox repo key list" shows them.`);
+          if (match.length > 1) throw new AppError('AMBIGUOUS_ID', `"${id}" matches several keys; give more characters.`);
+          await r.removeKey(match[0]!.id);
+          if (out.json) out.data({ removed: match[0]!.id });
+          else out.out(`Removed key ${match[0]!.id.slice(0, 8)}`);
+        },
+        { loadIndex: false },
+      );
+    });
+  key
+    .command('passwd')
+    .description('Change the password: adds a key with the new password and removes the one in use')
+    .option('--new-password-file <file>', 'read the new password from a file')
+    .action(async (o: { newPasswordFile?: string }, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(
+        cmd,
+        async (r) => {
+          const id = await r.addKey(await getNewPassword(o.newPasswordFile));
+          await r.backend.remove({ kind: 'keys', name: r.keyId });
+          if (out.json) out.data({ id, removed: r.keyId });
+          else out.out(`Password changed (key ${r.keyId.slice(0, 8)} replaced by ${id.slice(0, 8)})`);
+        },
+        { loadIndex: false },
+      );
+    });
+
+  return repo;
+}

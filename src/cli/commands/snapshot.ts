@@ -1,0 +1,269 @@
+import { Command } from 'commander';
+import { AppError, EXIT_PARTIAL } from '../../kernel/index.js';
+import { backup, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
+import { findSnapshot, listSnapshots, type SnapshotRef } from '../../tree/index.js';
+import { VERSION } from '../../app/index.js';
+import { formatBytes, formatDuration, ProgressBar, table } from '../render.js';
+import { collect, interruptSignal, output, parseCount, withPool, withRepo } from '../context.js';
+
+/** Set by a command whose work succeeded only in part; main exits with it. */
+export const outcome = { exitCode: 0 };
+
+export function snapshotCommand(): Command {
+  const snap = new Command('snapshot').description('Create, list, inspect, restore and expire snapshots');
+
+  snap
+    .command('create')
+    .description('Back up one or more directories into a new snapshot; prints its id')
+    .requiredOption('--path <dir>', 'a directory or file to back up (repeat for more)', collect)
+    .option('--exclude <glob>', 'skip entries matching a glob: "*.tmp" matches names anywhere, "/var/cache/**" whole paths (repeat)', collect)
+    .option('--tag <tag>', 'tag the snapshot (repeat)', collect)
+    .option('--host <name>', 'record this host name instead of the machine\'s')
+    .option('--parent <id>', 'compare against this snapshot instead of the latest one of the same paths')
+    .option('--force', 're-read every file (ignore the parent)')
+    .addHelpText(
+      'after',
+      '\nUnchanged files (same size, mtime and inode as in the parent snapshot) are not read again.\nExit status 3 means the snapshot was written but some files could not be read; they are listed.\n\nExample:\n  strongbox snapshot create --path /srv/app/data --exclude "*.tmp" --tag nightly',
+    )
+    .action(async (o: { path: string[]; exclude?: string[]; tag?: string[]; host?: string; parent?: string; force?: boolean }, cmd: Command) => {
+      const out = output(cmd);
+      const { signal, dispose } = interruptSignal();
+      try {
+        await withRepo(cmd, (r) =>
+          withPool(r, async (pool) => {
+            let parent: SnapshotRef | undefined;
+            if (o.parent) parent = await findSnapshot(r, o.parent);
+            else if (!o.force) {
+              const abs = o.path.map((p) => (p.startsWith('/') ? p : `${process.cwd()}/${p}`).replace(/\/+$/, '') || '/');
+              const host = o.host ?? (await import('node:os')).hostname();
+              const same = (await listSnapshots(r)).filter(
+                (s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === JSON.stringify([...new Set(abs)].sort()),
+              );
+              parent = same[same.length - 1];
+            }
+            const bar = new ProgressBar('backing up', out.quiet);
+            const res = await backup({
+              repo: r,
+              encoder: pool,
+              paths: o.path,
+              excludes: o.exclude ?? [],
+              tags: o.tag ?? [],
+              ...(o.host ? { host: o.host } : {}),
+              ...(parent ? { parent } : {}),
+              signal,
+              sink: bar,
+              estimate: !!process.stderr.isTTY && !out.quiet,
+              program: `strongbox ${VERSION}`,
+            });
+            bar.clear();
+            const s = res.snapshot.summary;
+            if (out.json) out.data({ id: res.id, ...res.snapshot });
+            else {
+              process.stderr.write(
+                out.quiet
+                  ? ''
+                  : `${s.files} files, ${s.dirs} dirs, ${formatBytes(s.bytes)} (${s.newFiles} new, ${s.changedFiles} changed, ${s.unchangedFiles} unchanged); added ${formatBytes(s.newBytes)} (${formatBytes(s.storedBytes)} stored) in ${formatDuration(s.durationMs)}\n`,
+              );
+              if (res.snapshot.partial) process.stderr.write(`warning: snapshot is partial: ${res.snapshot.warningCount} item(s) could not be read (listed above)\n`);
+              out.out(res.id);
+            }
+            if (res.snapshot.partial) outcome.exitCode = EXIT_PARTIAL;
+          }),
+        );
+      } finally {
+        dispose();
+      }
+    });
+
+  snap
+    .command('list')
+    .description('List snapshots, oldest first')
+    .option('--tag <tag>', 'only snapshots with this tag (repeat: any of them)', collect)
+    .option('--host <host>', 'only snapshots of this host')
+    .option('--path <path>', 'only snapshots that include this path')
+    .action(async (o: { tag?: string[]; host?: string; path?: string }, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(
+        cmd,
+        async (r) => {
+          const all = (await listSnapshots(r)).filter(
+            (s) => (!o.tag || s.snapshot.tags.some((t) => o.tag!.includes(t))) && (!o.host || s.snapshot.host === o.host) && (!o.path || s.snapshot.paths.includes(o.path)),
+          );
+          if (out.json) return out.data(all.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })));
+          if (all.length === 0) return out.out('No snapshots yet. Create one with "strongbox snapshot create --path DIR".');
+          out.out(
+            table(
+              all.map((s) => [
+                s.id.slice(0, 8),
+                s.snapshot.time.replace('T', ' ').slice(0, 19),
+                s.snapshot.host,
+                s.snapshot.tags.join(','),
+                formatBytes(s.snapshot.summary.bytes),
+                (s.snapshot.partial ? '(partial) ' : '') + s.snapshot.paths.join(' '),
+              ]),
+              ['ID', 'Time (UTC)', 'Host', 'Tags', 'Size', 'Paths'],
+            ),
+          );
+          out.out(`${all.length} snapshot(s)`);
+        },
+        { loadIndex: false },
+      );
+    });
+
+  snap
+    .command('show <id>')
+    .description('Show a snapshot\'s manifest: paths, tags, parent, summary and warnings')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(
+        cmd,
+        async (r) => {
+          const s = await findSnapshot(r, id);
+          if (out.json) return out.data({ id: s.id, ...s.snapshot });
+          const m = s.snapshot;
+          const lines = [
+            `snapshot  ${s.id}`,
+            `time      ${m.time}`,
+            `host      ${m.host} (user ${m.username})`,
+            `paths     ${m.paths.join(', ')}`,
+            `tags      ${m.tags.join(', ') || '-'}`,
+            `parent    ${m.parent ?? '-'}`,
+            `status    ${m.partial ? `partial: ${m.warningCount} item(s) could not be read` : 'complete'}`,
+            `files     ${m.summary.files} (${m.summary.newFiles} new, ${m.summary.changedFiles} changed, ${m.summary.unchangedFiles} unchanged), ${m.summary.dirs} dirs`,
+            `size      ${formatBytes(m.summary.bytes)}; added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored)`,
+            `duration  ${formatDuration(m.summary.durationMs)}`,
+            `program   ${m.program}`,
+          ];
+          for (const w of m.warnings) lines.push(`warning   ${w.path ? w.path + ': ' : ''}${w.message}`);
+          out.out(lines.join('\n'));
+        },
+        { loadIndex: false },
+      );
+    });
+
+  snap
+    .command('ls <id> [path]')
+    .description('List the files in a snapshot, at and below PATH')
+    .option('-l, --long', 'show mode, owner, size and time')
+    .action(async (id: string, path: string | undefined, o: { long?: boolean }, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(cmd, async (r) => {
+        const s = await findSnapshot(r, id);
+        const entries: unknown[] = [];
+        await listEntries(r, s, path ?? '/', (e) => {
+          if (out.json) entries.push(e);
+          else if (o.long) {
+            const mode = (e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-') + e.mode.toString(8).padStart(4, '0');
+            out.out(`${mode} ${(e.user ?? '?').padEnd(8)} ${(e.group ?? '?').padEnd(8)} ${String(e.size ?? '').padStart(12)} ${e.mtime.slice(0, 19)} ${e.path}${e.target !== undefined ? ' -> ' + e.target : ''}`);
+          } else out.out(e.path);
+        });
+        if (out.json) out.data(entries);
+      });
+    });
+
+  snap
+    .command('diff <a> <b>')
+    .description('Show what changed between two snapshots (+ added, - removed, M modified, T type changed, U metadata)')
+    .action(async (a: string, b: string, _o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(cmd, async (r) => {
+        const res = await diffSnapshots(r, await findSnapshot(r, a), await findSnapshot(r, b));
+        if (out.json) return out.data(res);
+        for (const l of res.lines) out.out(`${l.change}  ${l.path}`);
+        out.out(`${res.added} added, ${res.removed} removed, ${res.modified} modified`);
+      });
+    });
+
+  snap
+    .command('delete <id>')
+    .description('Delete one snapshot (its data is reclaimed by "repo prune")')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withRepo(
+        cmd,
+        async (r) => {
+          const s = await findSnapshot(r, id);
+          const lock = await r.lock(false);
+          try {
+            await r.backend.remove({ kind: 'snapshots', name: s.id });
+          } finally {
+            await lock.release();
+          }
+          if (out.json) out.data({ deleted: s.id });
+          else out.out(`Deleted snapshot ${s.id.slice(0, 8)}; run "strongbox repo prune" to reclaim its space.`);
+        },
+        { loadIndex: false },
+      );
+    });
+
+  snap
+    .command('restore <id>')
+    .description('Restore a snapshot (or parts of it with --include) under a target directory')
+    .requiredOption('--target <dir>', 'directory to restore into (created if missing); snapshot paths are recreated below it')
+    .option('--include <path>', 'restore only this snapshot path and what is below it (repeat)', collect)
+    .addHelpText('after', '\nA snapshot of /srv/app restored with --target /tmp/r lands in /tmp/r/srv/app.\nFiles whose data is damaged are reported (exit status 1); everything else is still restored.\n\nExample:\n  strongbox snapshot restore latest --target /tmp/restore --include /srv/app/config')
+    .action(async (id: string, o: { target: string; include?: string[] }, cmd: Command) => {
+      const out = output(cmd);
+      const { signal, dispose } = interruptSignal();
+      try {
+        await withRepo(cmd, (r) =>
+          withPool(r, async (pool) => {
+            const s = await findSnapshot(r, id);
+            const bar = new ProgressBar('restoring', out.quiet);
+            const res = await restore({ repo: r, decoder: pool, snapshot: s, target: o.target, includes: o.include ?? [], signal, sink: bar });
+            bar.clear();
+            if (out.json) out.data({ snapshot: s.id, target: o.target, ...res });
+            else {
+              out.out(`Restored ${res.files} files, ${res.dirs} dirs, ${formatBytes(res.bytes)} from ${s.id.slice(0, 8)} to ${o.target}`);
+              if (res.errors.length) out.out(`${res.errors.length} file(s) could not be restored completely (listed above)`);
+            }
+            if (res.errors.length) throw new AppError('RESTORE_INCOMPLETE', `${res.errors.length} file(s) could not be restored completely.`, { details: { reported: true } });
+          }),
+        );
+      } finally {
+        dispose();
+      }
+    });
+
+  snap
+    .command('forget')
+    .description('Remove snapshots that a retention policy does not keep (per host and paths)')
+    .option('--keep-last <n>', 'keep the n newest snapshots', parseCount('--keep-last'))
+    .option('--keep-hourly <n>', 'keep the newest snapshot of each of the last n hours that have one', parseCount('--keep-hourly'))
+    .option('--keep-daily <n>', '… of each of the last n days', parseCount('--keep-daily'))
+    .option('--keep-weekly <n>', '… of each of the last n ISO weeks', parseCount('--keep-weekly'))
+    .option('--keep-monthly <n>', '… of each of the last n months', parseCount('--keep-monthly'))
+    .option('--keep-yearly <n>', '… of each of the last n years', parseCount('--keep-yearly'))
+    .option('--keep-within <duration>', 'keep every snapshot newer than this, e.g. 30d, 12h, 1y6m')
+    .option('--keep-tag <tag>', 'never forget snapshots with this tag (repeat)', collect)
+    .option('--dry-run', 'only show what would be removed')
+    .addHelpText('after', '\nPeriods are counted in UTC. The newest snapshot of each group is always kept.\nForget removes snapshots only; "strongbox repo prune" then reclaims the space.\n\nExample:\n  strongbox snapshot forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run')
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const out = output(cmd);
+      const policy: RetentionPolicy = {};
+      for (const k of ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const) if (o[k] !== undefined) policy[k] = o[k] as number;
+      if (o.keepWithin !== undefined) {
+        try {
+          policy.keepWithinMs = parseDuration(String(o.keepWithin));
+        } catch (err) {
+          throw new AppError('USAGE', `--keep-within: ${(err as Error).message}.`);
+        }
+      }
+      if (o.keepTag) policy.keepTags = o.keepTag as string[];
+      await withRepo(
+        cmd,
+        async (r) => {
+          const res = await forget({ repo: r, policy, dryRun: !!o.dryRun });
+          if (out.json) return out.data(res);
+          for (const g of res.groups) {
+            out.out(`host ${g.host}, paths ${g.paths.join(' ')}:`);
+            out.out(table(g.decisions.map((d) => [d.keep ? 'keep' : 'remove', d.id.slice(0, 8), d.time.replace('T', ' ').slice(0, 19), d.reasons.join(', ')]), ['Action', 'ID', 'Time (UTC)', 'Reasons']));
+          }
+          out.out(`${res.dryRun ? 'would remove' : 'removed'} ${res.removed.length} snapshot(s)${res.dryRun ? '' : '; run "strongbox repo prune" to reclaim space'}`);
+        },
+        { loadIndex: false },
+      );
+    });
+
+  return snap;
+}

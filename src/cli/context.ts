@@ -1,0 +1,86 @@
+import type { Command } from 'commander';
+import { AppError } from '../kernel/index.js';
+import { codecPool, openRepository } from '../app/index.js';
+import type { CodecPool, Repository } from '../repo/index.js';
+import { getPassword } from './password.js';
+import { makeOutput, type Output } from './render.js';
+
+export interface GlobalOptions {
+  repo?: string;
+  passwordFile?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+export function output(cmd: Command): Output {
+  const g = globals(cmd);
+  return makeOutput(!!g.json, !!g.quiet || !!g.json);
+}
+
+export function repoLocation(cmd: Command): string {
+  const loc = globals(cmd).repo ?? process.env.STRONGBOX_REPO ?? '';
+  if (!loc) throw new AppError('USAGE', 'No repository given: use --repo LOCATION or set STRONGBOX_REPO.');
+  return loc;
+}
+
+export async function withRepo<T>(cmd: Command, fn: (repo: Repository) => Promise<T>, opts: { loadIndex?: boolean } = {}): Promise<T> {
+  const location = repoLocation(cmd);
+  const password = await getPassword(globals(cmd));
+  const repo = await openRepository(location, password, opts);
+  try {
+    return await fn(repo);
+  } finally {
+    await repo.backend.close();
+  }
+}
+
+export async function withPool<T>(repo: Repository, fn: (pool: CodecPool) => Promise<T>): Promise<T> {
+  const pool = codecPool(repo);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * An AbortSignal fired by Ctrl-C (SIGINT) or SIGTERM: long commands stop at the
+ * next safe point, leave the repository consistent and exit 130. A second
+ * Ctrl-C exits at once.
+ */
+export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  let count = 0;
+  const handler = () => {
+    count++;
+    if (count === 1) {
+      process.stderr.write('\nInterrupted: stopping at a safe point (Ctrl-C again to exit now)…\n');
+      ac.abort();
+    } else process.exit(130);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+export function parseCount(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new AppError('USAGE', `${name} expects a whole number ≥ 0, got "${v}".`);
+    return n;
+  };
+}
+
+export function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}

@@ -1,0 +1,59 @@
+import { Command, CommanderError } from 'commander';
+import { AppError, errorTable, toAppError } from '../kernel/index.js';
+import { VERSION } from '../app/index.js';
+import { repoCommand } from './commands/repo.js';
+import { outcome, snapshotCommand } from './commands/snapshot.js';
+
+/** Exit codes, documented in docs/CLI.md and stable across versions. */
+export function buildProgram(): Command {
+  const program = new Command('strongbox')
+    .description('Encrypted, deduplicated snapshots: backup, restore and disaster recovery for self-hosted applications.')
+    .version(VERSION, '-V, --version')
+    .option('-r, --repo <location>', 'repository location (env STRONGBOX_REPO)')
+    .option('--password-file <file>', 'read the repository password from a file (env STRONGBOX_PASSWORD or STRONGBOX_PASSWORD_FILE; prompted on a terminal otherwise)')
+    .option('--json', 'machine-readable JSON on stdout')
+    .option('-q, --quiet', 'no progress or warnings on stderr')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Getting started:
+  export STRONGBOX_REPO=/srv/backups/repo STRONGBOX_PASSWORD='a long passphrase'
+  strongbox repo init
+  strongbox snapshot create --path /srv/app
+  strongbox snapshot list
+  strongbox snapshot restore latest --target /tmp/restore
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 snapshot written but some files unreadable,
+10 no repository, 11 locked, 12 wrong password, 130 cancelled.`,
+    );
+  program.addCommand(repoCommand());
+  program.addCommand(snapshotCommand());
+  program.exitOverride();
+  for (const c of allCommands(program)) c.exitOverride();
+  return program;
+}
+
+function allCommands(c: Command): Command[] {
+  return c.commands.flatMap((s) => [s, ...allCommands(s)]);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv);
+    return outcome.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return errorTable.USAGE.exit;
+    }
+    const e = toAppError(err);
+    const reported = e.details?.reported === true;
+    if (json) process.stderr.write(JSON.stringify({ error: { code: e.code, message: e.message } }) + '\n');
+    else if (!reported || e.code !== 'CHECK_FAILED') process.stderr.write(`strongbox: ${e.message}\n`);
+    if (e.code === 'INTERNAL' && process.env.STRONGBOX_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return errorTable[e.code].exit;
+  }
+}

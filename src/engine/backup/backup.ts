@@ -1,0 +1,436 @@
+import { hostname, userInfo } from 'node:os';
+import * as path from 'node:path';
+import type { BigIntStats } from 'node:fs';
+import { AppError, errnoCode, nullSink, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
+import { blobId, BlobSaver, type BlobEncoder, type Repository } from '../../repo/index.js';
+import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
+import { compileExcludes, type Matcher } from '../glob.js';
+import { OwnerNames } from './owners.js';
+import { Semaphore } from '../semaphore.js';
+import { nodeFs, type SourceFs } from './source-fs.js';
+
+export interface BackupOptions {
+  repo: Repository;
+  encoder: BlobEncoder;
+  paths: string[];
+  excludes?: string[];
+  tags?: string[];
+  host?: string;
+  /** The snapshot to compare against; unchanged files (size, mtime, inode) are not read again. */
+  parent?: SnapshotRef;
+  signal?: AbortSignal;
+  sink?: ProgressSink;
+  now?: () => Date;
+  fs?: SourceFs;
+  /** Files read at once within a directory. */
+  fileConcurrency?: number;
+  /** Scan ahead for totals (for ETA); off when nobody shows it. */
+  estimate?: boolean;
+  program?: string;
+}
+
+export interface BackupResult {
+  id: string;
+  snapshot: Snapshot;
+}
+
+const MAX_WARNINGS_KEPT = 1000;
+const READ_BLOCK = 4 * 1024 * 1024;
+
+/**
+ * Backs up paths into a new snapshot. Source read problems become warnings (the
+ * snapshot is marked partial); any storage failure aborts before the snapshot is
+ * written, so a snapshot is visible only when every object it needs is durable.
+ */
+export async function backup(opts: BackupOptions): Promise<BackupResult> {
+  const started = (opts.now ?? (() => new Date()))();
+  const t0 = performance.now();
+  const run = new BackupRun(opts);
+  const roots = await resolveRoots(opts.paths, opts.fs ?? nodeFs);
+  const lock = await opts.repo.lock(false);
+  try {
+    if (opts.estimate) void run.estimate(roots.map((r) => r.abs));
+    const rootTree = await run.saveRoots(roots);
+    await run.saver.flush();
+    run.emitProgress(true);
+    const s = run.saver.stats;
+    const snapshot: Snapshot = {
+      version: 1,
+      time: started.toISOString(),
+      host: opts.host ?? hostname(),
+      username: safeUser(),
+      paths: roots.map((r) => r.abs),
+      tags: [...new Set(opts.tags ?? [])].sort(),
+      ...(opts.parent ? { parent: opts.parent.id } : {}),
+      tree: rootTree,
+      partial: run.warningCount > 0,
+      warnings: run.warnings,
+      warningCount: run.warningCount,
+      summary: {
+        files: run.counters.files,
+        dirs: run.counters.dirs,
+        bytes: run.counters.bytes,
+        newFiles: run.newFiles,
+        changedFiles: run.changedFiles,
+        unchangedFiles: run.unchangedFiles,
+        newBytes: s.newRawBytes,
+        storedBytes: s.newStoredBytes,
+        durationMs: Math.round(performance.now() - t0),
+      },
+      program: opts.program ?? 'strongbox',
+    };
+    throwIfAborted(opts.signal);
+    const id = await opts.repo.saveJSON('snapshots', snapshot);
+    return { id, snapshot };
+  } catch (err) {
+    await run.saver.salvage();
+    throw err;
+  } finally {
+    await lock.release().catch(() => undefined);
+  }
+}
+
+interface Root {
+  abs: string;
+  parts: Buffer[];
+}
+
+async function resolveRoots(paths: string[], sfs: SourceFs): Promise<Root[]> {
+  if (paths.length === 0) throw new AppError('USAGE', 'Nothing to back up: give at least one --path.');
+  const roots: Root[] = [];
+  for (const p of paths) {
+    const abs = path.resolve(p);
+    try {
+      await sfs.lstat(Buffer.from(abs));
+    } catch (err) {
+      throw new AppError('INVALID_ARGUMENT', `Cannot back up ${abs}: ${errnoCode(err) === 'ENOENT' ? 'it does not exist' : (err as Error).message}.`, { cause: err });
+    }
+    roots.push({ abs, parts: abs.split('/').filter((x) => x.length > 0).map((x) => Buffer.from(x)) });
+  }
+  const unique = [...new Map(roots.map((r) => [r.abs, r])).values()];
+  for (const a of unique) for (const b of unique) {
+    if (a !== b && (b.abs === '/' || a.abs.startsWith(b.abs + '/'))) {
+      throw new AppError('INVALID_ARGUMENT', `${a.abs} lies inside ${b.abs}; give only the outer path.`);
+    }
+  }
+  return unique.sort((a, b) => a.abs.localeCompare(b.abs));
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+class BackupRun {
+  readonly saver: BlobSaver;
+  readonly counters: ProgressCounters = { files: 0, dirs: 0, bytes: 0, newBytes: 0 };
+  readonly warnings: SnapshotWarning[] = [];
+  warningCount = 0;
+  newFiles = 0;
+  changedFiles = 0;
+  unchangedFiles = 0;
+  private readonly sfs: SourceFs;
+  private readonly sink: ProgressSink;
+  private readonly exclude: Matcher;
+  private readonly owners = new OwnerNames();
+  private readonly hardlinks = new Map<string, string>();
+  private readonly concurrency: number;
+  private lastEmit = 0;
+  private current = '';
+  private readonly buffers: Buffer[] = [];
+  /** Bounds files read at once across all directory levels (memory: one buffer each). */
+  private readonly readers: Semaphore;
+
+  constructor(private readonly opts: BackupOptions) {
+    this.saver = new BlobSaver(opts.repo, opts.encoder);
+    this.sfs = opts.fs ?? nodeFs;
+    this.sink = opts.sink ?? nullSink;
+    this.exclude = compileExcludes(opts.excludes ?? []);
+    this.concurrency = opts.fileConcurrency ?? 4;
+    this.readers = new Semaphore(this.concurrency);
+  }
+
+  warn(p: Buffer | string, message: string): void {
+    const pathStr = typeof p === 'string' ? p : p.toString('utf8');
+    this.warningCount++;
+    if (this.warnings.length < MAX_WARNINGS_KEPT) this.warnings.push({ path: pathStr, message });
+    this.sink.emit({ type: 'warning', path: pathStr, message });
+  }
+
+  emitProgress(force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastEmit < 200) return;
+    this.lastEmit = now;
+    this.counters.newBytes = this.saver.stats.newRawBytes;
+    this.sink.emit({ type: 'progress', counters: { ...this.counters }, current: this.current });
+  }
+
+  async estimate(roots: string[]): Promise<void> {
+    let files = 0;
+    let bytes = 0;
+    const walk = async (p: Buffer): Promise<void> => {
+      if (this.opts.signal?.aborted) return;
+      let st: BigIntStats;
+      try {
+        st = await this.sfs.lstat(p);
+      } catch {
+        return;
+      }
+      if (st.isDirectory()) {
+        let names: Buffer[] = [];
+        try {
+          names = await this.sfs.readdir(p);
+        } catch {
+          return;
+        }
+        for (const n of names) {
+          const child = joinPath(p, n);
+          if (!this.exclude(child.toString('utf8'), n.toString('utf8'))) await walk(child);
+        }
+      } else {
+        files++;
+        if (st.isFile()) bytes += Number(st.size);
+      }
+    };
+    for (const r of roots) await walk(Buffer.from(r));
+    if (!this.opts.signal?.aborted) {
+      this.counters.totalFiles = files;
+      this.counters.totalBytes = bytes;
+    }
+  }
+
+  /** Builds the root tree: the roots' ancestors as directories, with the real directories' metadata. */
+  async saveRoots(roots: Root[]): Promise<string> {
+    const parentRoot = this.opts.parent?.snapshot.tree;
+    const build = async (prefix: Buffer[], members: Root[], parentTree: string | undefined): Promise<string> => {
+      const groups = new Map<string, Root[]>();
+      for (const r of members) {
+        const key = r.parts[prefix.length]!.toString('hex');
+        groups.set(key, [...(groups.get(key) ?? []), r]);
+      }
+      const parentNodes = await this.parentNodes(parentTree);
+      const nodes: TreeNode[] = [];
+      for (const [key, group] of groups) {
+        const name = Buffer.from(key, 'hex');
+        const absBytes = Buffer.concat([...prefix, name].flatMap((b) => [Buffer.from('/'), b]));
+        const prev = parentNodes.get(key);
+        if (group.some((r) => r.parts.length === prefix.length + 1)) {
+          const node = await this.saveEntry(absBytes, name, prev);
+          if (node) nodes.push(node);
+        } else {
+          const st = await this.sfs.lstat(absBytes);
+          const subtree = await build([...prefix, name], group, prev?.type === 'dir' ? prev.subtree : undefined);
+          nodes.push({ ...this.baseNode(name, st, 'dir'), subtree });
+        }
+      }
+      return this.saveTree(nodes);
+    };
+    if (roots.some((r) => r.parts.length === 0)) {
+      // Backing up "/" itself: the root tree is the root directory's tree.
+      return this.saveDir(Buffer.from('/'), parentRoot);
+    }
+    return build([], roots, parentRoot);
+  }
+
+  private async parentNodes(treeId: string | undefined): Promise<Map<string, TreeNode>> {
+    const m = new Map<string, TreeNode>();
+    if (!treeId) return m;
+    try {
+      const tree = await loadTree(this.opts.repo, treeId);
+      for (const n of tree.nodes) m.set(nameBytes(n).toString('hex'), n);
+    } catch {
+      /* an unreadable parent tree only costs re-reading */
+    }
+    return m;
+  }
+
+  private async saveTree(nodes: TreeNode[]): Promise<string> {
+    const data = encodeTree(nodes);
+    const id = blobId(this.opts.repo.master.mac, data);
+    await this.saver.save('tree', id, data);
+    return id.toString('hex');
+  }
+
+  private baseNode(name: Buffer, st: BigIntStats, type: TreeNode['type']): TreeNode {
+    const uid = Number(st.uid);
+    const gid = Number(st.gid);
+    const node: TreeNode = { ...encodeName(name), type, mode: Number(st.mode) & 0o7777, uid, gid, mtimeNs: st.mtimeNs.toString() };
+    const user = this.owners.user(uid);
+    const group = this.owners.group(gid);
+    if (user !== undefined) node.user = user;
+    if (group !== undefined) node.group = group;
+    return node;
+  }
+
+  /** Saves one directory entry; returns undefined when it is excluded or vanished. */
+  private async saveEntry(p: Buffer, name: Buffer, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+    throwIfAborted(this.opts.signal);
+    if (this.exclude(p.toString('utf8'), name.toString('utf8'))) return undefined;
+    let st: BigIntStats;
+    try {
+      st = await this.sfs.lstat(p);
+    } catch (err) {
+      this.warn(p, `cannot stat: ${describe(err)}`);
+      return undefined;
+    }
+    if (st.isDirectory()) {
+      let subtree: string;
+      try {
+        subtree = await this.saveDir(p, prev?.type === 'dir' ? prev.subtree : undefined);
+      } catch (err) {
+        if (!isSourceError(err)) throw err;
+        this.warn(p, `cannot read directory: ${describe(err)}`);
+        return undefined;
+      }
+      this.counters.dirs++;
+      return { ...this.baseNode(name, st, 'dir'), subtree };
+    }
+    if (st.isSymbolicLink()) {
+      try {
+        const target = await this.sfs.readlink(p);
+        const enc = encodeName(target);
+        this.counters.files++;
+        return { ...this.baseNode(name, st, 'symlink'), target: enc.name, ...(enc.nameRaw ? { targetRaw: enc.nameRaw } : {}) };
+      } catch (err) {
+        this.warn(p, `cannot read link: ${describe(err)}`);
+        return undefined;
+      }
+    }
+    if (st.isFile()) return this.saveFileNode(p, name, st, prev);
+    const type: TreeNode['type'] = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'chardev' : 'blockdev';
+    this.counters.files++;
+    return { ...this.baseNode(name, st, type), ...(type === 'chardev' || type === 'blockdev' ? { rdev: st.rdev.toString() } : {}) };
+  }
+
+  private async saveDir(p: Buffer, parentTree: string | undefined): Promise<string> {
+    this.current = p.toString('utf8');
+    const names = (await this.sfs.readdir(p)).sort(Buffer.compare);
+    const prev = await this.parentNodes(parentTree);
+    const nodes: (TreeNode | undefined)[] = new Array(names.length);
+    let next = 0;
+    const worker = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= names.length) return;
+        const name = names[i]!;
+        nodes[i] = await this.saveEntry(joinPath(p, name), name, prev.get(name.toString('hex')));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, names.length) }, worker));
+    return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+  }
+
+  private async saveFileNode(p: Buffer, name: Buffer, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+    const node: TreeNode = { ...this.baseNode(name, st, 'file'), size: Number(st.size), inode: st.ino.toString(), dev: st.dev.toString(), links: Number(st.nlink) };
+    if (st.nlink > 1n) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = this.hardlinks.get(key);
+      if (first !== undefined) {
+        this.counters.files++;
+        return { ...node, type: 'hardlink', linkTo: first, size: 0 };
+      }
+      this.hardlinks.set(key, p.toString('base64'));
+    }
+    if (
+      prev?.type === 'file' &&
+      prev.size === node.size &&
+      prev.mtimeNs === node.mtimeNs &&
+      prev.inode === node.inode &&
+      prev.content?.every((id) => this.saver.known(Buffer.from(id, 'hex')))
+    ) {
+      this.unchangedFiles++;
+      this.counters.files++;
+      this.counters.bytes += node.size ?? 0;
+      this.emitProgress();
+      return { ...node, content: prev.content };
+    }
+    await this.readers.acquire();
+    try {
+      node.content = await this.readContent(p, Number(st.size));
+    } catch (err) {
+      if (!isSourceError(err)) throw err;
+      this.warn(p, `cannot read file: ${describe(err)}`);
+      return undefined;
+    } finally {
+      this.readers.release();
+    }
+    if (prev) this.changedFiles++;
+    else this.newFiles++;
+    this.counters.files++;
+    this.emitProgress();
+    return node;
+  }
+
+  private takeBuffer(size: number): Buffer {
+    const { max } = this.opts.repo.chunker.params;
+    const big = max + READ_BLOCK;
+    if (size + 1 < big) return Buffer.allocUnsafe(size + 1);
+    return this.buffers.pop() ?? Buffer.allocUnsafeSlow(big);
+  }
+
+  private giveBuffer(b: Buffer): void {
+    const { max } = this.opts.repo.chunker.params;
+    if (b.length === max + READ_BLOCK && this.buffers.length < this.concurrency) this.buffers.push(b);
+  }
+
+  /** Streams a file through the chunker; memory is one buffer of max chunk + one read block. */
+  private async readContent(p: Buffer, statSize: number): Promise<string[]> {
+    const { repo } = this.opts;
+    const { max } = repo.chunker.params;
+    const fh = await this.sfs.open(p);
+    let buf = this.takeBuffer(statSize);
+    const content: string[] = [];
+    try {
+      let filled = 0;
+      let eof = false;
+      while (!eof || filled > 0) {
+        throwIfAborted(this.opts.signal);
+        while (!eof && filled < buf.length) {
+          const { bytesRead } = await fh.read(buf, filled, Math.min(READ_BLOCK, buf.length - filled), null);
+          if (bytesRead === 0) eof = true;
+          filled += bytesRead;
+          this.counters.bytes += bytesRead;
+        }
+        if (!eof && buf.length < max + READ_BLOCK) {
+          // The file grew past what stat said: move to a full-size buffer.
+          const bigger = this.takeBuffer(Number.MAX_SAFE_INTEGER);
+          buf.copy(bigger, 0, 0, filled);
+          buf = bigger;
+          continue;
+        }
+        let start = 0;
+        while (filled - start >= max || (eof && start < filled)) {
+          const len = repo.chunker.cut(buf, start, filled);
+          const chunk = buf.subarray(start, start + len);
+          const id = blobId(repo.master.mac, chunk);
+          await this.saver.save('data', id, chunk);
+          content.push(id.toString('hex'));
+          start += len;
+        }
+        buf.copy(buf, 0, start, filled);
+        filled -= start;
+        this.emitProgress();
+        if (eof && filled === 0) break;
+      }
+    } finally {
+      this.giveBuffer(buf);
+      await fh.close().catch(() => undefined);
+    }
+    return content;
+  }
+}
+
+function describe(err: unknown): string {
+  const code = errnoCode(err);
+  if (code === 'ENOENT') return 'it vanished during the backup (ENOENT)';
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied (${code})`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Errors that come from reading the source (skip the item) rather than from the repository (fail). */
+function isSourceError(err: unknown): boolean {
+  return !(err instanceof AppError) && errnoCode(err) !== undefined;
+}

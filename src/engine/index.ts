@@ -1,0 +1,17 @@
+/**
+ * Use-cases over a repository: backup, restore, check, forget (retention), prune,
+ * stats, listing and diff. The engine never prints: it reports through a
+ * ProgressSink and returns result objects; partial failure is data.
+ */
+export * from './backup/backup.js';
+export type { SourceFs } from './backup/source-fs.js';
+export { nodeFs } from './backup/source-fs.js';
+export * from './restore/restore.js';
+export * from './maintenance/check.js';
+export * from './maintenance/prune.js';
+export * from './maintenance/forget.js';
+export * from './maintenance/stats.js';
+export * from './retention.js';
+export * from './browse.js';
+export * from './glob.js';
+export * from './maintenance/rebuild-index.js';

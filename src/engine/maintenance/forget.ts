@@ -1,0 +1,61 @@
+import { AppError, type ProgressSink } from '../../kernel/index.js';
+import type { Repository } from '../../repo/index.js';
+import { listSnapshots } from '../../tree/index.js';
+import { applyRetention, isEmptyPolicy, type RetentionDecision, type RetentionPolicy } from '../retention.js';
+
+export interface ForgetOptions {
+  repo: Repository;
+  policy: RetentionPolicy;
+  dryRun?: boolean;
+  now?: Date;
+  sink?: ProgressSink;
+}
+
+export interface ForgetGroup {
+  host: string;
+  paths: string[];
+  decisions: (RetentionDecision & { time: string })[];
+}
+
+export interface ForgetResult {
+  dryRun: boolean;
+  groups: ForgetGroup[];
+  removed: string[];
+}
+
+/**
+ * Applies a retention policy per group of snapshots (same host and paths) and
+ * removes the snapshots it does not keep. Data is reclaimed later by prune.
+ */
+export async function forget(opts: ForgetOptions): Promise<ForgetResult> {
+  if (isEmptyPolicy(opts.policy)) {
+    throw new AppError('USAGE', 'No retention rule given; forget would remove every snapshot. Give at least one --keep-* option.');
+  }
+  const { repo } = opts;
+  const lock = await repo.lock(false);
+  try {
+    const snaps = await listSnapshots(repo);
+    const groups = new Map<string, typeof snaps>();
+    for (const s of snaps) {
+      const key = JSON.stringify([s.snapshot.host, [...s.snapshot.paths].sort()]);
+      groups.set(key, [...(groups.get(key) ?? []), s]);
+    }
+    const out: ForgetGroup[] = [];
+    const removed: string[] = [];
+    for (const [key, members] of groups) {
+      const [host, paths] = JSON.parse(key) as [string, string[]];
+      const times = new Map(members.map((m) => [m.id, m.snapshot.time]));
+      const decisions = applyRetention(
+        members.map((m) => ({ id: m.id, time: m.snapshot.time, tags: m.snapshot.tags })),
+        opts.policy,
+        opts.now ?? new Date(),
+      ).map((d) => ({ ...d, time: times.get(d.id)! }));
+      out.push({ host, paths, decisions });
+      for (const d of decisions) if (!d.keep) removed.push(d.id);
+    }
+    if (!opts.dryRun) for (const id of removed) await repo.backend.remove({ kind: 'snapshots', name: id });
+    return { dryRun: !!opts.dryRun, groups: out, removed };
+  } finally {
+    await lock.release().catch(() => undefined);
+  }
+}

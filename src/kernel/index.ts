@@ -1,0 +1,5 @@
+/** The leaf layer: error codes and AppError, progress events, ids and abort helpers. Imports nothing of ours. */
+export * from './errors.js';
+export * from './abort.js';
+export * from './progress.js';
+export * from './ids.js';

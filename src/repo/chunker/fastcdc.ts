@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * FastCDC content-defined chunking (Xia et al., 2016/2020) with normalized chunking
+ * (level 2). The gear table is derived from a per-repository secret seed so that
+ * chunk boundaries do not leak plaintext across repositories.
+ */
+export interface ChunkerParams {
+  min: number;
+  avg: number;
+  max: number;
+}
+
+export const DEFAULT_CHUNKER: ChunkerParams = { min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024 };
+
+export interface Chunker {
+  readonly params: ChunkerParams;
+  /**
+   * Length of the next chunk starting at `start`, looking at most at `end`.
+   * Callers must supply at least `max` bytes (`end - start >= max`) unless at end of input.
+   */
+  cut(buf: Uint8Array, start: number, end: number): number;
+}
+
+export function gearTable(seed: Uint8Array): Uint32Array {
+  const table = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    const d = createHash('sha256').update(seed).update(Uint8Array.of(i)).digest();
+    table[i] = d.readUInt32LE(0);
+  }
+  return table;
+}
+
+/** A mask with `bits` ones in the top bits of a 32-bit word (as a signed int for `|0` arithmetic). */
+function topMask(bits: number): number {
+  return (~((1 << (32 - bits)) - 1)) | 0;
+}
+
+export function createChunker(params: ChunkerParams, seed: Uint8Array): Chunker {
+  const { min, avg, max } = params;
+  if (!(min > 0 && min <= avg && avg <= max)) throw new Error(`invalid chunker parameters ${JSON.stringify(params)}`);
+  const gear = Int32Array.from(gearTable(seed), (v) => v | 0);
+  const bits = Math.round(Math.log2(avg));
+  const maskS = topMask(bits + 2);
+  const maskL = topMask(bits - 2);
+  return {
+    params,
+    cut(buf: Uint8Array, start: number, end: number): number {
+      let n = end - start;
+      if (n <= min) return n;
+      if (n > max) n = max;
+      const normal = start + (n < avg ? n : avg);
+      const limit = start + n;
+      let h = 0;
+      let i = start + min;
+      for (; i < normal; i++) {
+        h = ((h << 1) + gear[buf[i]!]!) | 0;
+        if ((h & maskS) === 0) return i - start + 1;
+      }
+      for (; i < limit; i++) {
+        h = ((h << 1) + gear[buf[i]!]!) | 0;
+        if ((h & maskL) === 0) return i - start + 1;
+      }
+      return n;
+    },
+  };
+}

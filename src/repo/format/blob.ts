@@ -1,0 +1,58 @@
+import { Compressor, Decompressor } from 'zstd-napi';
+import { AppError } from '../../kernel/index.js';
+import { open, seal, blobId } from '../crypto/aead.js';
+
+/**
+ * A blob's plaintext is one encoding byte followed by the payload:
+ * 0 = stored raw, 1 = zstd frame. The whole is then sealed (AES-256-GCM).
+ */
+export const ENC_RAW = 0;
+export const ENC_ZSTD = 1;
+
+/** Below this ratio (compressed / raw) compression is kept; above it the raw bytes are stored. */
+const WORTH = 0.97;
+const SAMPLE = 64 * 1024;
+
+export class BlobCodec {
+  private readonly compressor = new Compressor();
+  private readonly decompressor = new Decompressor();
+
+  constructor(
+    private readonly encKey: Buffer,
+    private readonly macKey: Buffer,
+    level: number,
+  ) {
+    this.compressor.setParameters({ compressionLevel: level });
+  }
+
+  /** Compresses where it pays (a sample is tried first on large inputs), then seals. */
+  encode(raw: Uint8Array): Buffer {
+    if (raw.length >= 64) {
+      const probe = raw.length > 4 * SAMPLE;
+      if (!probe || this.compressor.compress(raw.subarray(0, SAMPLE)).length < SAMPLE * WORTH) {
+        const z = this.compressor.compress(raw);
+        if (z.length < raw.length * WORTH) return seal(this.encKey, [Uint8Array.of(ENC_ZSTD), z]);
+      }
+    }
+    return seal(this.encKey, [Uint8Array.of(ENC_RAW), raw]);
+  }
+
+  /** Opens, decompresses and checks the content id; throws CORRUPT on any mismatch. */
+  decode(sealed: Uint8Array, expectedId?: Uint8Array, what = 'blob'): Buffer {
+    const plain = open(this.encKey, sealed, what);
+    const enc = plain[0];
+    let raw: Buffer;
+    if (enc === ENC_RAW) raw = plain.subarray(1);
+    else if (enc === ENC_ZSTD) {
+      try {
+        raw = this.decompressor.decompress(plain.subarray(1));
+      } catch (err) {
+        throw new AppError('CORRUPT', `${what} does not decompress.`, { cause: err });
+      }
+    } else throw new AppError('CORRUPT', `${what} has an unknown encoding ${String(enc)}.`);
+    if (expectedId && !blobId(this.macKey, raw).equals(expectedId)) {
+      throw new AppError('CORRUPT', `${what} does not match its id.`);
+    }
+    return raw;
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * The repository engine on a Backend: format (config, blobs), crypto (AES-256-GCM,
+ * HMAC ids, scrypt-wrapped keys), FastCDC chunker, packs, the blob index, locks,
+ * the blob saver and the codec worker pool. See docs/FORMAT.md.
+ */
+export * from './repository.js';
+export * from './saver.js';
+export * from './workers/pool.js';
+export * from './chunker/fastcdc.js';
+export * from './pack/pack.js';
+export * from './index/blob-index.js';
+export * from './index/index-file.js';
+export * from './lock/lock.js';
+export * from './format/config.js';
+export { blobId } from './crypto/aead.js';
+export { sha256 } from './crypto/keys.js';

@@ -1,0 +1,280 @@
+import { randomBytes } from 'node:crypto';
+import { AppError, newId } from '../kernel/index.js';
+import type { Backend, FileKind } from '../storage/index.js';
+import { open, seal } from './crypto/aead.js';
+import { decodeKeyFile, encodeKeyFile, newMasterKey, sha256, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto/keys.js';
+import { createChunker, DEFAULT_CHUNKER, type Chunker, type ChunkerParams } from './chunker/fastcdc.js';
+import { BlobCodec } from './format/blob.js';
+import { DEFAULT_PACK_SIZE, type RepoConfig } from './format/config.js';
+import { BlobIndex, type BlobLocation } from './index/blob-index.js';
+import { decodeIndexFile, encodeIndexFile, type IndexedPack, type IndexFileContent } from './index/index-file.js';
+import { conflicting, lockedError, newLockInfo, REFRESH_EVERY_MS, type LockInfo, type LockRecord } from './lock/lock.js';
+
+export interface InitOptions {
+  chunker?: ChunkerParams;
+  packSize?: number;
+  compressionLevel?: number;
+  scrypt?: { N: number; r: number; p: number };
+}
+
+export interface KeyListing {
+  id: string;
+  current: boolean;
+  created: string;
+  host: string;
+  username: string;
+}
+
+export interface LockHandle {
+  readonly id: string;
+  release(): Promise<void>;
+}
+
+/**
+ * An open repository: the master key, config and blob index over a Backend.
+ * Every object is sealed; content-addressed objects are named by the SHA-256 of
+ * their stored bytes and verified against it when read.
+ */
+export class Repository {
+  readonly index = new BlobIndex();
+  /** Index files currently in force (not superseded), with their contents' pack ids. */
+  readonly indexFiles = new Map<string, string[]>();
+  readonly chunker: Chunker;
+  readonly codec: BlobCodec;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly master: MasterKey,
+    readonly config: RepoConfig,
+    readonly keyId: string,
+  ) {
+    this.chunker = createChunker(config.chunker, Buffer.from(config.gearSeed, 'hex'));
+    this.codec = new BlobCodec(master.encrypt, master.mac, config.compression.level);
+  }
+
+  static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
+    if (await backend.isRepository()) {
+      throw new AppError('REPO_EXISTS', `${backend.location} already holds a Strongbox repository; open it instead of initialising.`);
+    }
+    checkPassword(password);
+    await backend.create();
+    const master = newMasterKey();
+    const config: RepoConfig = {
+      version: 1,
+      id: newId(),
+      chunker: opts.chunker ?? DEFAULT_CHUNKER,
+      gearSeed: randomBytes(32).toString('hex'),
+      compression: { algorithm: 'zstd', level: opts.compressionLevel ?? 3 },
+      packSize: opts.packSize ?? DEFAULT_PACK_SIZE,
+    };
+    const keyFile = await wrapMasterKey(master, password, opts.scrypt);
+    const keyData = encodeKeyFile(keyFile);
+    const keyId = sha256(keyData).toString('hex');
+    await backend.put({ kind: 'keys', name: keyId }, keyData);
+    // The config goes last: its presence is what makes the location a repository.
+    await backend.put({ kind: 'config', name: 'config' }, seal(master.encrypt, Buffer.from(JSON.stringify(config))));
+    return new Repository(backend, master, config, keyId);
+  }
+
+  static async open(backend: Backend, password: string): Promise<Repository> {
+    if (!(await backend.isRepository())) {
+      throw new AppError('REPO_NOT_FOUND', `There is no Strongbox repository at ${backend.location}. Check the location, or create one with "strongbox repo init".`);
+    }
+    for await (const k of backend.list('keys')) {
+      const file = decodeKeyFile(await backend.get({ kind: 'keys', name: k.name }));
+      const master = await unwrapMasterKey(file, password);
+      if (!master) continue;
+      const config = JSON.parse(open(master.encrypt, await backend.get({ kind: 'config', name: 'config' }), 'config').toString('utf8')) as RepoConfig;
+      if (config.version !== 1) throw new AppError('CORRUPT', `Repository format version ${String(config.version)} is not supported by this Strongbox; upgrade Strongbox.`);
+      return new Repository(backend, master, config, k.name);
+    }
+    throw new AppError('WRONG_PASSWORD', `Wrong password for the repository at ${backend.location}: no key opens with it. Nothing was changed.`);
+  }
+
+  get location(): string {
+    return this.backend.location;
+  }
+
+  // ---- sealed objects ----
+
+  async saveObject(kind: Exclude<FileKind, 'data' | 'config'>, plain: Uint8Array): Promise<string> {
+    const sealed = seal(this.master.encrypt, plain);
+    const name = sha256(sealed).toString('hex');
+    await this.backend.put({ kind, name }, sealed);
+    return name;
+  }
+
+  async loadObject(kind: Exclude<FileKind, 'data' | 'config' | 'keys'>, name: string): Promise<Buffer> {
+    const sealed = await this.backend.get({ kind, name });
+    if (kind !== 'locks' && sha256(sealed).toString('hex') !== name) {
+      throw new AppError('CORRUPT', `${kind} object ${name} does not match its name (damaged on storage).`);
+    }
+    return open(this.master.encrypt, sealed, `${kind} object ${name}`);
+  }
+
+  async saveJSON(kind: 'snapshots' | 'locks', value: unknown): Promise<string> {
+    return this.saveObject(kind, Buffer.from(JSON.stringify(value)));
+  }
+
+  async loadJSON<T>(kind: 'snapshots' | 'locks', name: string): Promise<T> {
+    return JSON.parse((await this.loadObject(kind, name)).toString('utf8')) as T;
+  }
+
+  async listNames(kind: FileKind): Promise<string[]> {
+    const names: string[] = [];
+    for await (const o of this.backend.list(kind)) names.push(o.name);
+    return names;
+  }
+
+  // ---- index ----
+
+  /** Loads every index file in force. With `onError`, a damaged index file is reported and skipped instead of thrown. */
+  async loadIndex(onError?: (name: string, err: unknown) => void): Promise<void> {
+    const files = new Map<string, IndexFileContent>();
+    for (const name of await this.listNames('index')) {
+      if (this.indexFiles.has(name)) continue;
+      try {
+        files.set(name, decodeIndexFile(await this.loadObject('index', name), name));
+      } catch (err) {
+        if (!onError) throw err;
+        onError(name, err);
+      }
+    }
+    const superseded = new Set<string>();
+    for (const c of files.values()) for (const s of c.supersedes) superseded.add(s);
+    for (const [name, c] of files) {
+      if (superseded.has(name)) continue;
+      this.addIndexContent(name, c.packs);
+    }
+  }
+
+  private addIndexContent(name: string, packs: IndexedPack[]): void {
+    this.indexFiles.set(name, packs.map((p) => p.id));
+    for (const p of packs) for (const b of p.blobs) this.index.add(b.id, { type: b.type, pack: p.id, offset: b.offset, length: b.length, rawLength: b.rawLength });
+  }
+
+  /** Writes an index file (durably) and adds it to the in-memory index. */
+  async saveIndex(content: IndexFileContent): Promise<string> {
+    const name = await this.saveObject('index', encodeIndexFile(content));
+    this.addIndexContent(name, content.packs);
+    return name;
+  }
+
+  /** Writes an index file without touching the in-memory index (prune, which reloads afterwards). */
+  async saveObjectIndex(content: IndexFileContent): Promise<string> {
+    return this.saveObject('index', encodeIndexFile(content));
+  }
+
+  /** Reads every index file in force, with full contents (for prune and check). */
+  async readIndexFiles(): Promise<Map<string, IndexFileContent>> {
+    const out = new Map<string, IndexFileContent>();
+    for (const name of this.indexFiles.keys()) out.set(name, decodeIndexFile(await this.loadObject('index', name), name));
+    return out;
+  }
+
+  // ---- blobs ----
+
+  locate(id: Uint8Array): BlobLocation | undefined {
+    return this.index.get(id);
+  }
+
+  async readSealedBlob(id: Uint8Array): Promise<{ sealed: Buffer; loc: BlobLocation }> {
+    const loc = this.index.get(id);
+    if (!loc) throw new AppError('CORRUPT', `blob ${Buffer.from(id).toString('hex')} is referenced but not in the index. Run "strongbox repo check".`);
+    const sealed = await this.backend.get({ kind: 'data', name: loc.pack }, { offset: loc.offset, length: loc.length });
+    return { sealed, loc };
+  }
+
+  /** Loads and verifies a blob on the calling thread (used for trees). */
+  async loadBlob(id: Uint8Array): Promise<Buffer> {
+    const { sealed, loc } = await this.readSealedBlob(id);
+    return this.codec.decode(sealed, id, `${loc.type} blob ${Buffer.from(id).toString('hex').slice(0, 16)} in pack ${loc.pack.slice(0, 16)}`);
+  }
+
+  // ---- keys ----
+
+  async listKeys(): Promise<KeyListing[]> {
+    const out: KeyListing[] = [];
+    for (const name of await this.listNames('keys')) {
+      const f: KeyFile = decodeKeyFile(await this.backend.get({ kind: 'keys', name }));
+      out.push({ id: name, current: name === this.keyId, created: f.created, host: f.host, username: f.username });
+    }
+    return out.sort((a, b) => a.created.localeCompare(b.created));
+  }
+
+  async addKey(password: string, scrypt?: { N: number; r: number; p: number }): Promise<string> {
+    checkPassword(password);
+    const data = encodeKeyFile(await wrapMasterKey(this.master, password, scrypt));
+    const name = sha256(data).toString('hex');
+    await this.backend.put({ kind: 'keys', name }, data);
+    return name;
+  }
+
+  async removeKey(id: string): Promise<void> {
+    const keys = await this.listKeys();
+    if (id === this.keyId) throw new AppError('CONFLICT', 'Refusing to remove the key you opened the repository with; open it with another password first.');
+    if (!keys.some((k) => k.id === id)) throw new AppError('NOT_FOUND', `No key ${id} in this repository.`);
+    await this.backend.remove({ kind: 'keys', name: id });
+  }
+
+  // ---- locks ----
+
+  async listLocks(): Promise<LockRecord[]> {
+    const out: LockRecord[] = [];
+    for (const name of await this.listNames('locks')) {
+      try {
+        out.push({ id: name, ...(await this.loadJSON<LockInfo>('locks', name)) });
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'NOT_FOUND') continue; // released meanwhile
+        throw err;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Takes a shared or exclusive lock: writes ours, then looks for conflicting ones
+   * (and backs off if any), so two racing exclusive lockers cannot both win.
+   */
+  async lock(exclusive: boolean, now = () => new Date()): Promise<LockHandle> {
+    const before = conflicting({ exclusive }, await this.listLocks(), now());
+    if (before.length > 0) throw lockedError(before);
+    let id = await this.saveJSON('locks', newLockInfo(exclusive, now()));
+    const others = (await this.listLocks()).filter((l) => l.id !== id);
+    const after = conflicting({ exclusive }, others, now());
+    if (after.length > 0) {
+      await this.backend.remove({ kind: 'locks', name: id }).catch(() => undefined);
+      throw lockedError(after);
+    }
+    let released = false;
+    const timer = setInterval(() => {
+      void (async () => {
+        const old = id;
+        id = await this.saveJSON('locks', newLockInfo(exclusive, now()));
+        await this.backend.remove({ kind: 'locks', name: old }).catch(() => undefined);
+      })().catch(() => undefined);
+    }, REFRESH_EVERY_MS);
+    timer.unref();
+    return {
+      get id() {
+        return id;
+      },
+      release: async () => {
+        if (released) return;
+        released = true;
+        clearInterval(timer);
+        await this.backend.remove({ kind: 'locks', name: id }).catch((err: unknown) => {
+          if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
+        });
+      },
+    };
+  }
+
+  async removeLock(id: string): Promise<void> {
+    await this.backend.remove({ kind: 'locks', name: id });
+  }
+}
+
+function checkPassword(password: string): void {
+  if (password.length === 0) throw new AppError('INVALID_ARGUMENT', 'The password is empty; choose a non-empty password.');
+}

@@ -1,0 +1,2 @@
+/** Storage: the written Backend contract, its implementations (local/, later s3/, …) and wrappers. */
+export * from './backend.js';

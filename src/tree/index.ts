@@ -1,0 +1,4 @@
+/** The snapshot data model: tree nodes, trees, snapshot manifests, walking and finding. */
+export * from './node.js';
+export * from './snapshot.js';
+export * from './walk.js';
