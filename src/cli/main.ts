@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { AppError, errorTable, toAppError } from '../kernel/index.js';
+import { errorTable, toAppError } from '../kernel/index.js';
 import { VERSION } from '../app/index.js';
 import { repoCommand } from './commands/repo.js';
 import { outcome, snapshotCommand } from './commands/snapshot.js';

@@ -59,8 +59,9 @@ export function planPrune(packs: readonly PackUsage[], used: ReadonlySet<string>
         plan.usedBlobs++;
       } else plan.unusedBlobs++;
     }
+    const blobBytes = p.blobs.reduce((n, b) => n + b.length, 0);
     if (usedBytes === 0) plan.remove.push(p.pack);
-    else if (1 - usedBytes / Math.max(1, p.size) > maxUnused) plan.repack.push(p.pack);
+    else if (1 - usedBytes / Math.max(1, blobBytes) > maxUnused) plan.repack.push(p.pack);
     else plan.keep.push(p.pack);
   }
   return { ...plan, wanted: owner };

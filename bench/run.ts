@@ -1,0 +1,175 @@
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generate, mutate } from './dataset.js';
+
+/**
+ * The benchmark harness (`npm run bench`): one deterministic dataset, every tool
+ * on it in the same run, with wall time and peak RSS (GNU time's %M, which
+ * counts worker threads of the same process). Caches are warm for every tool
+ * alike. Results go to stdout and bench/results/latest.json.
+ *
+ * Options: --size GiB (default 1.5), --tools strongbox,restic,borg, --keep.
+ */
+interface Measure {
+  seconds: number;
+  peakRssMiB: number;
+}
+interface ToolResult {
+  tool: string;
+  version: string;
+  first?: Measure;
+  second?: Measure;
+  restore?: Measure;
+  repoBytes?: number;
+  error?: string;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench');
+const args = process.argv.slice(2);
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
+};
+const sizeGiB = Number(opt('size', '1.5'));
+const tools = opt('tools', 'strongbox,restic,borg').split(',');
+const work = path.resolve(opt('dir', path.join(root, '.data')));
+const strongbox = path.resolve(root, '../bin/strongbox.js');
+const PASSWORD = 'bench-password';
+
+function have(cmd: string, arg = '--version'): string | undefined {
+  const r = spawnSync(cmd, [arg], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return undefined;
+  return (r.stdout || r.stderr).split('\n')[0]!.trim();
+}
+
+function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Measure> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('/usr/bin/time', ['-f', 'BENCH %e %M', cmd, ...argv], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('close', (code) => {
+      const m = /BENCH ([\d.]+) (\d+)/.exec(err);
+      if (code !== 0 || !m) reject(new Error(`${cmd} ${argv.join(' ')} failed (${code}): ${err.slice(-2000)}`));
+      else resolve({ seconds: Number(m[1]), peakRssMiB: Number(m[2]) / 1024 });
+    });
+  });
+}
+
+async function du(dir: string): Promise<number> {
+  const r = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
+  return Number(r.stdout.split('\t')[0]);
+}
+
+interface Tool {
+  name: string;
+  version: string | undefined;
+  init(repo: string): Promise<void>;
+  backup(repo: string, data: string): Promise<Measure>;
+  restore(repo: string, target: string): Promise<Measure>;
+}
+
+const defs: Tool[] = [
+  {
+    name: 'strongbox',
+    version: 'strongbox 0.1.0',
+    init: async (repo) => void (await timed('node', [strongbox, 'repo', 'init', '--repo', repo], { STRONGBOX_PASSWORD: PASSWORD })),
+    backup: (repo, data) => timed('node', [strongbox, 'snapshot', 'create', '-q', '--repo', repo, '--path', data], { STRONGBOX_PASSWORD: PASSWORD }),
+    restore: (repo, target) => timed('node', [strongbox, 'snapshot', 'restore', 'latest', '-q', '--repo', repo, '--target', target], { STRONGBOX_PASSWORD: PASSWORD }),
+  },
+  {
+    name: 'restic',
+    version: have('restic', 'version'),
+    init: async (repo) => void (await timed('restic', ['init', '-q', '--repo', repo], { RESTIC_PASSWORD: PASSWORD })),
+    backup: (repo, data) => timed('restic', ['backup', '-q', '--repo', repo, data], { RESTIC_PASSWORD: PASSWORD }),
+    restore: (repo, target) => timed('restic', ['restore', '-q', '--repo', repo, 'latest', '--target', target], { RESTIC_PASSWORD: PASSWORD }),
+  },
+  {
+    name: 'borg',
+    version: have('borg'),
+    init: async (repo) => void (await timed('borg', ['init', '-e', 'repokey', repo], { BORG_PASSPHRASE: PASSWORD })),
+    backup: (repo, data) => timed('borg', ['create', `${repo}::s${Date.now()}`, data], { BORG_PASSPHRASE: PASSWORD, BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes' }),
+    restore: async (repo, target) => {
+      await fs.mkdir(target, { recursive: true });
+      const list = spawnSync('borg', ['list', '--last', '1', '--short', repo], { env: { ...process.env, BORG_PASSPHRASE: PASSWORD }, encoding: 'utf8' });
+      return timed('borg', ['extract', `${repo}::${list.stdout.trim()}`], { BORG_PASSPHRASE: PASSWORD }, target);
+    },
+  },
+];
+
+async function main(): Promise<void> {
+  const data = path.join(work, 'data');
+  process.stdout.write(`Generating ${sizeGiB} GiB dataset in ${data}…\n`);
+  const ds = await generate(data, Math.floor(sizeGiB * 1024 ** 3));
+  process.stdout.write(`  ${ds.files} files, ${(ds.bytes / 1024 ** 3).toFixed(2)} GiB\n`);
+  const chosen = defs.filter((t) => tools.includes(t.name));
+  const results: ToolResult[] = [];
+  for (const t of chosen) {
+    if (!t.version) {
+      results.push({ tool: t.name, version: 'not installed', error: 'not installed' });
+      continue;
+    }
+    const repo = path.join(work, `repo-${t.name}`);
+    await fs.rm(repo, { recursive: true, force: true });
+    const r: ToolResult = { tool: t.name, version: t.version };
+    try {
+      await t.init(repo);
+      process.stdout.write(`${t.name}: first snapshot…\n`);
+      r.first = await t.backup(repo, data);
+      results.push(r);
+    } catch (err) {
+      r.error = (err as Error).message;
+      results.push(r);
+    }
+  }
+  process.stdout.write('Applying changes…\n');
+  await mutate(data);
+  for (const t of chosen) {
+    const r = results.find((x) => x.tool === t.name)!;
+    if (r.error) continue;
+    const repo = path.join(work, `repo-${t.name}`);
+    const target = path.join(work, `restore-${t.name}`);
+    try {
+      process.stdout.write(`${t.name}: second snapshot…\n`);
+      r.second = await t.backup(repo, data);
+      r.repoBytes = await du(repo);
+      await fs.rm(target, { recursive: true, force: true });
+      process.stdout.write(`${t.name}: restore…\n`);
+      r.restore = await t.restore(repo, target);
+      const check = spawnSync('diff', ['-rq', data, path.join(target, data.startsWith('/') ? data.slice(1) : data)], { encoding: 'utf8' });
+      if (check.status !== 0) r.error = `restored tree differs: ${check.stdout.slice(0, 500)}`;
+      await fs.rm(target, { recursive: true, force: true });
+    } catch (err) {
+      r.error = (err as Error).message;
+    }
+  }
+  report(results, ds);
+  await fs.mkdir(path.join(root, 'results'), { recursive: true });
+  await fs.writeFile(path.join(root, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), sizeGiB, dataset: ds, results }, null, 2));
+  if (!args.includes('--keep')) await fs.rm(work, { recursive: true, force: true });
+}
+
+function report(results: ToolResult[], ds: { files: number; bytes: number }): void {
+  const base = results.find((r) => r.tool === 'restic' && !r.error);
+  const mib = ds.bytes / 1024 ** 2;
+  const fmt = (m: Measure | undefined, b: Measure | undefined) => {
+    if (!m) return '-';
+    const ratio = b ? ` (${(b.seconds / m.seconds).toFixed(2)}× restic speed)` : '';
+    return `${m.seconds.toFixed(1)} s, ${(mib / m.seconds).toFixed(0)} MiB/s, ${m.peakRssMiB.toFixed(0)} MiB RSS${ratio}`;
+  };
+  process.stdout.write(`\nDataset: ${ds.files} files, ${(ds.bytes / 1024 ** 3).toFixed(2)} GiB (warm page cache)\n`);
+  for (const r of results) {
+    process.stdout.write(`\n${r.tool} (${r.version})\n`);
+    if (r.error) process.stdout.write(`  ERROR: ${r.error}\n`);
+    process.stdout.write(`  first snapshot:  ${fmt(r.first, base?.first)}\n`);
+    process.stdout.write(`  second snapshot: ${fmt(r.second, base?.second)}\n`);
+    process.stdout.write(`  restore:         ${fmt(r.restore, base?.restore)}\n`);
+    if (r.repoBytes !== undefined) {
+      const ratio = base?.repoBytes ? ` (${((r.repoBytes / base.repoBytes) * 100).toFixed(1)} % of restic's)` : '';
+      process.stdout.write(`  repository:      ${(r.repoBytes / 1024 ** 2).toFixed(1)} MiB${ratio}\n`);
+    }
+  }
+}
+
+await main();

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { createChunker, DEFAULT_CHUNKER } from './fastcdc.js';
+
+function chunks(data: Buffer, seed = Buffer.alloc(32, 7)): string[] {
+  const c = createChunker(DEFAULT_CHUNKER, seed);
+  const out: string[] = [];
+  for (let pos = 0; pos < data.length; ) {
+    const n = c.cut(data, pos, data.length);
+    out.push(createHash('sha256').update(data.subarray(pos, pos + n)).digest('hex'));
+    pos += n;
+  }
+  return out;
+}
+
+test('chunk sizes respect min and max, and average near the target', () => {
+  const data = randomBytes(64 << 20);
+  const c = createChunker(DEFAULT_CHUNKER, Buffer.alloc(32, 1));
+  const sizes: number[] = [];
+  for (let pos = 0; pos < data.length; ) {
+    const n = c.cut(data, pos, data.length);
+    sizes.push(n);
+    pos += n;
+  }
+  for (const s of sizes.slice(0, -1)) {
+    assert.ok(s >= DEFAULT_CHUNKER.min && s <= DEFAULT_CHUNKER.max, `chunk of ${s} bytes out of bounds`);
+  }
+  const avg = data.length / sizes.length;
+  assert.ok(avg > 0.8 * DEFAULT_CHUNKER.avg && avg < 1.6 * DEFAULT_CHUNKER.avg, `average ${avg}`);
+});
+
+test('inserting bytes mid-file changes only the chunks around the edit', () => {
+  const data = randomBytes(48 << 20);
+  const mid = 24 << 20;
+  const edited = Buffer.concat([data.subarray(0, mid), Buffer.from('inserted bytes!'), data.subarray(mid)]);
+  const a = chunks(data);
+  const b = new Set(chunks(edited));
+  const changed = a.filter((h) => !b.has(h)).length;
+  assert.ok(changed <= 2, `${changed} of ${a.length} chunks changed`);
+});
+
+test('boundaries depend on the repository seed', () => {
+  const data = randomBytes(16 << 20);
+  assert.notDeepEqual(chunks(data, Buffer.alloc(32, 1)), chunks(data, Buffer.alloc(32, 2)));
+});
+
+test('zero-filled data is cut at max and deduplicates to one chunk', () => {
+  const z = chunks(Buffer.alloc(40 << 20));
+  assert.ok(new Set(z.slice(0, -1)).size <= 1);
+});
