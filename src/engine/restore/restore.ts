@@ -35,6 +35,7 @@ export interface RestoreResult {
 }
 
 const PREFETCH = 4;
+const HOLE = 64 * 1024;
 
 /**
  * Restores a snapshot (or parts of it) under a target directory. A damaged blob
@@ -156,8 +157,23 @@ class RestoreRun {
   }
 
   private isZero(b: Buffer): boolean {
-    if (this.zero.length < b.length) this.zero = Buffer.alloc(b.length);
+    if (this.zero.length < b.length) this.zero = Buffer.alloc(Math.max(b.length, HOLE));
     return b.equals(this.zero.subarray(0, b.length));
+  }
+
+  /** Writes `data` at `offset`, leaving holes for every all-zero 64 KiB segment. */
+  private async writeSparse(fh: fs.FileHandle, data: Buffer, offset: number): Promise<void> {
+    let runStart = -1;
+    for (let seg = 0; seg <= data.length; seg += HOLE) {
+      const end = Math.min(seg + HOLE, data.length);
+      const zero = seg >= data.length || this.isZero(data.subarray(seg, end));
+      if (!zero && runStart < 0) runStart = seg;
+      if ((zero || end === data.length) && runStart >= 0) {
+        const stop = zero ? seg : end;
+        for (let w = runStart; w < stop; ) w += (await fh.write(data, w, stop - w, offset + w)).bytesWritten;
+        runStart = -1;
+      }
+    }
   }
 
   async restoreLeaf(out: Buffer, snapPath: Buffer, node: TreeNode): Promise<void> {
@@ -230,10 +246,7 @@ class RestoreRun {
           offset += loc?.rawLength ?? 0;
           continue;
         }
-        if (!this.isZero(got)) {
-          let w = 0;
-          while (w < got.length) w += (await fh.write(got, w, got.length - w, offset + w)).bytesWritten;
-        }
+        await this.writeSparse(fh, got, offset);
         offset += got.length;
         this.counters.bytes += got.length;
         this.emit();

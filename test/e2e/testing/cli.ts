@@ -1,0 +1,117 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Helpers for end-to-end tests: the real `strongbox` binary against real directories. */
+export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../bin/strongbox.js');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function tmp(prefix = 'sb-e2e-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export class Cli {
+  constructor(
+    readonly repo: string,
+    readonly password = 'correct horse battery staple',
+  ) {}
+
+  env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env, STRONGBOX_REPO: this.repo, STRONGBOX_PASSWORD: this.password, ...extra };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+    return env;
+  }
+
+  run(args: string[], extra: NodeJS.ProcessEnv = {}): RunResult {
+    const r = spawnSync(process.execPath, [BIN, ...args], { env: this.env(extra), encoding: 'utf8', maxBuffer: 64 << 20 });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Runs and asserts exit 0, returning stdout. */
+  ok(args: string[], extra: NodeJS.ProcessEnv = {}): string {
+    const r = this.run(args, extra);
+    if (r.code !== 0) throw new Error(`strongbox ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  json<T = Record<string, unknown>>(args: string[], extra: NodeJS.ProcessEnv = {}): T {
+    return JSON.parse(this.ok([...args, '--json'], extra)) as T;
+  }
+
+  spawn(args: string[], extra: NodeJS.ProcessEnv = {}): ChildProcess {
+    return spawn(process.execPath, [BIN, ...args], { env: this.env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  init(args: string[] = []): void {
+    this.ok(['repo', 'init', ...args]);
+  }
+}
+
+/** A map of relative path → description (type, mode, size, content hash, link target) for comparing trees. */
+export async function describeTree(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const { createHash } = await import('node:crypto');
+  const walk = async (dir: Buffer, rel: string) => {
+    for (const name of (await fs.readdir(dir, { encoding: 'buffer' })).sort(Buffer.compare)) {
+      const p = Buffer.concat([dir, Buffer.from('/'), name]);
+      const r = rel + '/' + name.toString('base64');
+      const st = await fs.lstat(p, { bigint: true });
+      const mode = (Number(st.mode) & 0o7777).toString(8);
+      const mtime = (st.mtimeNs / 1000000n).toString();
+      if (st.isDirectory()) {
+        out.set(r, `dir ${mode}`);
+        await walk(p, r);
+      } else if (st.isSymbolicLink()) out.set(r, `link ${(await fs.readlink(p, { encoding: 'buffer' })).toString('base64')}`);
+      else if (st.isFile()) out.set(r, `file ${mode} ${st.size} ${mtime} ${createHash('sha256').update(await fs.readFile(p)).digest('hex')}`);
+      else if (st.isFIFO()) out.set(r, `fifo ${mode}`);
+      else out.set(r, `other`);
+    }
+  };
+  await walk(Buffer.from(root), '');
+  return out;
+}
+
+/** Allocated size in bytes (to tell whether a file is sparse). */
+export function allocatedBytes(file: string): number {
+  const r = spawnSync('stat', ['-c', '%b %B', file], { encoding: 'utf8' });
+  const [blocks, size] = r.stdout.trim().split(' ').map(Number);
+  return blocks! * size!;
+}
+
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const e of await fs.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else out.push(path.relative(dir, p));
+    }
+  };
+  await walk(dir).catch(() => undefined);
+  return out.sort();
+}
+
+export function waitExit(p: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }> {
+  let stderr = '';
+  let stdout = '';
+  p.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  p.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  return new Promise((resolve) => p.on('close', (code, signal) => resolve({ code, signal, stderr, stdout })));
+}
+
+export async function writeRandom(file: string, bytes: number, seed = 1): Promise<void> {
+  const { createCipheriv, createHash } = await import('node:crypto');
+  const c = createCipheriv('aes-256-ctr', createHash('sha256').update(String(seed)).digest(), Buffer.alloc(16));
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const fh = await fs.open(file, 'w');
+  for (let done = 0; done < bytes; done += 4 << 20) await fh.write(c.update(Buffer.alloc(Math.min(4 << 20, bytes - done))));
+  await fh.close();
+}
