@@ -18,7 +18,7 @@ export function globals(cmd: Command): GlobalOptions {
 
 export function output(cmd: Command): Output {
   const g = globals(cmd);
-  return makeOutput(!!g.json, !!g.quiet || !!g.json);
+  return makeOutput(!!g.json, !!g.quiet);
 }
 
 export function repoLocation(cmd: Command): string {

@@ -59,10 +59,16 @@ export class ProgressBar implements ProgressSink {
   private drawn = false;
   private phase = '';
 
+  private readonly quiet: boolean;
+  private readonly bar: boolean;
+
   constructor(
     private readonly label: string,
-    private readonly quiet: boolean,
-  ) {}
+    out: Pick<Output, 'quiet' | 'json'>,
+  ) {
+    this.quiet = out.quiet;
+    this.bar = this.tty && !out.quiet && !out.json;
+  }
 
   emit(e: ProgressEvent): void {
     if (e.type === 'warning' || e.type === 'error') {
@@ -75,7 +81,7 @@ export class ProgressBar implements ProgressSink {
       this.phase = e.phase;
       return;
     }
-    if (!this.tty || this.quiet) return;
+    if (!this.bar) return;
     const now = Date.now();
     if (now - this.lastDraw < 100) return;
     this.lastDraw = now;

@@ -41,7 +41,7 @@ export function repoCommand(): Command {
           cmd,
           (r) =>
             withPool(r, async (pool) => {
-              const bar = new ProgressBar('checking', out.quiet);
+              const bar = new ProgressBar('checking', out);
               const readData = o.readData ? true : o.readDataSubset !== undefined ? o.readDataSubset / 100 : false;
               const res = await check({ repo: r, decoder: pool, readData, signal, sink: bar });
               bar.clear();
@@ -127,7 +127,7 @@ export function repoCommand(): Command {
           cmd,
           (r) =>
             withPool(r, async (pool) => {
-              const bar = new ProgressBar('pruning', out.quiet);
+              const bar = new ProgressBar('pruning', out);
               const res = await prune({ repo: r, decoder: pool, encoder: pool, dryRun: o.dryRun, maxUnused: o.maxUnused / 100, signal, sink: bar });
               bar.clear();
               if (out.json) return out.data(res);

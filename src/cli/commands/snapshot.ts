@@ -41,7 +41,7 @@ export function snapshotCommand(): Command {
               );
               parent = same[same.length - 1];
             }
-            const bar = new ProgressBar('backing up', out.quiet);
+            const bar = new ProgressBar('backing up', out);
             const res = await backup({
               repo: r,
               encoder: pool,
@@ -52,7 +52,7 @@ export function snapshotCommand(): Command {
               ...(parent ? { parent } : {}),
               signal,
               sink: bar,
-              estimate: !!process.stderr.isTTY && !out.quiet,
+              estimate: !!process.stderr.isTTY && !out.quiet && !out.json,
               program: `strongbox ${VERSION}`,
             });
             bar.clear();
@@ -209,7 +209,7 @@ export function snapshotCommand(): Command {
         await withRepo(cmd, (r) =>
           withPool(r, async (pool) => {
             const s = await findSnapshot(r, id);
-            const bar = new ProgressBar('restoring', out.quiet);
+            const bar = new ProgressBar('restoring', out);
             const res = await restore({ repo: r, decoder: pool, snapshot: s, target: o.target, includes: o.include ?? [], signal, sink: bar });
             bar.clear();
             if (out.json) out.data({ snapshot: s.id, target: o.target, ...res });
