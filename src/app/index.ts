@@ -15,7 +15,7 @@ export async function initRepository(location: string, password: string, opts: I
 }
 
 export function codecPool(repo: Repository): CodecPool {
-  return new CodecPool(repo.master, repo.config.compression.level);
+  return new CodecPool(repo.master, repo.config);
 }
 
 export const VERSION = '0.1.0';

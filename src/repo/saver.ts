@@ -1,7 +1,6 @@
 import { AppError } from '../kernel/index.js';
-import { sha256 } from './crypto/keys.js';
 import type { IndexedPack } from './index/index-file.js';
-import { encodePackHeader, type BlobType, type PackedBlob } from './pack/pack.js';
+import { encodePackHeader, packName, type BlobType, type PackedBlob } from './pack/pack.js';
 import type { Repository } from './repository.js';
 import type { BlobEncoder } from './workers/pool.js';
 
@@ -13,8 +12,8 @@ export interface SaverStats {
 }
 
 export interface SaverOptions {
-  /** Most bytes of raw blobs waiting for the encoder at once (memory bound). */
-  maxInFlight?: number;
+  /** Most bytes of finished packs waiting to be written at once (memory bound). */
+  maxWriteBacklog?: number;
   /** Write an index file after this many packs, so an interrupted run's data is reused. */
   indexEvery?: number;
   /** Leave index writing to the caller (prune writes one consolidated index); see `written`. */
@@ -22,26 +21,27 @@ export interface SaverOptions {
 }
 
 /**
- * Deduplicates and stores blobs: each new blob is encoded on the worker pool,
- * appended to the open pack, and packs are written whole (atomically). Blobs
- * enter the shared index only once their pack is durable; index files are
- * written every few packs and on flush.
+ * Deduplicates and stores blobs. A caller first `claim`s an id (false: already
+ * stored or being stored), then hands over the sealed blob with `addSealed`.
+ * Blobs are appended to the open pack; packs are written whole (atomically) and
+ * their blobs enter the shared index only once durable. Index files are written
+ * every few packs and on flush.
  */
 export class BlobSaver {
   readonly stats: SaverStats = { newBlobs: 0, newRawBytes: 0, newStoredBytes: 0, packs: 0 };
+  /** Packs written by this saver, when index writing is deferred. */
+  readonly written: IndexedPack[] = [];
   private readonly pending = new Set<string>();
-  private inFlight = 0;
-  private readonly waiters: (() => void)[] = [];
-  private readonly maxInFlight: number;
+  private readonly maxWriteBacklog: number;
   private readonly indexEvery: number;
+  private readonly deferIndex: boolean;
+  private backlog = 0;
+  private readonly waiters: (() => void)[] = [];
   private parts: Buffer[] = [];
   private blobs: PackedBlob[] = [];
   private packBytes = 0;
   private readonly work = new Set<Promise<void>>();
   private unindexed: IndexedPack[] = [];
-  /** Packs written by this saver, when index writing is deferred. */
-  readonly written: IndexedPack[] = [];
-  private readonly deferIndex: boolean;
   private failure: unknown;
 
   constructor(
@@ -49,23 +49,9 @@ export class BlobSaver {
     private readonly encoder: BlobEncoder,
     opts: SaverOptions = {},
   ) {
-    this.maxInFlight = opts.maxInFlight ?? 64 * 1024 * 1024;
+    this.maxWriteBacklog = opts.maxWriteBacklog ?? 2 * repo.config.packSize;
     this.indexEvery = opts.indexEvery ?? 8;
     this.deferIndex = opts.deferIndex ?? false;
-  }
-
-  /** Stores an already sealed blob as is (prune's repacking); the caller guarantees it is wanted. */
-  saveSealed(type: BlobType, id: Buffer, sealed: Buffer, rawLength: number): Promise<void> {
-    this.throwIfFailed();
-    this.pending.add(id.toString('hex'));
-    this.stats.newBlobs++;
-    this.stats.newRawBytes += rawLength;
-    this.stats.newStoredBytes += sealed.length;
-    this.blobs.push({ type, id, offset: this.packBytes, length: sealed.length, rawLength });
-    this.parts.push(sealed);
-    this.packBytes += sealed.length;
-    if (this.packBytes >= this.repo.config.packSize) return this.finishPack();
-    return Promise.resolve();
   }
 
   /** True when the blob is already stored or being stored. */
@@ -73,32 +59,48 @@ export class BlobSaver {
     return this.repo.index.has(id) || this.pending.has(id.toString('hex'));
   }
 
-  /** Stores `raw` under `id` unless known. Resolves once accepted (not yet durable). Returns whether it was new. */
-  async save(type: BlobType, id: Buffer, raw: Uint8Array): Promise<boolean> {
+  /** Reserves an id for storing; false when it is already stored or claimed. */
+  claim(id: Buffer): boolean {
     this.throwIfFailed();
+    if (this.repo.index.has(id)) return false;
     const key = id.toString('hex');
-    if (this.repo.index.has(id) || this.pending.has(key)) return false;
+    if (this.pending.has(key)) return false;
     this.pending.add(key);
-    while (this.inFlight > 0 && this.inFlight + raw.length > this.maxInFlight) {
-      await new Promise<void>((r) => this.waiters.push(r));
-      this.throwIfFailed();
-    }
-    this.inFlight += raw.length;
-    const rawLength = raw.length;
+    return true;
+  }
+
+  /** Gives up a claim whose blob will never arrive (its producer failed). */
+  unclaim(id: Buffer): void {
+    this.pending.delete(id.toString('hex'));
+  }
+
+  /** Appends a claimed (or, for repacking, any) sealed blob to the open pack. */
+  addSealed(type: BlobType, id: Buffer, sealed: Buffer, rawLength: number): void {
+    this.pending.add(id.toString('hex'));
+    this.stats.newBlobs++;
+    this.stats.newRawBytes += rawLength;
+    this.stats.newStoredBytes += sealed.length;
+    this.blobs.push({ type, id, offset: this.packBytes, length: sealed.length, rawLength });
+    this.parts.push(sealed);
+    this.packBytes += sealed.length;
+    if (this.packBytes >= this.repo.config.packSize) this.track(this.finishPack());
+  }
+
+  /** Resolves when the backlog of packs waiting to be written is small enough to accept more. */
+  async room(): Promise<void> {
+    while (this.backlog > this.maxWriteBacklog && this.failure === undefined) await new Promise<void>((r) => this.waiters.push(r));
+    this.throwIfFailed();
+  }
+
+  /** Encodes (on the pool) and stores `raw` unless known. Returns whether it was new. */
+  async save(type: BlobType, id: Buffer, raw: Uint8Array): Promise<boolean> {
+    if (!this.claim(id)) return false;
+    await this.room();
     this.track(
       this.encoder.encode(raw).then(
-        (sealed) => {
-          this.release(rawLength);
-          this.stats.newBlobs++;
-          this.stats.newRawBytes += rawLength;
-          this.stats.newStoredBytes += sealed.length;
-          this.blobs.push({ type, id, offset: this.packBytes, length: sealed.length, rawLength });
-          this.parts.push(sealed);
-          this.packBytes += sealed.length;
-          if (this.packBytes >= this.repo.config.packSize) this.track(this.finishPack());
-        },
+        (sealed) => this.addSealed(type, id, sealed, raw.length),
         (err: unknown) => {
-          this.release(rawLength);
+          this.unclaim(id);
           throw err;
         },
       ),
@@ -106,15 +108,14 @@ export class BlobSaver {
     return true;
   }
 
-  private release(n: number): void {
-    this.inFlight -= n;
+  private wake(): void {
     for (const w of this.waiters.splice(0)) w();
   }
 
   private track(p: Promise<void>): void {
     const q = p.catch((err: unknown) => {
       this.failure ??= err;
-      for (const w of this.waiters.splice(0)) w();
+      this.wake();
     });
     this.work.add(q);
     void q.finally(() => this.work.delete(q));
@@ -131,10 +132,17 @@ export class BlobSaver {
     this.blobs = [];
     this.parts = [];
     this.packBytes = 0;
-    parts.push(encodePackHeader(this.repo.master.encrypt, blobs));
-    const data = Buffer.concat(parts);
-    const name = sha256(data).toString('hex');
-    await this.repo.backend.put({ kind: 'data', name }, data);
+    const header = encodePackHeader(this.repo.master.encrypt, blobs);
+    parts.push(header);
+    const name = packName(header);
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    this.backlog += size;
+    try {
+      await this.repo.backend.put({ kind: 'data', name }, parts);
+    } finally {
+      this.backlog -= size;
+      this.wake();
+    }
     this.stats.packs++;
     for (const b of blobs) {
       if (!this.deferIndex) this.repo.index.add(b.id, { type: b.type, pack: name, offset: b.offset, length: b.length, rawLength: b.rawLength });
@@ -161,7 +169,7 @@ export class BlobSaver {
     this.throwIfFailed();
     await this.finishPack();
     await this.writeIndex();
-    if (this.pending.size > 0) throw new AppError('INTERNAL', `${this.pending.size} blobs were accepted but never stored`);
+    if (this.pending.size > 0) throw new AppError('INTERNAL', `${this.pending.size} blobs were claimed but never stored`);
   }
 
   /** Best effort after a cancel or failure: keep what is already encoded, so the next run reuses it. */

@@ -36,7 +36,8 @@ export interface ObjectInfo {
 export interface Backend {
   /** A human-readable location, without credentials. */
   readonly location: string;
-  put(h: Handle, data: Uint8Array): Promise<void>;
+  /** Stores the concatenation of `data` (one buffer or parts, re-readable so a retry can send them again). */
+  put(h: Handle, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   get(h: Handle, range?: { offset: number; length: number }): Promise<Buffer>;
   stat(h: Handle): Promise<ObjectInfo>;
   list(kind: FileKind): AsyncIterable<ObjectInfo>;

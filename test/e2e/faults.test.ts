@@ -54,17 +54,18 @@ test('a file vanishing during the backup is a warning, the rest is saved', async
   await fs.writeFile(path.join(src, 'vanishes.txt'), 'gone soon');
   const backend = new LocalBackend(path.join(root, 'repo'));
   const repo = await Repository.init(backend, 'pw', { scrypt: { N: 1024, r: 8, p: 1 } });
-  // The file is deleted for real between the directory listing and the read.
+  // The file is deleted for real between its stat and its read.
   const racing: SourceFs = {
     ...nodeFs,
-    open: async (p) => {
+    lstat: async (p) => {
+      const st = await nodeFs.lstat(p);
       if (p.toString().endsWith('vanishes.txt')) await fs.unlink(p);
-      return nodeFs.open(p);
+      return st;
     },
   };
-  const pool = new CodecPool(repo.master, 3, 1);
+  const pool = new CodecPool(repo.master, repo.config, 1);
   try {
-    const res = await backup({ repo, encoder: pool, paths: [src], fs: racing });
+    const res = await backup({ repo, pipeline: pool, paths: [src], fs: racing });
     assert.equal(res.snapshot.partial, true);
     assert.deepEqual(res.snapshot.warnings.map((w) => w.path), [path.join(src, 'vanishes.txt')]);
     assert.match(res.snapshot.warnings[0]!.message, /vanished/);
@@ -223,9 +224,9 @@ test('engine: a storage failure mid-backup fails the backup and writes no snapsh
   }
   const backend = new Failing(path.join(root, 'repo'));
   const repo = await Repository.init(backend, 'pw', { packSize: 1 << 20, scrypt: { N: 1024, r: 8, p: 1 } });
-  const pool = new CodecPool(repo.master, 3, 1);
+  const pool = new CodecPool(repo.master, repo.config, 1);
   try {
-    await assert.rejects(backup({ repo, encoder: pool, paths: [src] }), /boom/);
+    await assert.rejects(backup({ repo, pipeline: pool, paths: [src] }), /boom/);
     assert.deepEqual(await repo.listNames('snapshots'), []);
     const fresh = await Repository.open(new LocalBackend(path.join(root, 'repo')), 'pw');
     const res = await check({ repo: fresh, decoder: pool, readData: true });

@@ -44,7 +44,7 @@ export function snapshotCommand(): Command {
             const bar = new ProgressBar('backing up', out);
             const res = await backup({
               repo: r,
-              encoder: pool,
+              pipeline: pool,
               paths: o.path,
               excludes: o.exclude ?? [],
               tags: o.tag ?? [],

@@ -2,16 +2,18 @@ import { hostname, userInfo } from 'node:os';
 import * as path from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import { AppError, errnoCode, nullSink, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
-import { blobId, BlobSaver, type BlobEncoder, type Repository } from '../../repo/index.js';
+import { blobId, BlobSaver, SourceReadError, type BlobEncoder, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
 import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
 import { compileExcludes, type Matcher } from '../glob.js';
 import { OwnerNames } from './owners.js';
 import { Semaphore } from '../semaphore.js';
+import { SmallBatcher } from './small-batcher.js';
 import { nodeFs, type SourceFs } from './source-fs.js';
 
 export interface BackupOptions {
   repo: Repository;
-  encoder: BlobEncoder;
+  /** Chunks, hashes and encodes on worker threads. */
+  pipeline: BlobEncoder & FileChunker;
   paths: string[];
   excludes?: string[];
   tags?: string[];
@@ -35,7 +37,6 @@ export interface BackupResult {
 }
 
 const MAX_WARNINGS_KEPT = 1000;
-const READ_BLOCK = 4 * 1024 * 1024;
 
 /**
  * Backs up paths into a new snapshot. Source read problems become warnings (the
@@ -140,17 +141,18 @@ class BackupRun {
   private readonly concurrency: number;
   private lastEmit = 0;
   private current = '';
-  private readonly buffers: Buffer[] = [];
-  /** Bounds files read at once across all directory levels (memory: one buffer each). */
+  /** Bounds large files read at once across all directory levels (memory: one buffer each). */
   private readonly readers: Semaphore;
+  private readonly batcher: SmallBatcher;
 
   constructor(private readonly opts: BackupOptions) {
-    this.saver = new BlobSaver(opts.repo, opts.encoder);
+    this.saver = new BlobSaver(opts.repo, opts.pipeline);
     this.sfs = opts.fs ?? nodeFs;
     this.sink = opts.sink ?? nullSink;
     this.exclude = compileExcludes(opts.excludes ?? []);
-    this.concurrency = opts.fileConcurrency ?? 4;
+    this.concurrency = opts.fileConcurrency ?? 8;
     this.readers = new Semaphore(this.concurrency);
+    this.batcher = new SmallBatcher(opts.pipeline);
   }
 
   warn(p: Buffer | string, message: string): void {
@@ -269,13 +271,20 @@ class BackupRun {
   private async saveEntry(p: Buffer, name: Buffer, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
     throwIfAborted(this.opts.signal);
     if (this.exclude(p.toString('utf8'), name.toString('utf8'))) return undefined;
-    let st: BigIntStats;
+    const st = await this.stat(p);
+    return st ? this.saveStatted(p, name, st, prev) : undefined;
+  }
+
+  private async stat(p: Buffer): Promise<BigIntStats | undefined> {
     try {
-      st = await this.sfs.lstat(p);
+      return await this.sfs.lstat(p);
     } catch (err) {
       this.warn(p, `cannot stat: ${describe(err)}`);
       return undefined;
     }
+  }
+
+  private async saveStatted(p: Buffer, name: Buffer, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
     if (st.isDirectory()) {
       let subtree: string;
       try {
@@ -305,26 +314,90 @@ class BackupRun {
     return { ...this.baseNode(name, st, type), ...(type === 'chardev' || type === 'blockdev' ? { rdev: st.rdev.toString() } : {}) };
   }
 
+  /**
+   * Saves a directory: small files go to the pool in batches (all of them at
+   * once, bounded by the batcher), subdirectories and large files run a few at
+   * a time; the tree keeps the entries in name order.
+   */
   private async saveDir(p: Buffer, parentTree: string | undefined): Promise<string> {
     this.current = p.toString('utf8');
     const names = (await this.sfs.readdir(p)).sort(Buffer.compare);
     const prev = await this.parentNodes(parentTree);
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
+    const small: Promise<void>[] = [];
+    const rest: number[] = [];
+    const stats: (BigIntStats | undefined)[] = new Array(names.length);
+    for (let i = 0; i < names.length; i++) {
+      throwIfAborted(this.opts.signal);
+      const name = names[i]!;
+      const child = joinPath(p, name);
+      if (this.exclude(child.toString('utf8'), name.toString('utf8'))) continue;
+      const st = await this.stat(child);
+      if (!st) continue;
+      stats[i] = st;
+      const before = prev.get(name.toString('hex'));
+      if (st.isFile() && st.size <= BigInt(this.opts.repo.chunker.params.min) && st.nlink === 1n && !this.unchanged(st, before)) {
+        const ticket = await this.batcher.add(child);
+        small.push(this.saveSmallFile(child, name, st, before, ticket.result).then((n) => void (nodes[i] = n)));
+      } else rest.push(i);
+    }
+    this.batcher.flushSoon();
     let next = 0;
     const worker = async () => {
       for (;;) {
-        const i = next++;
-        if (i >= names.length) return;
+        const k = next++;
+        if (k >= rest.length) return;
+        const i = rest[k]!;
         const name = names[i]!;
-        nodes[i] = await this.saveEntry(joinPath(p, name), name, prev.get(name.toString('hex')));
+        nodes[i] = await this.saveStatted(joinPath(p, name), name, stats[i]!, prev.get(name.toString('hex')));
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, names.length) }, worker));
+    const settled = await Promise.allSettled([...small, ...Array.from({ length: Math.min(this.concurrency, rest.length) }, worker)]);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
     return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
   }
 
+  private unchanged(st: BigIntStats, prev: TreeNode | undefined): boolean {
+    return (
+      prev?.type === 'file' &&
+      prev.size === Number(st.size) &&
+      prev.mtimeNs === st.mtimeNs.toString() &&
+      prev.inode === st.ino.toString() &&
+      (prev.content ?? []).every((id) => this.saver.known(Buffer.from(id, 'hex')))
+    );
+  }
+
+  private fileNode(name: Buffer, st: BigIntStats): TreeNode {
+    return { ...this.baseNode(name, st, 'file'), size: Number(st.size), inode: st.ino.toString(), dev: st.dev.toString(), links: Number(st.nlink) };
+  }
+
+  /** Completes a small file from its batch result: stores its one chunk unless known. */
+  private async saveSmallFile(p: Buffer, name: Buffer, st: BigIntStats, prev: TreeNode | undefined, result: Promise<SmallResult>): Promise<TreeNode | undefined> {
+    const r = await result;
+    if (!r.ok && r.grew) return this.saveFileNode(p, name, st, prev);
+    if (!r.ok) {
+      this.warn(p, `cannot read file: ${describe(Object.assign(new Error(r.message), { code: r.errno }))}`);
+      return undefined;
+    }
+    const node = this.fileNode(name, st);
+    node.size = r.rawLength;
+    node.content = [];
+    if (r.rawLength > 0) {
+      const id = Buffer.from(r.id);
+      if (this.saver.claim(id)) this.saver.addSealed('data', id, Buffer.from(r.sealed.buffer, r.sealed.byteOffset, r.sealed.byteLength), r.rawLength);
+      node.content.push(id.toString('hex'));
+    }
+    if (prev) this.changedFiles++;
+    else this.newFiles++;
+    this.counters.files++;
+    this.counters.bytes += r.rawLength;
+    this.emitProgress();
+    await this.saver.room();
+    return node;
+  }
+
   private async saveFileNode(p: Buffer, name: Buffer, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
-    const node: TreeNode = { ...this.baseNode(name, st, 'file'), size: Number(st.size), inode: st.ino.toString(), dev: st.dev.toString(), links: Number(st.nlink) };
+    const node = this.fileNode(name, st);
     if (st.nlink > 1n) {
       const key = `${st.dev}:${st.ino}`;
       const first = this.hardlinks.get(key);
@@ -334,18 +407,12 @@ class BackupRun {
       }
       this.hardlinks.set(key, p.toString('base64'));
     }
-    if (
-      prev?.type === 'file' &&
-      prev.size === node.size &&
-      prev.mtimeNs === node.mtimeNs &&
-      prev.inode === node.inode &&
-      prev.content?.every((id) => this.saver.known(Buffer.from(id, 'hex')))
-    ) {
+    if (prev && this.unchanged(st, prev)) {
       this.unchangedFiles++;
       this.counters.files++;
       this.counters.bytes += node.size ?? 0;
       this.emitProgress();
-      return { ...node, content: prev.content };
+      return { ...node, content: prev.content ?? [] };
     }
     await this.readers.acquire();
     try {
@@ -364,62 +431,32 @@ class BackupRun {
     return node;
   }
 
-  private takeBuffer(size: number): Buffer {
-    const { max } = this.opts.repo.chunker.params;
-    const big = max + READ_BLOCK;
-    if (size + 1 < big) return Buffer.allocUnsafe(size + 1);
-    return this.buffers.pop() ?? Buffer.allocUnsafeSlow(big);
-  }
-
-  private giveBuffer(b: Buffer): void {
-    const { max } = this.opts.repo.chunker.params;
-    if (b.length === max + READ_BLOCK && this.buffers.length < this.concurrency) this.buffers.push(b);
-  }
-
-  /** Streams a file through the chunker; memory is one buffer of max chunk + one read block. */
+  /** Chunks, hashes and encodes a file on the worker pool; only new chunks are encoded and sent back. */
   private async readContent(p: Buffer, statSize: number): Promise<string[]> {
-    const { repo } = this.opts;
-    const { max } = repo.chunker.params;
-    const fh = await this.sfs.open(p);
-    let buf = this.takeBuffer(statSize);
-    const content: string[] = [];
+    const claimed: Buffer[] = [];
     try {
-      let filled = 0;
-      let eof = false;
-      while (!eof || filled > 0) {
-        throwIfAborted(this.opts.signal);
-        while (!eof && filled < buf.length) {
-          const { bytesRead } = await fh.read(buf, filled, Math.min(READ_BLOCK, buf.length - filled), null);
-          if (bytesRead === 0) eof = true;
-          filled += bytesRead;
-          this.counters.bytes += bytesRead;
-        }
-        if (!eof && buf.length < max + READ_BLOCK) {
-          // The file grew past what stat said: move to a full-size buffer.
-          const bigger = this.takeBuffer(Number.MAX_SAFE_INTEGER);
-          buf.copy(bigger, 0, 0, filled);
-          buf = bigger;
-          continue;
-        }
-        let start = 0;
-        while (filled - start >= max || (eof && start < filled)) {
-          const len = repo.chunker.cut(buf, start, filled);
-          const chunk = buf.subarray(start, start + len);
-          const id = blobId(repo.master.mac, chunk);
-          await this.saver.save('data', id, chunk);
-          content.push(id.toString('hex'));
-          start += len;
-        }
-        buf.copy(buf, 0, start, filled);
-        filled -= start;
-        this.emitProgress();
-        if (eof && filled === 0) break;
-      }
-    } finally {
-      this.giveBuffer(buf);
-      await fh.close().catch(() => undefined);
+      const res = await this.opts.pipeline.chunkFile(p, statSize, {
+        onIds: async (ids, lens) => {
+          if (this.opts.signal?.aborted) return { mask: ids.map(() => false), abort: true };
+          const mask = ids.map((id) => this.saver.claim(id));
+          ids.forEach((id, i) => mask[i] && claimed.push(Buffer.from(id)));
+          for (const l of lens) this.counters.bytes += l;
+          this.emitProgress();
+          await this.saver.room();
+          return { mask, abort: false };
+        },
+        onBlob: (id, sealed, rawLength) => {
+          this.saver.addSealed('data', id, sealed, rawLength);
+          const k = claimed.findIndex((c) => c.equals(id));
+          if (k >= 0) claimed.splice(k, 1);
+        },
+      });
+      return res.ids.map((id) => id.toString('hex'));
+    } catch (err) {
+      for (const id of claimed) this.saver.unclaim(id);
+      throwIfAborted(this.opts.signal);
+      throw err;
     }
-    return content;
   }
 }
 
@@ -432,5 +469,5 @@ function describe(err: unknown): string {
 
 /** Errors that come from reading the source (skip the item) rather than from the repository (fail). */
 function isSourceError(err: unknown): boolean {
-  return !(err instanceof AppError) && errnoCode(err) !== undefined;
+  return err instanceof SourceReadError || (!(err instanceof AppError) && errnoCode(err) !== undefined);
 }

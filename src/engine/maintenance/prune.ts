@@ -133,7 +133,8 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
         if (wanted.get(b.id.toString('hex')) !== pack) continue;
         const sealed = data.subarray(b.offset, b.offset + b.length);
         await opts.decoder.decode(sealed, b.id, `blob ${b.id.toString('hex').slice(0, 16)} in pack ${pack.slice(0, 16)}`);
-        await saver.saveSealed(b.type, b.id, Buffer.from(sealed), b.rawLength);
+        saver.addSealed(b.type, b.id, Buffer.from(sealed), b.rawLength);
+        await saver.room();
       }
     }
     await saver.flush();

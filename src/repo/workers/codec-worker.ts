@@ -1,39 +1,215 @@
+import { closeSync, constants as fsc, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { BlobCodec } from '../format/blob.js';
 import { AppError } from '../../kernel/index.js';
+import { blobId } from '../crypto/aead.js';
+import { createChunker, type ChunkerParams } from '../chunker/fastcdc.js';
+import { BlobCodec } from '../format/blob.js';
 
-/** Worker thread: compresses+seals blobs for backup, opens+verifies them for restore and check. */
-interface Init {
+/**
+ * Worker thread of the chunk pipeline. Besides encoding (compress + seal) and
+ * decoding (open + decompress + verify) single blobs, it runs whole-file jobs:
+ * read → FastCDC → keyed ids → ask the main thread which ids are new → encode
+ * only those → send them back sealed. Deduplication state stays on the main
+ * thread; everything CPU-heavy happens here, on every core.
+ */
+export interface WorkerInit {
   encKey: Uint8Array;
   macKey: Uint8Array;
   level: number;
+  chunker: ChunkerParams;
+  gearSeed: Uint8Array;
 }
-export type CodecRequest =
+
+export type WorkerRequest =
   | { seq: number; op: 'encode'; raw: Uint8Array }
-  | { seq: number; op: 'decode'; sealed: Uint8Array; id: Uint8Array | undefined; what: string };
-export type CodecResponse = { seq: number; ok: true; data: Uint8Array } | { seq: number; ok: false; code: string; message: string };
+  | { seq: number; op: 'decode'; sealed: Uint8Array; id: Uint8Array | undefined; what: string }
+  | { seq: number; op: 'chunk'; path: Uint8Array; sizeHint: number }
+  | { seq: number; op: 'small'; paths: Uint8Array[] }
+  | { seq: number; op: 'want'; mask: Uint8Array; abort: boolean };
 
-const init = workerData as Init;
-const codec = new BlobCodec(Buffer.from(init.encKey), Buffer.from(init.macKey), init.level);
+export type WorkerResponse =
+  | { seq: number; kind: 'result'; data: Uint8Array; bytes?: number }
+  | { seq: number; kind: 'error'; code: string; message: string; errno?: string }
+  | { seq: number; kind: 'ids'; ids: Uint8Array; lens: number[] }
+  | { seq: number; kind: 'blob'; id: Uint8Array; sealed: Uint8Array; rawLength: number }
+  | { seq: number; kind: 'small'; results: SmallResult[] };
 
-parentPort!.on('message', (req: CodecRequest) => {
+/** One small file of a batch: its single chunk (id and sealed blob), or why it was not read. */
+export type SmallResult =
+  | { ok: true; id: Uint8Array; sealed: Uint8Array; rawLength: number }
+  | { ok: false; grew: true }
+  | { ok: false; grew: false; errno: string; message: string };
+
+const init = workerData as WorkerInit;
+const macKey = Buffer.from(init.macKey);
+const codec = new BlobCodec(Buffer.from(init.encKey), macKey, init.level);
+const chunker = createChunker(init.chunker, init.gearSeed);
+const READ_BLOCK = 4 * 1024 * 1024;
+const BIG = init.chunker.max + READ_BLOCK;
+const spare: Buffer[] = [];
+const wants = new Map<number, (w: { mask: Uint8Array; abort: boolean }) => void>();
+const port = parentPort!;
+
+function owned(b: Uint8Array): Uint8Array {
+  const o = new Uint8Array(b.length);
+  o.set(b);
+  return o;
+}
+
+function post(res: WorkerResponse, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(res, transfer);
+}
+
+function fail(seq: number, err: unknown): void {
+  const errno = (err as NodeJS.ErrnoException).code;
+  post({
+    seq,
+    kind: 'error',
+    code: err instanceof AppError ? err.code : 'INTERNAL',
+    message: err instanceof Error ? err.message : String(err),
+    ...(errno && !(err instanceof AppError) ? { errno } : {}),
+  });
+}
+
+function openSource(path: Buffer): number {
   try {
-    const out =
-      req.op === 'encode'
-        ? codec.encode(req.raw)
-        : codec.decode(req.sealed, req.id, req.what);
-    // Copy into an exclusively owned buffer so it can be transferred without dragging a shared slab along.
-    const owned = new Uint8Array(out.length);
-    owned.set(out);
-    const res: CodecResponse = { seq: req.seq, ok: true, data: owned };
-    parentPort!.postMessage(res, [owned.buffer]);
+    // O_NOATIME keeps a backup from touching every file's atime; only the owner (or root) may ask for it.
+    return openSync(path, fsc.O_RDONLY | fsc.O_NOATIME);
   } catch (err) {
-    const res: CodecResponse = {
-      seq: req.seq,
-      ok: false,
-      code: err instanceof AppError ? err.code : 'INTERNAL',
-      message: err instanceof Error ? err.message : String(err),
-    };
-    parentPort!.postMessage(res);
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return openSync(path, fsc.O_RDONLY);
+    throw err;
+  }
+}
+
+async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSource(path);
+  } catch (err) {
+    fail(seq, err);
+    return;
+  }
+  let buf = sizeHint < init.chunker.min ? Buffer.allocUnsafe(sizeHint + 1) : (spare.pop() ?? Buffer.allocUnsafeSlow(BIG));
+  const content: Buffer[] = [];
+  let total = 0;
+  try {
+    let filled = 0;
+    let eof = false;
+    for (;;) {
+      while (!eof && filled < buf.length) {
+        const n = readSync(fd, buf, filled, Math.min(READ_BLOCK, buf.length - filled), null);
+        if (n === 0) eof = true;
+        filled += n;
+        total += n;
+      }
+      if (!eof && buf.length < BIG) {
+        // The file grew past what stat said.
+        const bigger = spare.pop() ?? Buffer.allocUnsafeSlow(BIG);
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
+        continue;
+      }
+      const starts: number[] = [];
+      const lens: number[] = [];
+      let start = 0;
+      while (start < filled) {
+        const len = chunker.cut(buf, start, filled);
+        // A cut at the very end of what we have is only final at end of file or at max size.
+        if (!eof && start + len === filled && len < init.chunker.max) break;
+        starts.push(start);
+        lens.push(len);
+        start += len;
+      }
+      if (lens.length > 0) {
+        const ids = Buffer.allocUnsafeSlow(32 * lens.length);
+        for (let i = 0; i < lens.length; i++) blobId(macKey, buf.subarray(starts[i]!, starts[i]! + lens[i]!)).copy(ids, i * 32);
+        const answer = new Promise<{ mask: Uint8Array; abort: boolean }>((r) => wants.set(seq, r));
+        post({ seq, kind: 'ids', ids: owned(ids), lens });
+        const want = await answer;
+        if (want.abort) throw new AppError('CANCELLED', 'Cancelled.');
+        for (let i = 0; i < lens.length; i++) {
+          const id = ids.subarray(i * 32, i * 32 + 32);
+          content.push(Buffer.from(id));
+          if (!want.mask[i]) continue;
+          const sealed = owned(codec.encode(buf.subarray(starts[i]!, starts[i]! + lens[i]!)));
+          post({ seq, kind: 'blob', id: owned(id), sealed, rawLength: lens[i]! }, [sealed.buffer as ArrayBuffer]);
+        }
+      }
+      buf.copy(buf, 0, start, filled);
+      filled -= start;
+      if (eof && filled === 0) break;
+    }
+    const data = owned(Buffer.concat(content));
+    post({ seq, kind: 'result', data, bytes: total }, [data.buffer as ArrayBuffer]);
+  } catch (err) {
+    fail(seq, err);
+  } finally {
+    wants.delete(seq);
+    closeSync(fd);
+    if (buf.length === BIG && spare.length < 4) spare.push(buf);
+  }
+}
+
+/**
+ * A batch of small files (each at most `min` bytes, so each is exactly one
+ * chunk): read, hash and encode them all in one request. Encoding before the
+ * dedup decision wastes a little work on duplicate small files and saves two
+ * thread hops per file, which cost more.
+ */
+function smallJob(seq: number, paths: Uint8Array[]): void {
+  const results: SmallResult[] = [];
+  const transfer: ArrayBuffer[] = [];
+  const limit = init.chunker.min;
+  const buf = Buffer.allocUnsafe(limit + 1);
+  for (const p of paths) {
+    let fd: number | undefined;
+    try {
+      fd = openSource(Buffer.from(p));
+      let filled = 0;
+      for (;;) {
+        const n = readSync(fd, buf, filled, buf.length - filled, null);
+        if (n === 0 || filled + n > limit) {
+          filled += n;
+          break;
+        }
+        filled += n;
+      }
+      if (filled > limit) {
+        results.push({ ok: false, grew: true });
+        continue;
+      }
+      const data = buf.subarray(0, filled);
+      const sealed = owned(codec.encode(data));
+      transfer.push(sealed.buffer as ArrayBuffer);
+      results.push({ ok: true, id: owned(blobId(macKey, data)), sealed, rawLength: filled });
+    } catch (err) {
+      results.push({ ok: false, grew: false, errno: (err as NodeJS.ErrnoException).code ?? 'EIO', message: (err as Error).message });
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  post({ seq, kind: 'small', results }, transfer);
+}
+
+port.on('message', (req: WorkerRequest) => {
+  switch (req.op) {
+    case 'want':
+      wants.get(req.seq)?.({ mask: req.mask, abort: req.abort });
+      return;
+    case 'chunk':
+      void chunkJob(req.seq, Buffer.from(req.path), req.sizeHint);
+      return;
+    case 'small':
+      smallJob(req.seq, req.paths);
+      return;
+    case 'encode':
+    case 'decode':
+      try {
+        const out = owned(req.op === 'encode' ? codec.encode(req.raw) : codec.decode(req.sealed, req.id, req.what));
+        post({ seq: req.seq, kind: 'result', data: out }, [out.buffer as ArrayBuffer]);
+      } catch (err) {
+        fail(req.seq, err);
+      }
+      return;
   }
 });

@@ -1,12 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { AppError, type ErrorCode } from '../../kernel/index.js';
-import type { CodecRequest, CodecResponse } from './codec-worker.js';
+import type { RepoConfig } from '../format/config.js';
+import type { SmallResult, WorkerInit, WorkerRequest, WorkerResponse } from './codec-worker.js';
+
+export type { SmallResult };
 
 /**
- * A fixed pool of codec workers (compress+seal, open+decompress+verify) so that
- * the CPU-heavy part of backup and restore uses every core. Each worker keeps
- * two requests in flight to hide message latency.
+ * A fixed pool of pipeline workers so that the CPU-heavy work of backup and
+ * restore (chunking, hashing, compression, encryption) uses every core. Each
+ * worker takes several requests at once, so one computes while others wait for
+ * the main thread.
  */
 export interface BlobEncoder {
   encode(raw: Uint8Array): Promise<Buffer>;
@@ -15,37 +19,62 @@ export interface BlobDecoder {
   decode(sealed: Uint8Array, id: Uint8Array | undefined, what: string): Promise<Buffer>;
 }
 
-type Pending = { resolve: (b: Buffer) => void; reject: (e: Error) => void };
-type Job = { req: CodecRequest; transfer: ArrayBuffer[]; p: Pending };
+/** The main thread's side of a file job: dedup decisions and sealed blobs. */
+export interface ChunkHandler {
+  /** Called with each batch of chunk ids; returns which to encode (true = new). */
+  onIds(ids: Buffer[], lens: number[]): Promise<{ mask: boolean[]; abort: boolean }>;
+  /** Called with each new blob, in order, before the job resolves. */
+  onBlob(id: Buffer, sealed: Buffer, rawLength: number): void;
+}
 
-export class CodecPool implements BlobEncoder, BlobDecoder {
-  private readonly workers: { w: Worker; busy: number }[] = [];
-  private readonly pending = new Map<number, Pending>();
+export interface FileChunker {
+  /** Chunks one file of any size, asking `handler` which chunks are new. */
+  chunkFile(path: Buffer, sizeHint: number, handler: ChunkHandler): Promise<{ ids: Buffer[]; bytes: number }>;
+  /** Reads, hashes and encodes a batch of files of at most `min` bytes (one chunk each). */
+  chunkSmall(paths: Buffer[]): Promise<SmallResult[]>;
+}
+
+/** An error reading a source file inside a worker, with the errno code kept. */
+export class SourceReadError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+type Slot = { w: Worker; busy: number };
+
+/** Requests in flight per worker: enough that one computes while others wait on the main thread. */
+const PER_WORKER = 4;
+type Job = { req: WorkerRequest; transfer: ArrayBuffer[]; resolve: (r: WorkerResponse) => void; handler?: ChunkHandler };
+
+export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker {
+  private readonly workers: Slot[] = [];
+  private readonly running = new Map<number, Job & { slot: Slot }>();
   private readonly queue: Job[] = [];
   private seq = 0;
   private closed = false;
 
-  constructor(keys: { encrypt: Buffer; mac: Buffer }, level: number, size = defaultPoolSize()) {
+  constructor(keys: { encrypt: Buffer; mac: Buffer }, config: Pick<RepoConfig, 'compression' | 'chunker' | 'gearSeed'>, size = defaultPoolSize()) {
+    const init: WorkerInit = {
+      encKey: new Uint8Array(keys.encrypt),
+      macKey: new Uint8Array(keys.mac),
+      level: config.compression.level,
+      chunker: config.chunker,
+      gearSeed: new Uint8Array(Buffer.from(config.gearSeed, 'hex')),
+    };
     for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL('./codec-worker.js', import.meta.url), {
-        workerData: { encKey: new Uint8Array(keys.encrypt), macKey: new Uint8Array(keys.mac), level },
-      });
-      const slot = { w, busy: 0 };
-      w.on('message', (res: CodecResponse) => {
-        slot.busy--;
-        // A worker with work in flight keeps the process alive; an idle one must not.
-        if (slot.busy === 0) w.unref();
-        const p = this.pending.get(res.seq);
-        this.pending.delete(res.seq);
-        if (p) {
-          if (res.ok) p.resolve(Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength));
-          else p.reject(new AppError(res.code as ErrorCode, res.message));
-        }
-        this.pump();
-      });
+      const w = new Worker(new URL('./codec-worker.js', import.meta.url), { workerData: init });
+      const slot: Slot = { w, busy: 0 };
+      w.on('message', (res: WorkerResponse) => this.onMessage(slot, res));
       w.on('error', (err) => {
-        for (const p of this.pending.values()) p.reject(err);
-        this.pending.clear();
+        for (const [seq, job] of this.running) {
+          if (job.slot !== slot) continue;
+          this.running.delete(seq);
+          job.resolve({ seq, kind: 'error', code: 'INTERNAL', message: `worker failed: ${err.message}` });
+        }
       });
       w.unref();
       this.workers.push(slot);
@@ -56,44 +85,102 @@ export class CodecPool implements BlobEncoder, BlobDecoder {
     return this.workers.length;
   }
 
-  encode(raw: Uint8Array): Promise<Buffer> {
-    const copy = new Uint8Array(raw.length);
-    copy.set(raw);
-    return this.submit({ seq: 0, op: 'encode', raw: copy }, [copy.buffer]);
+  private onMessage(slot: Slot, res: WorkerResponse): void {
+    const job = this.running.get(res.seq);
+    if (!job) return;
+    if (res.kind === 'ids') {
+      const ids = Array.from({ length: res.lens.length }, (_, i) => Buffer.from(res.ids.buffer, res.ids.byteOffset + i * 32, 32));
+      job.handler!.onIds(ids, res.lens).then(
+        (w) => slot.w.postMessage({ seq: res.seq, op: 'want', mask: Uint8Array.from(w.mask, Number), abort: w.abort } satisfies WorkerRequest),
+        () => slot.w.postMessage({ seq: res.seq, op: 'want', mask: new Uint8Array(res.lens.length), abort: true } satisfies WorkerRequest),
+      );
+      return;
+    }
+    if (res.kind === 'blob') {
+      job.handler!.onBlob(Buffer.from(res.id), toBuffer(res.sealed), res.rawLength);
+      return;
+    }
+    this.running.delete(res.seq);
+    slot.busy--;
+    // A worker with work in flight keeps the process alive; an idle one must not.
+    if (slot.busy === 0) slot.w.unref();
+    job.resolve(res);
+    this.pump();
   }
 
-  decode(sealed: Uint8Array, id: Uint8Array | undefined, what: string): Promise<Buffer> {
-    const copy = new Uint8Array(sealed.length);
-    copy.set(sealed);
-    return this.submit({ seq: 0, op: 'decode', sealed: copy, id, what }, [copy.buffer]);
-  }
-
-  private submit(req: CodecRequest, transfer: ArrayBuffer[]): Promise<Buffer> {
+  private submit(req: WorkerRequest, transfer: ArrayBuffer[], handler?: ChunkHandler): Promise<WorkerResponse> {
     if (this.closed) return Promise.reject(new AppError('INTERNAL', 'codec pool is closed'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ req, transfer, p: { resolve, reject } });
+    return new Promise((resolve) => {
+      this.queue.push({ req, transfer, resolve, ...(handler ? { handler } : {}) });
       this.pump();
     });
   }
 
   private pump(): void {
     while (this.queue.length > 0) {
-      let best: { w: Worker; busy: number } | undefined;
-      for (const s of this.workers) if (s.busy < 2 && (!best || s.busy < best.busy)) best = s;
+      let best: Slot | undefined;
+      for (const s of this.workers) if (s.busy < PER_WORKER && (!best || s.busy < best.busy)) best = s;
       if (!best) return;
       const job = this.queue.shift()!;
       job.req.seq = ++this.seq;
-      this.pending.set(job.req.seq, job.p);
+      this.running.set(job.req.seq, { ...job, slot: best });
       best.busy++;
       best.w.ref();
       best.w.postMessage(job.req, job.transfer);
     }
   }
 
+  async encode(raw: Uint8Array): Promise<Buffer> {
+    const copy = new Uint8Array(raw);
+    return unwrap(await this.submit({ seq: 0, op: 'encode', raw: copy }, [copy.buffer]));
+  }
+
+  async decode(sealed: Uint8Array, id: Uint8Array | undefined, what: string): Promise<Buffer> {
+    const copy = new Uint8Array(sealed);
+    return unwrap(await this.submit({ seq: 0, op: 'decode', sealed: copy, id, what }, [copy.buffer]));
+  }
+
+  async chunkFile(path: Buffer, sizeHint: number, handler: ChunkHandler): Promise<{ ids: Buffer[]; bytes: number }> {
+    // If the main thread's side fails (say the destination is full), that error is the one to report,
+    // not the worker's resulting cancellation.
+    let handlerError: unknown;
+    const wrapped: ChunkHandler = {
+      onIds: (ids, lens) =>
+        handler.onIds(ids, lens).catch((err: unknown) => {
+          handlerError ??= err;
+          throw err;
+        }),
+      onBlob: (id, sealed, rawLength) => handler.onBlob(id, sealed, rawLength),
+    };
+    const res = await this.submit({ seq: 0, op: 'chunk', path: new Uint8Array(path), sizeHint }, [], wrapped);
+    if (handlerError !== undefined) throw handlerError;
+    if (res.kind === 'error' && res.errno) throw new SourceReadError(res.message, res.errno);
+    const data = unwrap(res);
+    const ids = Array.from({ length: data.length / 32 }, (_, i) => data.subarray(i * 32, i * 32 + 32));
+    return { ids, bytes: res.kind === 'result' ? (res.bytes ?? 0) : 0 };
+  }
+
+  async chunkSmall(paths: Buffer[]): Promise<SmallResult[]> {
+    const res = await this.submit({ seq: 0, op: 'small', paths: paths.map((p) => new Uint8Array(p)) }, []);
+    if (res.kind === 'small') return res.results;
+    unwrap(res);
+    throw new AppError('INTERNAL', 'unexpected worker response');
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.workers.map((s) => s.w.terminate()));
   }
+}
+
+function toBuffer(u: Uint8Array): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+function unwrap(res: WorkerResponse): Buffer {
+  if (res.kind === 'result') return toBuffer(res.data);
+  if (res.kind === 'error') throw new AppError(res.code as ErrorCode, res.message);
+  throw new AppError('INTERNAL', `unexpected worker response ${res.kind}`);
 }
 
 export function defaultPoolSize(): number {

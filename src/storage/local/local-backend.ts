@@ -25,7 +25,8 @@ export class LocalBackend implements Backend {
     return path.join(this.location, h.kind, h.name);
   }
 
-  async put(h: Handle, data: Uint8Array): Promise<void> {
+  async put(h: Handle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const parts = data instanceof Uint8Array ? [data] : data;
     const file = this.filePath(h);
     const dir = path.dirname(file);
     await this.ensureDir(dir);
@@ -34,9 +35,12 @@ export class LocalBackend implements Backend {
     try {
       fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
       let off = 0;
-      while (off < data.length) {
-        const { bytesWritten } = await fh.write(data, off, data.length - off, off);
-        off += bytesWritten;
+      for (const part of parts) {
+        for (let done = 0; done < part.length; ) {
+          const { bytesWritten } = await fh.write(part, done, part.length - done, off);
+          done += bytesWritten;
+          off += bytesWritten;
+        }
       }
       await fh.sync();
       await fh.close();

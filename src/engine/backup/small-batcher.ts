@@ -1,0 +1,59 @@
+import type { FileChunker, SmallResult } from '../../repo/index.js';
+
+const MAX_FILES = 64;
+const FLUSH_DELAY_MS = 0;
+
+/**
+ * Groups small files into batches for the worker pool, so a directory of
+ * thousands of small files costs a few hundred thread hops rather than three per
+ * file. At most `maxInFlight` batches are outstanding; `add` waits beyond that,
+ * which bounds memory however many files a directory holds.
+ */
+export class SmallBatcher {
+  private paths: Buffer[] = [];
+  private resolvers: { resolve: (r: SmallResult) => void; reject: (e: unknown) => void }[] = [];
+  private inFlight = 0;
+  private readonly waiters: (() => void)[] = [];
+  private timer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pool: FileChunker,
+    private readonly maxInFlight = 16,
+  ) {}
+
+  /** Queues a file; the ticket's promise settles when its batch comes back. */
+  async add(path: Buffer): Promise<{ result: Promise<SmallResult> }> {
+    while (this.inFlight >= this.maxInFlight) await new Promise<void>((r) => this.waiters.push(r));
+    const result = new Promise<SmallResult>((resolve, reject) => this.resolvers.push({ resolve, reject }));
+    result.catch(() => undefined);
+    this.paths.push(path);
+    if (this.paths.length >= MAX_FILES) this.dispatch();
+    return { result };
+  }
+
+  /** Sends a partial batch once the current turn of work has queued what it can. */
+  flushSoon(): void {
+    if (this.timer || this.paths.length === 0) return;
+    this.timer = FLUSH_DELAY_MS > 0 ? setTimeout(() => this.dispatch(), FLUSH_DELAY_MS) : setImmediate(() => this.dispatch());
+  }
+
+  private dispatch(): void {
+    this.timer = undefined;
+    if (this.paths.length === 0) return;
+    const paths = this.paths;
+    const resolvers = this.resolvers;
+    this.paths = [];
+    this.resolvers = [];
+    this.inFlight++;
+    this.pool
+      .chunkSmall(paths)
+      .then(
+        (results) => results.forEach((r, i) => resolvers[i]!.resolve(r)),
+        (err: unknown) => resolvers.forEach((r) => r.reject(err)),
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.waiters.shift()?.();
+      });
+  }
+}
