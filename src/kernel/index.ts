@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './abort.js';
 export * from './progress.js';
 export * from './ids.js';
+export * from './gc.js';

@@ -1,4 +1,4 @@
-import { AppError } from '../kernel/index.js';
+import { AppError, GarbageBudget } from '../kernel/index.js';
 import type { IndexedPack } from './index/index-file.js';
 import { encodePackHeader, packName, type BlobType, type PackedBlob } from './pack/pack.js';
 import type { Repository } from './repository.js';
@@ -43,13 +43,14 @@ export class BlobSaver {
   private readonly work = new Set<Promise<void>>();
   private unindexed: IndexedPack[] = [];
   private failure: unknown;
+  private readonly garbage = new GarbageBudget();
 
   constructor(
     private readonly repo: Repository,
     private readonly encoder: BlobEncoder,
     opts: SaverOptions = {},
   ) {
-    this.maxWriteBacklog = opts.maxWriteBacklog ?? 2 * repo.config.packSize;
+    this.maxWriteBacklog = opts.maxWriteBacklog ?? repo.config.packSize;
     this.indexEvery = opts.indexEvery ?? 8;
     this.deferIndex = opts.deferIndex ?? false;
   }
@@ -141,6 +142,7 @@ export class BlobSaver {
       await this.repo.backend.put({ kind: 'data', name }, parts);
     } finally {
       this.backlog -= size;
+      this.garbage.spent(size);
       this.wake();
     }
     this.stats.packs++;

@@ -337,7 +337,7 @@ class BackupRun {
       stats[i] = st;
       const before = prev.get(name.toString('hex'));
       if (st.isFile() && st.size <= BigInt(this.opts.repo.chunker.params.min) && st.nlink === 1n && !this.unchanged(st, before)) {
-        const ticket = await this.batcher.add(child);
+        const ticket = await this.batcher.add(child, Number(st.size));
         small.push(this.saveSmallFile(child, name, st, before, ticket.result).then((n) => void (nodes[i] = n)));
       } else rest.push(i);
     }

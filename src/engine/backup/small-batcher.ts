@@ -1,16 +1,19 @@
 import type { FileChunker, SmallResult } from '../../repo/index.js';
 
 const MAX_FILES = 64;
+const MAX_BYTES = 2 * 1024 * 1024;
 const FLUSH_DELAY_MS = 0;
 
 /**
  * Groups small files into batches for the worker pool, so a directory of
  * thousands of small files costs a few hundred thread hops rather than three per
- * file. At most `maxInFlight` batches are outstanding; `add` waits beyond that,
- * which bounds memory however many files a directory holds.
+ * file. Batches hold at most 64 files or 2 MiB, and at most `maxInFlight` are
+ * outstanding (`add` waits beyond that), which bounds memory however many files
+ * a directory holds.
  */
 export class SmallBatcher {
   private paths: Buffer[] = [];
+  private bytes = 0;
   private resolvers: { resolve: (r: SmallResult) => void; reject: (e: unknown) => void }[] = [];
   private inFlight = 0;
   private readonly waiters: (() => void)[] = [];
@@ -18,16 +21,17 @@ export class SmallBatcher {
 
   constructor(
     private readonly pool: FileChunker,
-    private readonly maxInFlight = 16,
+    private readonly maxInFlight = 8,
   ) {}
 
   /** Queues a file; the ticket's promise settles when its batch comes back. */
-  async add(path: Buffer): Promise<{ result: Promise<SmallResult> }> {
+  async add(path: Buffer, size: number): Promise<{ result: Promise<SmallResult> }> {
     while (this.inFlight >= this.maxInFlight) await new Promise<void>((r) => this.waiters.push(r));
     const result = new Promise<SmallResult>((resolve, reject) => this.resolvers.push({ resolve, reject }));
     result.catch(() => undefined);
     this.paths.push(path);
-    if (this.paths.length >= MAX_FILES) this.dispatch();
+    this.bytes += size;
+    if (this.paths.length >= MAX_FILES || this.bytes >= MAX_BYTES) this.dispatch();
     return { result };
   }
 
@@ -44,6 +48,7 @@ export class SmallBatcher {
     const resolvers = this.resolvers;
     this.paths = [];
     this.resolvers = [];
+    this.bytes = 0;
     this.inFlight++;
     this.pool
       .chunkSmall(paths)

@@ -1,6 +1,6 @@
 import { closeSync, constants as fsc, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { AppError } from '../../kernel/index.js';
+import { AppError, GarbageBudget } from '../../kernel/index.js';
 import { blobId } from '../crypto/aead.js';
 import { createChunker, type ChunkerParams } from '../chunker/fastcdc.js';
 import { BlobCodec } from '../format/blob.js';
@@ -47,10 +47,16 @@ const chunker = createChunker(init.chunker, init.gearSeed);
 const READ_BLOCK = 4 * 1024 * 1024;
 const BIG = init.chunker.max + READ_BLOCK;
 const spare: Buffer[] = [];
+/** Read buffers kept per worker, in use or spare; matches the pool's large-file jobs per worker. */
+const MAX_BIG_BUFFERS = 1;
+let activeBig = 0;
 const wants = new Map<number, (w: { mask: Uint8Array; abort: boolean }) => void>();
 const port = parentPort!;
+const garbage = new GarbageBudget(32 * 1024 * 1024);
 
+/** A view that owns its whole ArrayBuffer, so it can be transferred (copied only when it shares one). */
 function owned(b: Uint8Array): Uint8Array {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer)) return b;
   const o = new Uint8Array(b.length);
   o.set(b);
   return o;
@@ -89,6 +95,7 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
     fail(seq, err);
     return;
   }
+  activeBig++;
   let buf = sizeHint < init.chunker.min ? Buffer.allocUnsafe(sizeHint + 1) : (spare.pop() ?? Buffer.allocUnsafeSlow(BIG));
   const content: Buffer[] = [];
   let total = 0;
@@ -132,6 +139,7 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
           content.push(Buffer.from(id));
           if (!want.mask[i]) continue;
           const sealed = owned(codec.encode(buf.subarray(starts[i]!, starts[i]! + lens[i]!)));
+          garbage.spent(2 * lens[i]!);
           post({ seq, kind: 'blob', id: owned(id), sealed, rawLength: lens[i]! }, [sealed.buffer as ArrayBuffer]);
         }
       }
@@ -144,9 +152,10 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
   } catch (err) {
     fail(seq, err);
   } finally {
+    activeBig--;
     wants.delete(seq);
     closeSync(fd);
-    if (buf.length === BIG && spare.length < 4) spare.push(buf);
+    if (buf.length === BIG && spare.length + activeBig < MAX_BIG_BUFFERS) spare.push(buf);
   }
 }
 
@@ -180,6 +189,7 @@ function smallJob(seq: number, paths: Uint8Array[]): void {
       }
       const data = buf.subarray(0, filled);
       const sealed = owned(codec.encode(data));
+      garbage.spent(2 * filled);
       transfer.push(sealed.buffer as ArrayBuffer);
       results.push({ ok: true, id: owned(blobId(macKey, data)), sealed, rawLength: filled });
     } catch (err) {
@@ -206,6 +216,7 @@ port.on('message', (req: WorkerRequest) => {
     case 'decode':
       try {
         const out = owned(req.op === 'encode' ? codec.encode(req.raw) : codec.decode(req.sealed, req.id, req.what));
+        garbage.spent(2 * out.length);
         post({ seq: req.seq, kind: 'result', data: out }, [out.buffer as ArrayBuffer]);
       } catch (err) {
         fail(req.seq, err);

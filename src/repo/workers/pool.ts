@@ -44,10 +44,12 @@ export class SourceReadError extends Error {
   }
 }
 
-type Slot = { w: Worker; busy: number };
+type Slot = { w: Worker; busy: number; big: number };
 
 /** Requests in flight per worker: enough that one computes while others wait on the main thread. */
 const PER_WORKER = 4;
+/** Large-file jobs per worker: each holds a read buffer of max chunk + 4 MiB. */
+const BIG_PER_WORKER = 1;
 type Job = { req: WorkerRequest; transfer: ArrayBuffer[]; resolve: (r: WorkerResponse) => void; handler?: ChunkHandler };
 
 export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker {
@@ -67,7 +69,7 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker {
     };
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./codec-worker.js', import.meta.url), { workerData: init });
-      const slot: Slot = { w, busy: 0 };
+      const slot: Slot = { w, busy: 0, big: 0 };
       w.on('message', (res: WorkerResponse) => this.onMessage(slot, res));
       w.on('error', (err) => {
         for (const [seq, job] of this.running) {
@@ -102,6 +104,7 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker {
     }
     this.running.delete(res.seq);
     slot.busy--;
+    if (job.req.op === 'chunk') slot.big--;
     // A worker with work in flight keeps the process alive; an idle one must not.
     if (slot.busy === 0) slot.w.unref();
     job.resolve(res);
@@ -118,10 +121,22 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker {
 
   private pump(): void {
     while (this.queue.length > 0) {
+      const isBig = (j: Job) => j.req.op === 'chunk';
+      const pick = (j: Job) => {
+        let best: Slot | undefined;
+        for (const s of this.workers) if (s.busy < PER_WORKER && (!isBig(j) || s.big < BIG_PER_WORKER) && (!best || s.busy < best.busy)) best = s;
+        return best;
+      };
+      // First queued job that has a worker free for it (a large-file job may wait while small work proceeds).
+      let qi = -1;
       let best: Slot | undefined;
-      for (const s of this.workers) if (s.busy < PER_WORKER && (!best || s.busy < best.busy)) best = s;
+      for (let i = 0; i < this.queue.length && !best; i++) {
+        best = pick(this.queue[i]!);
+        if (best) qi = i;
+      }
       if (!best) return;
-      const job = this.queue.shift()!;
+      const job = this.queue.splice(qi, 1)[0]!;
+      if (isBig(job)) best.big++;
       job.req.seq = ++this.seq;
       this.running.set(job.req.seq, { ...job, slot: best });
       best.busy++;
