@@ -70,7 +70,7 @@ test('a file vanishing during the backup is a warning, the rest is saved', async
     assert.deepEqual(res.snapshot.warnings.map((w) => w.path), [path.join(src, 'vanishes.txt')]);
     assert.match(res.snapshot.warnings[0]!.message, /vanished/);
     const out = path.join(root, 'out');
-    await restore({ repo, decoder: pool, snapshot: await findSnapshot(repo, res.id), target: out });
+    await restore({ repo, writer: pool, snapshot: await findSnapshot(repo, res.id), target: out });
     assert.equal(await fs.readFile(path.join(out, src, 'stays.txt'), 'utf8'), 'here');
   } finally {
     await pool.close();

@@ -210,7 +210,7 @@ export function snapshotCommand(): Command {
           withPool(r, async (pool) => {
             const s = await findSnapshot(r, id);
             const bar = new ProgressBar('restoring', out);
-            const res = await restore({ repo: r, decoder: pool, snapshot: s, target: o.target, includes: o.include ?? [], signal, sink: bar });
+            const res = await restore({ repo: r, writer: pool, snapshot: s, target: o.target, includes: o.include ?? [], signal, sink: bar });
             bar.clear();
             if (out.json) out.data({ snapshot: s.id, target: o.target, ...res });
             else {

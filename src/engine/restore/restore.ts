@@ -1,24 +1,22 @@
-import { constants as fsc } from 'node:fs';
-import * as fs from 'node:fs/promises';
+import * as fs from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AppError, nullSink, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
-import type { BlobDecoder, Repository } from '../../repo/index.js';
+import type { BlobWriter, Repository, RestoreItem, WholeFile } from '../../repo/index.js';
 import { joinPath, linkTargetBytes, nameBytes, loadTree, type SnapshotRef, type TreeNode } from '../../tree/index.js';
-import { Semaphore, Tasks } from '../semaphore.js';
+import { Tasks } from '../semaphore.js';
 
 const run = promisify(execFile);
 
 export interface RestoreOptions {
   repo: Repository;
-  decoder: BlobDecoder;
+  writer: BlobWriter;
   snapshot: SnapshotRef;
   target: string;
   /** Snapshot paths to restore (with everything below them); all when empty. */
   includes?: string[];
   signal?: AbortSignal;
   sink?: ProgressSink;
-  fileConcurrency?: number;
 }
 
 export interface RestoreProblem {
@@ -34,67 +32,27 @@ export interface RestoreResult {
   warnings: RestoreProblem[];
 }
 
-const PREFETCH = 4;
-const HOLE = 64 * 1024;
+/** Files gathered before their data is read; bounds memory on huge trees. */
+const WINDOW_FILES = 4096;
+const WINDOW_BYTES = 256 * 1024 * 1024;
+/** Blobs closer than this in a pack are read in one request. */
+const MAX_GAP = 1024 * 1024;
+const MAX_RANGE = 8 * 1024 * 1024;
+const RANGES_IN_FLIGHT = 4;
 
 /**
- * Restores a snapshot (or parts of it) under a target directory. A damaged blob
+ * Restores a snapshot (or parts of it) under a target directory. Work is planned
+ * per window of files: the blobs they need are sorted by pack and offset and read
+ * in coalesced ranges, and workers decode them and write them straight into the
+ * files, so the main thread only walks, reads and finishes files. A damaged blob
  * fails only the files that need it: they are reported, the rest is restored.
- * Zero-filled chunks are not written, so sparse files stay sparse.
  */
 export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const r = new RestoreRun(opts);
-  await fs.mkdir(opts.target, { recursive: true });
-  const includes = (opts.includes ?? []).map(normalizeInclude);
-  const dirMeta: { path: Buffer; node: TreeNode }[] = [];
-  const hardlinks: { path: Buffer; node: TreeNode }[] = [];
-  const files = new Tasks();
-  const targetBytes = Buffer.from(opts.target.replace(/\/+$/, '') || '/');
-
-  const visit = async (treeId: string, snapPath: Buffer, outPath: Buffer): Promise<void> => {
-    const tree = await loadTree(opts.repo, treeId);
-    for (const node of tree.nodes) {
-      throwIfAborted(opts.signal);
-      const name = nameBytes(node);
-      if (name.includes(0x2f) || name.length === 0 || name.equals(DOT) || name.equals(DOTDOT)) {
-        r.error(joinPath(snapPath, name), 'refusing an unsafe name in the snapshot');
-        continue;
-      }
-      const sp = joinPath(snapPath, name);
-      const sel = selection(sp.toString('utf8'), includes);
-      if (sel === 'none') continue;
-      const out = joinPath(outPath, name);
-      if (node.type === 'dir') {
-        if (sel === 'ancestor' || sel === 'all') {
-          await fs.mkdir(out, { recursive: true });
-          if (sel === 'all') dirMeta.push({ path: out, node });
-          if (node.subtree) await visit(node.subtree, sp, out);
-          if (sel === 'all') r.counters.dirs++;
-        }
-        continue;
-      }
-      if (sel !== 'all') continue;
-      if (node.type === 'hardlink') {
-        hardlinks.push({ path: out, node });
-        continue;
-      }
-      await r.slots.acquire();
-      files.add(r.restoreLeaf(out, sp, node).finally(() => r.slots.release()));
-    }
-  };
-
-  const root = opts.snapshot.snapshot.tree;
-  try {
-    await visit(root, Buffer.from('/'), targetBytes);
-  } finally {
-    await files.settle();
-  }
-  files.throwIfFailed();
-  for (const h of hardlinks) await r.restoreHardlink(h.path, h.node, targetBytes);
-  // Directory metadata last and deepest first: creating entries changes a directory's mtime.
-  for (const d of dirMeta.reverse()) await r.applyMeta(d.path, d.node);
-  r.emit(true);
-  return { ...r.result(), files: r.counters.files };
+  const target = opts.target.replace(/\/+$/, '') || '/';
+  fs.mkdirSync(target, { recursive: true });
+  await r.run(Buffer.from(target), (opts.includes ?? []).map(normalizeInclude));
+  return r.result();
 }
 
 const DOT = Buffer.from('.');
@@ -117,75 +75,250 @@ export function selection(path: string, includes: readonly string[]): 'all' | 'a
   return ancestor ? 'ancestor' : 'none';
 }
 
+interface PendingFile {
+  out: Buffer;
+  snapPath: Buffer;
+  node: TreeNode;
+  remaining: number;
+  damaged: string[];
+  /** One-blob files are created and finished by the worker that writes them. */
+  whole: boolean;
+}
+
+interface Need {
+  id: Buffer;
+  pack: string;
+  offset: number;
+  length: number;
+  rawLength: number;
+  targets: { file: PendingFile; offset: number }[];
+}
+
 class RestoreRun {
   readonly counters: ProgressCounters = { files: 0, dirs: 0, bytes: 0, newBytes: 0 };
-  readonly slots: Semaphore;
-  private readonly errors: { path: string; message: string }[] = [];
-  private readonly warnings: { path: string; message: string }[] = [];
+  private readonly errors: RestoreProblem[] = [];
+  private readonly warnings: RestoreProblem[] = [];
   private readonly sink: ProgressSink;
   private readonly isRoot = process.getuid?.() === 0;
   private lastEmit = 0;
-  private zero = Buffer.alloc(0);
+  private window: PendingFile[] = [];
+  private windowBytes = 0;
+  private readonly dirMeta: { path: Buffer; node: TreeNode }[] = [];
+  private readonly hardlinks: { path: Buffer; node: TreeNode }[] = [];
 
   constructor(private readonly opts: RestoreOptions) {
-    this.slots = new Semaphore(opts.fileConcurrency ?? 8);
     this.sink = opts.sink ?? nullSink;
     const total = opts.snapshot.snapshot.summary;
     this.counters.totalFiles = total.files;
     this.counters.totalBytes = total.bytes;
   }
 
-  result() {
-    return { dirs: this.counters.dirs, bytes: this.counters.bytes, errors: this.errors, warnings: this.warnings };
+  result(): RestoreResult {
+    return { files: this.counters.files, dirs: this.counters.dirs, bytes: this.counters.bytes, errors: this.errors, warnings: this.warnings };
   }
 
-  error(p: Buffer, message: string): void {
+  private error(p: Buffer, message: string): void {
     this.errors.push({ path: p.toString('utf8'), message });
     this.sink.emit({ type: 'error', path: p.toString('utf8'), message });
   }
 
-  warn(p: Buffer, message: string): void {
+  private warn(p: Buffer, message: string): void {
     this.warnings.push({ path: p.toString('utf8'), message });
     this.sink.emit({ type: 'warning', path: p.toString('utf8'), message });
   }
 
-  emit(force = false): void {
+  private emit(force = false): void {
     const now = Date.now();
     if (!force && now - this.lastEmit < 200) return;
     this.lastEmit = now;
     this.sink.emit({ type: 'progress', counters: { ...this.counters } });
   }
 
-  private isZero(b: Buffer): boolean {
-    if (this.zero.length < b.length) this.zero = Buffer.alloc(Math.max(b.length, HOLE));
-    return b.equals(this.zero.subarray(0, b.length));
+  async run(target: Buffer, includes: string[]): Promise<void> {
+    await this.visit(this.opts.snapshot.snapshot.tree, Buffer.from('/'), target, includes);
+    await this.flushWindow();
+    for (const h of this.hardlinks) this.restoreHardlink(h.path, h.node, target);
+    // Directory metadata last and deepest first: creating entries changes a directory's mtime.
+    for (const d of this.dirMeta.reverse()) this.applyMeta(d.path, d.node);
+    this.emit(true);
   }
 
-  /** Writes `data` at `offset`, leaving holes for every all-zero 64 KiB segment. */
-  private async writeSparse(fh: fs.FileHandle, data: Buffer, offset: number): Promise<void> {
-    let runStart = -1;
-    for (let seg = 0; seg <= data.length; seg += HOLE) {
-      const end = Math.min(seg + HOLE, data.length);
-      const zero = seg >= data.length || this.isZero(data.subarray(seg, end));
-      if (!zero && runStart < 0) runStart = seg;
-      if ((zero || end === data.length) && runStart >= 0) {
-        const stop = zero ? seg : end;
-        for (let w = runStart; w < stop; ) w += (await fh.write(data, w, stop - w, offset + w)).bytesWritten;
-        runStart = -1;
+  private async visit(treeId: string, snapPath: Buffer, outPath: Buffer, includes: string[]): Promise<void> {
+    const tree = await loadTree(this.opts.repo, treeId);
+    for (const node of tree.nodes) {
+      throwIfAborted(this.opts.signal);
+      const name = nameBytes(node);
+      if (name.includes(0x2f) || name.length === 0 || name.equals(DOT) || name.equals(DOTDOT)) {
+        this.error(joinPath(snapPath, name), 'refusing an unsafe name in the snapshot');
+        continue;
       }
+      const sp = joinPath(snapPath, name);
+      const sel = selection(sp.toString('utf8'), includes);
+      if (sel === 'none') continue;
+      const out = joinPath(outPath, name);
+      if (node.type === 'dir') {
+        try {
+          fs.mkdirSync(out, { recursive: true });
+        } catch (err) {
+          this.error(sp, `cannot create directory: ${(err as Error).message}`);
+          continue;
+        }
+        if (sel === 'all') {
+          this.dirMeta.push({ path: out, node });
+          this.counters.dirs++;
+        }
+        if (node.subtree) await this.visit(node.subtree, sp, out, includes);
+        continue;
+      }
+      if (sel !== 'all') continue;
+      if (node.type === 'hardlink') this.hardlinks.push({ path: out, node });
+      else if (node.type === 'file') await this.addFile(out, sp, node);
+      else await this.restoreSpecial(out, sp, node);
     }
   }
 
-  async restoreLeaf(out: Buffer, snapPath: Buffer, node: TreeNode): Promise<void> {
+  private removeExisting(out: Buffer): void {
     try {
-      throwIfAborted(this.opts.signal);
-      await fs.rm(out, { force: true, recursive: false }).catch(() => undefined);
+      const st = fs.lstatSync(out);
+      if (st.isDirectory()) fs.rmSync(out, { recursive: true, force: true });
+      else fs.unlinkSync(out);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+
+  private async addFile(out: Buffer, snapPath: Buffer, node: TreeNode): Promise<void> {
+    const whole = node.content?.length === 1;
+    try {
+      this.removeExisting(out);
+      if (!whole) this.create(out);
+    } catch (err) {
+      this.error(snapPath, `cannot create file: ${(err as Error).message}`);
+      return;
+    }
+    const file: PendingFile = { out, snapPath, node, remaining: node.content?.length ?? 0, damaged: [], whole };
+    if (file.remaining === 0) {
+      this.finishFile(file);
+      return;
+    }
+    this.window.push(file);
+    this.windowBytes += node.size ?? 0;
+    if (this.window.length >= WINDOW_FILES || this.windowBytes >= WINDOW_BYTES) await this.flushWindow();
+  }
+
+  /** Reads and writes every blob the files of the window need, pack by pack, in coalesced ranges. */
+  private async flushWindow(): Promise<void> {
+    const files = this.window;
+    this.window = [];
+    this.windowBytes = 0;
+    if (files.length === 0) return;
+    const needs = new Map<string, Need>();
+    for (const f of files) {
+      let offset = 0;
+      for (const hex of f.node.content ?? []) {
+        const id = Buffer.from(hex, 'hex');
+        const loc = this.opts.repo.locate(id);
+        if (!loc) {
+          f.damaged.push(`chunk ${hex.slice(0, 16)} at offset ${offset}: not in the index`);
+          f.remaining--;
+          continue;
+        }
+        let need = needs.get(hex);
+        if (!need) {
+          need = { id, pack: loc.pack, offset: loc.offset, length: loc.length, rawLength: loc.rawLength, targets: [] };
+          needs.set(hex, need);
+        }
+        need.targets.push({ file: f, offset });
+        offset += loc.rawLength;
+      }
+    }
+    for (const f of files) if (f.remaining === 0) this.finishFile(f);
+    const sorted = [...needs.values()].sort((a, b) => a.pack.localeCompare(b.pack) || a.offset - b.offset);
+    const ranges: Need[][] = [];
+    for (const n of sorted) {
+      const cur = ranges[ranges.length - 1];
+      const last = cur?.[cur.length - 1];
+      if (cur && last && last.pack === n.pack && n.offset - (last.offset + last.length) <= MAX_GAP && n.offset + n.length - cur[0]!.offset <= MAX_RANGE) cur.push(n);
+      else ranges.push([n]);
+    }
+    const tasks = new Tasks();
+    let next = 0;
+    const worker = async () => {
+      for (;;) {
+        throwIfAborted(this.opts.signal);
+        const range = ranges[next++];
+        if (!range) return;
+        await this.restoreRange(range);
+      }
+    };
+    for (let i = 0; i < Math.min(RANGES_IN_FLIGHT, ranges.length); i++) tasks.add(worker());
+    await tasks.settle();
+    tasks.throwIfFailed();
+  }
+
+  private async restoreRange(range: Need[]): Promise<void> {
+    const first = range[0]!;
+    const last = range[range.length - 1]!;
+    const start = first.offset;
+    const length = last.offset + last.length - start;
+    let outcomes: ({ ok: true; rawLength: number } | { ok: false; message: string })[];
+    try {
+      const data = await this.opts.repo.backend.get({ kind: 'data', name: first.pack }, { offset: start, length });
+      const items: RestoreItem[] = range.map((n) => ({
+        off: n.offset - start,
+        len: n.length,
+        id: new Uint8Array(n.id),
+        what: `data blob ${n.id.toString('hex').slice(0, 16)} in pack ${n.pack.slice(0, 16)}`,
+        targets: n.targets.map((t) => ({ path: new Uint8Array(t.file.out), offset: t.offset, ...(t.file.whole ? { create: this.wholeFile(t.file.node) } : {}) })),
+      }));
+      outcomes = await this.opts.writer.writeRange(data, items);
+    } catch (err) {
+      if (err instanceof AppError && (err.code === 'CANCELLED' || err.code === 'STORAGE_UNAVAILABLE' || err.code === 'PERMISSION_DENIED')) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      outcomes = range.map(() => ({ ok: false, message }));
+    }
+    range.forEach((n, i) => {
+      const o = outcomes[i]!;
+      for (const t of n.targets) {
+        if (o.ok) this.counters.bytes += o.rawLength;
+        else t.file.damaged.push(`chunk ${n.id.toString('hex').slice(0, 16)} at offset ${t.offset} (pack ${n.pack.slice(0, 16)}): ${o.message}`);
+        if (--t.file.remaining === 0) this.finishFile(t.file);
+      }
+    });
+    this.emit();
+  }
+
+  private create(out: Buffer): void {
+    fs.closeSync(fs.openSync(out, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
+  }
+
+  private finishFile(f: PendingFile): void {
+    if (f.whole && f.damaged.length === 0) {
+      this.counters.files++;
+      return;
+    }
+    try {
+      if (f.whole) this.create(f.out);
+      fs.truncateSync(f.out, f.node.size ?? 0);
+    } catch (err) {
+      this.error(f.snapPath, `cannot set the file size: ${(err as Error).message}`);
+      return;
+    }
+    this.applyMeta(f.out, f.node);
+    if (f.damaged.length > 0) this.error(f.snapPath, `restored with damaged ranges left as zeros: ${f.damaged.join('; ')}`);
+    else this.counters.files++;
+  }
+
+  private wholeFile(node: TreeNode): WholeFile {
+    return { size: node.size ?? 0, mode: node.mode & 0o7777, uid: node.uid, gid: node.gid, chown: this.isRoot, mtimeSec: Number(BigInt(node.mtimeNs) / 1000n) / 1e6 };
+  }
+
+  private async restoreSpecial(out: Buffer, snapPath: Buffer, node: TreeNode): Promise<void> {
+    try {
+      this.removeExisting(out);
       switch (node.type) {
-        case 'file':
-          await this.restoreFile(out, snapPath, node);
-          break;
         case 'symlink':
-          await fs.symlink(linkTargetBytes(node), out);
+          fs.symlinkSync(linkTargetBytes(node), out);
           break;
         case 'fifo':
           await run('mkfifo', ['-m', (node.mode & 0o7777).toString(8), out.toString('utf8')]);
@@ -208,83 +341,31 @@ class RestoreRun {
         default:
           return;
       }
-      await this.applyMeta(out, node);
+      this.applyMeta(out, node);
       this.counters.files++;
-      this.emit();
     } catch (err) {
-      if (err instanceof AppError && err.code === 'CANCELLED') throw err;
-      if (err instanceof AppError && (err.code === 'STORAGE_UNAVAILABLE' || err.code === 'PERMISSION_DENIED')) throw err;
       this.error(snapPath, err instanceof Error ? err.message : String(err));
     }
   }
 
-  private async restoreFile(out: Buffer, snapPath: Buffer, node: TreeNode): Promise<void> {
-    const fh = await fs.open(out, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
-    const damaged: string[] = [];
-    try {
-      const ids = node.content ?? [];
-      let offset = 0;
-      const queue: { id: string; p: Promise<Buffer> }[] = [];
-      let next = 0;
-      const fetch = (id: string) => this.loadData(id).catch((e: unknown) => e as Error);
-      const fill = () => {
-        while (queue.length < PREFETCH && next < ids.length) {
-          const id = ids[next++]!;
-          queue.push({ id, p: fetch(id) as Promise<Buffer> });
-        }
-      };
-      fill();
-      while (queue.length > 0) {
-        throwIfAborted(this.opts.signal);
-        const item = queue.shift()!;
-        fill();
-        const got = (await item.p) as Buffer | Error;
-        if (got instanceof Error) {
-          if (got instanceof AppError && got.code === 'CANCELLED') throw got;
-          const loc = this.opts.repo.locate(Buffer.from(item.id, 'hex'));
-          damaged.push(`chunk ${item.id.slice(0, 16)} at offset ${offset}${loc ? ` (pack ${loc.pack.slice(0, 16)})` : ''}: ${got.message}`);
-          offset += loc?.rawLength ?? 0;
-          continue;
-        }
-        await this.writeSparse(fh, got, offset);
-        offset += got.length;
-        this.counters.bytes += got.length;
-        this.emit();
-      }
-      await fh.truncate(node.size ?? offset);
-    } finally {
-      await fh.close();
-    }
-    if (damaged.length > 0) {
-      throw new AppError('CORRUPT', `restored with damaged ranges left as zeros: ${damaged.join('; ')}`);
-    }
-    void snapPath;
-  }
-
-  private async loadData(id: string): Promise<Buffer> {
-    const idBuf = Buffer.from(id, 'hex');
-    const { sealed, loc } = await this.opts.repo.readSealedBlob(idBuf);
-    return this.opts.decoder.decode(sealed, idBuf, `data blob ${id.slice(0, 16)} in pack ${loc.pack.slice(0, 16)}`);
-  }
-
-  async restoreHardlink(out: Buffer, node: TreeNode, targetRoot: Buffer): Promise<void> {
+  private restoreHardlink(out: Buffer, node: TreeNode, targetRoot: Buffer): void {
     const first = Buffer.from(node.linkTo ?? '', 'base64');
     const src = Buffer.concat([targetRoot.equals(Buffer.from('/')) ? Buffer.alloc(0) : targetRoot, first]);
     try {
-      await fs.rm(out, { force: true });
-      await fs.link(src, out);
+      this.removeExisting(out);
+      fs.linkSync(src, out);
       this.counters.files++;
     } catch (err) {
       this.error(out, `cannot recreate hard link to ${first.toString('utf8')}: ${(err as Error).message}`);
     }
   }
 
-  async applyMeta(p: Buffer, node: TreeNode): Promise<void> {
+  private applyMeta(p: Buffer, node: TreeNode): void {
     try {
-      if (this.isRoot) await fs.lchown(p, node.uid, node.gid);
-      if (node.type !== 'symlink') await fs.chmod(p, node.mode & 0o7777);
+      if (this.isRoot) fs.lchownSync(p, node.uid, node.gid);
+      if (node.type !== 'symlink') fs.chmodSync(p, node.mode & 0o7777);
       const sec = Number(BigInt(node.mtimeNs) / 1000n) / 1e6;
-      await fs.lutimes(p, sec, sec);
+      fs.lutimesSync(p, sec, sec);
     } catch (err) {
       this.warn(p, `metadata not fully restored: ${(err as Error).message}`);
     }

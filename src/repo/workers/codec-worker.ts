@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError, GarbageBudget } from '../../kernel/index.js';
 import { blobId } from '../crypto/aead.js';
@@ -25,6 +25,7 @@ export type WorkerRequest =
   | { seq: number; op: 'decode'; sealed: Uint8Array; id: Uint8Array | undefined; what: string }
   | { seq: number; op: 'chunk'; path: Uint8Array; sizeHint: number }
   | { seq: number; op: 'small'; paths: Uint8Array[] }
+  | { seq: number; op: 'restore'; data: Uint8Array; items: RestoreItem[] }
   | { seq: number; op: 'want'; mask: Uint8Array; abort: boolean };
 
 export type WorkerResponse =
@@ -32,7 +33,29 @@ export type WorkerResponse =
   | { seq: number; kind: 'error'; code: string; message: string; errno?: string }
   | { seq: number; kind: 'ids'; ids: Uint8Array; lens: number[] }
   | { seq: number; kind: 'blob'; id: Uint8Array; sealed: Uint8Array; rawLength: number }
-  | { seq: number; kind: 'small'; results: SmallResult[] };
+  | { seq: number; kind: 'small'; results: SmallResult[] }
+  | { seq: number; kind: 'restored'; results: RestoreOutcome[] };
+
+/** A blob inside a range read from a pack, and where its plaintext goes (files already exist). */
+export interface RestoreItem {
+  off: number;
+  len: number;
+  id: Uint8Array;
+  what: string;
+  targets: { path: Uint8Array; offset: number; create?: WholeFile }[];
+}
+
+/** For a file that is this one blob: create it here and finish it (size, owner, mode, time) in one go. */
+export interface WholeFile {
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  chown: boolean;
+  mtimeSec: number;
+}
+
+export type RestoreOutcome = { ok: true; rawLength: number } | { ok: false; message: string };
 
 /** One small file of a batch: its single chunk (id and sealed blob), or why it was not read. */
 export type SmallResult =
@@ -52,7 +75,7 @@ const MAX_BIG_BUFFERS = 1;
 let activeBig = 0;
 const wants = new Map<number, (w: { mask: Uint8Array; abort: boolean }) => void>();
 const port = parentPort!;
-const garbage = new GarbageBudget(32 * 1024 * 1024);
+const garbage = new GarbageBudget(16 * 1024 * 1024);
 
 /** A view that owns its whole ArrayBuffer, so it can be transferred (copied only when it shares one). */
 function owned(b: Uint8Array): Uint8Array {
@@ -201,6 +224,56 @@ function smallJob(seq: number, paths: Uint8Array[]): void {
   post({ seq, kind: 'small', results }, transfer);
 }
 
+const HOLE = 64 * 1024;
+const zeros = Buffer.alloc(HOLE);
+
+/** Writes `data` at `offset`, leaving holes for every all-zero 64 KiB segment (sparse files stay sparse). */
+function writeSparse(fd: number, data: Buffer, offset: number): void {
+  let run = -1;
+  for (let seg = 0; seg < data.length; seg += HOLE) {
+    const end = Math.min(seg + HOLE, data.length);
+    const zero = data.subarray(seg, end).equals(zeros.subarray(0, end - seg));
+    if (!zero && run < 0) run = seg;
+    if (run >= 0 && (zero || end === data.length)) {
+      const stop = zero ? seg : end;
+      for (let w = run; w < stop; ) w += writeSync(fd, data, w, stop - w, offset + w);
+      run = -1;
+    }
+  }
+}
+
+/** Decodes the blobs of a pack range and writes each to its target files at their offsets. */
+function restoreJob(seq: number, data: Uint8Array, items: RestoreItem[]): void {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const results: RestoreOutcome[] = [];
+  for (const item of items) {
+    try {
+      const raw = codec.decode(buf.subarray(item.off, item.off + item.len), item.id, item.what);
+      for (const t of item.targets) {
+        const c = t.create;
+        const fd = openSync(Buffer.from(t.path), c ? fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC : fsc.O_WRONLY, 0o600);
+        try {
+          writeSparse(fd, raw, t.offset);
+          if (c) {
+            ftruncateSync(fd, c.size);
+            if (c.chown) fchownSync(fd, c.uid, c.gid);
+            fchmodSync(fd, c.mode);
+            futimesSync(fd, c.mtimeSec, c.mtimeSec);
+          }
+        } finally {
+          closeSync(fd);
+        }
+      }
+      garbage.spent(2 * raw.length);
+      results.push({ ok: true, rawLength: raw.length });
+    } catch (err) {
+      results.push({ ok: false, message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  garbage.spent(data.byteLength);
+  post({ seq, kind: 'restored', results });
+}
+
 port.on('message', (req: WorkerRequest) => {
   switch (req.op) {
     case 'want':
@@ -211,6 +284,9 @@ port.on('message', (req: WorkerRequest) => {
       return;
     case 'small':
       smallJob(req.seq, req.paths);
+      return;
+    case 'restore':
+      restoreJob(req.seq, req.data, req.items);
       return;
     case 'encode':
     case 'decode':

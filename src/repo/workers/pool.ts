@@ -2,9 +2,9 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { AppError, type ErrorCode } from '../../kernel/index.js';
 import type { RepoConfig } from '../format/config.js';
-import type { SmallResult, WorkerInit, WorkerRequest, WorkerResponse } from './codec-worker.js';
+import type { RestoreItem, RestoreOutcome, SmallResult, WholeFile, WorkerInit, WorkerRequest, WorkerResponse } from './codec-worker.js';
 
-export type { SmallResult };
+export type { RestoreItem, RestoreOutcome, SmallResult, WholeFile };
 
 /**
  * A fixed pool of pipeline workers so that the CPU-heavy work of backup and
@@ -25,6 +25,11 @@ export interface ChunkHandler {
   onIds(ids: Buffer[], lens: number[]): Promise<{ mask: boolean[]; abort: boolean }>;
   /** Called with each new blob, in order, before the job resolves. */
   onBlob(id: Buffer, sealed: Buffer, rawLength: number): void;
+}
+
+/** Decodes blobs of a pack range and writes them into files, on a worker. */
+export interface BlobWriter {
+  writeRange(data: Buffer, items: RestoreItem[]): Promise<RestoreOutcome[]>;
 }
 
 export interface FileChunker {
@@ -52,7 +57,7 @@ const PER_WORKER = 4;
 const BIG_PER_WORKER = 1;
 type Job = { req: WorkerRequest; transfer: ArrayBuffer[]; resolve: (r: WorkerResponse) => void; handler?: ChunkHandler };
 
-export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker {
+export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWriter {
   private readonly workers: Slot[] = [];
   private readonly running = new Map<number, Job & { slot: Slot }>();
   private readonly queue: Job[] = [];
@@ -178,6 +183,15 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker {
   async chunkSmall(paths: Buffer[]): Promise<SmallResult[]> {
     const res = await this.submit({ seq: 0, op: 'small', paths: paths.map((p) => new Uint8Array(p)) }, []);
     if (res.kind === 'small') return res.results;
+    unwrap(res);
+    throw new AppError('INTERNAL', 'unexpected worker response');
+  }
+
+  /** Writes the blobs of one range read from a pack; the range's bytes move to the worker without a copy. */
+  async writeRange(data: Buffer, items: RestoreItem[]): Promise<RestoreOutcome[]> {
+    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? new Uint8Array(data.buffer, 0, data.byteLength) : new Uint8Array(data);
+    const res = await this.submit({ seq: 0, op: 'restore', data: owned, items }, [owned.buffer as ArrayBuffer]);
+    if (res.kind === 'restored') return res.results;
     unwrap(res);
     throw new AppError('INTERNAL', 'unexpected worker response');
   }
