@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { getAttributeSync, setAttributeSync } from 'fs-xattr';
 import { allocatedBytes, Cli, describeTree, listFiles, tmp, writeRandom } from './testing/cli.js';
 
 /** Builds a tree with every kind of entry the format promises to keep. */
@@ -25,6 +26,10 @@ async function richTree(dir: string): Promise<void> {
   await fs.utimes(path.join(dir, 'docs/readme.txt'), new Date('2001-02-03T04:05:06Z'), new Date('2001-02-03T04:05:06Z'));
   const { execFileSync } = await import('node:child_process');
   execFileSync('mkfifo', [path.join(dir, 'docs/pipe')]);
+  // Extended attributes on a file and a directory (binary value included).
+  setAttributeSync(path.join(dir, 'docs/config.yml'), 'user.strongbox.test', Buffer.from([0, 1, 2, 255]));
+  setAttributeSync(path.join(dir, 'docs'), 'user.origin', 'e2e');
+  setAttributeSync(path.join(dir, 'media/big.bin'), 'user.kind', 'video');
 }
 
 test('snapshot create → list → show → ls → restore round-trips every kind of entry', async () => {
@@ -60,6 +65,8 @@ test('snapshot create → list → show → ls → restore round-trips every kin
   const b = await fs.stat(path.join(restored, 'docs/hardlink.txt'));
   assert.equal(a.ino, b.ino);
   assert.ok(allocatedBytes(path.join(restored, 'sparse.img')) < 1024 * 1024, 'sparse file was restored dense');
+  assert.deepEqual(getAttributeSync(path.join(restored, 'docs/config.yml'), 'user.strongbox.test'), Buffer.from([0, 1, 2, 255]));
+  assert.equal(getAttributeSync(path.join(restored, 'docs'), 'user.origin').toString(), 'e2e');
 });
 
 test('a second snapshot reads only changed files and stores only new data', async () => {

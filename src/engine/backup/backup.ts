@@ -8,6 +8,7 @@ import { compileExcludes, type Matcher } from '../glob.js';
 import { OwnerNames } from './owners.js';
 import { Semaphore } from '../semaphore.js';
 import { SmallBatcher } from './small-batcher.js';
+import { readXattrs } from '../xattrs.js';
 import { nodeFs, type SourceFs } from './source-fs.js';
 
 export interface BackupOptions {
@@ -295,7 +296,7 @@ class BackupRun {
         return undefined;
       }
       this.counters.dirs++;
-      return { ...this.baseNode(name, st, 'dir'), subtree };
+      return this.withXattrs(p, { ...this.baseNode(name, st, 'dir'), subtree });
     }
     if (st.isSymbolicLink()) {
       try {
@@ -367,8 +368,16 @@ class BackupRun {
     );
   }
 
-  private fileNode(name: Buffer, st: BigIntStats): TreeNode {
-    return { ...this.baseNode(name, st, 'file'), size: Number(st.size), inode: st.ino.toString(), dev: st.dev.toString(), links: Number(st.nlink) };
+  private fileNode(p: Buffer, name: Buffer, st: BigIntStats): TreeNode {
+    return this.withXattrs(p, { ...this.baseNode(name, st, 'file'), size: Number(st.size), inode: st.ino.toString(), dev: st.dev.toString(), links: Number(st.nlink) });
+  }
+
+  /** Adds extended attributes where the file system has them; an unreadable one is a warning. */
+  private withXattrs(p: Buffer, node: TreeNode): TreeNode {
+    const x = readXattrs(p);
+    if (x.error) this.warn(p, `extended attributes not saved: ${x.error}`);
+    if (x.xattrs) node.xattrs = x.xattrs;
+    return node;
   }
 
   /** Completes a small file from its batch result: stores its one chunk unless known. */
@@ -379,7 +388,7 @@ class BackupRun {
       this.warn(p, `cannot read file: ${describe(Object.assign(new Error(r.message), { code: r.errno }))}`);
       return undefined;
     }
-    const node = this.fileNode(name, st);
+    const node = this.fileNode(p, name, st);
     node.size = r.rawLength;
     node.content = [];
     if (r.rawLength > 0) {
@@ -397,7 +406,7 @@ class BackupRun {
   }
 
   private async saveFileNode(p: Buffer, name: Buffer, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
-    const node = this.fileNode(name, st);
+    const node = this.fileNode(p, name, st);
     if (st.nlink > 1n) {
       const key = `${st.dev}:${st.ino}`;
       const first = this.hardlinks.get(key);

@@ -5,6 +5,7 @@ import { AppError, nullSink, throwIfAborted, type ProgressCounters, type Progres
 import type { BlobWriter, Repository, RestoreItem, WholeFile } from '../../repo/index.js';
 import { joinPath, linkTargetBytes, nameBytes, loadTree, type SnapshotRef, type TreeNode } from '../../tree/index.js';
 import { Tasks } from '../semaphore.js';
+import { writeXattrs } from '../xattrs.js';
 
 const run = promisify(execFile);
 
@@ -295,6 +296,7 @@ class RestoreRun {
   private finishFile(f: PendingFile): void {
     if (f.whole && f.damaged.length === 0) {
       this.counters.files++;
+      if (f.node.xattrs) this.applyXattrs(f.out, f.node.xattrs);
       return;
     }
     try {
@@ -365,9 +367,15 @@ class RestoreRun {
       if (this.isRoot) fs.lchownSync(p, node.uid, node.gid);
       if (node.type !== 'symlink') fs.chmodSync(p, node.mode & 0o7777);
       const sec = Number(BigInt(node.mtimeNs) / 1000n) / 1e6;
+      if (node.xattrs && node.type !== 'symlink') this.applyXattrs(p, node.xattrs);
       fs.lutimesSync(p, sec, sec);
     } catch (err) {
       this.warn(p, `metadata not fully restored: ${(err as Error).message}`);
     }
+  }
+
+  private applyXattrs(p: Buffer, xattrs: Record<string, string>): void {
+    const problem = writeXattrs(p, xattrs);
+    if (problem) this.warn(p, problem);
   }
 }

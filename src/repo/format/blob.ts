@@ -25,16 +25,26 @@ export class BlobCodec {
     this.compressor.setParameters({ compressionLevel: level });
   }
 
-  /** Compresses where it pays (a sample is tried first on large inputs), then seals. */
+  /**
+   * Compresses where it pays, then seals. Large inputs are probed first: a sample
+   * from the start, the middle and the end is compressed, and the whole only when
+   * some sample shrinks (a chunk that is random at the start may be zeros later,
+   * as in disk images), so incompressible data costs three small probes.
+   */
   encode(raw: Uint8Array): Buffer {
-    if (raw.length >= 64) {
-      const probe = raw.length > 4 * SAMPLE;
-      if (!probe || this.compressor.compress(raw.subarray(0, SAMPLE)).length < SAMPLE * WORTH) {
-        const z = this.compressor.compress(raw);
-        if (z.length < raw.length * WORTH) return seal(this.encKey, [Uint8Array.of(ENC_ZSTD), z]);
-      }
+    if (raw.length >= 64 && (raw.length <= 4 * SAMPLE || this.worthTrying(raw))) {
+      const z = this.compressor.compress(raw);
+      if (z.length < raw.length * WORTH) return seal(this.encKey, [Uint8Array.of(ENC_ZSTD), z]);
     }
     return seal(this.encKey, [Uint8Array.of(ENC_RAW), raw]);
+  }
+
+  private worthTrying(raw: Uint8Array): boolean {
+    const part = SAMPLE / 4;
+    for (const at of [0, (raw.length - part) >> 1, raw.length - part]) {
+      if (this.compressor.compress(raw.subarray(at, at + part)).length < part * WORTH) return true;
+    }
+    return false;
   }
 
   /** Opens, decompresses and checks the content id; throws CORRUPT on any mismatch. */

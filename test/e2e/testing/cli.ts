@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getAttributeSync, listAttributesSync } from 'fs-xattr';
 
 /** Helpers for end-to-end tests: the real `strongbox` binary against real directories. */
 export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../bin/strongbox.js');
@@ -64,7 +65,7 @@ export async function describeTree(root: string): Promise<Map<string, string>> {
       const p = Buffer.concat([dir, Buffer.from('/'), name]);
       const r = rel + '/' + name.toString('base64');
       const st = await fs.lstat(p, { bigint: true });
-      const mode = (Number(st.mode) & 0o7777).toString(8);
+      const mode = (Number(st.mode) & 0o7777).toString(8) + xattrsOf(p);
       const mtime = (st.mtimeNs / 1000000n).toString();
       if (st.isDirectory()) {
         out.set(r, `dir ${mode}`);
@@ -77,6 +78,19 @@ export async function describeTree(root: string): Promise<Map<string, string>> {
   };
   await walk(Buffer.from(root), '');
   return out;
+}
+
+function xattrsOf(p: Buffer): string {
+  try {
+    const path = p.toString('utf8');
+    if (!Buffer.from(path).equals(p)) return '';
+    return listAttributesSync(path)
+      .sort()
+      .map((n) => ` ${n}=${getAttributeSync(path, n).toString('base64')}`)
+      .join('');
+  } catch {
+    return '';
+  }
 }
 
 /** Allocated size in bytes (to tell whether a file is sparse). */
