@@ -171,11 +171,14 @@ class BackupRun {
     this.sink.emit({ type: 'progress', counters: { ...this.counters }, current: this.current });
   }
 
+  /** Scans ahead for totals; yields to the event loop often so it never delays the real work. */
   async estimate(roots: string[]): Promise<void> {
     let files = 0;
     let bytes = 0;
+    let seen = 0;
     const walk = async (p: Buffer): Promise<void> => {
       if (this.opts.signal?.aborted) return;
+      if (++seen % 64 === 0) await new Promise((r) => setImmediate(r));
       let st: BigIntStats;
       try {
         st = await this.sfs.lstat(p);
