@@ -3,6 +3,7 @@ import { Repository, CodecPool, type InitOptions } from '../repo/index.js';
 import { backendFor } from './backends.js';
 
 export { backendFor };
+export { tuneProcess } from './process.js';
 
 export async function openRepository(location: string, password: string, opts: { loadIndex?: boolean } = {}): Promise<Repository> {
   const repo = await Repository.open(backendFor(location), password);

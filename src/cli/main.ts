@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { errorTable, toAppError } from '../kernel/index.js';
-import { VERSION } from '../app/index.js';
+import { tuneProcess, VERSION } from '../app/index.js';
 import { repoCommand } from './commands/repo.js';
 import { outcome, snapshotCommand } from './commands/snapshot.js';
 
@@ -39,6 +39,7 @@ function allCommands(c: Command): Command[] {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  tuneProcess();
   const program = buildProgram();
   const json = argv.includes('--json');
   try {
