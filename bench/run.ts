@@ -74,9 +74,9 @@ const defs: Tool[] = [
   {
     name: 'strongbox',
     version: 'strongbox 0.1.0',
-    init: async (repo) => void (await timed('node', [strongbox, 'repo', 'init', '--repo', repo], { STRONGBOX_PASSWORD: PASSWORD })),
-    backup: (repo, data) => timed('node', [strongbox, 'snapshot', 'create', '-q', '--repo', repo, '--path', data], { STRONGBOX_PASSWORD: PASSWORD }),
-    restore: (repo, target) => timed('node', [strongbox, 'snapshot', 'restore', 'latest', '-q', '--repo', repo, '--target', target], { STRONGBOX_PASSWORD: PASSWORD }),
+    init: async (repo) => void (await timed(strongbox, ['repo', 'init', '--repo', repo], { STRONGBOX_PASSWORD: PASSWORD })),
+    backup: (repo, data) => timed(strongbox, ['snapshot', 'create', '-q', '--repo', repo, '--path', data], { STRONGBOX_PASSWORD: PASSWORD }),
+    restore: (repo, target) => timed(strongbox, ['snapshot', 'restore', 'latest', '-q', '--repo', repo, '--target', target], { STRONGBOX_PASSWORD: PASSWORD }),
   },
   {
     name: 'restic',

@@ -188,11 +188,16 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
  * dedup decision wastes a little work on duplicate small files and saves two
  * thread hops per file, which cost more.
  */
+let smallBuf: Buffer | undefined;
+
 function smallJob(seq: number, paths: Uint8Array[]): void {
   const results: SmallResult[] = [];
   const transfer: ArrayBuffer[] = [];
   const limit = init.chunker.min;
-  const buf = Buffer.allocUnsafe(limit + 1);
+  // One buffer for every batch: the job is synchronous, and a fresh 512 KiB per batch
+  // piled up as garbage on trees of many small files.
+  smallBuf ??= Buffer.allocUnsafeSlow(limit + 1);
+  const buf = smallBuf;
   for (const p of paths) {
     let fd: number | undefined;
     try {
