@@ -84,3 +84,19 @@ export function parseCount(name: string) {
 export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
+
+/**
+ * Wraps a command body that works on an opened repository: resolves the output
+ * mode, opens the repository (by default without loading the index, which only
+ * data-reading commands need) and passes the command's own arguments through.
+ */
+export function repoAction<A extends unknown[]>(
+  body: (c: { repo: Repository; out: Output; cmd: Command }, ...args: A) => Promise<void>,
+  opts: { loadIndex?: boolean } = { loadIndex: false },
+): (...all: [...A, Command]) => Promise<void> {
+  return async (...all) => {
+    const cmd = all[all.length - 1] as Command;
+    const out = output(cmd);
+    await withRepo(cmd, (repo) => body({ repo, out, cmd }, ...(all.slice(0, -1) as A)), opts);
+  };
+}

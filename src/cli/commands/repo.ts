@@ -5,7 +5,7 @@ import { check, prune, rebuildIndex, stats } from '../../engine/index.js';
 import { isStale, processAlive } from '../../repo/index.js';
 import { getNewPassword, getPassword } from '../password.js';
 import { formatBytes, ProgressBar, table } from '../render.js';
-import { globals, interruptSignal, output, repoLocation, withPool, withRepo } from '../context.js';
+import { globals, interruptSignal, output, repoAction, repoLocation, withPool, withRepo } from '../context.js';
 
 export function repoCommand(): Command {
   const repo = new Command('repo').description('Create, inspect, verify and maintain a repository');
@@ -67,9 +67,8 @@ export function repoCommand(): Command {
   repo
     .command('stats')
     .description('Show sizes, deduplication and compression of the repository')
-    .action(async (_o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(cmd, async (r) => {
+    .action(
+      repoAction(async ({ repo: r, out }) => {
         const s = await stats(r);
         if (out.json) return out.data(s);
         out.out(
@@ -83,36 +82,31 @@ export function repoCommand(): Command {
             `keys          ${s.keys}`,
           ].join('\n'),
         );
-      });
-    });
+      }, { loadIndex: true }),
+    );
 
   repo
     .command('unlock')
     .description('Remove stale locks (left by a process that died); --remove-all removes every lock')
     .option('--remove-all', 'also remove locks that look alive (only when you are sure nothing runs)')
-    .action(async (o: { removeAll?: boolean }, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(
-        cmd,
-        async (r) => {
-          const now = new Date();
-          const removed: string[] = [];
-          const kept: string[] = [];
-          for (const l of await r.listLocks()) {
-            if (o.removeAll || isStale(l, now, processAlive)) {
-              await r.removeLock(l.id);
-              removed.push(l.id);
-            } else kept.push(l.id);
-          }
-          if (out.json) out.data({ removed, kept });
-          else {
-            out.out(`removed ${removed.length} lock(s)`);
-            if (kept.length) out.out(`${kept.length} lock(s) belong to live processes and were kept (use --remove-all if you are sure)`);
-          }
-        },
-        { loadIndex: false },
-      );
-    });
+    .action(
+      repoAction(async ({ repo: r, out }, o: { removeAll?: boolean }) => {
+        const now = new Date();
+        const removed: string[] = [];
+        const kept: string[] = [];
+        for (const l of await r.listLocks()) {
+          if (o.removeAll || isStale(l, now, processAlive)) {
+            await r.removeLock(l.id);
+            removed.push(l.id);
+          } else kept.push(l.id);
+        }
+        if (out.json) out.data({ removed, kept });
+        else {
+          out.out(`removed ${removed.length} lock(s)`);
+          if (kept.length) out.out(`${kept.length} lock(s) belong to live processes and were kept (use --remove-all if you are sure)`);
+        }
+      }),
+    );
 
   repo
     .command('prune')
@@ -147,88 +141,62 @@ export function repoCommand(): Command {
   index
     .command('rebuild')
     .description('Rebuild the index from the pack files themselves')
-    .action(async (_o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(
-        cmd,
-        async (r) => {
-          const res = await rebuildIndex(r);
-          if (out.json) return out.data(res);
-          out.out(`indexed ${res.blobs} blobs in ${res.packs} packs (replacing ${res.superseded} index files)`);
-          for (const u of res.unreadable) out.out(`warning: pack ${u.pack} unreadable: ${u.message}`);
-        },
-        { loadIndex: false },
-      );
-    });
+    .action(
+      repoAction(async ({ repo: r, out }, _o: unknown) => {
+        const res = await rebuildIndex(r);
+        if (out.json) return out.data(res);
+        out.out(`indexed ${res.blobs} blobs in ${res.packs} packs (replacing ${res.superseded} index files)`);
+        for (const u of res.unreadable) out.out(`warning: pack ${u.pack} unreadable: ${u.message}`);
+      }),
+    );
 
   const key = repo.command('key').description('Manage the passwords that open the repository');
   key
     .command('list')
     .description('List keys')
-    .action(async (_o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(
-        cmd,
-        async (r) => {
-          const keys = await r.listKeys();
-          if (out.json) return out.data(keys);
-          out.out(table(keys.map((k) => [(k.current ? '*' : ' ') + k.id.slice(0, 8), k.username, k.host, k.created]), [' ID', 'User', 'Host', 'Created']));
-        },
-        { loadIndex: false },
-      );
-    });
+    .action(
+      repoAction(async ({ repo: r, out }) => {
+        const keys = await r.listKeys();
+        if (out.json) return out.data(keys);
+        out.out(table(keys.map((k) => [(k.current ? '*' : ' ') + k.id.slice(0, 8), k.username, k.host, k.created]), [' ID', 'User', 'Host', 'Created']));
+      }),
+    );
   key
     .command('add')
     .description('Add another password (from --new-password-file, STRONGBOX_NEW_PASSWORD or a prompt)')
     .option('--new-password-file <file>', 'read the new password from a file')
-    .action(async (o: { newPasswordFile?: string }, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(
-        cmd,
-        async (r) => {
-          const id = await r.addKey(await getNewPassword(o.newPasswordFile));
-          if (out.json) out.data({ id });
-          else out.out(`Added key ${id.slice(0, 8)}`);
-        },
-        { loadIndex: false },
-      );
-    });
+    .action(
+      repoAction(async ({ repo: r, out }, o: { newPasswordFile?: string }) => {
+        const id = await r.addKey(await getNewPassword(o.newPasswordFile));
+        if (out.json) out.data({ id });
+        else out.out(`Added key ${id.slice(0, 8)}`);
+      }),
+    );
   key
     .command('remove <id>')
     .description('Remove a key (not the one in use)')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(
-        cmd,
-        async (r) => {
-          const keys = await r.listKeys();
-          const match = keys.filter((k) => k.id.startsWith(id));
-          if (match.length === 0) throw new AppError('NOT_FOUND', `No key "${id}"; "strongbox repo key list" shows them.`);
-          if (match.length > 1) throw new AppError('AMBIGUOUS_ID', `"${id}" matches several keys; give more characters.`);
-          await r.removeKey(match[0]!.id);
-          if (out.json) out.data({ removed: match[0]!.id });
-          else out.out(`Removed key ${match[0]!.id.slice(0, 8)}`);
-        },
-        { loadIndex: false },
-      );
-    });
+    .action(
+      repoAction(async ({ repo: r, out }, id: string) => {
+        const match = (await r.listKeys()).filter((k) => k.id.startsWith(id));
+        if (match.length === 0) throw new AppError('NOT_FOUND', `No key "${id}"; "strongbox repo key list" shows them.`);
+        if (match.length > 1) throw new AppError('AMBIGUOUS_ID', `"${id}" matches several keys; give more characters.`);
+        await r.removeKey(match[0]!.id);
+        if (out.json) out.data({ removed: match[0]!.id });
+        else out.out(`Removed key ${match[0]!.id.slice(0, 8)}`);
+      }),
+    );
   key
     .command('passwd')
     .description('Change the password: adds a key with the new password and removes the one in use')
     .option('--new-password-file <file>', 'read the new password from a file')
-    .action(async (o: { newPasswordFile?: string }, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(
-        cmd,
-        async (r) => {
-          const id = await r.addKey(await getNewPassword(o.newPasswordFile));
-          await r.backend.remove({ kind: 'keys', name: r.keyId });
-          if (out.json) out.data({ id, removed: r.keyId });
-          else out.out(`Password changed (key ${r.keyId.slice(0, 8)} replaced by ${id.slice(0, 8)})`);
-        },
-        { loadIndex: false },
-      );
-    });
+    .action(
+      repoAction(async ({ repo: r, out }, o: { newPasswordFile?: string }) => {
+        const id = await r.addKey(await getNewPassword(o.newPasswordFile));
+        await r.backend.remove({ kind: 'keys', name: r.keyId });
+        if (out.json) out.data({ id, removed: r.keyId });
+        else out.out(`Password changed (key ${r.keyId.slice(0, 8)} replaced by ${id.slice(0, 8)})`);
+      }),
+    );
 
   return repo;
 }

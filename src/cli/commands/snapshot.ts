@@ -4,7 +4,7 @@ import { backup, diffSnapshots, forget, listEntries, parseDuration, restore, typ
 import { findSnapshot, listSnapshots, type SnapshotRef } from '../../tree/index.js';
 import { VERSION } from '../../app/index.js';
 import { formatBytes, formatDuration, ProgressBar, table } from '../render.js';
-import { collect, interruptSignal, output, parseCount, withPool, withRepo } from '../context.js';
+import { collect, interruptSignal, output, parseCount, repoAction, withPool, withRepo } from '../context.js';
 
 /** Set by a command whose work succeeded only in part; main exits with it. */
 export const outcome = { exitCode: 0 };
@@ -81,73 +81,62 @@ export function snapshotCommand(): Command {
     .option('--tag <tag>', 'only snapshots with this tag (repeat: any of them)', collect)
     .option('--host <host>', 'only snapshots of this host')
     .option('--path <path>', 'only snapshots that include this path')
-    .action(async (o: { tag?: string[]; host?: string; path?: string }, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(
-        cmd,
-        async (r) => {
-          const all = (await listSnapshots(r)).filter(
-            (s) => (!o.tag || s.snapshot.tags.some((t) => o.tag!.includes(t))) && (!o.host || s.snapshot.host === o.host) && (!o.path || s.snapshot.paths.includes(o.path)),
-          );
-          if (out.json) return out.data(all.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })));
-          if (all.length === 0) return out.out('No snapshots yet. Create one with "strongbox snapshot create --path DIR".');
-          out.out(
-            table(
-              all.map((s) => [
-                s.id.slice(0, 8),
-                s.snapshot.time.replace('T', ' ').slice(0, 19),
-                s.snapshot.host,
-                s.snapshot.tags.join(','),
-                formatBytes(s.snapshot.summary.bytes),
-                (s.snapshot.partial ? '(partial) ' : '') + s.snapshot.paths.join(' '),
-              ]),
-              ['ID', 'Time (UTC)', 'Host', 'Tags', 'Size', 'Paths'],
-            ),
-          );
-          out.out(`${all.length} snapshot(s)`);
-        },
-        { loadIndex: false },
-      );
-    });
+    .action(
+      repoAction(async ({ repo: r, out }, o: { tag?: string[]; host?: string; path?: string }) => {
+        const all = (await listSnapshots(r)).filter(
+          (s) => (!o.tag || s.snapshot.tags.some((t) => o.tag!.includes(t))) && (!o.host || s.snapshot.host === o.host) && (!o.path || s.snapshot.paths.includes(o.path)),
+        );
+        if (out.json) return out.data(all.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })));
+        if (all.length === 0) return out.out('No snapshots yet. Create one with "strongbox snapshot create --path DIR".');
+        out.out(
+          table(
+            all.map((s) => [
+              s.id.slice(0, 8),
+              s.snapshot.time.replace('T', ' ').slice(0, 19),
+              s.snapshot.host,
+              s.snapshot.tags.join(','),
+              formatBytes(s.snapshot.summary.bytes),
+              (s.snapshot.partial ? '(partial) ' : '') + s.snapshot.paths.join(' '),
+            ]),
+            ['ID', 'Time (UTC)', 'Host', 'Tags', 'Size', 'Paths'],
+          ),
+        );
+        out.out(`${all.length} snapshot(s)`);
+      }),
+    );
 
   snap
     .command('show <id>')
     .description('Show a snapshot\'s manifest: paths, tags, parent, summary and warnings')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(
-        cmd,
-        async (r) => {
-          const s = await findSnapshot(r, id);
-          if (out.json) return out.data({ id: s.id, ...s.snapshot });
-          const m = s.snapshot;
-          const lines = [
-            `snapshot  ${s.id}`,
-            `time      ${m.time}`,
-            `host      ${m.host} (user ${m.username})`,
-            `paths     ${m.paths.join(', ')}`,
-            `tags      ${m.tags.join(', ') || '-'}`,
-            `parent    ${m.parent ?? '-'}`,
-            `status    ${m.partial ? `partial: ${m.warningCount} item(s) could not be read` : 'complete'}`,
-            `files     ${m.summary.files} (${m.summary.newFiles} new, ${m.summary.changedFiles} changed, ${m.summary.unchangedFiles} unchanged), ${m.summary.dirs} dirs`,
-            `size      ${formatBytes(m.summary.bytes)}; added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored)`,
-            `duration  ${formatDuration(m.summary.durationMs)}`,
-            `program   ${m.program}`,
-          ];
-          for (const w of m.warnings) lines.push(`warning   ${w.path ? w.path + ': ' : ''}${w.message}`);
-          out.out(lines.join('\n'));
-        },
-        { loadIndex: false },
-      );
-    });
+    .action(
+      repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
+        const s = await findSnapshot(r, id);
+        if (out.json) return out.data({ id: s.id, ...s.snapshot });
+        const m = s.snapshot;
+        const lines = [
+          `snapshot  ${s.id}`,
+          `time      ${m.time}`,
+          `host      ${m.host} (user ${m.username})`,
+          `paths     ${m.paths.join(', ')}`,
+          `tags      ${m.tags.join(', ') || '-'}`,
+          `parent    ${m.parent ?? '-'}`,
+          `status    ${m.partial ? `partial: ${m.warningCount} item(s) could not be read` : 'complete'}`,
+          `files     ${m.summary.files} (${m.summary.newFiles} new, ${m.summary.changedFiles} changed, ${m.summary.unchangedFiles} unchanged), ${m.summary.dirs} dirs`,
+          `size      ${formatBytes(m.summary.bytes)}; added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored)`,
+          `duration  ${formatDuration(m.summary.durationMs)}`,
+          `program   ${m.program}`,
+        ];
+        for (const w of m.warnings) lines.push(`warning   ${w.path ? w.path + ': ' : ''}${w.message}`);
+        out.out(lines.join('\n'));
+      }),
+    );
 
   snap
     .command('ls <id> [path]')
     .description('List the files in a snapshot, at and below PATH')
     .option('-l, --long', 'show mode, owner, size and time')
-    .action(async (id: string, path: string | undefined, o: { long?: boolean }, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(cmd, async (r) => {
+    .action(
+      repoAction(async ({ repo: r, out }, id: string, path: string | undefined, o: { long?: boolean }) => {
         const s = await findSnapshot(r, id);
         const entries: unknown[] = [];
         await listEntries(r, s, path ?? '/', (e) => {
@@ -158,43 +147,37 @@ export function snapshotCommand(): Command {
           } else out.out(e.path);
         });
         if (out.json) out.data(entries);
-      });
-    });
+      }, { loadIndex: true }),
+    );
 
   snap
     .command('diff <a> <b>')
     .description('Show what changed between two snapshots (+ added, - removed, M modified, T type changed, U metadata)')
-    .action(async (a: string, b: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(cmd, async (r) => {
+    .action(
+      repoAction(async ({ repo: r, out }, a: string, b: string, _o: unknown) => {
         const res = await diffSnapshots(r, await findSnapshot(r, a), await findSnapshot(r, b));
         if (out.json) return out.data(res);
         for (const l of res.lines) out.out(`${l.change}  ${l.path}`);
         out.out(`${res.added} added, ${res.removed} removed, ${res.modified} modified`);
-      });
-    });
+      }, { loadIndex: true }),
+    );
 
   snap
     .command('delete <id>')
     .description('Delete one snapshot (its data is reclaimed by "repo prune")')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      await withRepo(
-        cmd,
-        async (r) => {
-          const s = await findSnapshot(r, id);
-          const lock = await r.lock(false);
-          try {
-            await r.backend.remove({ kind: 'snapshots', name: s.id });
-          } finally {
-            await lock.release();
-          }
-          if (out.json) out.data({ deleted: s.id });
-          else out.out(`Deleted snapshot ${s.id.slice(0, 8)}; run "strongbox repo prune" to reclaim its space.`);
-        },
-        { loadIndex: false },
-      );
-    });
+    .action(
+      repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
+        const s = await findSnapshot(r, id);
+        const lock = await r.lock(false);
+        try {
+          await r.backend.remove({ kind: 'snapshots', name: s.id });
+        } finally {
+          await lock.release();
+        }
+        if (out.json) out.data({ deleted: s.id });
+        else out.out(`Deleted snapshot ${s.id.slice(0, 8)}; run "strongbox repo prune" to reclaim its space.`);
+      }),
+    );
 
   snap
     .command('restore <id>')

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { createChunker, DEFAULT_CHUNKER } from './fastcdc.js';
+import { createChunker, DEFAULT_CHUNKER, gearTable } from './fastcdc.js';
 
 function chunks(data: Buffer, seed = Buffer.alloc(32, 7)): string[] {
   const c = createChunker(DEFAULT_CHUNKER, seed);
@@ -48,4 +48,30 @@ test('boundaries depend on the repository seed', () => {
 test('zero-filled data is cut at max and deduplicates to one chunk', () => {
   const z = chunks(Buffer.alloc(40 << 20));
   assert.ok(new Set(z.slice(0, -1)).size <= 1);
+});
+
+test('cut points match the byte-at-a-time definition in docs/FORMAT.md', () => {
+  const seed = Buffer.alloc(32, 3);
+  const c = createChunker(DEFAULT_CHUNKER, seed);
+  const gear = Int32Array.from(gearTable(seed), (v) => v | 0);
+  const { min, avg, max } = DEFAULT_CHUNKER;
+  const top = (b: number) => ~((1 << (32 - b)) - 1) | 0;
+  const reference = (buf: Buffer, start: number, end: number): number => {
+    let n = end - start;
+    if (n <= min) return n;
+    if (n > max) n = max;
+    let h = 0;
+    for (let i = start + min; i < start + n; i++) {
+      h = ((h << 1) + gear[buf[i]!]!) | 0;
+      const mask = i < start + avg ? top(22) : top(18);
+      if ((h & mask) === 0) return i - start + 1;
+    }
+    return n;
+  };
+  const data = randomBytes(24 << 20);
+  for (let pos = 0; pos < data.length; ) {
+    const want = reference(data, pos, data.length);
+    assert.equal(c.cut(data, pos, data.length), want);
+    pos += want;
+  }
 });
