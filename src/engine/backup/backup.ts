@@ -153,7 +153,7 @@ class BackupRun {
     this.exclude = compileExcludes(opts.excludes ?? []);
     this.concurrency = opts.fileConcurrency ?? 8;
     this.readers = new Semaphore(this.concurrency);
-    this.batcher = new SmallBatcher(opts.pipeline);
+    this.batcher = new SmallBatcher(opts.pipeline, (id) => this.saver.claim(id), (id) => this.saver.unclaim(id));
   }
 
   warn(p: Buffer | string, message: string): void {
@@ -396,7 +396,8 @@ class BackupRun {
     node.content = [];
     if (r.rawLength > 0) {
       const id = Buffer.from(r.id);
-      if (this.saver.claim(id)) this.saver.addSealed('data', id, Buffer.from(r.sealed.buffer, r.sealed.byteOffset, r.sealed.byteLength), r.rawLength);
+      // Sealed only when this batch claimed it; otherwise it is stored or another file is storing it.
+      if (r.sealed) this.saver.addSealed('data', id, Buffer.from(r.sealed.buffer, r.sealed.byteOffset, r.sealed.byteLength), r.rawLength);
       node.content.push(id.toString('hex'));
     }
     if (prev) this.changedFiles++;

@@ -6,8 +6,8 @@ const FLUSH_DELAY_MS = 0;
 
 /**
  * Groups small files into batches for the worker pool, so a directory of
- * thousands of small files costs a few hundred thread hops rather than three per
- * file. Batches hold at most 64 files or 2 MiB, and at most `maxInFlight` are
+ * thousands of small files costs a few thread hops per batch rather than per
+ * file. The dedup decision is made per batch, before anything is compressed. Batches hold at most 64 files or 2 MiB, and at most `maxInFlight` are
  * outstanding (`add` waits beyond that), which bounds memory however many files
  * a directory holds.
  */
@@ -21,6 +21,10 @@ export class SmallBatcher {
 
   constructor(
     private readonly pool: FileChunker,
+    /** Reserves an id for storing (false: already stored or claimed); called as a batch's ids come in. */
+    private readonly claim: (id: Buffer) => boolean,
+    /** Gives up claims whose blobs will not arrive because the batch failed. */
+    private readonly unclaim: (id: Buffer) => void,
     private readonly maxInFlight = 8,
   ) {}
 
@@ -50,11 +54,21 @@ export class SmallBatcher {
     this.resolvers = [];
     this.bytes = 0;
     this.inFlight++;
+    const claimed: Buffer[] = [];
+    const decide = (ids: Buffer[]) =>
+      ids.map((id) => {
+        const mine = this.claim(id);
+        if (mine) claimed.push(Buffer.from(id));
+        return mine;
+      });
     this.pool
-      .chunkSmall(paths)
+      .chunkSmall(paths, decide)
       .then(
         (results) => results.forEach((r, i) => resolvers[i]!.resolve(r)),
-        (err: unknown) => resolvers.forEach((r) => r.reject(err)),
+        (err: unknown) => {
+          for (const id of claimed) this.unclaim(id);
+          resolvers.forEach((r) => r.reject(err));
+        },
       )
       .finally(() => {
         this.inFlight--;

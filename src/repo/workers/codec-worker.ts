@@ -59,7 +59,8 @@ export type RestoreOutcome = { ok: true; rawLength: number } | { ok: false; mess
 
 /** One small file of a batch: its single chunk (id and sealed blob), or why it was not read. */
 export type SmallResult =
-  | { ok: true; id: Uint8Array; sealed: Uint8Array; rawLength: number }
+  /** `sealed` is absent when the main thread said the blob is already stored or claimed. */
+  | { ok: true; id: Uint8Array; sealed?: Uint8Array; rawLength: number }
   | { ok: false; grew: true }
   | { ok: false; grew: false; errno: string; message: string };
 
@@ -190,43 +191,67 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
  */
 let smallBuf: Buffer | undefined;
 
-function smallJob(seq: number, paths: Uint8Array[]): void {
-  const results: SmallResult[] = [];
-  const transfer: ArrayBuffer[] = [];
+async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
+  const results: SmallResult[] = new Array(paths.length);
+  const datas: (Buffer | undefined)[] = new Array(paths.length);
   const limit = init.chunker.min;
-  // One buffer for every batch: the job is synchronous, and a fresh 512 KiB per batch
-  // piled up as garbage on trees of many small files.
+  // One read buffer for every batch; what is kept is copied out at its exact size.
   smallBuf ??= Buffer.allocUnsafeSlow(limit + 1);
   const buf = smallBuf;
-  for (const p of paths) {
+  paths.forEach((p, i) => {
     let fd: number | undefined;
     try {
       fd = openSource(Buffer.from(p));
       let filled = 0;
       for (;;) {
         const n = readSync(fd, buf, filled, buf.length - filled, null);
-        if (n === 0 || filled + n > limit) {
-          filled += n;
-          break;
-        }
         filled += n;
+        if (n === 0 || filled > limit) break;
       }
-      if (filled > limit) {
-        results.push({ ok: false, grew: true });
-        continue;
-      }
-      const data = buf.subarray(0, filled);
-      const sealed = owned(codec.encode(data));
-      garbage.spent(2 * filled);
-      transfer.push(sealed.buffer as ArrayBuffer);
-      results.push({ ok: true, id: owned(blobId(macKey, data)), sealed, rawLength: filled });
+      if (filled > limit) results[i] = { ok: false, grew: true };
+      else datas[i] = Buffer.from(buf.subarray(0, filled));
     } catch (err) {
-      results.push({ ok: false, grew: false, errno: (err as NodeJS.ErrnoException).code ?? 'EIO', message: (err as Error).message });
+      results[i] = { ok: false, grew: false, errno: (err as NodeJS.ErrnoException).code ?? 'EIO', message: (err as Error).message };
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
+  });
+  try {
+    // Empty files have no chunk to store.
+    datas.forEach((d, i) => {
+      if (d?.length === 0) results[i] = { ok: true, id: new Uint8Array(32), rawLength: 0 };
+    });
+    const read = datas.flatMap((d, i) => (d && d.length > 0 ? [i] : []));
+    const ids = Buffer.allocUnsafeSlow(32 * read.length);
+    read.forEach((i, k) => blobId(macKey, datas[i]!).copy(ids, k * 32));
+    let mask: Uint8Array = new Uint8Array(read.length);
+    if (read.length > 0) {
+      // Ask which are new before compressing: in incremental runs most small files are known.
+      const answer = new Promise<{ mask: Uint8Array; abort: boolean }>((r) => wants.set(seq, r));
+      post({ seq, kind: 'ids', ids: owned(Buffer.from(ids)), lens: read.map((i) => datas[i]!.length) });
+      const want = await answer;
+      if (want.abort) throw new AppError('CANCELLED', 'Cancelled.');
+      mask = want.mask;
+    }
+    const transfer: ArrayBuffer[] = [];
+    read.forEach((i, k) => {
+      const data = datas[i]!;
+      const id = owned(Buffer.from(ids.subarray(k * 32, k * 32 + 32)));
+      if (!mask[k]) {
+        results[i] = { ok: true, id, rawLength: data.length };
+        return;
+      }
+      const sealed = owned(codec.encode(data));
+      garbage.spent(2 * data.length);
+      transfer.push(sealed.buffer as ArrayBuffer);
+      results[i] = { ok: true, id, sealed, rawLength: data.length };
+    });
+    post({ seq, kind: 'small', results }, transfer);
+  } catch (err) {
+    fail(seq, err);
+  } finally {
+    wants.delete(seq);
   }
-  post({ seq, kind: 'small', results }, transfer);
 }
 
 const HOLE = 64 * 1024;
@@ -288,7 +313,7 @@ port.on('message', (req: WorkerRequest) => {
       void chunkJob(req.seq, Buffer.from(req.path), req.sizeHint);
       return;
     case 'small':
-      smallJob(req.seq, req.paths);
+      void smallJob(req.seq, req.paths);
       return;
     case 'restore':
       restoreJob(req.seq, req.data, req.items);

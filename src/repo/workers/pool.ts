@@ -35,8 +35,8 @@ export interface BlobWriter {
 export interface FileChunker {
   /** Chunks one file of any size, asking `handler` which chunks are new. */
   chunkFile(path: Buffer, sizeHint: number, handler: ChunkHandler): Promise<{ ids: Buffer[]; bytes: number }>;
-  /** Reads, hashes and encodes a batch of files of at most `min` bytes (one chunk each). */
-  chunkSmall(paths: Buffer[]): Promise<SmallResult[]>;
+  /** Reads and hashes a batch of files of at most `min` bytes (one chunk each); encodes those `decide` wants. */
+  chunkSmall(paths: Buffer[], decide: (ids: Buffer[]) => boolean[]): Promise<SmallResult[]>;
 }
 
 /** An error reading a source file inside a worker, with the errno code kept. */
@@ -180,8 +180,12 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     return { ids, bytes: res.kind === 'result' ? (res.bytes ?? 0) : 0 };
   }
 
-  async chunkSmall(paths: Buffer[]): Promise<SmallResult[]> {
-    const res = await this.submit({ seq: 0, op: 'small', paths: paths.map((p) => new Uint8Array(p)) }, []);
+  async chunkSmall(paths: Buffer[], decide: (ids: Buffer[]) => boolean[]): Promise<SmallResult[]> {
+    const handler: ChunkHandler = {
+      onIds: async (ids) => ({ mask: decide(ids), abort: false }),
+      onBlob: () => undefined,
+    };
+    const res = await this.submit({ seq: 0, op: 'small', paths: paths.map((p) => new Uint8Array(p)) }, [], handler);
     if (res.kind === 'small') return res.results;
     unwrap(res);
     throw new AppError('INTERNAL', 'unexpected worker response');
