@@ -43,6 +43,21 @@ export function createChunker(params: ChunkerParams, seed: Uint8Array): Chunker 
   const bits = Math.round(Math.log2(avg));
   const maskS = topMask(bits + 2);
   const maskL = topMask(bits - 2);
+  // Over a run of zero bytes the hash settles at the fixed point of h = 2h + gear[0]
+  // within 32 bytes and stays there. When that value can never satisfy a mask, a zero
+  // run cannot hold a cut, so it is skipped by comparing whole blocks (memcmp) instead
+  // of hashing byte by byte: disk images and sparse files are mostly such runs.
+  const g0 = gear[0]!;
+  const fixed = -g0 | 0;
+  const skipS = (fixed & maskS) !== 0;
+  const skipL = (fixed & maskL) !== 0;
+  const ZB = 4096;
+  const zeros = new Uint8Array(ZB);
+  /** End of the zero run starting at `i` (block-aligned steps), at most `limit`. */
+  const zeroRunEnd = (buf: Uint8Array, i: number, limit: number): number => {
+    while (i + ZB <= limit && Buffer.compare(buf.subarray(i, i + ZB), zeros) === 0) i += ZB;
+    return i;
+  };
   return {
     params,
     cut(buf: Uint8Array, start: number, end: number): number {
@@ -55,6 +70,13 @@ export function createChunker(params: ChunkerParams, seed: Uint8Array): Chunker 
       let i = start + min;
       // Unrolled by two: about 12 % faster in V8 (bench), same cut points.
       for (; i + 1 < normal; i += 2) {
+        if (h === fixed && skipS && buf[i] === 0) {
+          const j = zeroRunEnd(buf, i, normal);
+          if (j > i) {
+            i = j - 2;
+            continue;
+          }
+        }
         h = ((h << 1) + gear[buf[i]!]!) | 0;
         if ((h & maskS) === 0) return i - start + 1;
         h = ((h << 1) + gear[buf[i + 1]!]!) | 0;
@@ -65,6 +87,13 @@ export function createChunker(params: ChunkerParams, seed: Uint8Array): Chunker 
         if ((h & maskS) === 0) return i - start + 1;
       }
       for (; i + 1 < limit; i += 2) {
+        if (h === fixed && skipL && buf[i] === 0) {
+          const j = zeroRunEnd(buf, i, limit);
+          if (j > i) {
+            i = j - 2;
+            continue;
+          }
+        }
         h = ((h << 1) + gear[buf[i]!]!) | 0;
         if ((h & maskL) === 0) return i - start + 1;
         h = ((h << 1) + gear[buf[i + 1]!]!) | 0;

@@ -86,6 +86,28 @@ function owned(b: Uint8Array): Uint8Array {
   return o;
 }
 
+/** Ids of all-zero chunks by length: disk images and sparse files repeat them endlessly. */
+const zeroIds = new Map<number, Buffer>();
+const zeroBlock = Buffer.alloc(64 * 1024);
+
+function isZero(b: Buffer): boolean {
+  for (let o = 0; o < b.length; o += zeroBlock.length) {
+    const end = Math.min(o + zeroBlock.length, b.length);
+    if (Buffer.compare(b.subarray(o, end), zeroBlock.subarray(0, end - o)) !== 0) return false;
+  }
+  return true;
+}
+
+function chunkId(chunk: Buffer): Buffer {
+  if (chunk.length < 64 * 1024 || chunk[0] !== 0 || !isZero(chunk)) return blobId(macKey, chunk);
+  let id = zeroIds.get(chunk.length);
+  if (!id) {
+    id = blobId(macKey, chunk);
+    if (zeroIds.size < 64) zeroIds.set(chunk.length, id);
+  }
+  return id;
+}
+
 function post(res: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   port.postMessage(res, transfer);
 }
@@ -153,7 +175,7 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
       }
       if (lens.length > 0) {
         const ids = Buffer.allocUnsafeSlow(32 * lens.length);
-        for (let i = 0; i < lens.length; i++) blobId(macKey, buf.subarray(starts[i]!, starts[i]! + lens[i]!)).copy(ids, i * 32);
+        for (let i = 0; i < lens.length; i++) chunkId(buf.subarray(starts[i]!, starts[i]! + lens[i]!)).copy(ids, i * 32);
         const answer = new Promise<{ mask: Uint8Array; abort: boolean }>((r) => wants.set(seq, r));
         post({ seq, kind: 'ids', ids: owned(ids), lens });
         const want = await answer;
