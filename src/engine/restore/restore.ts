@@ -39,7 +39,7 @@ const WINDOW_BYTES = 256 * 1024 * 1024;
 /** Blobs closer than this in a pack are read in one request. */
 const MAX_GAP = 1024 * 1024;
 const MAX_RANGE = 8 * 1024 * 1024;
-const RANGES_IN_FLIGHT = 4;
+const RANGES_IN_FLIGHT = 3;
 
 /**
  * Restores a snapshot (or parts of it) under a target directory. Work is planned

@@ -68,7 +68,7 @@ const init = workerData as WorkerInit;
 const macKey = Buffer.from(init.macKey);
 const codec = new BlobCodec(Buffer.from(init.encKey), macKey, init.level);
 const chunker = createChunker(init.chunker, init.gearSeed);
-const READ_BLOCK = 8 * 1024 * 1024;
+const READ_BLOCK = 4 * 1024 * 1024;
 const BIG = init.chunker.max + READ_BLOCK;
 const spare: Buffer[] = [];
 /** Read buffers kept per worker, in use or spare; matches the pool's large-file jobs per worker. */
