@@ -10,6 +10,9 @@ import { fileKinds } from '../backend.js';
  * A repository in a local or mounted directory (NFS, host path).
  * Layout: config, keys/<id>, data/<2 hex>/<id>, index/<id>, snapshots/<id>, locks/<id>.
  */
+/** Buffers per writev call (Linux's IOV_MAX). */
+const IOV_MAX = 1024;
+
 export class LocalBackend implements Backend {
   readonly location: string;
   private readonly madeDirs = new Set<string>();
@@ -34,13 +37,24 @@ export class LocalBackend implements Backend {
     let fh: fs.FileHandle | undefined;
     try {
       fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+      // Vectored writes: a pack of many tiny blobs is thousands of parts, and one write call
+      // per part cost more than everything else in a backup of small files (bench/).
       let off = 0;
-      for (const part of parts) {
-        for (let done = 0; done < part.length; ) {
-          const { bytesWritten } = await fh.write(part, done, part.length - done, off);
-          done += bytesWritten;
-          off += bytesWritten;
+      for (let i = 0; i < parts.length; i += IOV_MAX) {
+        const group = parts.slice(i, i + IOV_MAX);
+        const size = group.reduce((n, p) => n + p.length, 0);
+        const { bytesWritten } = await fh.writev(group as Uint8Array[], off);
+        if (bytesWritten < size) {
+          // A short vectored write is legal: finish the group part by part.
+          let pos = 0;
+          for (const part of group) {
+            for (let done = Math.max(0, bytesWritten - pos); done < part.length; ) {
+              done += (await fh.write(part, done, part.length - done, off + pos + done)).bytesWritten;
+            }
+            pos += part.length;
+          }
         }
+        off += size;
       }
       await fh.sync();
       await fh.close();

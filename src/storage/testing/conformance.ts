@@ -22,6 +22,15 @@ export function backendConformance(name: string, make: () => Promise<Backend>): 
     assert.equal((await b.stat(h)).size, data.length);
   });
 
+  test(`${name}: a put of many parts stores their concatenation`, async () => {
+    const b = await make();
+    await b.create();
+    const parts = Array.from({ length: 3000 }, (_, i) => randomBytes(1 + (i % 97)));
+    const h = { kind: 'data' as const, name: hex() };
+    await b.put(h, parts);
+    assert.deepEqual(await b.get(h), Buffer.concat(parts));
+  });
+
   test(`${name}: ranged reads return exactly the range, short objects are CORRUPT`, async () => {
     const b = await make();
     await b.create();
