@@ -46,8 +46,8 @@ export function backendConformance(name: string, make: () => Promise<Backend>): 
     const b = await make();
     await b.create();
     const h = { kind: 'index' as const, name: hex() };
-    for (const p of [b.get(h), b.stat(h), b.remove(h)]) {
-      await assert.rejects(p, (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+    for (const call of [() => b.get(h), () => b.stat(h), () => b.remove(h)]) {
+      await assert.rejects(call(), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
     }
   });
 
