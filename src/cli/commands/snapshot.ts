@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { resolve as resolvePath } from 'node:path';
 import { AppError, EXIT_PARTIAL } from '../../kernel/index.js';
 import { backup, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
 import { findSnapshot, listSnapshots, type SnapshotRef } from '../../tree/index.js';
@@ -34,7 +35,7 @@ export function snapshotCommand(): Command {
             let parent: SnapshotRef | undefined;
             if (o.parent) parent = await findSnapshot(r, o.parent);
             else if (!o.force) {
-              const abs = o.path.map((p) => (p.startsWith('/') ? p : `${process.cwd()}/${p}`).replace(/\/+$/, '') || '/');
+              const abs = o.path.map((p) => resolvePath(p));
               const host = o.host ?? (await import('node:os')).hostname();
               const same = (await listSnapshots(r)).filter(
                 (s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === JSON.stringify([...new Set(abs)].sort()),
