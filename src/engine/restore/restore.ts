@@ -352,6 +352,12 @@ class RestoreRun {
 
   private restoreHardlink(out: Buffer, node: TreeNode, targetRoot: Buffer): void {
     const first = Buffer.from(node.linkTo ?? '', 'base64');
+    // The link must stay inside the restore: an absolute snapshot path with no "." or ".." parts.
+    const parts = first.toString('latin1').split('/');
+    if (first[0] !== 0x2f || parts.slice(1).some((p) => p === '' || p === '.' || p === '..')) {
+      this.error(out, 'refusing a hard link whose target is not a plain path inside the snapshot');
+      return;
+    }
     const src = Buffer.concat([targetRoot.equals(Buffer.from('/')) ? Buffer.alloc(0) : targetRoot, first]);
     try {
       this.removeExisting(out);
