@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Cli, describeTree, listFiles, tmp, waitExit, writeRandom } from './testing/cli.js';
+import { Cli, describeTree, listFiles, tmp, waitExit, waitForFiles, writeRandom } from './testing/cli.js';
 import { backup, check, restore, nodeFs, type SourceFs } from '../../src/engine/index.js';
 import { CodecPool, Repository } from '../../src/repo/index.js';
 import { LocalBackend } from '../../src/storage/local/local-backend.js';
@@ -127,10 +127,7 @@ test('SIGKILL mid-backup: check passes, the next backup reuses stored data, prun
   const child = cli.spawn(['snapshot', 'create', '--path', src], { STRONGBOX_WORKERS: '1' });
   const done = waitExit(child);
   // Wait until at least one index file is durable, then kill without warning.
-  for (let i = 0; i < 600; i++) {
-    if ((await listFiles(path.join(repoDir, 'index'))).some((f) => !f.startsWith('.tmp-'))) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitForFiles(path.join(repoDir, 'index'), (f) => f.length > 0);
   child.kill('SIGKILL');
   const exit = await done;
   assert.equal(exit.signal, 'SIGKILL', 'the backup finished before it could be killed; make the data larger');
@@ -163,10 +160,7 @@ test('Ctrl-C (SIGINT) mid-backup: exit 130, no snapshot, repository consistent',
   cli.init(['--pack-size', '1']);
   const child = cli.spawn(['snapshot', 'create', '--path', src], { STRONGBOX_WORKERS: '1' });
   const done = waitExit(child);
-  for (let i = 0; i < 600; i++) {
-    if ((await listFiles(path.join(repoDir, 'data'))).length > 0) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitForFiles(path.join(repoDir, 'data'), (f) => f.length > 0);
   child.kill('SIGINT');
   const exit = await done;
   assert.equal(exit.code, 130, exit.stderr);

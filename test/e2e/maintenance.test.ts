@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Cli, listFiles, tmp, waitExit, writeRandom } from './testing/cli.js';
+import { Cli, listFiles, tmp, waitExit, waitForFiles, writeRandom } from './testing/cli.js';
 
 async function du(dir: string): Promise<number> {
   let n = 0;
@@ -105,9 +105,7 @@ test('locks: concurrent backups both succeed; prune waits for nobody and reports
   await writeRandom(path.join(a, 'z.bin'), 200 << 20, 3);
   const running = cli.spawn(['snapshot', 'create', '--path', a], { STRONGBOX_WORKERS: '1' });
   const done = waitExit(running);
-  for (let i = 0; i < 500 && (await listFiles(path.join(cli.repo, 'locks'))).filter((f) => !f.startsWith('.tmp-')).length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitForFiles(path.join(cli.repo, 'locks'), (f) => f.length > 0);
   const locked = cli.run(['repo', 'prune']);
   assert.equal(locked.code, 11, locked.stderr);
   assert.match(locked.stderr, new RegExp(`shared lock .* pid ${running.pid}`));
@@ -117,9 +115,7 @@ test('locks: concurrent backups both succeed; prune waits for nobody and reports
   // A lock from a process that no longer exists is stale: prune ignores it and unlock removes it.
   const dead = cli.spawn(['snapshot', 'create', '--path', a, '--force'], { STRONGBOX_WORKERS: '1' });
   const deadDone = waitExit(dead);
-  for (let i = 0; i < 500 && (await listFiles(path.join(cli.repo, 'locks'))).filter((f) => !f.startsWith('.tmp-')).length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitForFiles(path.join(cli.repo, 'locks'), (f) => f.length > 0);
   dead.kill('SIGKILL');
   await deadDone;
   assert.equal(cli.run(['repo', 'prune']).code, 0);

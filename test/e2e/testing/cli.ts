@@ -129,3 +129,12 @@ export async function writeRandom(file: string, bytes: number, seed = 1): Promis
   for (let done = 0; done < bytes; done += 4 << 20) await fh.write(c.update(Buffer.alloc(Math.min(4 << 20, bytes - done))));
   await fh.close();
 }
+
+/** Polls a directory until `ready` holds for its (durable, non-temporary) files, or the time runs out. */
+export async function waitForFiles(dir: string, ready: (files: string[]) => boolean, timeoutMs = 12_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (ready((await listFiles(dir)).filter((f) => !path.basename(f).startsWith('.tmp-')))) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
