@@ -14,3 +14,4 @@ export * from './lock/lock.js';
 export * from './format/config.js';
 export { blobId } from './crypto/aead.js';
 export { sha256 } from './crypto/keys.js';
+export { readXattrs, textPath, type XattrRead } from './workers/xattrs.js';

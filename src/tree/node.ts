@@ -18,6 +18,8 @@ export interface TreeNode {
   /** Nanoseconds since the epoch, as a decimal string (exceeds 2^53). */
   mtimeNs: string;
   size?: number;
+  /** files: change time in ns (decimal string); equal ctimes mean equal attributes. */
+  ctimeNs?: string;
   inode?: string;
   dev?: string;
   links?: number;

@@ -2,13 +2,12 @@ import { hostname, userInfo } from 'node:os';
 import * as path from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import { AppError, errnoCode, nullSink, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
-import { blobId, BlobSaver, SourceReadError, type BlobEncoder, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
+import { blobId, BlobSaver, readXattrs, SourceReadError, type XattrRead, type BlobEncoder, type ChunkedFile, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
 import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
 import { compileExcludes, type Matcher } from '../glob.js';
 import { OwnerNames } from './owners.js';
 import { Semaphore } from '../semaphore.js';
 import { SmallBatcher } from './small-batcher.js';
-import { readXattrs } from '../xattrs.js';
 import { nodeFs, type SourceFs } from './source-fs.js';
 
 export interface BackupOptions {
@@ -371,15 +370,21 @@ class BackupRun {
     );
   }
 
-  private fileNode(p: Buffer, name: Buffer, st: BigIntStats): TreeNode {
-    return this.withXattrs(p, { ...this.baseNode(name, st, 'file'), size: Number(st.size), inode: st.ino.toString(), dev: st.dev.toString(), links: Number(st.nlink) });
+  private fileNode(name: Buffer, st: BigIntStats): TreeNode {
+    return {
+      ...this.baseNode(name, st, 'file'),
+      size: Number(st.size),
+      inode: st.ino.toString(),
+      dev: st.dev.toString(),
+      links: Number(st.nlink),
+      ctimeNs: st.ctimeNs.toString(),
+    };
   }
 
   /** Adds extended attributes where the file system has them; an unreadable one is a warning. */
-  private withXattrs(p: Buffer, node: TreeNode): TreeNode {
-    const x = readXattrs(p);
-    if (x.error) this.warn(p, `extended attributes not saved: ${x.error}`);
-    if (x.xattrs) node.xattrs = x.xattrs;
+  private withXattrs(p: Buffer, node: TreeNode, read: XattrRead = readXattrs(p)): TreeNode {
+    if (read.error) this.warn(p, `extended attributes not saved: ${read.error}`);
+    if (read.xattrs) node.xattrs = read.xattrs;
     return node;
   }
 
@@ -391,7 +396,7 @@ class BackupRun {
       this.warn(p, `cannot read file: ${describe(Object.assign(new Error(r.message), { code: r.errno }))}`);
       return undefined;
     }
-    const node = this.fileNode(p, name, st);
+    const node = this.withXattrs(p, this.fileNode(name, st), { ...(r.xattrs ? { xattrs: r.xattrs } : {}), ...(r.xattrError ? { error: r.xattrError } : {}) });
     node.size = r.rawLength;
     node.content = [];
     if (r.rawLength > 0) {
@@ -410,7 +415,7 @@ class BackupRun {
   }
 
   private async saveFileNode(p: Buffer, name: Buffer, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
-    const node = this.fileNode(p, name, st);
+    const node = this.fileNode(name, st);
     if (st.nlink > 1n) {
       const key = `${st.dev}:${st.ino}`;
       const first = this.hardlinks.get(key);
@@ -425,11 +430,17 @@ class BackupRun {
       this.counters.files++;
       this.counters.bytes += node.size ?? 0;
       this.emitProgress();
+      // Attributes change the ctime: with the same ctime the parent's are still right.
+      if (prev.ctimeNs === node.ctimeNs) {
+        if (prev.xattrs) node.xattrs = prev.xattrs;
+      } else this.withXattrs(p, node);
       return { ...node, content: prev.content ?? [] };
     }
     await this.readers.acquire();
     try {
-      node.content = await this.readContent(p, Number(st.size));
+      const read = await this.readContent(p, Number(st.size));
+      node.content = read.ids.map((id) => id.toString('hex'));
+      this.withXattrs(p, node, { ...(read.xattrs ? { xattrs: read.xattrs } : {}), ...(read.xattrError ? { error: read.xattrError } : {}) });
     } catch (err) {
       if (!isSourceError(err)) throw err;
       this.warn(p, `cannot read file: ${describe(err)}`);
@@ -445,7 +456,7 @@ class BackupRun {
   }
 
   /** Chunks, hashes and encodes a file on the worker pool; only new chunks are encoded and sent back. */
-  private async readContent(p: Buffer, statSize: number): Promise<string[]> {
+  private async readContent(p: Buffer, statSize: number): Promise<ChunkedFile> {
     const claimed: Buffer[] = [];
     try {
       const res = await this.opts.pipeline.chunkFile(p, statSize, {
@@ -464,7 +475,7 @@ class BackupRun {
           if (k >= 0) claimed.splice(k, 1);
         },
       });
-      return res.ids.map((id) => id.toString('hex'));
+      return res;
     } catch (err) {
       for (const id of claimed) this.saver.unclaim(id);
       throwIfAborted(this.opts.signal);

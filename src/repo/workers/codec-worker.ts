@@ -4,6 +4,7 @@ import { AppError, GarbageBudget } from '../../kernel/index.js';
 import { blobId } from '../crypto/aead.js';
 import { createChunker, type ChunkerParams } from '../chunker/fastcdc.js';
 import { BlobCodec } from '../format/blob.js';
+import { readXattrs } from './xattrs.js';
 
 /**
  * Worker thread of the chunk pipeline. Besides encoding (compress + seal) and
@@ -29,7 +30,7 @@ export type WorkerRequest =
   | { seq: number; op: 'want'; mask: Uint8Array; abort: boolean };
 
 export type WorkerResponse =
-  | { seq: number; kind: 'result'; data: Uint8Array; bytes?: number }
+  | { seq: number; kind: 'result'; data: Uint8Array; bytes?: number; xattrs?: Record<string, string>; xattrError?: string }
   | { seq: number; kind: 'error'; code: string; message: string; errno?: string }
   | { seq: number; kind: 'ids'; ids: Uint8Array; lens: number[] }
   | { seq: number; kind: 'blob'; id: Uint8Array; sealed: Uint8Array; rawLength: number }
@@ -60,7 +61,7 @@ export type RestoreOutcome = { ok: true; rawLength: number } | { ok: false; mess
 /** One small file of a batch: its single chunk (id and sealed blob), or why it was not read. */
 export type SmallResult =
   /** `sealed` is absent when the main thread said the blob is already stored or claimed. */
-  | { ok: true; id: Uint8Array; sealed?: Uint8Array; rawLength: number }
+  | { ok: true; id: Uint8Array; sealed?: Uint8Array; rawLength: number; xattrs?: Record<string, string>; xattrError?: string }
   | { ok: false; grew: true }
   | { ok: false; grew: false; errno: string; message: string };
 
@@ -194,7 +195,8 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
       if (eof && filled === 0) break;
     }
     const data = owned(Buffer.concat(content));
-    post({ seq, kind: 'result', data, bytes: total }, [data.buffer as ArrayBuffer]);
+    const x = readXattrs(path);
+    post({ seq, kind: 'result', data, bytes: total, ...(x.xattrs ? { xattrs: x.xattrs } : {}), ...(x.error ? { xattrError: x.error } : {}) }, [data.buffer as ArrayBuffer]);
   } catch (err) {
     fail(seq, err);
   } finally {
@@ -216,6 +218,8 @@ let smallBuf: Buffer | undefined;
 async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
   const results: SmallResult[] = new Array(paths.length);
   const datas: (Buffer | undefined)[] = new Array(paths.length);
+  const attrs: { xattrs?: Record<string, string>; error?: string }[] = new Array(paths.length);
+  const extra = (i: number) => ({ ...(attrs[i]?.xattrs ? { xattrs: attrs[i]!.xattrs } : {}), ...(attrs[i]?.error ? { xattrError: attrs[i]!.error } : {}) });
   const limit = init.chunker.min;
   // One read buffer for every batch; what is kept is copied out at its exact size.
   smallBuf ??= Buffer.allocUnsafeSlow(limit + 1);
@@ -231,7 +235,10 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
         if (n === 0 || filled > limit) break;
       }
       if (filled > limit) results[i] = { ok: false, grew: true };
-      else datas[i] = Buffer.from(buf.subarray(0, filled));
+      else {
+        datas[i] = Buffer.from(buf.subarray(0, filled));
+        attrs[i] = readXattrs(Buffer.from(p));
+      }
     } catch (err) {
       results[i] = { ok: false, grew: false, errno: (err as NodeJS.ErrnoException).code ?? 'EIO', message: (err as Error).message };
     } finally {
@@ -241,7 +248,7 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
   try {
     // Empty files have no chunk to store.
     datas.forEach((d, i) => {
-      if (d?.length === 0) results[i] = { ok: true, id: new Uint8Array(32), rawLength: 0 };
+      if (d?.length === 0) results[i] = { ok: true, id: new Uint8Array(32), rawLength: 0, ...extra(i) };
     });
     const read = datas.flatMap((d, i) => (d && d.length > 0 ? [i] : []));
     const ids = Buffer.allocUnsafeSlow(32 * read.length);
@@ -260,13 +267,13 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
       const data = datas[i]!;
       const id = owned(Buffer.from(ids.subarray(k * 32, k * 32 + 32)));
       if (!mask[k]) {
-        results[i] = { ok: true, id, rawLength: data.length };
+        results[i] = { ok: true, id, rawLength: data.length, ...extra(i) };
         return;
       }
       const sealed = owned(codec.encode(data));
       garbage.spent(2 * data.length);
       transfer.push(sealed.buffer as ArrayBuffer);
-      results[i] = { ok: true, id, sealed, rawLength: data.length };
+      results[i] = { ok: true, id, sealed, rawLength: data.length, ...extra(i) };
     });
     post({ seq, kind: 'small', results }, transfer);
   } catch (err) {

@@ -32,9 +32,17 @@ export interface BlobWriter {
   writeRange(data: Buffer, items: RestoreItem[]): Promise<RestoreOutcome[]>;
 }
 
+/** A chunked file: its chunk ids in order, the bytes read, and its extended attributes. */
+export interface ChunkedFile {
+  ids: Buffer[];
+  bytes: number;
+  xattrs?: Record<string, string>;
+  xattrError?: string;
+}
+
 export interface FileChunker {
   /** Chunks one file of any size, asking `handler` which chunks are new. */
-  chunkFile(path: Buffer, sizeHint: number, handler: ChunkHandler): Promise<{ ids: Buffer[]; bytes: number }>;
+  chunkFile(path: Buffer, sizeHint: number, handler: ChunkHandler): Promise<ChunkedFile>;
   /** Reads and hashes a batch of files of at most `min` bytes (one chunk each); encodes those `decide` wants. */
   chunkSmall(paths: Buffer[], decide: (ids: Buffer[]) => boolean[]): Promise<SmallResult[]>;
 }
@@ -160,7 +168,7 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     return unwrap(await this.submit({ seq: 0, op: 'decode', sealed: copy, id, what }, [copy.buffer]));
   }
 
-  async chunkFile(path: Buffer, sizeHint: number, handler: ChunkHandler): Promise<{ ids: Buffer[]; bytes: number }> {
+  async chunkFile(path: Buffer, sizeHint: number, handler: ChunkHandler): Promise<ChunkedFile> {
     // If the main thread's side fails (say the destination is full), that error is the one to report,
     // not the worker's resulting cancellation.
     let handlerError: unknown;
@@ -177,7 +185,8 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     if (res.kind === 'error' && res.errno) throw new SourceReadError(res.message, res.errno);
     const data = unwrap(res);
     const ids = Array.from({ length: data.length / 32 }, (_, i) => data.subarray(i * 32, i * 32 + 32));
-    return { ids, bytes: res.kind === 'result' ? (res.bytes ?? 0) : 0 };
+    if (res.kind !== 'result') throw new AppError('INTERNAL', 'unexpected worker response');
+    return { ids, bytes: res.bytes ?? 0, ...(res.xattrs ? { xattrs: res.xattrs } : {}), ...(res.xattrError ? { xattrError: res.xattrError } : {}) };
   }
 
   async chunkSmall(paths: Buffer[], decide: (ids: Buffer[]) => boolean[]): Promise<SmallResult[]> {
