@@ -140,6 +140,10 @@ test('exit codes: wrong password 12, no repository 10, usage 2, unknown snapshot
   const noPw = cli.run(['snapshot', 'list'], { STRONGBOX_PASSWORD: undefined });
   assert.equal(noPw.code, 12);
   assert.match(noPw.stderr, /STRONGBOX_PASSWORD/);
+  await fs.writeFile(path.join(root, 'a-file'), 'x');
+  const onFile = new Cli(path.join(root, 'a-file')).run(['repo', 'init']);
+  assert.equal(onFile.code, 2);
+  assert.match(onFile.stderr, /exists and is not a directory/);
   const again = cli.run(['repo', 'init']);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /already holds/);

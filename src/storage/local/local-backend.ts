@@ -150,6 +150,10 @@ export class LocalBackend implements Backend {
 
   async create(): Promise<void> {
     try {
+      const st = await fs.stat(this.location).catch(() => undefined);
+      if (st && !st.isDirectory()) {
+        throw new AppError('INVALID_ARGUMENT', `${this.location} exists and is not a directory; give a directory (it is created if missing).`);
+      }
       await fs.mkdir(this.location, { recursive: true });
       const existing = await fs.readdir(this.location);
       const clash = existing.filter((n) => n === 'config' || (fileKinds as readonly string[]).includes(n));
