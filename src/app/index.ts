@@ -1,9 +1,10 @@
-/** Composition root: builds concrete backends and the worker pool, and opens repositories for the edges (CLI, later the server). */
+/** Composition root: builds concrete backends, the worker pool and the instance (home, catalog, secrets), and opens repositories for the edges. */
 import { Repository, CodecPool, type InitOptions } from '../repo/index.js';
 import { backendFor } from './backends.js';
 
 export { backendFor };
 export { tuneProcess } from './process.js';
+export { instanceHome, openInstance, describePasswordRef, type Instance } from './instance.js';
 
 export async function openRepository(location: string, password: string, opts: { loadIndex?: boolean } = {}): Promise<Repository> {
   const repo = await Repository.open(backendFor(location), password);

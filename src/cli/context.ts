@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
 import { AppError } from '../kernel/index.js';
-import { codecPool, openRepository } from '../app/index.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { codecPool, instanceHome, openInstance, openRepository } from '../app/index.js';
 import type { CodecPool, Repository } from '../repo/index.js';
 import { getPassword } from './password.js';
 import { makeOutput, type Output } from './render.js';
 
 export interface GlobalOptions {
   repo?: string;
+  destination?: string;
   passwordFile?: string;
   json?: boolean;
   quiet?: boolean;
@@ -27,9 +30,36 @@ export function repoLocation(cmd: Command): string {
   return loc;
 }
 
+function explicitPassword(g: GlobalOptions): boolean {
+  return !!g.passwordFile || !!process.env.STRONGBOX_PASSWORD || !!process.env.STRONGBOX_PASSWORD_FILE;
+}
+
+/**
+ * Which repository a command works on, and its password: --repo (or STRONGBOX_REPO)
+ * with a password from the flags, environment or a prompt; otherwise --destination
+ * (or STRONGBOX_DESTINATION), or the instance's default destination, with the
+ * password the destination refers to (explicit flags and environment still win).
+ */
+export async function resolveRepo(cmd: Command): Promise<{ location: string; password: string }> {
+  const g = globals(cmd);
+  const direct = g.repo ?? process.env.STRONGBOX_REPO;
+  if (direct) return { location: direct, password: await getPassword(g) };
+  const name = g.destination ?? process.env.STRONGBOX_DESTINATION;
+  if (!name && !existsSync(join(instanceHome(), 'catalog.sqlite'))) {
+    throw new AppError('USAGE', 'No repository given: use --repo LOCATION (or STRONGBOX_REPO), or add a destination with "strongbox destination add NAME LOCATION".');
+  }
+  const inst = await openInstance();
+  try {
+    const dest = name ? await inst.destinations.get(name) : await inst.destinations.getDefault();
+    if (!dest) throw new AppError('USAGE', 'No repository given and no default destination: use --repo, --destination NAME, or "strongbox destination default NAME".');
+    return { location: dest.location, password: explicitPassword(g) ? await getPassword(g) : inst.resolvePassword(dest.password) };
+  } finally {
+    await inst.close();
+  }
+}
+
 export async function withRepo<T>(cmd: Command, fn: (repo: Repository) => Promise<T>, opts: { loadIndex?: boolean } = {}): Promise<T> {
-  const location = repoLocation(cmd);
-  const password = await getPassword(globals(cmd));
+  const { location, password } = await resolveRepo(cmd);
   const repo = await openRepository(location, password, opts);
   try {
     return await fn(repo);

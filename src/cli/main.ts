@@ -3,6 +3,7 @@ import { errorTable, toAppError } from '../kernel/index.js';
 import { tuneProcess, VERSION } from '../app/index.js';
 import { repoCommand } from './commands/repo.js';
 import { outcome, snapshotCommand } from './commands/snapshot.js';
+import { destinationCommand } from './commands/destination.js';
 
 /** Exit codes, documented in docs/CLI.md and stable across versions. */
 export function buildProgram(): Command {
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .description('Encrypted, deduplicated snapshots: backup, restore and disaster recovery for self-hosted applications.')
     .version(VERSION, '-V, --version')
     .option('-r, --repo <location>', 'repository location (env STRONGBOX_REPO)')
+    .option('-d, --destination <name>', 'use a named destination instead of --repo (env STRONGBOX_DESTINATION; default: the default destination)')
     .option('--password-file <file>', 'read the repository password from a file (env STRONGBOX_PASSWORD or STRONGBOX_PASSWORD_FILE; prompted on a terminal otherwise)')
     .option('--json', 'machine-readable JSON on stdout')
     .option('-q, --quiet', 'no progress or warnings on stderr')
@@ -29,6 +31,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 snapshot written but some files unreadable
     );
   program.addCommand(repoCommand());
   program.addCommand(snapshotCommand());
+  program.addCommand(destinationCommand());
   program.exitOverride();
   for (const c of allCommands(program)) c.exitOverride();
   return program;

@@ -12,6 +12,6 @@ export * from './index/blob-index.js';
 export * from './index/index-file.js';
 export * from './lock/lock.js';
 export * from './format/config.js';
-export { blobId } from './crypto/aead.js';
+export { blobId, seal, open as openSealed } from './crypto/aead.js';
 export { sha256 } from './crypto/keys.js';
 export { readXattrs, textPath, type XattrRead } from './workers/xattrs.js';

@@ -69,8 +69,9 @@ export function planPrune(packs: readonly PackUsage[], used: ReadonlySet<string>
 
 /**
  * Removes data no snapshot uses. Runs under the exclusive lock. Order keeps the
- * repository consistent at every step: repacked blobs are written, then one new
- * index superseding all old ones, then old indexes and packs are deleted.
+ * repository consistent at every step: unindexed leftovers are deleted, repacked
+ * blobs are written, then one new index superseding all old ones, then old indexes
+ * and packs are deleted.
  */
 export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Promise<PruneResult> {
   const { repo } = opts;
@@ -124,6 +125,16 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
       return { ...planOut, dryRun: !!opts.dryRun, packsWritten: 0, bytesBefore, bytesAfter: bytesBefore - removedBytes + estimate, reclaimedBytes: removedBytes - estimate };
     }
 
+    // Packs no index lists (left by an interrupted backup) go first: nothing can refer to
+    // them (a snapshot is written only after its index), and on a full disk freeing them
+    // is what makes room for the new index below.
+    for (const p of plan.unindexed) await repo.backend.remove({ kind: 'data', name: p }).catch(ignoreMissing);
+    if (plan.remove.length === 0 && plan.repack.length === 0) {
+      let bytesAfter = 0;
+      for await (const o of repo.backend.list('data')) bytesAfter += o.size;
+      return { ...planOut, dryRun: false, packsWritten: 0, bytesBefore, bytesAfter, reclaimedBytes: bytesBefore - bytesAfter };
+    }
+
     sink.emit({ type: 'phase', phase: 'repacking' });
     const saver = new BlobSaver(repo, opts.encoder, { deferIndex: true });
     for (const pack of plan.repack) {
@@ -144,7 +155,7 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
     await repo.saveObjectIndex({ supersedes: oldIndexes, packs: [...keptPacks, ...saver.written] });
     sink.emit({ type: 'phase', phase: 'deleting' });
     for (const name of oldIndexes) await repo.backend.remove({ kind: 'index', name }).catch(ignoreMissing);
-    for (const p of [...plan.remove, ...plan.repack, ...plan.unindexed]) await repo.backend.remove({ kind: 'data', name: p }).catch(ignoreMissing);
+    for (const p of [...plan.remove, ...plan.repack]) await repo.backend.remove({ kind: 'data', name: p }).catch(ignoreMissing);
     const written = saver.written.length;
     let bytesAfter = 0;
     for await (const o of repo.backend.list('data')) bytesAfter += o.size;

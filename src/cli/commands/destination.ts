@@ -1,0 +1,162 @@
+import { Command } from 'commander';
+import { resolve as resolvePath } from 'node:path';
+import { AppError } from '../../kernel/index.js';
+import { describePasswordRef, initRepository, openInstance, openRepository, type Instance } from '../../app/index.js';
+import type { PasswordRef } from '../../catalog/index.js';
+import type { Repository } from '../../repo/index.js';
+import { getPassword } from '../password.js';
+import { table } from '../render.js';
+import { globals, output } from '../context.js';
+
+async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promise<T> {
+  const inst = await openInstance();
+  try {
+    return await fn(inst);
+  } finally {
+    await inst.close();
+  }
+}
+
+interface Validation {
+  repositoryId: string;
+  snapshots: number;
+  steps: string[];
+}
+
+/**
+ * Proves a destination works end to end: the repository opens with the password,
+ * and a lock object can be written, read back (listed and decrypted) and deleted.
+ */
+async function validate(location: string, password: string): Promise<Validation> {
+  const steps: string[] = [];
+  const repo: Repository = await openRepository(location, password, { loadIndex: false });
+  try {
+    steps.push('opened the repository with the password');
+    const lock = await repo.lock(false);
+    steps.push('wrote a test object (a lock)');
+    if (!(await repo.listLocks()).some((l) => l.id === lock.id)) throw new AppError('STORAGE_UNAVAILABLE', `The test object written to ${location} could not be read back.`);
+    steps.push('read it back');
+    await lock.release();
+    steps.push('deleted it');
+    return { repositoryId: repo.config.id, snapshots: (await repo.listNames('snapshots')).length, steps };
+  } finally {
+    await repo.backend.close();
+  }
+}
+
+export function destinationCommand(): Command {
+  const dest = new Command('destination').description('Name the places snapshots are stored, with how to find their passwords');
+
+  dest
+    .command('add <name> <location>')
+    .description('Add a destination (a local or mounted directory holding a repository) and validate it')
+    .option('--init', 'create a new repository there first')
+    .option('--default', 'make it the default destination (the first one always is)')
+    .option('--password-from-env <var>', 'do not store the password: read it from this environment variable when needed')
+    .option('--password-from-file <file>', 'do not store the password: read it from this file when needed')
+    .option('--skip-validation', 'add it without opening the repository')
+    .addHelpText(
+      'after',
+      `
+Without --password-from-*, the password (from --password-file, STRONGBOX_PASSWORD or a prompt)
+is stored in the catalog encrypted with the instance key ($STRONGBOX_HOME/instance.key), never
+in plain text. Commands then use the default destination when no --repo is given.
+
+Example:
+  strongbox destination add main /mnt/backups/strongbox --init
+  strongbox snapshot create --path /srv/app`,
+    )
+    .action(async (name: string, location: string, o: { init?: boolean; default?: boolean; passwordFromEnv?: string; passwordFromFile?: string; skipValidation?: boolean }, cmd: Command) => {
+      const out = output(cmd);
+      const abs = resolvePath(location);
+      if (o.passwordFromEnv && o.passwordFromFile) throw new AppError('USAGE', 'Give either --password-from-env or --password-from-file, not both.');
+      await withInstance(async (inst) => {
+        let ref: PasswordRef;
+        let password: string;
+        if (o.passwordFromEnv) {
+          ref = { type: 'env', name: o.passwordFromEnv };
+          password = inst.resolvePassword(ref);
+        } else if (o.passwordFromFile) {
+          ref = { type: 'file', path: resolvePath(o.passwordFromFile) };
+          password = inst.resolvePassword(ref);
+        } else {
+          password = await getPassword(globals(cmd), { confirm: !!o.init });
+          ref = inst.sealSecret(password);
+        }
+        // Refuse a duplicate before touching the location.
+        if ((await inst.destinations.list()).some((d) => d.name === name)) {
+          throw new AppError('CONFLICT', `A destination named "${name}" already exists; remove it first or choose another name.`);
+        }
+        if (o.init) await (await initRepository(abs, password)).backend.close();
+        const checked = o.skipValidation ? undefined : await validate(abs, password);
+        const added = await inst.destinations.add({ name, kind: 'local', location: abs, password: ref, isDefault: !!o.default });
+        if (out.json) return out.data({ ...added, password: describePasswordRef(ref), validation: checked ?? null });
+        out.out(`Added destination "${name}" at ${abs}${added.isDefault ? ' (default)' : ''}`);
+        if (checked) out.out(`validated: ${checked.steps.join(', ')}; repository ${checked.repositoryId.slice(0, 8)} with ${checked.snapshots} snapshot(s)`);
+      });
+    });
+
+  dest
+    .command('list')
+    .description('List destinations')
+    .action(async (_o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withInstance(async (inst) => {
+        const all = await inst.destinations.list();
+        if (out.json) return out.data(all.map((d) => ({ ...d, password: describePasswordRef(d.password) })));
+        if (all.length === 0) return out.out('No destinations yet. Add one with "strongbox destination add NAME LOCATION --init".');
+        out.out(table(all.map((d) => [(d.isDefault ? '*' : ' ') + d.name, d.kind, d.location, describePasswordRef(d.password)]), [' Name', 'Kind', 'Location', 'Password']));
+      });
+    });
+
+  dest
+    .command('show <name>')
+    .description('Show one destination')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withInstance(async (inst) => {
+        const d = await inst.destinations.get(name);
+        if (out.json) return out.data({ ...d, password: describePasswordRef(d.password) });
+        out.out([`name      ${d.name}${d.isDefault ? ' (default)' : ''}`, `kind      ${d.kind}`, `location  ${d.location}`, `password  ${describePasswordRef(d.password)}`, `added     ${d.createdAt}`].join('\n'));
+      });
+    });
+
+  dest
+    .command('validate <name>')
+    .description('Open the repository and write, read back and delete a test object')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withInstance(async (inst) => {
+        const d = await inst.destinations.get(name);
+        const res = await validate(d.location, inst.resolvePassword(d.password));
+        if (out.json) return out.data({ name, ...res });
+        out.out(`"${name}" works: ${res.steps.join(', ')}; repository ${res.repositoryId.slice(0, 8)} with ${res.snapshots} snapshot(s)`);
+      });
+    });
+
+  dest
+    .command('default <name>')
+    .description('Make a destination the default')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withInstance(async (inst) => {
+        await inst.destinations.setDefault(name);
+        if (out.json) out.data({ default: name });
+        else out.out(`"${name}" is now the default destination`);
+      });
+    });
+
+  dest
+    .command('remove <name>')
+    .description('Forget a destination (its repository and data are left untouched)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      await withInstance(async (inst) => {
+        await inst.destinations.remove(name);
+        if (out.json) out.data({ removed: name });
+        else out.out(`Removed destination "${name}" (the repository at its location was not touched)`);
+      });
+    });
+
+  return dest;
+}
