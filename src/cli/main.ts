@@ -20,11 +20,12 @@ export function buildProgram(): Command {
       'after',
       `
 Getting started:
-  export STRONGBOX_REPO=/srv/backups/repo STRONGBOX_PASSWORD='a long passphrase'
-  strongbox repo init
+  strongbox destination add main /srv/backups/repo --init   # asks for a password, keeps it sealed
   strongbox snapshot create --path /srv/app
   strongbox snapshot list
   strongbox snapshot restore latest --target /tmp/restore
+
+Or without an instance: --repo LOCATION (STRONGBOX_REPO) with STRONGBOX_PASSWORD.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 snapshot written but some files unreadable,
 10 no repository, 11 locked, 12 wrong password, 130 cancelled.`,
