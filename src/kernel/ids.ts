@@ -6,10 +6,6 @@ export function newId(): Hex {
   return randomBytes(32).toString('hex');
 }
 
-export function shortId(id: Hex): string {
-  return id.slice(0, 8);
-}
-
 /** Resolves a unique prefix among candidates. Returns the match, 'ambiguous' or undefined. */
 export function matchPrefix(prefix: string, candidates: Iterable<string>): string | 'ambiguous' | undefined {
   let found: string | undefined;

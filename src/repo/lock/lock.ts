@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { AppError, newId } from '../../kernel/index.js';
+import { AppError } from '../../kernel/index.js';
 
 /** A lock object (locks/<id>, sealed). Shared for backups, exclusive for prune. */
 export interface LockInfo {
@@ -55,4 +55,3 @@ export function lockedError(conflicts: readonly LockRecord[]): AppError {
   });
 }
 
-export const lockId = newId;

@@ -70,8 +70,3 @@ export function decodePackHeader(key: Buffer, tail: Buffer, packSize: number, na
   if (offset + hlen + 4 !== packSize) throw new AppError('CORRUPT', `pack ${name}: header does not account for its size.`);
   return blobs;
 }
-
-/** Upper bound on a header's size, for reading a pack's tail in one request. */
-export function headerSizeFor(count: number): number {
-  return 9 + count * ENTRY + 28 + 4;
-}
