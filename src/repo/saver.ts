@@ -51,7 +51,7 @@ export class BlobSaver {
   private unindexed: IndexedPack[] = [];
   private unindexedBlobs = 0;
   private failure: unknown;
-  private readonly garbage = new GarbageBudget(32 * 1024 * 1024);
+  private readonly garbage = new GarbageBudget(32 * 1024 * 1024, 'minor');
 
   constructor(
     private readonly repo: Repository,

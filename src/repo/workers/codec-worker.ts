@@ -77,7 +77,8 @@ const MAX_BIG_BUFFERS = 1;
 let activeBig = 0;
 const wants = new Map<number, (w: { mask: Uint8Array; abort: boolean }) => void>();
 const port = parentPort!;
-const garbage = new GarbageBudget(16 * 1024 * 1024);
+const garbage = new GarbageBudget(16 * 1024 * 1024, 'minor');
+const restoreGarbage = new GarbageBudget(16 * 1024 * 1024, 'major');
 
 /** A view that owns its whole ArrayBuffer, so it can be transferred (copied only when it shares one). */
 function owned(b: Uint8Array): Uint8Array {
@@ -323,13 +324,13 @@ function restoreJob(seq: number, data: Uint8Array, items: RestoreItem[]): void {
           closeSync(fd);
         }
       }
-      garbage.spent(2 * raw.length);
+      restoreGarbage.spent(2 * raw.length);
       results.push({ ok: true, rawLength: raw.length });
     } catch (err) {
       results.push({ ok: false, message: err instanceof Error ? err.message : String(err) });
     }
   }
-  garbage.spent(data.byteLength);
+  restoreGarbage.spent(data.byteLength);
   post({ seq, kind: 'restored', results });
 }
 
