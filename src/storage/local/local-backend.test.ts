@@ -1,15 +1,25 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { LocalBackend } from './local-backend.js';
 import { backendConformance } from '../testing/conformance.js';
 
-backendConformance('local', async () => new LocalBackend(path.join(mkdtempSync(path.join(tmpdir(), 'sb-local-')), 'repo')));
+const made: string[] = [];
+const scratch = () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'sb-local-'));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+backendConformance('local', async () => new LocalBackend(path.join(scratch(), 'repo')));
 
 test('local: a put leaves no temp files behind and data lands under data/<2 hex>/', async () => {
-  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'sb-local-')), 'repo');
+  const dir = path.join(scratch(), 'repo');
   const b = new LocalBackend(dir);
   await b.create();
   const name = 'ab'.repeat(32);
@@ -18,7 +28,7 @@ test('local: a put leaves no temp files behind and data lands under data/<2 hex>
 });
 
 test('local: leftover temp files of a crashed put are not listed', async () => {
-  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'sb-local-')), 'repo');
+  const dir = path.join(scratch(), 'repo');
   const b = new LocalBackend(dir);
   await b.create();
   writeFileSync(path.join(dir, 'index', '.tmp-deadbeef'), 'torn');
@@ -28,6 +38,6 @@ test('local: leftover temp files of a crashed put are not listed', async () => {
 });
 
 test('local: names that are not hex ids are refused (no path tricks)', async () => {
-  const b = new LocalBackend(mkdtempSync(path.join(tmpdir(), 'sb-local-')));
+  const b = new LocalBackend(scratch());
   await assert.rejects(b.get({ kind: 'data', name: '../../etc/passwd' }), /Invalid object name/);
 });
