@@ -21,3 +21,5 @@ export function codecPool(repo: Repository): CodecPool {
 }
 
 export const VERSION = '0.1.0';
+export { instanceRestorer, loadSpecs } from './instance-state.js';
+export type { InstanceExport } from './instance.js';

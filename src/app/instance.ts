@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { AppError } from '../kernel/index.js';
-import { openCatalog, DestinationStore, type Catalog, type PasswordRef } from '../catalog/index.js';
+import { ApplicationStore, catalogImage, openCatalog, DestinationStore, SnapshotCache, type Catalog, type PasswordRef } from '../catalog/index.js';
 import { openSealed, seal } from '../repo/index.js';
 
 /**
@@ -21,6 +21,14 @@ export interface Instance {
   home: string;
   catalog: Catalog;
   destinations: DestinationStore;
+  applications: ApplicationStore;
+  snapshots: SnapshotCache;
+  /** Scratch space for the rare component that needs it (private, emptied of our leftovers on open). */
+  spoolDir: string;
+  /** The instance's own state for a full snapshot: a portable export, the key, and the catalog file. */
+  stateFiles(): Promise<{ name: string; data: Buffer }[]>;
+  /** The instance key (to re-seal secrets of another instance's export). */
+  key: Buffer;
   sealSecret(plain: string): PasswordRef;
   resolvePassword(ref: PasswordRef): string;
   close(): Promise<void>;
@@ -58,11 +66,33 @@ function instanceKey(home: string): Buffer {
 export async function openInstance(home = instanceHome()): Promise<Instance> {
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const key = instanceKey(home);
-  const catalog = await openCatalog(path.join(home, 'catalog.sqlite'));
+  const catalogFile = path.join(home, 'catalog.sqlite');
+  const catalog = await openCatalog(catalogFile);
+  const spoolDir = path.join(home, 'spool');
+  fs.mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+  const destinations = new DestinationStore(catalog);
+  const applications = new ApplicationStore(catalog);
   return {
     home,
     catalog,
-    destinations: new DestinationStore(catalog),
+    destinations,
+    applications,
+    snapshots: new SnapshotCache(catalog),
+    spoolDir,
+    key,
+    async stateFiles() {
+      const state: InstanceExport = {
+        format: 1,
+        exportedAt: new Date().toISOString(),
+        applications: (await applications.list()).map((a) => ({ name: a.name, version: a.version, specText: a.specText })),
+        destinations: (await destinations.list()).map((d) => ({ name: d.name, kind: d.kind, location: d.location, password: d.password, isDefault: d.isDefault })),
+      };
+      return [
+        { name: 'instance.json', data: Buffer.from(JSON.stringify(state, null, 2)) },
+        { name: 'instance.key', data: key },
+        { name: 'catalog.sqlite', data: catalogImage(catalogFile) },
+      ];
+    },
     sealSecret: (plain) => ({ type: 'sealed', sealed: seal(key, Buffer.from(plain, 'utf8')).toString('base64') }),
     resolvePassword(ref) {
       switch (ref.type) {
@@ -87,6 +117,14 @@ export async function openInstance(home = instanceHome()): Promise<Instance> {
     },
     close: () => catalog.destroy(),
   };
+}
+
+/** The portable part of a full snapshot's instance state (sealed secrets stay sealed under the exporting instance's key). */
+export interface InstanceExport {
+  format: 1;
+  exportedAt: string;
+  applications: { name: string; version: string; specText: string }[];
+  destinations: { name: string; kind: string; location: string; password: PasswordRef; isDefault: boolean }[];
 }
 
 export function describePasswordRef(ref: PasswordRef): string {

@@ -18,8 +18,33 @@ export interface DestinationsTable {
   created_at: string;
 }
 
+export interface ApplicationsTable {
+  name: string;
+  version: string;
+  /** The spec as the operator wrote it (YAML); secrets in it are references only. */
+  spec_text: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A cache of snapshot listings per repository: rebuilt from the repository whenever it differs. */
+export interface SnapshotCacheTable {
+  repository: string;
+  id: string;
+  time: string;
+  type: string;
+  status: string;
+  apps: string;
+  tags: string;
+  bytes: number;
+  /** The manifest without warnings (JSON). */
+  manifest: string;
+}
+
 export interface CatalogSchema {
   destinations: DestinationsTable;
+  applications: ApplicationsTable;
+  snapshot_cache: SnapshotCacheTable;
   catalog_meta: { key: string; value: string; id?: Generated<number> };
 }
 
@@ -41,7 +66,46 @@ const migrations: Record<string, Migration> = {
       await db.schema.createTable('catalog_meta').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
     },
   },
+  '0002_applications': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('applications')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('spec_text', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0003_snapshot_cache': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('snapshot_cache')
+        .addColumn('repository', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('apps', 'text', (c) => c.notNull())
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('bytes', 'integer', (c) => c.notNull())
+        .addColumn('manifest', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('snapshot_cache_pk', ['repository', 'id'])
+        .execute();
+    },
+  },
 };
+
+/** A consistent copy of the catalog's database file (SQLite's own serialization, inside a read transaction). */
+export function catalogImage(file: string): Buffer {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.serialize();
+  } finally {
+    db.close();
+  }
+}
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 

@@ -130,3 +130,6 @@ export function repoAction<A extends unknown[]>(
     await withRepo(cmd, (repo) => body({ repo, out, cmd }, ...(all.slice(0, -1) as A)), opts);
   };
 }
+
+/** Set by a command whose work succeeded only in part; main exits with it. */
+export const outcome = { exitCode: 0 };

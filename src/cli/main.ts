@@ -4,6 +4,7 @@ import { tuneProcess, VERSION } from '../app/index.js';
 import { repoCommand } from './commands/repo.js';
 import { outcome, snapshotCommand } from './commands/snapshot.js';
 import { destinationCommand } from './commands/destination.js';
+import { appCommand } from './commands/app.js';
 
 /** Exit codes, documented in docs/CLI.md and stable across versions. */
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 snapshot written but some files unreadable
   program.addCommand(repoCommand());
   program.addCommand(snapshotCommand());
   program.addCommand(destinationCommand());
+  program.addCommand(appCommand());
   program.exitOverride();
   for (const c of allCommands(program)) c.exitOverride();
   return program;

@@ -60,6 +60,7 @@ export class ProgressBar implements ProgressSink {
   private phase = '';
 
   private readonly quiet: boolean;
+  private readonly json: boolean;
   private readonly bar: boolean;
 
   constructor(
@@ -67,6 +68,7 @@ export class ProgressBar implements ProgressSink {
     out: Pick<Output, 'quiet' | 'json'>,
   ) {
     this.quiet = out.quiet;
+    this.json = out.json;
     this.bar = this.tty && !out.quiet && !out.json;
   }
 
@@ -79,6 +81,12 @@ export class ProgressBar implements ProgressSink {
     }
     if (e.type === 'phase') {
       this.phase = e.phase;
+      return;
+    }
+    if (e.type === 'log') {
+      if (this.quiet || this.json) return;
+      this.clear();
+      process.stderr.write(`${e.time.slice(11, 19)} ${e.line}\n`);
       return;
     }
     if (!this.bar) return;

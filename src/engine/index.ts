@@ -15,3 +15,5 @@ export * from './retention.js';
 export * from './browse.js';
 export * from './glob.js';
 export * from './maintenance/rebuild-index.js';
+export * from './app/backup-app.js';
+export * from './app/restore-app.js';

@@ -20,6 +20,10 @@ export const errorTable = {
   STORAGE_UNAVAILABLE: { exit: 1, http: 503 },
   PERMISSION_DENIED: { exit: 1, http: 403 },
   CONFLICT: { exit: 1, http: 409 },
+  /** A restore's preflight found targets that are not clean or cannot work; nothing was changed. */
+  PREFLIGHT_FAILED: { exit: 4, http: 409 },
+  /** The snapshot needs a newer Strongbox (format or version). */
+  UNSUPPORTED_VERSION: { exit: 1, http: 422 },
   CANCELLED: { exit: 130, http: 499 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 

@@ -15,7 +15,9 @@ export type ProgressEvent =
   | { type: 'phase'; phase: string }
   | { type: 'progress'; counters: ProgressCounters; current?: string }
   | { type: 'warning'; path?: string; message: string }
-  | { type: 'error'; path?: string; message: string };
+  | { type: 'error'; path?: string; message: string }
+  /** A line of an application run's log (hooks, tools, components). */
+  | { type: 'log'; time: string; line: string };
 
 export interface ProgressSink {
   emit(event: ProgressEvent): void;

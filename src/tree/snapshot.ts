@@ -35,6 +35,76 @@ export interface Snapshot {
   warningCount: number;
   summary: SnapshotSummary;
   program: string;
+  /** Absent for plain file snapshots (`snapshot create --path`). */
+  type?: 'application' | 'full';
+  /** Application and full snapshots: how the run ended. */
+  status?: SnapshotStatus;
+  note?: string;
+  /** The Strongbox version that wrote it, and the repository format version it needs. */
+  strongboxVersion?: string;
+  formatVersion?: number;
+  /** A random id given to the run before the snapshot existed; hooks see it as STRONGBOX_RUN_ID. */
+  runId?: string;
+  applications?: AppRecord[];
+  /** Full snapshots: the instance's own state, under /_instance in the tree. */
+  instance?: { path: string; files: string[] };
+  /** Errors that are not one application's (the instance state). */
+  errors?: string[];
+  /** The run's log: blob ids of its text (`snapshot logs`). */
+  log?: string[];
+}
+
+export type SnapshotStatus = 'completed' | 'partially_failed' | 'failed';
+
+/** One application in a snapshot: the equivalent of the seeds' metadata.json. */
+export interface AppRecord {
+  name: string;
+  version: string;
+  /** The spec as it was (secrets are only ever referenced in specs, never inline). */
+  spec: unknown;
+  status: SnapshotStatus;
+  /** Where its components are in the snapshot tree: /<app>. */
+  path: string;
+  components: ComponentRecord[];
+  hooks: HookRecord[];
+  errors: string[];
+  startedAt: string;
+  durationMs: number;
+}
+
+export interface ComponentRecord {
+  name: string;
+  kind: string;
+  /** The source in words (a URL without credentials, a path). */
+  source: string;
+  status: 'completed' | 'failed' | 'skipped';
+  error?: string;
+  /** In the snapshot tree: /<app>/<component>[/<artifact>]. */
+  path: string;
+  artifact?: string;
+  bytes: number;
+  items: number;
+  /** SHA-256 of the artifact stream (stream kinds), checked again on restore. */
+  sha256?: string;
+  /** Tool versions and format facts; never secrets. */
+  info: Record<string, string | number | boolean>;
+  newBytes: number;
+  warnings: number;
+  startedAt: string;
+  durationMs: number;
+}
+
+export interface HookRecord {
+  name: string;
+  phase: string;
+  component?: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  onError: 'fail' | 'continue';
+  exitCode: number | null;
+  durationMs: number;
+  error?: string;
+  stdout: string;
+  stderr: string;
 }
 
 export interface SnapshotRef {

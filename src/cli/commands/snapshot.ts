@@ -5,18 +5,21 @@ import { backup, diffSnapshots, forget, listEntries, parseDuration, restore, typ
 import { findSnapshot, listSnapshots, type SnapshotRef } from '../../tree/index.js';
 import { VERSION } from '../../app/index.js';
 import { formatBytes, formatDuration, ProgressBar, table } from '../render.js';
-import { collect, interruptSignal, output, parseCount, repoAction, withPool, withRepo } from '../context.js';
+import { collect, interruptSignal, outcome, output, parseCount, repoAction, withPool, withRepo } from '../context.js';
+import { createAppSnapshot, listSnapshotsCached, restoreAppSnapshot, showAppSnapshot, snapshotLogs } from './app-snapshot.js';
 
-/** Set by a command whose work succeeded only in part; main exits with it. */
-export const outcome = { exitCode: 0 };
+export { outcome };
 
 export function snapshotCommand(): Command {
   const snap = new Command('snapshot').description('Create, list, inspect, restore and expire snapshots');
 
   snap
     .command('create')
-    .description('Back up one or more directories into a new snapshot; prints its id')
-    .requiredOption('--path <dir>', 'a directory or file to back up (repeat for more)', collect)
+    .description('Back up directories (--path), an application (--app) or the whole instance (--full) into a new snapshot; prints its id')
+    .option('--path <dir>', 'a directory or file to back up (repeat for more)', collect)
+    .option('--app <name>', 'back up an application of this instance: every component, with its hooks (partial snapshot)', collect)
+    .option('--full', 'back up every application and the instance\'s own state (catalog, destinations): everything to rebuild this instance')
+    .option('--note <text>', 'a note kept with the snapshot')
     .option('--exclude <glob>', 'skip entries matching a glob: "*.tmp" matches names anywhere, "/var/cache/**" whole paths (repeat)', collect)
     .option('--tag <tag>', 'tag the snapshot (repeat)', collect)
     .option('--host <name>', 'record this host name instead of the machine\'s')
@@ -24,9 +27,14 @@ export function snapshotCommand(): Command {
     .option('--force', 're-read every file (ignore the parent)')
     .addHelpText(
       'after',
-      '\nUnchanged files (same size, mtime and inode as in the parent snapshot) are not read again.\nExit status 3 means the snapshot was written but some files could not be read; they are listed.\n\nExample:\n  strongbox snapshot create --path /srv/app/data --exclude "*.tmp" --tag nightly',
+      '\nUnchanged files (same size, mtime and inode as in the parent snapshot) are not read again.\nExit status 3 means the snapshot was written but some files (or, for --app/--full, some components)\ncould not be read; they are listed, with the reasons, in "snapshot show ID" and "snapshot logs ID".\n\nExamples:\n  strongbox snapshot create --path /srv/app/data --exclude "*.tmp" --tag nightly\n  strongbox snapshot create --app notes --tag before-upgrade --note "before 1.5"\n  strongbox snapshot create --full',
     )
-    .action(async (o: { path: string[]; exclude?: string[]; tag?: string[]; host?: string; parent?: string; force?: boolean }, cmd: Command) => {
+    .action(async (o: { path?: string[]; app?: string[]; full?: boolean; note?: string; exclude?: string[]; tag?: string[]; host?: string; parent?: string; force?: boolean }, cmd: Command) => {
+      const modes = [o.path ? '--path' : '', o.app ? '--app' : '', o.full ? '--full' : ''].filter(Boolean);
+      if (modes.length !== 1) throw new AppError('USAGE', modes.length === 0 ? 'Say what to back up: --path DIR, --app NAME or --full.' : `Use one of ${modes.join(', ')}, not several.`);
+      if (o.app || o.full) return createAppSnapshot(cmd, o);
+      const paths = o.path!;
+      if (o.note) throw new AppError('USAGE', '--note is for --app and --full snapshots.');
       const out = output(cmd);
       const { signal, dispose } = interruptSignal();
       try {
@@ -35,7 +43,7 @@ export function snapshotCommand(): Command {
             let parent: SnapshotRef | undefined;
             if (o.parent) parent = await findSnapshot(r, o.parent);
             else if (!o.force) {
-              const abs = o.path.map((p) => resolvePath(p));
+              const abs = paths.map((p) => resolvePath(p));
               const host = o.host ?? (await import('node:os')).hostname();
               const same = (await listSnapshots(r)).filter(
                 (s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === JSON.stringify([...new Set(abs)].sort()),
@@ -46,7 +54,7 @@ export function snapshotCommand(): Command {
             const res = await backup({
               repo: r,
               pipeline: pool,
-              paths: o.path,
+              paths,
               excludes: o.exclude ?? [],
               tags: o.tag ?? [],
               ...(o.host ? { host: o.host } : {}),
@@ -82,10 +90,12 @@ export function snapshotCommand(): Command {
     .option('--tag <tag>', 'only snapshots with this tag (repeat: any of them)', collect)
     .option('--host <host>', 'only snapshots of this host')
     .option('--path <path>', 'only snapshots that include this path')
+    .option('--app <name>', 'only snapshots that hold this application')
     .action(
-      repoAction(async ({ repo: r, out }, o: { tag?: string[]; host?: string; path?: string }) => {
-        const all = (await listSnapshots(r)).filter(
-          (s) => (!o.tag || s.snapshot.tags.some((t) => o.tag!.includes(t))) && (!o.host || s.snapshot.host === o.host) && (!o.path || s.snapshot.paths.includes(o.path)),
+      repoAction(async ({ repo: r, out }, o: { tag?: string[]; host?: string; path?: string; app?: string }) => {
+        const all = (await listSnapshotsCached(r)).filter(
+          (s) => (!o.tag || s.snapshot.tags.some((t) => o.tag!.includes(t))) && (!o.host || s.snapshot.host === o.host) && (!o.path || s.snapshot.paths.includes(o.path)) &&
+            (!o.app || (s.snapshot.applications ?? []).some((a) => a.name === o.app)),
         );
         if (out.json) return out.data(all.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })));
         if (all.length === 0) return out.out('No snapshots yet. Create one with "strongbox snapshot create --path DIR".');
@@ -95,11 +105,13 @@ export function snapshotCommand(): Command {
               s.id.slice(0, 8),
               s.snapshot.time.replace('T', ' ').slice(0, 19),
               s.snapshot.host,
+              s.snapshot.type ?? 'files',
+              s.snapshot.status ?? (s.snapshot.partial ? 'partial' : 'completed'),
               s.snapshot.tags.join(','),
               formatBytes(s.snapshot.summary.bytes),
-              (s.snapshot.partial ? '(partial) ' : '') + s.snapshot.paths.join(' '),
+              s.snapshot.applications ? s.snapshot.applications.map((a) => `${a.name} ${a.version}`).join(', ') : s.snapshot.paths.join(' '),
             ]),
-            ['ID', 'Time (UTC)', 'Host', 'Tags', 'Size', 'Paths'],
+            ['ID', 'Time (UTC)', 'Host', 'Type', 'Status', 'Tags', 'Size', 'Applications / paths'],
           ),
         );
         out.out(`${all.length} snapshot(s)`);
@@ -113,6 +125,7 @@ export function snapshotCommand(): Command {
       repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
         const s = await findSnapshot(r, id);
         if (out.json) return out.data({ id: s.id, ...s.snapshot });
+        if (s.snapshot.type) return showAppSnapshot(out, s.id, s.snapshot);
         const m = s.snapshot;
         const lines = [
           `snapshot  ${s.id}`,
@@ -129,6 +142,18 @@ export function snapshotCommand(): Command {
         ];
         for (const w of m.warnings) lines.push(`warning   ${w.path ? w.path + ': ' : ''}${w.message}`);
         out.out(lines.join('\n'));
+      }),
+    );
+
+  snap
+    .command('logs <id>')
+    .description('Print the log of an application or full snapshot: hooks, tools, components, errors')
+    .action(
+      repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
+        const s = await findSnapshot(r, id);
+        const text = await snapshotLogs(r, s);
+        if (out.json) return out.data({ id: s.id, lines: text.split('\n').filter((l) => l !== '') });
+        process.stdout.write(text);
       }),
     );
 
@@ -182,23 +207,42 @@ export function snapshotCommand(): Command {
 
   snap
     .command('restore <id>')
-    .description('Restore a snapshot (or parts of it with --include) under a target directory')
-    .requiredOption('--target <dir>', 'directory to restore into (created if missing); snapshot paths are recreated below it')
-    .option('--include <path>', 'restore only this snapshot path and what is below it (repeat)', collect)
-    .addHelpText('after', '\nA snapshot of /srv/app restored with --target /tmp/r lands in /tmp/r/srv/app.\nFiles whose data is damaged are reported (exit status 1); everything else is still restored.\n\nExample:\n  strongbox snapshot restore latest --target /tmp/restore --include /srv/app/config')
-    .action(async (id: string, o: { target: string; include?: string[] }, cmd: Command) => {
+    .description('Restore a snapshot: files under --target, or an application/full snapshot into its targets (checked first)')
+    .option('--target <dir>', 'file snapshots: directory to restore into (created if missing); snapshot paths are recreated below it')
+    .option('--include <path>', 'file snapshots: restore only this snapshot path and what is below it (repeat)', collect)
+    .option('--component <name>', 'application snapshots: restore only this component (NAME, or APP/NAME in a full snapshot; repeat)', collect)
+    .option('--app <name>', 'full snapshots: restore only this application (repeat)', collect)
+    .option('--map <COMPONENT.FIELD=VALUE>', 'restore a component somewhere else: db.url=postgres://…/copy, uploads.path=/srv/new, cache.rdbPath=/var/lib/redis/dump.rdb (repeat)', collect)
+    .option('--dry-run', 'print the plan and the preflight result; change nothing (exit status 4 when the preflight fails)')
+    .option('--force', 'restore into targets that are not empty (files are replaced; databases get the snapshot\'s objects dropped and recreated)')
+    .addHelpText(
+      'after',
+      '\nFile snapshots: a snapshot of /srv/app restored with --target /tmp/r lands in /tmp/r/srv/app.\nFiles whose data is damaged are reported (exit status 1); everything else is still restored.\n\nApplication and full snapshots: every chosen component\'s target is checked before anything is\ntouched (empty database or directory, tools present and new enough); a target that is not clean\nis refused (exit status 4) with what is in the way, unless --force. A full snapshot restored on a\nfresh instance also brings back its applications and destinations (disaster recovery).\n\nExamples:\n  strongbox snapshot restore latest --target /tmp/restore --include /srv/app/config\n  strongbox snapshot restore 3f2a --dry-run\n  strongbox snapshot restore 3f2a --component db --map db.url=postgres://notes@127.0.0.1/notes_copy',
+    )
+    .action(async (id: string, o: { target?: string; include?: string[]; component?: string[]; app?: string[]; map?: string[]; dryRun?: boolean; force?: boolean }, cmd: Command) => {
       const out = output(cmd);
+      const first = await withRepo(cmd, async (r) => {
+        const s = await findSnapshot(r, id);
+        if (!s.snapshot.type) return s;
+        if (o.target || o.include) throw new AppError('USAGE', `Snapshot ${s.id.slice(0, 8)} is an ${s.snapshot.type} snapshot: it restores into its components' targets; change them with --map (e.g. --map uploads.path=/srv/new) instead of --target/--include.`);
+        await restoreAppSnapshot(cmd, r, s, o);
+        return undefined;
+      }, { loadIndex: false });
+      if (!first) return;
+      if (o.component || o.app || o.map || o.dryRun || o.force) throw new AppError('USAGE', '--component, --app, --map, --dry-run and --force are for application and full snapshots; this is a file snapshot (use --target and --include).');
+      if (!o.target) throw new AppError('USAGE', 'A file snapshot restores under --target DIR.');
+      const target = o.target;
       const { signal, dispose } = interruptSignal();
       try {
         await withRepo(cmd, (r) =>
           withPool(r, async (pool) => {
             const s = await findSnapshot(r, id);
             const bar = new ProgressBar('restoring', out);
-            const res = await restore({ repo: r, writer: pool, snapshot: s, target: o.target, includes: o.include ?? [], signal, sink: bar });
+            const res = await restore({ repo: r, writer: pool, snapshot: s, target, includes: o.include ?? [], signal, sink: bar });
             bar.clear();
-            if (out.json) out.data({ snapshot: s.id, target: o.target, ...res });
+            if (out.json) out.data({ snapshot: s.id, target, ...res });
             else {
-              out.out(`Restored ${res.files} files, ${res.dirs} dirs, ${formatBytes(res.bytes)} from ${s.id.slice(0, 8)} to ${o.target}`);
+              out.out(`Restored ${res.files} files, ${res.dirs} dirs, ${formatBytes(res.bytes)} from ${s.id.slice(0, 8)} to ${target}`);
               if (res.errors.length) out.out(`${res.errors.length} file(s) could not be restored completely (listed above)`);
             }
             if (res.errors.length) throw new AppError('RESTORE_INCOMPLETE', `${res.errors.length} file(s) could not be restored completely.`, { details: { reported: true } });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import * as path from 'node:path';
 import type { BigIntStats } from 'node:fs';
@@ -26,6 +27,8 @@ export interface BackupOptions {
   fs?: SourceFs;
   /** Files read at once within a directory. */
   fileConcurrency?: number;
+  /** Workers in the pipeline (bounds the chunks of a stream encoded at once). */
+  pipelineSize?: number;
   /** Scan ahead for totals (for ETA); off when nobody shows it. */
   estimate?: boolean;
   program?: string;
@@ -125,7 +128,7 @@ function safeUser(): string {
   }
 }
 
-class BackupRun {
+export class BackupRun {
   readonly saver: BlobSaver;
   readonly counters: ProgressCounters = { files: 0, dirs: 0, bytes: 0, newBytes: 0 };
   readonly warnings: SnapshotWarning[] = [];
@@ -135,7 +138,7 @@ class BackupRun {
   unchangedFiles = 0;
   private readonly sfs: SourceFs;
   private readonly sink: ProgressSink;
-  private readonly exclude: Matcher;
+  private exclude: Matcher;
   private readonly owners = new OwnerNames();
   private readonly hardlinks = new Map<string, string>();
   private readonly concurrency: number;
@@ -252,7 +255,7 @@ class BackupRun {
     return m;
   }
 
-  private async saveTree(nodes: TreeNode[]): Promise<string> {
+  async saveTree(nodes: TreeNode[]): Promise<string> {
     const data = encodeTree(nodes);
     const id = blobId(this.opts.repo.master.mac, data);
     await this.saver.save('tree', id, data);
@@ -358,6 +361,117 @@ class BackupRun {
     const settled = await Promise.allSettled([...small, ...Array.from({ length: Math.min(this.concurrency, rest.length) }, worker)]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+  }
+
+  /**
+   * Saves a directory as the node `name` (an application's files component),
+   * with its own excludes. Undefined when it cannot be read (a warning says why).
+   */
+  async saveDirectoryAs(abs: string, name: string, excludes: string[], prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+    const saved = this.exclude;
+    this.exclude = compileExcludes(excludes);
+    try {
+      const p = Buffer.from(abs);
+      const st = await this.stat(p);
+      if (!st) return undefined;
+      if (!st.isDirectory()) throw new AppError('INVALID_ARGUMENT', `${abs} is not a directory.`);
+      const node = await this.saveStatted(p, Buffer.from(name), st, prev);
+      return node ? { ...node, ...encodeName(Buffer.from(name)) } : undefined;
+    } finally {
+      this.exclude = saved;
+    }
+  }
+
+  /**
+   * Chunks a stream (a database dump) straight into the repository: FastCDC on
+   * the main thread as bytes arrive, only new chunks go to the pool to be
+   * compressed and sealed, with a bounded number in flight. Returns the file
+   * node and the SHA-256 of the whole stream.
+   */
+  async saveStream(stream: AsyncIterable<Buffer> | Iterable<Buffer>, name: string): Promise<{ node: TreeNode; sha256: string; bytes: number }> {
+    const repo = this.opts.repo;
+    const chunker = repo.chunker;
+    const max = chunker.params.max;
+    const hash = createHash('sha256');
+    const content: string[] = [];
+    const inflight = new Semaphore(2 * (this.opts.pipelineSize ?? 2) + 2);
+    const tasks = new Set<Promise<void>>();
+    let failure: unknown;
+    let buf = Buffer.allocUnsafe(2 * max);
+    let start = 0;
+    let filled = 0;
+    let total = 0;
+    const emitChunk = async (chunk: Buffer) => {
+      const id = blobId(repo.master.mac, chunk);
+      content.push(id.toString('hex'));
+      this.counters.bytes += chunk.length;
+      if (this.saver.claim(id)) {
+        await inflight.acquire();
+        if (failure !== undefined) throw failure;
+        const raw = Buffer.from(chunk);
+        const t = this.opts.pipeline.encode(raw).then(
+          (sealed) => this.saver.addSealed('data', id, sealed, raw.length),
+          (err: unknown) => {
+            this.saver.unclaim(id);
+            failure ??= err;
+          },
+        );
+        const tracked = t.finally(() => {
+          inflight.release();
+          tasks.delete(tracked);
+        });
+        tasks.add(tracked);
+      }
+      this.emitProgress();
+      await this.saver.room();
+    };
+    for await (const data of stream) {
+      throwIfAborted(this.opts.signal);
+      if (failure !== undefined) throw failure;
+      hash.update(data);
+      total += data.length;
+      let off = 0;
+      while (off < data.length) {
+        if (filled === buf.length) {
+          // Keep the unconsumed tail at the front; grow only if one chunk cannot fit.
+          if (start > 0) {
+            buf.copy(buf, 0, start, filled);
+            filled -= start;
+            start = 0;
+          } else {
+            const bigger = Buffer.allocUnsafe(buf.length * 2);
+            buf.copy(bigger, 0, 0, filled);
+            buf = bigger;
+          }
+        }
+        const n = Math.min(buf.length - filled, data.length - off);
+        data.copy(buf, filled, off, off + n);
+        filled += n;
+        off += n;
+        while (filled - start >= max) {
+          const len = chunker.cut(buf, start, filled);
+          await emitChunk(buf.subarray(start, start + len));
+          start += len;
+        }
+      }
+    }
+    while (start < filled) {
+      const len = chunker.cut(buf, start, filled);
+      await emitChunk(buf.subarray(start, start + len));
+      start += len;
+    }
+    await Promise.all([...tasks]);
+    if (failure !== undefined) throw failure;
+    this.counters.files++;
+    this.emitProgress();
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const node: TreeNode = { ...encodeName(Buffer.from(name)), type: 'file', mode: 0o600, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeNs: now.toString(), size: total, content };
+    return { node, sha256: hash.digest('hex'), bytes: total };
+  }
+
+  /** A directory node made by Strongbox itself (an application or component folder in the snapshot). */
+  syntheticDir(name: string, subtree: string): TreeNode {
+    return { ...encodeName(Buffer.from(name)), type: 'dir', mode: 0o700, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeNs: (BigInt(Date.now()) * 1_000_000n).toString(), subtree };
   }
 
   private unchanged(st: BigIntStats, prev: TreeNode | undefined): boolean {

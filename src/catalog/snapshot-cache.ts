@@ -1,0 +1,54 @@
+import type { Catalog } from './database.js';
+
+export interface CachedSnapshot {
+  id: string;
+  manifest: unknown;
+}
+
+/**
+ * Snapshot listings cached per repository. The repository is the truth: a
+ * listing is reconciled with the repository's snapshot names on every use, so
+ * new snapshots are read once and deleted ones disappear; a fresh instance
+ * builds the cache from the repository on its first listing.
+ */
+export class SnapshotCache {
+  constructor(private readonly db: Catalog) {}
+
+  async reconcile(repository: string, names: string[], load: (id: string) => Promise<Record<string, unknown>>): Promise<{ id: string; manifest: Record<string, unknown> }[]> {
+    const rows = await this.db.selectFrom('snapshot_cache').select(['id', 'manifest']).where('repository', '=', repository).execute();
+    const cached = new Map(rows.map((r) => [r.id, JSON.parse(r.manifest) as Record<string, unknown>]));
+    const present = new Set(names);
+    const gone = [...cached.keys()].filter((id) => !present.has(id));
+    if (gone.length > 0) await this.db.deleteFrom('snapshot_cache').where('repository', '=', repository).where('id', 'in', gone).execute();
+    const out: { id: string; manifest: Record<string, unknown> }[] = [];
+    for (const id of names) {
+      let m = cached.get(id);
+      if (!m) {
+        m = await load(id);
+        const apps = ((m.applications as { name: string }[] | undefined) ?? []).map((a) => a.name);
+        await this.db
+          .insertInto('snapshot_cache')
+          .values({
+            repository,
+            id,
+            time: String(m.time),
+            type: String(m.type ?? 'files'),
+            status: String(m.status ?? (m.partial ? 'partial' : 'completed')),
+            apps: apps.join(','),
+            tags: JSON.stringify(m.tags ?? []),
+            bytes: Number((m.summary as { bytes?: number } | undefined)?.bytes ?? 0),
+            manifest: JSON.stringify(m),
+          })
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
+      out.push({ id, manifest: m });
+    }
+    return out;
+  }
+
+  async count(repository: string): Promise<number> {
+    const r = await this.db.selectFrom('snapshot_cache').select((eb) => eb.fn.countAll<number>().as('n')).where('repository', '=', repository).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+}

@@ -1,0 +1,212 @@
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError, EXIT_PARTIAL } from '../../kernel/index.js';
+import { backupApplications, restoreApplications, type AppRestoreResult, type TargetMapping } from '../../engine/index.js';
+import { listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
+import { instanceHome, instanceRestorer, loadSpecs, openInstance, VERSION, type Instance } from '../../app/index.js';
+import type { Repository } from '../../repo/index.js';
+import { formatBytes, formatDuration, ProgressBar, table, type Output } from '../render.js';
+import { interruptSignal, outcome, output, withPool, withRepo } from '../context.js';
+
+
+async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promise<T> {
+  const inst = await openInstance();
+  try {
+    return await fn(inst);
+  } finally {
+    await inst.close();
+  }
+}
+
+/** Snapshot listings through the catalog's cache when this machine has an instance; straight from the repository otherwise. */
+export async function listSnapshotsCached(repo: Repository): Promise<SnapshotRef[]> {
+  if (!existsSync(join(instanceHome(), 'catalog.sqlite'))) return listSnapshots(repo);
+  return withInstance(async (inst) => {
+    const rows = await inst.snapshots.reconcile(repo.location, await repo.listNames('snapshots'), (id) => repo.loadJSON<Record<string, unknown>>('snapshots', id));
+    return rows
+      .map((r) => ({ id: r.id, snapshot: r.manifest as unknown as Snapshot }))
+      .sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
+  });
+}
+
+export async function createAppSnapshot(cmd: Command, o: { app?: string[]; full?: boolean; tag?: string[]; note?: string; host?: string }): Promise<void> {
+  const out = output(cmd);
+  const { signal, dispose } = interruptSignal();
+  try {
+    await withInstance(async (inst) => {
+      const specs = await loadSpecs(inst, o.full ? undefined : o.app);
+      if (o.full && specs.length === 0) out.err('note: this instance has no applications yet; the full snapshot holds only the instance state');
+      await withRepo(
+        cmd,
+        (repo) =>
+          withPool(repo, async (pool) => {
+            const bar = new ProgressBar('backing up', out);
+            const res = await backupApplications({
+              repo,
+              pipeline: pool,
+              pipelineSize: pool.size,
+              apps: specs,
+              type: o.full ? 'full' : 'application',
+              ...(o.full ? { instanceFiles: await inst.stateFiles() } : {}),
+              tags: o.tag ?? [],
+              ...(o.note ? { note: o.note } : {}),
+              ...(o.host ? { host: o.host } : {}),
+              previous: await listSnapshotsCached(repo),
+              spoolDir: inst.spoolDir,
+              signal,
+              sink: bar,
+              strongboxVersion: VERSION,
+            });
+            bar.clear();
+            const m = res.snapshot;
+            if (out.json) out.data({ id: res.id, ...m });
+            else {
+              for (const a of m.applications ?? []) {
+                for (const c of a.components) out.err(`${a.name}/${c.name}: ${c.status}${c.status === 'completed' ? `, ${formatBytes(c.bytes)} (${formatBytes(c.newBytes)} new) in ${formatDuration(c.durationMs)}` : c.error ? ` — ${c.error}` : ''}`);
+                for (const e of a.errors) out.err(`${a.name}: ${e}`);
+              }
+              out.err(`snapshot ${m.status}: ${formatBytes(m.summary.bytes)}, added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored) in ${formatDuration(m.summary.durationMs)}`);
+              out.out(res.id);
+            }
+            if (m.status === 'partially_failed') outcome.exitCode = EXIT_PARTIAL;
+            if (m.status === 'failed') {
+              const why = (m.applications ?? []).flatMap((a) => a.errors.map((e) => `${a.name}: ${e}`));
+              throw new AppError('INTERNAL', `Snapshot ${res.id.slice(0, 8)} failed: ${why.join('; ')}. "strongbox snapshot logs ${res.id.slice(0, 8)}" has the details.`, { details: { reported: false } });
+            }
+          }),
+        { loadIndex: true },
+      );
+    });
+  } finally {
+    dispose();
+  }
+}
+
+export function showAppSnapshot(out: Output, id: string, m: Snapshot): void {
+  const lines = [
+    `snapshot  ${id}`,
+    `type      ${m.type}${m.type === 'full' ? ' (every application and the instance state)' : ''}`,
+    `status    ${m.status}`,
+    `time      ${m.time}`,
+    `host      ${m.host}`,
+    `tags      ${m.tags.join(', ') || '-'}`,
+    ...(m.note ? [`note      ${m.note}`] : []),
+    `made by   Strongbox ${m.strongboxVersion ?? '?'} (format ${m.formatVersion ?? 1}), run ${m.runId ?? '-'}`,
+    `size      ${formatBytes(m.summary.bytes)}; added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored) in ${formatDuration(m.summary.durationMs)}`,
+  ];
+  if (m.instance) lines.push(`instance  ${m.instance.files.join(', ')} (under ${m.instance.path})`);
+  for (const e of m.errors ?? []) lines.push(`error     ${e}`);
+  out.out(lines.join('\n'));
+  for (const a of m.applications ?? []) {
+    out.out(`\napplication ${a.name} ${a.version}: ${a.status} (${formatDuration(a.durationMs)})`);
+    out.out(
+      table(
+        a.components.map((c) => [c.name, c.kind, c.status, formatBytes(c.bytes), String(c.items), c.sha256 ? c.sha256.slice(0, 12) : '-', formatDuration(c.durationMs), c.source]),
+        ['Component', 'Kind', 'Status', 'Size', 'Items', 'SHA-256', 'Time', 'Source'],
+      ),
+    );
+    for (const c of a.components) {
+      if (c.error) out.out(`  ${c.name}: ${c.error}`);
+      const info = Object.entries(c.info).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+      if (info) out.out(`  ${c.name}: ${info}`);
+    }
+    if (a.hooks.length) {
+      out.out(table(a.hooks.map((h) => [h.phase, h.component ?? '-', h.name, h.status, h.exitCode === null ? '-' : String(h.exitCode), `${h.durationMs} ms`, h.error ?? '']), ['Phase', 'Component', 'Hook', 'Status', 'Exit', 'Time', 'Error']));
+    }
+    for (const e of a.errors) out.out(`  error: ${e}`);
+  }
+  if (m.warningCount > 0) {
+    out.out(`\n${m.warningCount} warning(s):`);
+    for (const w of m.warnings) out.out(`  ${w.path ? w.path + ': ' : ''}${w.message}`);
+  }
+}
+
+export async function snapshotLogs(repo: Repository, ref: SnapshotRef): Promise<string> {
+  const ids = ref.snapshot.log;
+  if (!ids?.length) throw new AppError('NOT_FOUND', `Snapshot ${ref.id.slice(0, 8)} has no log: only application and full snapshots keep one.`);
+  await repo.loadIndex();
+  const parts: Buffer[] = [];
+  for (const id of ids) parts.push(await repo.loadBlob(Buffer.from(id, 'hex')));
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function parseMaps(maps: string[] | undefined): TargetMapping[] {
+  return (maps ?? []).map((m) => {
+    const eq = m.indexOf('=');
+    const key = eq > 0 ? m.slice(0, eq) : '';
+    const dot = key.lastIndexOf('.');
+    const first = key.indexOf('.');
+    if (eq <= 0 || first <= 0) throw new AppError('USAGE', `--map ${m}: expected COMPONENT.FIELD=VALUE, e.g. --map db.url=postgres://app@10.0.0.5/app_copy or --map uploads.path=/srv/new.`);
+    // passwordFrom.env is a two-part field: split at the first dot after the component.
+    const component = key.slice(0, first);
+    const field = key.slice(first + 1);
+    void dot;
+    return { component, field, value: m.slice(eq + 1) };
+  });
+}
+
+export async function restoreAppSnapshot(
+  cmd: Command,
+  repo: Repository,
+  ref: SnapshotRef,
+  o: { component?: string[]; app?: string[]; map?: string[]; dryRun?: boolean; force?: boolean },
+): Promise<void> {
+  const out = output(cmd);
+  const { signal, dispose } = interruptSignal();
+  try {
+    await withInstance((inst) =>
+      withPool(repo, async (pool) => {
+        const bar = new ProgressBar('restoring', out);
+        await repo.loadIndex();
+        let res: AppRestoreResult;
+        try {
+          res = await restoreApplications({
+            repo,
+            pool,
+            snapshot: ref,
+            ...(o.app ? { apps: o.app } : {}),
+            ...(o.component ? { components: o.component } : {}),
+            maps: parseMaps(o.map),
+            dryRun: !!o.dryRun,
+            force: !!o.force,
+            instance: instanceRestorer(inst),
+            spoolDir: inst.spoolDir,
+            signal,
+            sink: bar,
+            strongboxVersion: VERSION,
+          });
+        } finally {
+          bar.clear();
+        }
+        if (out.json) out.data(res);
+        else printRestore(out, res);
+        if (res.dryRun && !res.ok) throw new AppError('PREFLIGHT_FAILED', 'The preflight found problems (listed above); nothing was changed.', { details: { reported: true } });
+        if (res.status === 'partially_failed') outcome.exitCode = EXIT_PARTIAL;
+        if (res.status === 'failed') throw new AppError('RESTORE_INCOMPLETE', `The restore failed: ${res.outcomes.filter((x) => x.error).map((x) => `${x.app}/${x.component}: ${x.error}`).join('; ')}`);
+      }),
+    );
+  } finally {
+    dispose();
+  }
+}
+
+function printRestore(out: Output, res: AppRestoreResult): void {
+  if (res.dryRun || !res.ok) {
+    out.out(`Restore plan for snapshot ${res.snapshot.slice(0, 8)}${res.dryRun ? ' (dry run: nothing is changed)' : ''}:`);
+    for (const l of res.instancePlan) out.out(`  instance: ${l}`);
+    for (const p of res.plan) {
+      out.out(`  ${p.app}/${p.component} (${p.kind}) → ${p.preflight.target}`);
+      for (const l of p.preflight.plan) out.out(`      will ${l}`);
+      for (const l of p.preflight.problems) out.out(`      PROBLEM: ${l}`);
+    }
+    for (const s of res.skipped) out.out(`  ${s.app}/${s.component}: left out, ${s.reason}`);
+    out.out(res.ok ? 'Preflight passed.' : 'Preflight failed: fix the problems above, choose other targets with --map, or use --force for targets that are merely not empty.');
+    return;
+  }
+  for (const l of res.instanceLog) out.err(`instance: ${l}`);
+  for (const x of res.outcomes) out.err(`${x.app}/${x.component}: ${x.status} → ${x.target}${x.status === 'completed' ? ` (${formatBytes(x.bytes)} in ${formatDuration(x.durationMs)})` : x.error ? ` — ${x.error}` : ''}`);
+  for (const h of res.hooks.filter((h) => h.status !== 'succeeded')) out.err(`hook ${h.phase} ${h.name}: ${h.status}${h.error ? ` — ${h.error}` : ''}`);
+  for (const s of res.skipped) out.err(`${s.app}/${s.component}: left out, ${s.reason}`);
+  out.out(`Restore of ${res.snapshot.slice(0, 8)}: ${res.status}`);
+}

@@ -1,0 +1,114 @@
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { AppError } from '../../kernel/index.js';
+import { applicationJsonSchema, components, formatProblems, loadApplication, parseApplication } from '../../spec/index.js';
+import { kinds } from '../../sources/index.js';
+import { openInstance } from '../../app/index.js';
+import { output } from '../context.js';
+import { table } from '../render.js';
+
+function readSpec(file: string): string {
+  try {
+    return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new AppError('INVALID_ARGUMENT', `Cannot read the spec ${file}: ${(err as Error).message}.`, { cause: err });
+  }
+}
+
+export function appCommand(): Command {
+  const app = new Command('app').description('Declare applications: what their state is (components) and what runs around a backup (hooks)');
+
+  app
+    .command('add')
+    .description('Add an application from its spec (YAML); it is validated first')
+    .requiredOption('-f, --file <spec>', 'the spec file (- for stdin)')
+    .option('--replace', 'replace the spec of an application that exists already')
+    .addHelpText('after', '\nThe spec format is in docs/APPLICATIONS.md; "strongbox app schema" prints its JSON Schema.\n\nExample:\n  strongbox app add -f examples/notes/notes.yaml\n  strongbox snapshot create --app notes')
+    .action(async (o: { file: string; replace?: boolean }, cmd: Command) => {
+      const out = output(cmd);
+      const text = readSpec(o.file);
+      const spec = loadApplication(text, o.file);
+      const inst = await openInstance();
+      try {
+        const what = await inst.applications.put(spec.metadata.name, spec.metadata.version, text, !!o.replace);
+        if (out.json) out.data({ [what]: spec.metadata.name, version: spec.metadata.version });
+        else out.out(`${what === 'added' ? 'Added' : 'Replaced'} application ${spec.metadata.name} ${spec.metadata.version} (${components(spec).map((c) => `${c.name}: ${c.kind}`).join(', ')}).`);
+      } finally {
+        await inst.close();
+      }
+    });
+
+  app
+    .command('validate')
+    .description('Check a spec without adding it; problems are listed with their line numbers (exit status 2)')
+    .requiredOption('-f, --file <spec>', 'the spec file (- for stdin)')
+    .action((o: { file: string }, cmd: Command) => {
+      const out = output(cmd);
+      const r = parseApplication(readSpec(o.file));
+      if (out.json) out.data(r.ok ? { valid: true, name: r.spec.metadata.name, version: r.spec.metadata.version, components: components(r.spec).map((c) => ({ name: c.name, kind: c.kind })) } : { valid: false, problems: r.problems });
+      else if (r.ok) out.out(`${o.file}: valid — application ${r.spec.metadata.name} ${r.spec.metadata.version}, ${components(r.spec).length} component(s): ${components(r.spec).map((c) => `${c.name} (${c.kind})`).join(', ')}`);
+      if (!r.ok) {
+        if (!out.json) process.stderr.write(formatProblems(o.file, r.problems) + '\n');
+        throw new AppError('INVALID_ARGUMENT', `${o.file} is not a valid application spec (${r.problems.length} problem(s)).`, { details: { reported: true } });
+      }
+    });
+
+  app
+    .command('list')
+    .description('List the applications of this instance')
+    .action(async (_o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      const inst = await openInstance();
+      try {
+        const apps = await inst.applications.list();
+        const rows = apps.map((a) => {
+          const spec = loadApplication(a.specText, a.name);
+          return { name: a.name, version: a.version, components: components(spec).map((c) => ({ name: c.name, kind: c.kind, source: kinds[c.kind].describe(c.options as never) })), updatedAt: a.updatedAt };
+        });
+        if (out.json) return out.data(rows);
+        if (rows.length === 0) return out.out('No applications yet. Add one with "strongbox app add -f SPEC.yaml" (see examples/).');
+        out.out(table(rows.map((r) => [r.name, r.version, r.components.map((c) => `${c.name}(${c.kind})`).join(' '), r.updatedAt.slice(0, 19).replace('T', ' ')]), ['Name', 'Version', 'Components', 'Updated (UTC)']));
+      } finally {
+        await inst.close();
+      }
+    });
+
+  app
+    .command('show <name>')
+    .description('Print an application\'s spec as it was added (--json: parsed)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      const inst = await openInstance();
+      try {
+        const a = await inst.applications.get(name);
+        if (out.json) return out.data({ name: a.name, version: a.version, spec: loadApplication(a.specText, a.name), createdAt: a.createdAt, updatedAt: a.updatedAt });
+        process.stdout.write(a.specText.endsWith('\n') ? a.specText : a.specText + '\n');
+      } finally {
+        await inst.close();
+      }
+    });
+
+  app
+    .command('remove <name>')
+    .description('Remove an application from this instance (its snapshots stay in the repository)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const out = output(cmd);
+      const inst = await openInstance();
+      try {
+        await inst.applications.remove(name);
+        if (out.json) out.data({ removed: name });
+        else out.out(`Removed application ${name}; its snapshots are untouched.`);
+      } finally {
+        await inst.close();
+      }
+    });
+
+  app
+    .command('schema')
+    .description('Print the JSON Schema of application specs (also in docs/application.schema.json)')
+    .action(() => {
+      process.stdout.write(JSON.stringify(applicationJsonSchema(), null, 2) + '\n');
+    });
+
+  return app;
+}

@@ -1,0 +1,295 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { AppError, nullSink, throwIfAborted, type ProgressSink } from '../../kernel/index.js';
+import type { BlobEncoder, FileChunker, Repository } from '../../repo/index.js';
+import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type Snapshot, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
+import { runHooks, type Hook } from '../../hooks/index.js';
+import { kinds, type SourceEnv } from '../../sources/index.js';
+import { components, type ApplicationSpec, type HookPhase } from '../../spec/index.js';
+import { BackupRun } from '../backup/backup.js';
+import { RunLog } from './run-log.js';
+
+export const INSTANCE_DIR = '_instance';
+/** The repository format version this code writes (docs/FORMAT.md). */
+export const FORMAT_VERSION = 1;
+
+export interface AppBackupOptions {
+  repo: Repository;
+  pipeline: BlobEncoder & FileChunker;
+  pipelineSize?: number;
+  /** One application (partial snapshot) or all of them (full). */
+  apps: ApplicationSpec[];
+  type: 'application' | 'full';
+  /** Full snapshots: the instance's own state (catalog, key), as files under /_instance. */
+  instanceFiles?: { name: string; data: Buffer }[];
+  tags?: string[];
+  note?: string;
+  host?: string;
+  /** Earlier snapshots, to find a parent per application (unchanged files are not read again). */
+  previous?: SnapshotRef[];
+  spoolDir: string;
+  signal?: AbortSignal;
+  sink?: ProgressSink;
+  strongboxVersion: string;
+  now?: () => Date;
+}
+
+export interface AppBackupResult {
+  id: string;
+  snapshot: Snapshot;
+}
+
+/**
+ * Backs up applications into one snapshot: for each application its preBackup
+ * hooks, then each component (a directory walked like any backup, or a dump
+ * streamed from the field's own tool), then its postBackup hooks, which run
+ * whatever happened before them so a quiesced application is always released.
+ * A component that fails is recorded with its reason and the others go on
+ * (partially_failed); a repository failure or a cancel writes no snapshot.
+ */
+export async function backupApplications(o: AppBackupOptions): Promise<AppBackupResult> {
+  const now = o.now ?? (() => new Date());
+  const started = now();
+  const t0 = performance.now();
+  const sink = o.sink ?? nullSink;
+  const runId = randomBytes(8).toString('hex');
+  const log = new RunLog(sink, now);
+  const run = new BackupRun({ repo: o.repo, pipeline: o.pipeline, paths: [], sink, ...(o.signal ? { signal: o.signal } : {}), ...(o.pipelineSize ? { pipelineSize: o.pipelineSize } : {}) });
+  const lock = await o.repo.lock(false);
+  try {
+    log.line(`${o.type === 'full' ? 'full snapshot' : `snapshot of ${o.apps.map((a) => a.metadata.name).join(', ')}`} (run ${runId}) to ${o.repo.location}`);
+    const rootNodes: TreeNode[] = [];
+    const records: AppRecord[] = [];
+    for (const spec of o.apps) {
+      throwIfAborted(o.signal);
+      const parent = findParent(o.previous ?? [], spec.metadata.name);
+      const { record, node } = await backupOne(o, run, log, spec, runId, parent, now);
+      records.push(record);
+      if (node) rootNodes.push(node);
+    }
+    const errors: string[] = [];
+    let instance: Snapshot['instance'];
+    if (o.type === 'full') {
+      const nodes: TreeNode[] = [];
+      for (const f of o.instanceFiles ?? []) nodes.push((await run.saveStream([f.data], f.name)).node);
+      rootNodes.push(run.syntheticDir(INSTANCE_DIR, await run.saveTree(nodes)));
+      instance = { path: `/${INSTANCE_DIR}`, files: (o.instanceFiles ?? []).map((f) => f.name) };
+      log.line(`instance state saved: ${instance.files.join(', ')}`);
+    }
+    const tree = await run.saveTree(rootNodes);
+    const status = overall(records, o.type);
+    log.line(`finished: ${status}`);
+    const logIds = await log.save(run, o.repo);
+    await run.saver.flush();
+    const s = run.saver.stats;
+    const snapshot: Snapshot = {
+      version: 1,
+      time: started.toISOString(),
+      host: o.host ?? hostname(),
+      username: process.env.USER ?? 'unknown',
+      paths: records.map((r) => r.path),
+      tags: [...new Set(o.tags ?? [])].sort(),
+      tree,
+      partial: status !== 'completed',
+      warnings: run.warnings,
+      warningCount: run.warningCount,
+      summary: {
+        files: run.counters.files,
+        dirs: run.counters.dirs,
+        bytes: run.counters.bytes,
+        newFiles: run.newFiles,
+        changedFiles: run.changedFiles,
+        unchangedFiles: run.unchangedFiles,
+        newBytes: s.newRawBytes,
+        storedBytes: s.newStoredBytes,
+        durationMs: Math.round(performance.now() - t0),
+      },
+      program: `strongbox ${o.strongboxVersion}`,
+      type: o.type,
+      status,
+      ...(o.note ? { note: o.note } : {}),
+      strongboxVersion: o.strongboxVersion,
+      formatVersion: FORMAT_VERSION,
+      runId,
+      applications: records,
+      ...(instance ? { instance } : {}),
+      ...(errors.length ? { errors } : {}),
+      log: logIds,
+    };
+    throwIfAborted(o.signal);
+    const id = await o.repo.saveJSON('snapshots', snapshot);
+    return { id, snapshot };
+  } catch (err) {
+    await run.saver.salvage();
+    throw err;
+  } finally {
+    await lock.release().catch(() => undefined);
+  }
+}
+
+function overall(records: AppRecord[], type: 'application' | 'full'): SnapshotStatus {
+  if (records.length === 0) return type === 'full' ? 'completed' : 'failed';
+  if (records.every((r) => r.status === 'completed')) return 'completed';
+  if (records.every((r) => r.status === 'failed')) return 'failed';
+  return 'partially_failed';
+}
+
+/** The latest earlier snapshot that holds this application. */
+function findParent(previous: SnapshotRef[], app: string): { ref: SnapshotRef; record: AppRecord } | undefined {
+  for (let i = previous.length - 1; i >= 0; i--) {
+    const ref = previous[i]!;
+    const record = ref.snapshot.applications?.find((a) => a.name === app);
+    if (record) return { ref, record };
+  }
+  return undefined;
+}
+
+async function backupOne(
+  o: AppBackupOptions,
+  run: BackupRun,
+  log: RunLog,
+  spec: ApplicationSpec,
+  runId: string,
+  parent: { ref: SnapshotRef; record: AppRecord } | undefined,
+  now: () => Date,
+): Promise<{ record: AppRecord; node: TreeNode | undefined }> {
+  const app = spec.metadata.name;
+  const t0 = performance.now();
+  const startedAt = now().toISOString();
+  const hooks: HookRecord[] = [];
+  const errors: string[] = [];
+  const env = { STRONGBOX_RUN_ID: runId, STRONGBOX_SNAPSHOT_TYPE: o.type, STRONGBOX_APP_VERSION: spec.metadata.version };
+  // Post hooks run even after a cancel: they release what the pre hooks froze.
+  const hookRun = async (phase: HookPhase, list: Hook[] | undefined, component?: string, signal = o.signal) => {
+    const r = await runHooks(list, { phase, app, ...(component ? { component } : {}), env, ...(signal ? { signal } : {}), log: (l) => log.line(`${app}: ${l}`) });
+    hooks.push(...r.results);
+    return r.failed;
+  };
+  log.line(`${app} ${spec.metadata.version}: starting`);
+  const comps = components(spec);
+  const records: ComponentRecord[] = [];
+  const nodes: TreeNode[] = [];
+  let appFailed = false;
+  try {
+    const pre = await hookRun('preBackup', spec.spec.hooks?.preBackup);
+    if (pre) {
+      appFailed = true;
+      errors.push(`${pre.error}; no component was backed up`);
+    } else {
+      for (const c of comps) {
+        throwIfAborted(o.signal);
+        const rec = await backupComponent(o, run, log, app, c, parent, hookRun);
+        records.push(rec.record);
+        if (rec.node) nodes.push(rec.node);
+        if (rec.record.status === 'failed') errors.push(`component ${c.name}: ${rec.record.error}`);
+      }
+    }
+  } finally {
+    const post = await hookRun('postBackup', spec.spec.hooks?.postBackup, undefined, undefined);
+    if (post) errors.push(`${post.error}; the application may still be in its backup state`);
+  }
+  for (const c of comps) if (!records.some((r) => r.name === c.name)) records.push(skipped(app, c.name, c.kind, startedAt));
+  const okCount = records.filter((r) => r.status === 'completed').length;
+  const status: SnapshotStatus = appFailed || okCount === 0 ? 'failed' : errors.length > 0 ? 'partially_failed' : 'completed';
+  log.line(`${app}: ${status}${errors.length ? ` (${errors.length} problem(s))` : ''}`);
+  const node = nodes.length > 0 ? run.syntheticDir(app, await run.saveTree(nodes)) : undefined;
+  const record: AppRecord = {
+    name: app,
+    version: spec.metadata.version,
+    spec,
+    status,
+    path: `/${app}`,
+    components: records,
+    hooks,
+    errors,
+    startedAt,
+    durationMs: Math.round(performance.now() - t0),
+  };
+  return { record, node };
+}
+
+function skipped(app: string, name: string, kind: string, startedAt: string): ComponentRecord {
+  return { name, kind, source: '', status: 'skipped', path: `/${app}/${name}`, bytes: 0, items: 0, info: {}, newBytes: 0, warnings: 0, startedAt, durationMs: 0 };
+}
+
+async function backupComponent(
+  o: AppBackupOptions,
+  run: BackupRun,
+  log: RunLog,
+  app: string,
+  c: ReturnType<typeof components>[number],
+  parent: { ref: SnapshotRef; record: AppRecord } | undefined,
+  hookRun: (phase: HookPhase, list: Hook[] | undefined, component?: string, signal?: AbortSignal) => Promise<HookRecord | undefined>,
+): Promise<{ record: ComponentRecord; node: TreeNode | undefined }> {
+  const kind = kinds[c.kind];
+  const opts = c.options as never;
+  const t0 = performance.now();
+  const startedAt = new Date().toISOString();
+  const before = { bytes: run.counters.bytes, files: run.counters.files, newBytes: run.saver.stats.newRawBytes, warnings: run.warningCount };
+  const record: ComponentRecord = {
+    name: c.name,
+    kind: c.kind,
+    source: kind.describe(opts),
+    status: 'completed',
+    path: `/${app}/${c.name}`,
+    ...(kind.artifact ? { artifact: kind.artifact } : {}),
+    bytes: 0,
+    items: 0,
+    info: {},
+    newBytes: 0,
+    warnings: 0,
+    startedAt,
+    durationMs: 0,
+  };
+  const senv: SourceEnv = { ...(o.signal ? { signal: o.signal } : {}), log: (l) => log.line(`${app}/${c.name}: ${l}`), spoolDir: o.spoolDir };
+  let node: TreeNode | undefined;
+  log.line(`${app}/${c.name}: backing up ${c.kind} ${record.source}`);
+  try {
+    const pre = await hookRun('preBackup', c.hooks?.preBackup, c.name);
+    if (pre) throw new AppError('INTERNAL', pre.error ?? 'preBackup hook failed');
+    try {
+      if (kind.shape === 'tree') {
+        const f = opts as { path: string; exclude?: string[] };
+        const prev = parent ? await findNode(o.repo, parent.ref.snapshot.tree, `/${app}/${c.name}`).catch(() => undefined) : undefined;
+        const warnBefore = run.warningCount;
+        node = await run.saveDirectoryAs(f.path, c.name, f.exclude ?? [], prev?.type === 'dir' ? prev : undefined);
+        if (!node) throw new AppError('INVALID_ARGUMENT', run.warnings.slice(warnBefore).map((w) => `${w.path}: ${w.message}`).join('; ') || `${f.path} cannot be read`);
+        record.info = { format: 'directory tree' };
+      } else {
+        const b = await kind.backup!(opts, senv);
+        let saved: Awaited<ReturnType<BackupRun['saveStream']>>;
+        try {
+          saved = await run.saveStream(b.stream, kind.artifact ?? 'stream');
+        } catch (err) {
+          b.stream.destroy();
+          await b.done.catch(() => undefined);
+          throw err;
+        }
+        record.info = await b.done;
+        record.sha256 = saved.sha256;
+        node = run.syntheticDir(c.name, await run.saveTree([saved.node]));
+      }
+    } finally {
+      const post = await hookRun('postBackup', c.hooks?.postBackup, c.name, undefined);
+      if (post) record.warnings++;
+    }
+  } catch (err) {
+    // Storage failures and cancels end the whole run; a source problem fails only this component.
+    if (o.signal?.aborted || isRepositoryError(err)) throw err;
+    record.status = 'failed';
+    record.error = err instanceof Error ? err.message : String(err);
+    log.line(`${app}/${c.name}: failed: ${record.error}`);
+    node = undefined;
+  }
+  record.bytes = run.counters.bytes - before.bytes;
+  record.items = run.counters.files - before.files;
+  record.newBytes = run.saver.stats.newRawBytes - before.newBytes;
+  record.warnings += run.warningCount - before.warnings;
+  record.durationMs = Math.round(performance.now() - t0);
+  if (record.status === 'completed') log.line(`${app}/${c.name}: done, ${record.bytes} bytes, ${record.items} item(s)${record.sha256 ? `, sha256 ${record.sha256.slice(0, 16)}…` : ''}`);
+  return { record, node };
+}
+
+function isRepositoryError(err: unknown): boolean {
+  return err instanceof AppError && ['STORAGE_FULL', 'STORAGE_UNAVAILABLE', 'REPO_LOCKED', 'CORRUPT', 'CANCELLED'].includes(err.code) && !(err.details?.source === true);
+}

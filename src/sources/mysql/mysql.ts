@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { AppError } from '../../kernel/index.js';
+import { resolveSecret, safeUrl, secretRefSchema, urlSchema } from '../secrets.js';
+import { runQuick, spawnConsumer, spawnProducer, toolVersion } from '../tools.js';
+import type { ComponentKind, PreflightReport } from '../source.js';
+import { listSome } from '../files/files.js';
+
+export const mysqlOptions = z.strictObject({
+  url: urlSchema(['mysql', 'mariadb'], 'mysql://notes@127.0.0.1:3306/notes'),
+  passwordFrom: secretRefSchema.optional(),
+  dumpArgs: z.array(z.string()).optional().describe('Extra dump arguments, e.g. ["--ignore-table=notes.cache"].'),
+});
+export type MysqlOptions = z.infer<typeof mysqlOptions>;
+
+interface Conn {
+  host: string;
+  port: string;
+  user: string;
+  database: string;
+}
+
+function parse(url: string): Conn {
+  const u = new URL(url);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!database) throw new AppError('INVALID_ARGUMENT', `The MySQL URL ${safeUrl(url)} names no database; add it after the port: …:3306/DBNAME.`);
+  return { host: u.hostname || '127.0.0.1', port: u.port || '3306', user: decodeURIComponent(u.username) || 'root', database };
+}
+
+function env(o: MysqlOptions): NodeJS.ProcessEnv {
+  const pw = resolveSecret(o.passwordFrom, 'MySQL password');
+  // MYSQL_PWD keeps the password off the command line (visible in ps).
+  return { ...process.env, ...(pw !== undefined ? { MYSQL_PWD: pw } : {}) };
+}
+
+function firstTool(names: string[]): string | undefined {
+  for (const n of names) if (toolVersion(n)) return n;
+  return undefined;
+}
+
+function connArgs(c: Conn): string[] {
+  return ['--host', c.host, '--port', c.port, '--user', c.user, '--connect-timeout=10'];
+}
+
+function client(c: Conn, e: NodeJS.ProcessEnv, sql: string, database?: string) {
+  const tool = firstTool(['mariadb', 'mysql']) ?? 'mariadb';
+  return runQuick([tool, ...connArgs(c), '--batch', '--skip-column-names', '-e', sql, ...(database ? [database] : [])], e);
+}
+
+function quoteIdent(s: string): string {
+  return '`' + s.replace(/`/g, '``') + '`';
+}
+
+/**
+ * MariaDB/MySQL through mariadb-dump (or mysqldump) with --single-transaction:
+ * a consistent InnoDB snapshot without locking writers. The dump is SQL text
+ * without CREATE DATABASE, so it can be restored into any database name, and
+ * without the dump date, so unchanged tables give unchanged chunks.
+ */
+export const mysqlKind: ComponentKind<MysqlOptions> = {
+  kind: 'mysql',
+  schema: mysqlOptions,
+  shape: 'stream',
+  artifact: 'database.sql',
+  mappable: ['url', 'passwordFrom.env', 'passwordFrom.file'],
+  describe: (o) => safeUrl(o.url),
+  async backup(o, senv) {
+    const tool = firstTool(['mariadb-dump', 'mysqldump']);
+    if (!tool) throw new AppError('INVALID_ARGUMENT', 'Neither mariadb-dump nor mysqldump is installed (needed to back up MySQL/MariaDB); install the client (Debian: mariadb-client).');
+    const c = parse(o.url);
+    const e = env(o);
+    const server = client(c, e, 'SELECT VERSION()');
+    if (!server.ok) throw new AppError('STORAGE_UNAVAILABLE', `Cannot connect to MySQL at ${safeUrl(o.url)}: ${server.stderr.trim().split('\n')[0]}`);
+    const version = toolVersion(tool)!;
+    senv.log(`${tool}: ${version}; server ${server.stdout.trim()}; ${safeUrl(o.url)}`);
+    const argv = [tool, ...connArgs(c), '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--skip-dump-date', '--no-tablespaces', '--default-character-set=utf8mb4', ...(o.dumpArgs ?? []), c.database];
+    const p = spawnProducer(argv, e, `dump ${safeUrl(o.url)}`, senv.signal);
+    return { stream: p.stream, done: p.done.then(() => ({ tool: version, serverVersion: server.stdout.trim(), format: 'SQL (single transaction)' })) };
+  },
+  async preflight(o, _senv, _info, force) {
+    const report: PreflightReport = { target: safeUrl(o.url), problems: [], plan: [] };
+    if (!firstTool(['mariadb', 'mysql'])) {
+      report.problems.push('neither the mariadb nor the mysql client is installed; install it (Debian: mariadb-client)');
+      return report;
+    }
+    let c: Conn;
+    let e: NodeJS.ProcessEnv;
+    try {
+      c = parse(o.url);
+      e = env(o);
+    } catch (err) {
+      report.problems.push((err as Error).message);
+      return report;
+    }
+    const dbs = client(c, e, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${c.database.replace(/'/g, "''")}'`);
+    if (!dbs.ok) {
+      report.problems.push(`cannot connect to ${safeUrl(o.url)}: ${dbs.stderr.trim().split('\n')[0]}`);
+      return report;
+    }
+    if (dbs.stdout.trim() === '') {
+      report.plan.push(`create database ${c.database}, then load the dump into it`);
+      return report;
+    }
+    const tables = client(c, e, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${c.database.replace(/'/g, "''")}' ORDER BY 1`);
+    const names = tables.stdout.split('\n').filter((l) => l !== '');
+    if (names.length === 0) report.plan.push(`load the dump into the empty database ${c.database}`);
+    else if (force) report.plan.push(`load the dump into ${c.database} over its ${names.length} table(s) (--force: the dump drops and recreates its own tables): ${listSome(names)}`);
+    else report.problems.push(`database ${c.database} is not empty (${names.length} table(s): ${listSome(names)}); restore into an empty or new database with --map NAME.url=mysql://…/NEWDB, or add --force`);
+    return report;
+  },
+  async restore(o, input, senv) {
+    const c = parse(o.url);
+    const e = env(o);
+    const create = client(c, e, `CREATE DATABASE IF NOT EXISTS ${quoteIdent(c.database)}`);
+    if (!create.ok) throw new AppError('RESTORE_INCOMPLETE', `Cannot create database ${c.database}: ${create.stderr.trim().split('\n')[0]}`);
+    const tool = firstTool(['mariadb', 'mysql']) ?? 'mariadb';
+    senv.log(`${tool}: loading the dump into ${safeUrl(o.url)}`);
+    await spawnConsumer([tool, ...connArgs(c), '--binary-mode', c.database], e, input, `restore into ${safeUrl(o.url)}`, senv.signal);
+    return { tool: toolVersion(tool) ?? tool };
+  },
+};

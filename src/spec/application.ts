@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { AppError } from '../kernel/index.js';
+import { componentKinds, kindSchemas, type ComponentKindName } from '../sources/index.js';
+import { hookListSchema } from '../hooks/index.js';
+
+/**
+ * The application spec: what an application's state is (components) and what
+ * to run around a backup or restore (hooks). Parsing is pure: text in, a typed
+ * spec or a list of problems with line numbers out. Field names may grow, never
+ * change (docs/APPLICATIONS.md; JSON Schema in docs/application.schema.json).
+ */
+export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const name = z.string().regex(NAME_RE, 'use lowercase letters, digits and "-" (at most 63), starting and ending with a letter or digit');
+
+const phases = {
+  preBackup: hookListSchema.optional(),
+  postBackup: hookListSchema.optional(),
+  preRestore: hookListSchema.optional(),
+  postRestore: hookListSchema.optional(),
+};
+export const hooksSchema = z.strictObject(phases).describe('Commands run around a backup or restore, in order.');
+
+const componentShape = {
+  name: name.describe('Unique within the application; names the component in snapshots, restores and --map.'),
+  hooks: hooksSchema.optional(),
+  ...Object.fromEntries(componentKinds.map((k) => [k, kindSchemas[k].optional()])),
+} as Record<string, z.ZodType>;
+
+export const componentSchema = z
+  .strictObject(componentShape)
+  .superRefine((c, ctx) => {
+    const kinds = componentKinds.filter((k) => (c as Record<string, unknown>)[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: kinds.length === 0 ? `give the component's kind: one of ${componentKinds.join(', ')}` : `a component has one kind; this one has ${kinds.join(' and ')}`,
+      });
+    }
+  })
+  .describe('One part of the application\'s state; exactly one kind key.');
+
+export const applicationSchema = z.strictObject({
+  apiVersion: z.literal('strongbox/v1'),
+  kind: z.literal('Application'),
+  metadata: z.strictObject({
+    name,
+    version: z.string().min(1).max(64).describe('The application\'s version; recorded in every snapshot.'),
+    vendor: z.string().max(200).optional(),
+    description: z.string().max(2000).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  }),
+  spec: z.strictObject({
+    components: z
+      .array(componentSchema)
+      .min(1, 'an application needs at least one component')
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((c, i) => {
+          const n = (c as { name: string }).name;
+          if (seen.has(n)) ctx.addIssue({ code: 'custom', message: `component name "${n}" is used twice`, path: [i, 'name'] });
+          seen.add(n);
+        });
+      }),
+    hooks: hooksSchema.optional(),
+  }),
+});
+
+export type HookPhase = keyof typeof phases;
+export type Hooks = z.infer<typeof hooksSchema>;
+export interface ComponentSpec {
+  name: string;
+  kind: ComponentKindName;
+  /** The kind's options, validated by its own schema. */
+  options: Record<string, unknown>;
+  hooks?: Hooks;
+}
+export interface ApplicationSpec {
+  apiVersion: 'strongbox/v1';
+  kind: 'Application';
+  metadata: { name: string; version: string; vendor?: string; description?: string; labels?: Record<string, string> };
+  spec: { components: Record<string, unknown>[]; hooks?: Hooks };
+}
+
+export interface SpecProblem {
+  line?: number;
+  column?: number;
+  path: string;
+  message: string;
+}
+
+export type ParseResult = { ok: true; spec: ApplicationSpec } | { ok: false; problems: SpecProblem[] };
+
+/** Parses and validates a spec (YAML or JSON text). Never throws for bad input. */
+export function parseApplication(text: string): ParseResult {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => {
+        const pos = lc.linePos(e.pos[0]);
+        return { line: pos.line, column: pos.col, path: '', message: `not valid YAML: ${e.message.split('\n')[0]}` };
+      }),
+    };
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, problems: [{ line: 1, path: '', message: 'a spec is a mapping with apiVersion, kind, metadata and spec' }] };
+  }
+  const res = applicationSchema.safeParse(value);
+  if (res.success) return { ok: true, spec: res.data as ApplicationSpec };
+  return { ok: false, problems: res.error.issues.flatMap((i) => describeIssue(i, doc, lc)) };
+}
+
+function describeIssue(issue: z.core.$ZodIssue, doc: Document, lc: LineCounter): SpecProblem[] {
+  const at = (p: PropertyKey[]) => locate(doc, lc, p);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => {
+      const inComponent = issue.path.length === 3 && issue.path[1] === 'components';
+      const message = inComponent
+        ? `unknown component kind or field "${k}"; a component has a name, hooks and one of: ${componentKinds.join(', ')}`
+        : `unknown field "${k}"`;
+      return { ...at([...issue.path, k]), path: dotted([...issue.path, k]), message };
+    });
+  }
+  let message = issue.message;
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) message = 'required';
+  return [{ ...at(issue.path), path: dotted(issue.path), message }];
+}
+
+function locate(doc: Document, lc: LineCounter, p: PropertyKey[]): { line?: number; column?: number } {
+  const path = p.map((x) => (typeof x === 'symbol' ? String(x) : x));
+  for (let n = path.length; n >= 0; n--) {
+    const sub = path.slice(0, n);
+    // A missing key: point at its parent. An unknown key: point at the key itself.
+    const node: unknown = n === 0 ? doc.contents : doc.getIn(sub, true);
+    const pair = n > 0 ? findPair(doc, sub) : undefined;
+    const range = (pair && isNode(pair) ? pair.range : undefined) ?? (isNode(node) ? node.range : undefined);
+    if (range) {
+      const pos = lc.linePos(range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return {};
+}
+
+function findPair(doc: Document, path: (string | number)[]): unknown {
+  const parent: unknown = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+  const items = (parent as { items?: { key?: unknown }[] } | undefined)?.items;
+  if (!Array.isArray(items)) return undefined;
+  const last = path[path.length - 1];
+  const pair = items.find((it) => isNode(it.key) && (it.key as { value?: unknown }).value === last);
+  return pair?.key;
+}
+
+function dotted(p: PropertyKey[]): string {
+  return p.map((x, i) => (typeof x === 'number' ? `[${x}]` : (i > 0 ? '.' : '') + String(x))).join('');
+}
+
+export function formatProblems(file: string, problems: SpecProblem[]): string {
+  return problems.map((p) => `${file}${p.line !== undefined ? `:${p.line}${p.column !== undefined ? `:${p.column}` : ''}` : ''}: ${p.path ? p.path + ': ' : ''}${p.message}`).join('\n');
+}
+
+/** Parses a spec or throws INVALID_ARGUMENT listing every problem with its line. */
+export function loadApplication(text: string, file = 'spec'): ApplicationSpec {
+  const r = parseApplication(text);
+  if (!r.ok) throw new AppError('INVALID_ARGUMENT', `${file} is not a valid application spec:\n${formatProblems(file, r.problems)}`, { details: { problems: r.problems } });
+  return r.spec;
+}
+
+export function components(spec: ApplicationSpec): ComponentSpec[] {
+  return spec.spec.components.map((c) => {
+    const kind = componentKinds.find((k) => c[k] !== undefined)!;
+    return { name: c.name as string, kind, options: c[kind] as Record<string, unknown>, ...(c.hooks ? { hooks: c.hooks as Hooks } : {}) };
+  });
+}
+
+export function applicationJsonSchema(): unknown {
+  return z.toJSONSchema(applicationSchema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+}

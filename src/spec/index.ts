@@ -1,0 +1,5 @@
+/**
+ * Application specs: the YAML an operator or vendor writes to say what an
+ * application's state is. Pure parsing and validation with line numbers.
+ */
+export * from './application.js';
