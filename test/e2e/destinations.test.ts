@@ -3,20 +3,7 @@ import { statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Cli, listFiles, tmp } from './testing/cli.js';
-
-/** A CLI in its own instance home, with no --repo: commands go through destinations. */
-function instanceCli(root: string, password?: string): Cli {
-  const cli = new Cli('', password);
-  const base = cli.env.bind(cli);
-  cli.env = (extra = {}) => {
-    const env = base({ STRONGBOX_HOME: path.join(root, 'home'), ...extra });
-    delete env.STRONGBOX_REPO;
-    if (password === undefined) delete env.STRONGBOX_PASSWORD;
-    return env;
-  };
-  return cli;
-}
+import { instanceCli, listFiles, tmp } from './testing/cli.js';
 
 test('destinations: add with --init, the default is used without --repo, the password is stored sealed', async () => {
   const root = tmp();

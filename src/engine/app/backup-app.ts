@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { AppError, nullSink, throwIfAborted, type ProgressSink } from '../../kernel/index.js';
 import type { BlobEncoder, FileChunker, Repository } from '../../repo/index.js';
 import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type Snapshot, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
@@ -86,7 +86,7 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
       version: 1,
       time: started.toISOString(),
       host: o.host ?? hostname(),
-      username: process.env.USER ?? 'unknown',
+      username: currentUser(),
       paths: records.map((r) => r.path),
       tags: [...new Set(o.tags ?? [])].sort(),
       tree,
@@ -124,6 +124,29 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
     throw err;
   } finally {
     await lock.release().catch(() => undefined);
+  }
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** An error while reading a component's source (its tool, its stream): fails the component, not the run. */
+class SourceFailure extends Error {
+  constructor(readonly inner: unknown) {
+    super(inner instanceof Error ? inner.message : String(inner));
+  }
+}
+
+async function* fromSource(stream: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    for await (const d of stream) yield d as Buffer;
+  } catch (err) {
+    throw new SourceFailure(err);
   }
 }
 
@@ -246,26 +269,34 @@ async function backupComponent(
   log.line(`${app}/${c.name}: backing up ${c.kind} ${record.source}`);
   try {
     const pre = await hookRun('preBackup', c.hooks?.preBackup, c.name);
-    if (pre) throw new AppError('INTERNAL', pre.error ?? 'preBackup hook failed');
+    if (pre) throw new SourceFailure(new Error(pre.error ?? 'preBackup hook failed'));
     try {
       if (kind.shape === 'tree') {
         const f = opts as { path: string; exclude?: string[] };
         const prev = parent ? await findNode(o.repo, parent.ref.snapshot.tree, `/${app}/${c.name}`).catch(() => undefined) : undefined;
         const warnBefore = run.warningCount;
         node = await run.saveDirectoryAs(f.path, c.name, f.exclude ?? [], prev?.type === 'dir' ? prev : undefined);
-        if (!node) throw new AppError('INVALID_ARGUMENT', run.warnings.slice(warnBefore).map((w) => `${w.path}: ${w.message}`).join('; ') || `${f.path} cannot be read`);
+        if (!node) throw new SourceFailure(new Error( run.warnings.slice(warnBefore).map((w) => `${w.path}: ${w.message}`).join('; ') || `${f.path} cannot be read`));
         record.info = { format: 'directory tree' };
       } else {
-        const b = await kind.backup!(opts, senv);
+        const b = await kind.backup!(opts, senv).catch((err: unknown) => {
+          throw new SourceFailure(err);
+        });
         let saved: Awaited<ReturnType<BackupRun['saveStream']>>;
         try {
-          saved = await run.saveStream(b.stream, kind.artifact ?? 'stream');
+          saved = await run.saveStream(fromSource(b.stream), kind.artifact ?? 'stream');
         } catch (err) {
           b.stream.destroy();
-          await b.done.catch(() => undefined);
-          throw err;
+          const toolError = await b.done.then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          // The tool's own words say more than a broken stream.
+          throw err instanceof SourceFailure && toolError ? new SourceFailure(toolError) : err;
         }
-        record.info = await b.done;
+        record.info = await b.done.catch((err: unknown) => {
+          throw new SourceFailure(err);
+        });
         record.sha256 = saved.sha256;
         node = run.syntheticDir(c.name, await run.saveTree([saved.node]));
       }
@@ -275,9 +306,10 @@ async function backupComponent(
     }
   } catch (err) {
     // Storage failures and cancels end the whole run; a source problem fails only this component.
-    if (o.signal?.aborted || isRepositoryError(err)) throw err;
+    if (o.signal?.aborted || (!(err instanceof SourceFailure) && isRepositoryError(err))) throw err;
     record.status = 'failed';
-    record.error = err instanceof Error ? err.message : String(err);
+    const inner = err instanceof SourceFailure ? err.inner : err;
+    record.error = inner instanceof Error ? inner.message : String(inner);
     log.line(`${app}/${c.name}: failed: ${record.error}`);
     node = undefined;
   }
@@ -291,5 +323,5 @@ async function backupComponent(
 }
 
 function isRepositoryError(err: unknown): boolean {
-  return err instanceof AppError && ['STORAGE_FULL', 'STORAGE_UNAVAILABLE', 'REPO_LOCKED', 'CORRUPT', 'CANCELLED'].includes(err.code) && !(err.details?.source === true);
+  return !(err instanceof AppError) || ['STORAGE_FULL', 'STORAGE_UNAVAILABLE', 'REPO_LOCKED', 'CORRUPT', 'CANCELLED', 'INTERNAL'].includes(err.code);
 }

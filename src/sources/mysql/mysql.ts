@@ -37,8 +37,9 @@ function firstTool(names: string[]): string | undefined {
   return undefined;
 }
 
-function connArgs(c: Conn): string[] {
-  return ['--host', c.host, '--port', c.port, '--user', c.user, '--connect-timeout=10'];
+function connArgs(c: Conn, client = true): string[] {
+  // mariadb-dump has no --connect-timeout; the client does.
+  return ['--host', c.host, '--port', c.port, '--user', c.user, ...(client ? ['--connect-timeout=10'] : [])];
 }
 
 function client(c: Conn, e: NodeJS.ProcessEnv, sql: string, database?: string) {
@@ -72,7 +73,7 @@ export const mysqlKind: ComponentKind<MysqlOptions> = {
     if (!server.ok) throw new AppError('STORAGE_UNAVAILABLE', `Cannot connect to MySQL at ${safeUrl(o.url)}: ${server.stderr.trim().split('\n')[0]}`);
     const version = toolVersion(tool)!;
     senv.log(`${tool}: ${version}; server ${server.stdout.trim()}; ${safeUrl(o.url)}`);
-    const argv = [tool, ...connArgs(c), '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--skip-dump-date', '--no-tablespaces', '--default-character-set=utf8mb4', ...(o.dumpArgs ?? []), c.database];
+    const argv = [tool, ...connArgs(c, false), '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--skip-dump-date', '--no-tablespaces', '--default-character-set=utf8mb4', ...(o.dumpArgs ?? []), c.database];
     const p = spawnProducer(argv, e, `dump ${safeUrl(o.url)}`, senv.signal);
     return { stream: p.stream, done: p.done.then(() => ({ tool: version, serverVersion: server.stdout.trim(), format: 'SQL (single transaction)' })) };
   },

@@ -64,6 +64,19 @@ export class Cli {
   }
 }
 
+/** A CLI in its own instance home (ROOT/home), with no --repo: commands go through destinations. */
+export function instanceCli(root: string, password?: string): Cli {
+  const cli = new Cli('', password);
+  const base = cli.env.bind(cli);
+  cli.env = (extra = {}) => {
+    const env = base({ STRONGBOX_HOME: path.join(root, 'home'), ...extra });
+    delete env.STRONGBOX_REPO;
+    if (password === undefined) delete env.STRONGBOX_PASSWORD;
+    return env;
+  };
+  return cli;
+}
+
 /** A map of relative path → description (type, mode, size, content hash, link target) for comparing trees. */
 export async function describeTree(root: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
