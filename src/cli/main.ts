@@ -46,6 +46,11 @@ function allCommands(c: Command): Command[] {
 
 export async function main(argv: string[]): Promise<number> {
   tuneProcess();
+  // `strongbox … | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const program = buildProgram();
   const json = argv.includes('--json');
   try {
