@@ -372,3 +372,42 @@ test('snapshots from a newer Strongbox are refused naming both versions; plain f
   assert.match(cli.run(['snapshot', 'restore', plain.id, '--map', 'x.path=/y']).stderr, /file snapshot \(use --target/);
   assert.match(cli.run(['snapshot', 'restore', snap.id, '--target', '/tmp/x']).stderr, /--map/);
 });
+
+test('the README walkthrough: the example application is seeded, snapshotted and restored into a clean server and new directories', async () => {
+  const example = new URL('../../../examples/notes/', import.meta.url).pathname;
+  const { spawnSync } = await import('node:child_process');
+  const seeded = spawnSync(path.join(example, 'seed.sh'), ['3000'], { encoding: 'utf8' });
+  assert.equal(seeded.status, 0, `seed.sh needs the local PostgreSQL and Redis on their standard ports: ${seeded.stderr}`);
+  const { cli, root } = freshInstance();
+  cli.ok(['app', 'add', '-f', path.join(example, 'notes.yaml')]);
+  const snap = cli.json<AppSnap>(['snapshot', 'create', '--app', 'notes']);
+  assert.equal(snap.status, 'completed', JSON.stringify(snap.applications[0]?.errors));
+  assert.equal(existsSync('/var/tmp/strongbox-example/notes/MAINTENANCE'), false, 'maintenance mode was switched off again');
+  assert.match(cli.ok(['snapshot', 'logs', snap.id]), /notes: maintenance mode on \(run [0-9a-f]{16}\)/);
+  const uploads = await describeTree('/var/tmp/strongbox-example/notes/uploads');
+
+  const pg = await startPostgres();
+  try {
+    const out = path.join(root, 'restored');
+    cli.ok([
+      'snapshot', 'restore', snap.id,
+      '--map', `db.url=${pg.url('notes')}`,
+      '--map', `uploads.path=${out}/uploads`,
+      '--map', `sessions.rdbPath=${root}/dump.rdb`,
+      '--map', `search.path=${out}/search.db`,
+    ]);
+    const source: PgServer = { ...pg, psql: (db, sql) => spawnSync('psql', ['-X', '-At', '-h', '127.0.0.1', '-U', 'postgres', '-d', db === 'notes' ? 'notes_example' : db, '-c', sql], { encoding: 'utf8' }).stdout.trim() };
+    assert.equal(pgChecksums(pg, 'notes'), pgChecksums(source, 'notes'));
+    // "*.tmp" drops draft.tmp; "…/uploads/cache/**" drops what is in cache/ (the directory itself stays).
+    const names = (k: string) => k.split('/').slice(1).map((x) => Buffer.from(x, 'base64').toString());
+    const expected = new Map([...uploads].filter(([k]) => !(names(k)[0] === 'draft.tmp' || (names(k)[0] === 'cache' && names(k).length > 1))));
+    const got = await describeTree(`${out}/uploads`);
+    assert.deepEqual([...got.keys()].sort(), [...expected.keys()].sort(), 'excluded files stay out');
+    assert.equal(readFileSync(`${root}/dump.rdb`).subarray(0, 5).toString(), 'REDIS');
+    const search = new Database(`${out}/search.db`, { readonly: true });
+    assert.equal((search.prepare('SELECT count(*) AS n FROM terms').get() as { n: number }).n, 5000);
+    search.close();
+  } finally {
+    pg.stop();
+  }
+});
