@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate, mutate } from './dataset.js';
+import { reportPg, runPgBench } from './pg.js';
 
 /**
  * The benchmark harness (`npm run bench`): one deterministic dataset, every tool
@@ -10,7 +11,8 @@ import { generate, mutate } from './dataset.js';
  * counts worker threads of the same process). Caches are warm for every tool
  * alike. Results go to stdout and bench/results/latest.json.
  *
- * Options: --size GiB (default 1.5), --tools strongbox,restic,borg, --keep.
+ * Options: --scenario files|pg|all (default files), --size GiB (default 1.5),
+ * --pg-size GiB (default 1), --tools strongbox,restic,borg, --keep.
  */
 interface Measure {
   seconds: number;
@@ -99,6 +101,17 @@ const defs: Tool[] = [
 ];
 
 async function main(): Promise<void> {
+  const scenario = opt('scenario', 'files');
+  if (scenario === 'pg' || scenario === 'all') {
+    const pgWork = path.join(work, 'pg');
+    await fs.rm(pgWork, { recursive: true, force: true });
+    const r = await runPgBench(pgWork, Number(opt('pg-size', '1')), strongbox, (s) => process.stdout.write(s));
+    reportPg(r, (s) => process.stdout.write(s));
+    await fs.mkdir(path.join(root, 'results'), { recursive: true });
+    await fs.writeFile(path.join(root, 'results', 'pg-latest.json'), JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2));
+    if (!args.includes('--keep')) await fs.rm(pgWork, { recursive: true, force: true });
+    if (scenario === 'pg') return;
+  }
   const data = path.join(work, 'data');
   process.stdout.write(`Generating ${sizeGiB} GiB dataset in ${data}…\n`);
   const ds = await generate(data, Math.floor(sizeGiB * 1024 ** 3));

@@ -411,3 +411,37 @@ test('the README walkthrough: the example application is seeded, snapshotted and
     pg.stop();
   }
 });
+
+test('Ctrl-C during an application snapshot: postBackup hooks still run, no snapshot is written, the repository checks clean; prune keeps run logs', async () => {
+  const { cli, root } = freshInstance();
+  const trace = path.join(root, 'trace');
+  // A component that streams slowly, so the interrupt lands in the middle of it.
+  addApp(
+    cli,
+    root,
+    spec(
+      'slow',
+      `    - name: stream\n      command: { backup: ["sh", "-c", "i=0; while [ $i -lt 600 ]; do head -c 65536 /dev/urandom; sleep 0.05; i=$((i+1)); done"], restore: ["sh", "-c", "cat > /dev/null"] }\n`,
+      `    preBackup: [{ name: freeze, exec: ["sh", "-c", "echo frozen >> ${trace}"] }]\n    postBackup: [{ name: thaw, exec: ["sh", "-c", "echo thawed >> ${trace}"] }]\n`,
+    ),
+  );
+  const p = cli.spawn(['snapshot', 'create', '--app', 'slow']);
+  let stderr = '';
+  p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const until = Date.now() + 20_000;
+  while (!/backing up command/.test(stderr) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 1000));
+  p.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => p.on('close', (c) => r(c)));
+  assert.equal(code, 130, stderr);
+  assert.equal(readFileSync(trace, 'utf8'), 'frozen\nthawed\n');
+  assert.deepEqual(cli.json<unknown[]>(['snapshot', 'list']), []);
+  cli.ok(['repo', 'check']);
+
+  // A finished run's log survives prune (it is referenced by the manifest, not the tree).
+  addApp(cli, root, spec('quick', `    - name: s\n      command: { backup: ["echo", "data"], restore: ["sh", "-c", "cat > /dev/null"] }\n`));
+  const s = cli.json<{ id: string }>(['snapshot', 'create', '--app', 'quick']);
+  cli.ok(['repo', 'prune']);
+  assert.match(cli.ok(['snapshot', 'logs', s.id]), /finished: completed/);
+  cli.ok(['repo', 'check', '--read-data']);
+});

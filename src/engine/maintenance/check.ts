@@ -152,6 +152,11 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
       }
     };
     await visitTree(s.snapshot.tree, '/');
+    for (const id of s.snapshot.log ?? []) {
+      const b = bad.get(id);
+      if (b) addDependent(b, { snapshot: s.id, path: '(log)' });
+      else if (!repo.index.has(Buffer.from(id, 'hex'))) errors.push({ kind: 'blob-missing', message: `snapshot ${s.id.slice(0, 8)}: its log needs blob ${id.slice(0, 16)} which is not in the index`, dependents: [{ snapshot: s.id, path: '(log)' }] });
+    }
   }
   for (const [p, deps] of dependents) p.dependents = [...(p.dependents ?? []), ...deps];
   return { ok: errors.length === 0, snapshots: snaps.length, packs: byPack.size, packsRead, blobs: repo.index.size, errors, warnings };

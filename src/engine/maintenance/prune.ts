@@ -84,6 +84,8 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
     for (const s of await listSnapshots(repo)) {
       throwIfAborted(opts.signal);
       used.add(s.snapshot.tree);
+      // Blobs a manifest names outside its tree (an application run's log).
+      for (const id of s.snapshot.log ?? []) used.add(id);
       try {
         await walkTree(repo, s.snapshot.tree, (_p, node) => {
           if (node.subtree) {
