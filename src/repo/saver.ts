@@ -184,10 +184,15 @@ export class BlobSaver {
     if (this.pending.size > 0) throw new AppError('INTERNAL', `${this.pending.size} blobs were claimed but never stored`);
   }
 
-  /** Best effort after a cancel or failure: keep what is already encoded, so the next run reuses it. */
+  /**
+   * Best effort after a cancel or failure: keep what is already encoded, so the next run
+   * reuses it. Not on a full destination: there, packs left unindexed are what `repo prune`
+   * can delete without first writing anything, which is how the space comes back.
+   */
   async salvage(): Promise<void> {
     try {
       while (this.work.size > 0) await Promise.all([...this.work]);
+      if (this.failure instanceof AppError && this.failure.code === 'STORAGE_FULL') return;
       if (this.failure === undefined) await this.finishPack();
       await this.writeIndex();
     } catch {

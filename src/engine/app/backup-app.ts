@@ -282,6 +282,9 @@ async function backupComponent(
         const b = await kind.backup!(opts, senv).catch((err: unknown) => {
           throw new SourceFailure(err);
         });
+        // The tool may fail (or be killed by a cancel) while the stream is still being read:
+        // its outcome is awaited below, and must never count as an unhandled rejection meanwhile.
+        b.done.catch(() => undefined);
         let saved: Awaited<ReturnType<BackupRun['saveStream']>>;
         try {
           saved = await run.saveStream(fromSource(b.stream), kind.artifact ?? 'stream');
@@ -306,7 +309,8 @@ async function backupComponent(
     }
   } catch (err) {
     // Storage failures and cancels end the whole run; a source problem fails only this component.
-    if (o.signal?.aborted || (!(err instanceof SourceFailure) && isRepositoryError(err))) throw err;
+    if (o.signal?.aborted) throw new AppError('CANCELLED', 'Cancelled.', { cause: err });
+    if (!(err instanceof SourceFailure) && isRepositoryError(err)) throw err;
     record.status = 'failed';
     const inner = err instanceof SourceFailure ? err.inner : err;
     record.error = inner instanceof Error ? inner.message : String(inner);
