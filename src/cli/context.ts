@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { AppError } from '../kernel/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { codecPool, instanceHome, openInstance, openRepository } from '../app/index.js';
+import { codecPool, instanceHome, openInstance, openRepository, type Instance } from '../app/index.js';
 import type { CodecPool, Repository } from '../repo/index.js';
 import { getPassword } from './password.js';
 import { makeOutput, type Output } from './render.js';
@@ -133,3 +133,13 @@ export function repoAction<A extends unknown[]>(
 
 /** Set by a command whose work succeeded only in part; main exits with it. */
 export const outcome = { exitCode: 0 };
+
+/** Opens the instance for the length of a command. */
+export async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promise<T> {
+  const inst = await openInstance();
+  try {
+    return await fn(inst);
+  } finally {
+    await inst.close();
+  }
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { HookRecord } from '../tree/index.js';
 import { describeExit, runProcess } from './process.js';
 
 /** "30s", "500ms", "2m", "1h" or a number of seconds → milliseconds. */
@@ -26,20 +27,8 @@ export type Hook = z.infer<typeof hookSchema>;
 
 export const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
 
-export interface HookResult {
-  name: string;
-  phase: string;
-  /** The component it belongs to; absent for application hooks. */
-  component?: string;
-  status: 'succeeded' | 'failed' | 'skipped';
-  onError: 'fail' | 'continue';
-  exitCode: number | null;
-  durationMs: number;
-  /** Why it failed, in words. */
-  error?: string;
-  stdout: string;
-  stderr: string;
-}
+/** One hook's run, as recorded in snapshot metadata. */
+export type HookResult = HookRecord;
 
 export interface HookRunOptions {
   phase: 'preBackup' | 'postBackup' | 'preRestore' | 'postRestore';

@@ -1,25 +1,32 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { AppError } from '../kernel/index.js';
 import { Tail } from '../hooks/index.js';
 
-/** Runs a dump tool and exposes its stdout; `done` rejects with the tool's own words when it fails. */
-export function spawnProducer(argv: string[], env: NodeJS.ProcessEnv, what: string, signal?: AbortSignal): { stream: Readable; done: Promise<void> } {
-  const child = spawn(argv[0]!, argv.slice(1), { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const err = new Tail(16 * 1024);
-  child.stderr!.on('data', (b: Buffer) => err.push(b));
-  const kill = () => {
+/** SIGKILL for a child and everything it started (it runs in its own process group). */
+function groupKiller(child: ChildProcess): () => void {
+  return () => {
     try {
       if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
     } catch {
       /* gone */
     }
   };
+}
+
+function startError(argv: string[], what: string, e: Error): AppError {
+  return new AppError('INVALID_ARGUMENT', (e as NodeJS.ErrnoException).code === 'ENOENT' ? `${argv[0]} is not installed (needed to ${what}); install it or put it on PATH.` : `${argv[0]}: ${e.message}`, { cause: e });
+}
+
+/** Runs a dump tool and exposes its stdout; `done` rejects with the tool's own words when it fails. */
+export function spawnProducer(argv: string[], env: NodeJS.ProcessEnv, what: string, signal?: AbortSignal): { stream: Readable; done: Promise<void> } {
+  const child = spawn(argv[0]!, argv.slice(1), { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const err = new Tail(16 * 1024);
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
+  const kill = groupKiller(child);
   signal?.addEventListener('abort', kill, { once: true });
   const done = new Promise<void>((resolve, reject) => {
-    child.on('error', (e) =>
-      reject(new AppError('INVALID_ARGUMENT', (e as NodeJS.ErrnoException).code === 'ENOENT' ? `${argv[0]} is not installed (needed to ${what}); install it or put it on PATH.` : `${argv[0]}: ${e.message}`, { cause: e })),
-    );
+    child.on('error', (e) => reject(startError(argv, what, e)));
     child.on('close', (code, sig) => {
       signal?.removeEventListener('abort', kill);
       if (code === 0) resolve();
@@ -38,13 +45,7 @@ export function spawnConsumer(argv: string[], env: NodeJS.ProcessEnv, input: Rea
     const out = new Tail(16 * 1024);
     child.stdout!.on('data', (b: Buffer) => out.push(b));
     child.stderr!.on('data', (b: Buffer) => out.push(b));
-    const kill = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    };
+    const kill = groupKiller(child);
     signal?.addEventListener('abort', kill, { once: true });
     let inputError: Error | undefined;
     input.on('error', (e) => {
@@ -53,9 +54,7 @@ export function spawnConsumer(argv: string[], env: NodeJS.ProcessEnv, input: Rea
     });
     child.stdin!.on('error', () => undefined);
     input.pipe(child.stdin!);
-    child.on('error', (e) =>
-      reject(new AppError('INVALID_ARGUMENT', (e as NodeJS.ErrnoException).code === 'ENOENT' ? `${argv[0]} is not installed (needed to ${what}); install it or put it on PATH.` : `${argv[0]}: ${e.message}`, { cause: e })),
-    );
+    child.on('error', (e) => reject(startError(argv, what, e)));
     child.on('close', (code, sig) => {
       signal?.removeEventListener('abort', kill);
       if (inputError) reject(inputError);

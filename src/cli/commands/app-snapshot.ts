@@ -4,20 +4,11 @@ import { join } from 'node:path';
 import { AppError, EXIT_PARTIAL } from '../../kernel/index.js';
 import { backupApplications, restoreApplications, type AppRestoreResult, type TargetMapping } from '../../engine/index.js';
 import { listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
-import { instanceHome, instanceRestorer, loadSpecs, openInstance, VERSION, type Instance } from '../../app/index.js';
+import { instanceHome, instanceRestorer, loadSpecs, VERSION } from '../../app/index.js';
 import type { Repository } from '../../repo/index.js';
 import { formatBytes, formatDuration, ProgressBar, table, type Output } from '../render.js';
-import { interruptSignal, outcome, output, withPool, withRepo } from '../context.js';
+import { interruptSignal, outcome, output, withInstance, withPool, withRepo } from '../context.js';
 
-
-async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promise<T> {
-  const inst = await openInstance();
-  try {
-    return await fn(inst);
-  } finally {
-    await inst.close();
-  }
-}
 
 /** Snapshot listings through the catalog's cache when this machine has an instance; straight from the repository otherwise. */
 export async function listSnapshotsCached(repo: Repository): Promise<SnapshotRef[]> {

@@ -1,21 +1,12 @@
 import { Command } from 'commander';
 import { resolve as resolvePath } from 'node:path';
 import { AppError } from '../../kernel/index.js';
-import { describePasswordRef, initRepository, openInstance, openRepository, type Instance } from '../../app/index.js';
+import { describePasswordRef, initRepository, openRepository } from '../../app/index.js';
 import type { PasswordRef } from '../../catalog/index.js';
 import type { Repository } from '../../repo/index.js';
 import { getPassword } from '../password.js';
 import { table } from '../render.js';
-import { globals, output } from '../context.js';
-
-async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promise<T> {
-  const inst = await openInstance();
-  try {
-    return await fn(inst);
-  } finally {
-    await inst.close();
-  }
-}
+import { globals, output, withInstance } from '../context.js';
 
 interface Validation {
   repositoryId: string;

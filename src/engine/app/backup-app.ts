@@ -81,7 +81,6 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
     log.line(`finished: ${status}`);
     const logIds = await log.save(run, o.repo);
     await run.saver.flush();
-    const s = run.saver.stats;
     const snapshot: Snapshot = {
       version: 1,
       time: started.toISOString(),
@@ -93,17 +92,7 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
       partial: status !== 'completed',
       warnings: run.warnings,
       warningCount: run.warningCount,
-      summary: {
-        files: run.counters.files,
-        dirs: run.counters.dirs,
-        bytes: run.counters.bytes,
-        newFiles: run.newFiles,
-        changedFiles: run.changedFiles,
-        unchangedFiles: run.unchangedFiles,
-        newBytes: s.newRawBytes,
-        storedBytes: s.newStoredBytes,
-        durationMs: Math.round(performance.now() - t0),
-      },
+      summary: run.summary(Math.round(performance.now() - t0)),
       program: `strongbox ${o.strongboxVersion}`,
       type: o.type,
       status,

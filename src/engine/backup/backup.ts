@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import { AppError, errnoCode, nullSink, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
 import { blobId, BlobSaver, readXattrs, SourceReadError, type XattrRead, type BlobEncoder, type ChunkedFile, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
-import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
+import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotSummary, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
 import { compileExcludes, type Matcher } from '../glob.js';
 import { OwnerNames } from './owners.js';
 import { Semaphore } from '../semaphore.js';
@@ -57,7 +57,6 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     const rootTree = await run.saveRoots(roots);
     await run.saver.flush();
     run.emitProgress(true);
-    const s = run.saver.stats;
     const snapshot: Snapshot = {
       version: 1,
       time: started.toISOString(),
@@ -70,17 +69,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
       partial: run.warningCount > 0,
       warnings: run.warnings,
       warningCount: run.warningCount,
-      summary: {
-        files: run.counters.files,
-        dirs: run.counters.dirs,
-        bytes: run.counters.bytes,
-        newFiles: run.newFiles,
-        changedFiles: run.changedFiles,
-        unchangedFiles: run.unchangedFiles,
-        newBytes: s.newRawBytes,
-        storedBytes: s.newStoredBytes,
-        durationMs: Math.round(performance.now() - t0),
-      },
+      summary: run.summary(Math.round(performance.now() - t0)),
       program: opts.program ?? 'strongbox',
     };
     throwIfAborted(opts.signal);
@@ -156,6 +145,21 @@ export class BackupRun {
     this.concurrency = opts.fileConcurrency ?? 8;
     this.readers = new Semaphore(this.concurrency);
     this.batcher = new SmallBatcher(opts.pipeline, (id) => this.saver.claim(id), (id) => this.saver.unclaim(id));
+  }
+
+  summary(durationMs: number): SnapshotSummary {
+    const s = this.saver.stats;
+    return {
+      files: this.counters.files,
+      dirs: this.counters.dirs,
+      bytes: this.counters.bytes,
+      newFiles: this.newFiles,
+      changedFiles: this.changedFiles,
+      unchangedFiles: this.unchangedFiles,
+      newBytes: s.newRawBytes,
+      storedBytes: s.newStoredBytes,
+      durationMs,
+    };
   }
 
   warn(p: Buffer | string, message: string): void {
