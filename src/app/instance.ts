@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
-import { AppError } from '../kernel/index.js';
+import { AppError, registerSecret } from '../kernel/index.js';
 import { ApplicationStore, catalogImage, openCatalog, DestinationStore, SnapshotCache, type Catalog, type PasswordRef } from '../catalog/index.js';
 import { openSealed, seal } from '../repo/index.js';
 
@@ -95,28 +95,34 @@ export async function openInstance(home = instanceHome()): Promise<Instance> {
     },
     sealSecret: (plain) => ({ type: 'sealed', sealed: seal(key, Buffer.from(plain, 'utf8')).toString('base64') }),
     resolvePassword(ref) {
-      switch (ref.type) {
-        case 'sealed':
-          try {
-            return openSealed(key, Buffer.from(ref.sealed, 'base64'), 'stored password').toString('utf8');
-          } catch (err) {
-            throw new AppError('CORRUPT', `A stored password does not open with this instance's key (${path.join(home, 'instance.key')}); was the key replaced? Add the destination again.`, { cause: err });
-          }
-        case 'env': {
-          const v = process.env[ref.name];
-          if (v === undefined || v === '') throw new AppError('PASSWORD_REQUIRED', `The destination's password comes from the environment variable ${ref.name}, which is not set.`);
-          return v;
-        }
-        case 'file':
-          try {
-            return fs.readFileSync(ref.path, 'utf8').replace(/\r?\n$/, '');
-          } catch (err) {
-            throw new AppError('PASSWORD_REQUIRED', `The destination's password comes from ${ref.path}, which cannot be read: ${(err as Error).message}.`, { cause: err });
-          }
-      }
+      const pw = resolveRef(ref);
+      registerSecret(pw);
+      return pw;
     },
     close: () => catalog.destroy(),
   };
+
+  function resolveRef(ref: PasswordRef): string {
+    switch (ref.type) {
+      case 'sealed':
+        try {
+          return openSealed(key, Buffer.from(ref.sealed, 'base64'), 'stored password').toString('utf8');
+        } catch (err) {
+          throw new AppError('CORRUPT', `A stored password does not open with this instance's key (${path.join(home, 'instance.key')}); was the key replaced? Add the destination again.`, { cause: err });
+        }
+      case 'env': {
+        const v = process.env[ref.name];
+        if (v === undefined || v === '') throw new AppError('PASSWORD_REQUIRED', `The destination's password comes from the environment variable ${ref.name}, which is not set.`);
+        return v;
+      }
+      case 'file':
+        try {
+          return fs.readFileSync(ref.path, 'utf8').replace(/\r?\n$/, '');
+        } catch (err) {
+          throw new AppError('PASSWORD_REQUIRED', `The destination's password comes from ${ref.path}, which cannot be read: ${(err as Error).message}.`, { cause: err });
+        }
+    }
+  }
 }
 
 /** The portable part of a full snapshot's instance state (sealed secrets stay sealed under the exporting instance's key). */

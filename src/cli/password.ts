@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { AppError } from '../kernel/index.js';
+import { AppError, registerSecret } from '../kernel/index.js';
 
 /** Reads a line from the terminal without echoing it. */
 export async function promptHidden(question: string): Promise<string> {
@@ -51,6 +51,12 @@ function fromFile(file: string): string {
 
 /** Password from --password-file, then STRONGBOX_PASSWORD, then STRONGBOX_PASSWORD_FILE, then a prompt on a terminal. */
 export async function getPassword(src: PasswordSource, opts: { confirm?: boolean } = {}): Promise<string> {
+  const pw = await readPassword(src, opts);
+  registerSecret(pw);
+  return pw;
+}
+
+async function readPassword(src: PasswordSource, opts: { confirm?: boolean }): Promise<string> {
   if (src.passwordFile) return fromFile(src.passwordFile);
   const env = process.env.STRONGBOX_PASSWORD;
   if (env !== undefined && env !== '') return env;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { childEnv } from '../kernel/index.js';
 import type { HookRecord } from '../tree/index.js';
 import { describeExit, runProcess } from './process.js';
 
@@ -61,7 +62,7 @@ export async function runHooks(hooks: Hook[] | undefined, o: HookRunOptions): Pr
     o.log(`${where}: running ${h.exec.join(' ')}`);
     const r = await runProcess({
       argv: h.exec,
-      env: { ...process.env, ...(h.env ?? {}), ...o.env, STRONGBOX_PHASE: o.phase, STRONGBOX_APP: o.app, ...(o.component ? { STRONGBOX_COMPONENT: o.component } : {}) },
+      env: childEnv({ ...(h.env ?? {}), ...o.env, STRONGBOX_PHASE: o.phase, STRONGBOX_APP: o.app, ...(o.component ? { STRONGBOX_COMPONENT: o.component } : {}) }),
       ...(h.workdir ? { cwd: h.workdir } : {}),
       timeoutMs,
       ...(o.signal ? { signal: o.signal } : {}),

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { childEnv, redactSecrets } from '../kernel/index.js';
 import type { Readable, Writable } from 'node:stream';
 
 /** The last `limit` bytes of a stream, kept as text (hook and tool output for logs). */
@@ -19,7 +20,7 @@ export class Tail {
   text(): string {
     const all = Buffer.concat(this.chunks);
     const cut = all.length > this.limit ? all.subarray(all.length - this.limit) : all;
-    return (this.dropped > 0 || cut.length < all.length ? '…' : '') + cut.toString('utf8');
+    return redactSecrets((this.dropped > 0 || cut.length < all.length ? '…' : '') + cut.toString('utf8'));
   }
 }
 
@@ -65,7 +66,7 @@ export function runProcess(o: RunOptions): Promise<RunResult> {
     let cancelled = false;
     let settled = false;
     const child = spawn(o.argv[0]!, o.argv.slice(1), {
-      env: o.env ?? process.env,
+      env: o.env ?? childEnv(),
       cwd: o.cwd,
       detached: true,
       stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -95,7 +96,7 @@ export function runProcess(o: RunOptions): Promise<RunResult> {
         const text = partial + b.toString('utf8');
         const parts = text.split('\n');
         partial = parts.pop() ?? '';
-        for (const l of parts) o.onLine(name, l);
+        for (const l of parts) o.onLine(name, redactSecrets(l));
       };
     };
     if (o.stdout) child.stdout!.pipe(o.stdout);

@@ -4,3 +4,4 @@ export * from './abort.js';
 export * from './progress.js';
 export * from './ids.js';
 export * from './gc.js';
+export * from './secrets.js';

@@ -14,7 +14,7 @@ import { redisKind } from './redis/redis.js';
 import { commandKind } from './command/command.js';
 
 export * from './source.js';
-export { resolveSecret, safeUrl, secretRefSchema, type SecretRef } from './secrets.js';
+export { preloadSecrets, resolveSecret, safeUrl, secretRefSchema, type SecretRef } from './secrets.js';
 export { toolVersion, majorOf } from './tools.js';
 
 export const componentKinds = ['files', 'postgres', 'mysql', 'sqlite', 'redis', 'command'] as const;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { AppError } from '../kernel/index.js';
+import { AppError, registerSecret } from '../kernel/index.js';
 
 export const secretRefSchema = z
   .union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })])
@@ -12,13 +12,29 @@ export function resolveSecret(ref: SecretRef | undefined, what: string): string 
   if (!ref) return undefined;
   if ('env' in ref) {
     const v = process.env[ref.env];
+    registerSecret(v);
     if (v === undefined) throw new AppError('INVALID_ARGUMENT', `The ${what} comes from the environment variable ${ref.env}, which is not set. Export it, or change passwordFrom in the spec.`);
     return v;
   }
   try {
-    return readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+    const v = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+    registerSecret(v);
+    return v;
   } catch (err) {
     throw new AppError('INVALID_ARGUMENT', `The ${what} comes from ${ref.file}, which cannot be read: ${(err as Error).message}.`, { cause: err });
+  }
+}
+
+/**
+ * Reads every secret a component's options refer to, so that it is known (and
+ * masked) before any hook runs; a missing one is reported later, by the component.
+ */
+export function preloadSecrets(options: Record<string, unknown>): void {
+  const ref = options.passwordFrom as SecretRef | undefined;
+  try {
+    resolveSecret(ref, 'password');
+  } catch {
+    /* the component reports it when it runs */
   }
 }
 

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { AppError } from '../kernel/index.js';
+import { AppError, childEnv, redactSecrets } from '../kernel/index.js';
 import { Tail } from '../hooks/index.js';
 
 /** SIGKILL for a child and everything it started (it runs in its own process group). */
@@ -73,7 +73,7 @@ export function runQuick(argv: string[], env: NodeJS.ProcessEnv, input?: string)
 
 /** The first line of `tool --version`, or undefined when the tool is missing. */
 export function toolVersion(tool: string): string | undefined {
-  const r = runQuick([tool, '--version'], process.env);
+  const r = runQuick([tool, '--version'], childEnv());
   return r.missing || !r.ok ? undefined : r.stdout.trim().split('\n')[0];
 }
 
@@ -84,6 +84,6 @@ export function majorOf(versionLine: string | undefined): number | undefined {
 }
 
 export function lastLines(text: string, n = 6): string {
-  const lines = text.trim().split('\n').filter((l) => l.trim() !== '');
+  const lines = redactSecrets(text).trim().split('\n').filter((l) => l.trim() !== '');
   return lines.slice(-n).join(' | ') || '(no output)';
 }

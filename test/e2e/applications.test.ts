@@ -109,7 +109,12 @@ test('postgres: wrong credentials and an unreachable server fail the component w
     addApp(
       cli,
       root,
-      spec('app', `    - name: db\n      postgres: { url: "${pg.url('appdb', 'app')}", passwordFrom: { env: APP_DB_PASSWORD } }\n    - name: files\n      files: { path: ${dataDir} }\n`),
+      spec(
+        'app',
+        `    - name: db\n      postgres: { url: "${pg.url('appdb', 'app')}", passwordFrom: { env: APP_DB_PASSWORD } }\n    - name: files\n      files: { path: ${dataDir} }\n`,
+        // A careless hook that prints its environment and the database password.
+        `    preBackup: [{ name: debug, exec: ["sh", "-c", "env; echo db password is $APP_DB_PASSWORD"] }]\n`,
+      ),
     );
     const wrong = cli.run(['snapshot', 'create', '--app', 'app', '--json'], { APP_DB_PASSWORD: 'wrong' });
     assert.equal(wrong.code, 3, wrong.stderr);
@@ -126,6 +131,9 @@ test('postgres: wrong credentials and an unreachable server fail the component w
     assert.equal(good.status, 'completed');
     const everything = [cli.ok(['snapshot', 'show', good.id, '--json']), cli.ok(['snapshot', 'logs', good.id]), cli.ok(['snapshot', 'list', '--json'])].join('\n');
     assert.doesNotMatch(everything, /pg-SECRET-marker/);
+    // Hooks never see the repository password, and what they print of other secrets is masked.
+    assert.doesNotMatch(everything, /app-test-password|STRONGBOX_PASSWORD=/);
+    assert.match(cli.ok(['snapshot', 'logs', good.id]), /db password is \*\*\*/);
     for (const f of await listFiles(path.join(root, 'home'))) assert.doesNotMatch(readFileSync(path.join(root, 'home', f)).toString('latin1'), /pg-SECRET-marker/, f);
 
     pg.stop();

@@ -4,7 +4,7 @@ import { AppError, nullSink, throwIfAborted, type ProgressSink } from '../../ker
 import type { BlobEncoder, FileChunker, Repository } from '../../repo/index.js';
 import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type Snapshot, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
 import { runHooks, type Hook } from '../../hooks/index.js';
-import { kinds, type SourceEnv } from '../../sources/index.js';
+import { kinds, preloadSecrets, type SourceEnv } from '../../sources/index.js';
 import { components, type ApplicationSpec, type HookPhase } from '../../spec/index.js';
 import { BackupRun } from '../backup/backup.js';
 import { RunLog } from './run-log.js';
@@ -179,6 +179,7 @@ async function backupOne(
   };
   log.line(`${app} ${spec.metadata.version}: starting`);
   const comps = components(spec);
+  for (const c of comps) preloadSecrets(c.options);
   const records: ComponentRecord[] = [];
   const nodes: TreeNode[] = [];
   let appFailed = false;

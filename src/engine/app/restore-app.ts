@@ -5,7 +5,7 @@ import { AppError, GarbageBudget, nullSink, throwIfAborted, type ProgressSink } 
 import type { BlobDecoder, BlobWriter, Repository } from '../../repo/index.js';
 import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
 import { runHooks, type Hook } from '../../hooks/index.js';
-import { kinds, type PreflightReport, type SourceEnv } from '../../sources/index.js';
+import { kinds, preloadSecrets, type PreflightReport, type SourceEnv } from '../../sources/index.js';
 import { components, type ApplicationSpec, type ComponentSpec, type HookPhase } from '../../spec/index.js';
 import { restore } from '../restore/restore.js';
 import { FORMAT_VERSION, INSTANCE_DIR } from './backup-app.js';
@@ -105,6 +105,7 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
   const log = new RunLog(sink, () => new Date());
   const records = snap.applications ?? [];
   const planned = planComponents(o, records);
+  for (const p of planned.items) preloadSecrets(p.options);
   const senv = (app: string, c: string): SourceEnv => ({ ...(o.signal ? { signal: o.signal } : {}), log: (l) => log.line(`${app}/${c}: ${l}`), spoolDir: o.spoolDir });
   const result: AppRestoreResult = { snapshot: o.snapshot.id, dryRun: !!o.dryRun, plan: [], instancePlan: [], skipped: planned.skipped, ok: true, outcomes: [], hooks: [], instanceLog: [], log: [] };
   log.line(`restoring snapshot ${o.snapshot.id.slice(0, 8)} (${snap.type}, made by Strongbox ${snap.strongboxVersion ?? '?'} on ${snap.time}) with Strongbox ${o.strongboxVersion}`);

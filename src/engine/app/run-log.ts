@@ -1,4 +1,4 @@
-import type { ProgressSink } from '../../kernel/index.js';
+import { redactSecrets, type ProgressSink } from '../../kernel/index.js';
 import { blobId, type Repository } from '../../repo/index.js';
 import type { BackupRun } from '../backup/backup.js';
 
@@ -14,7 +14,8 @@ export class RunLog {
     private readonly now: () => Date,
   ) {}
 
-  line(text: string): void {
+  line(raw: string): void {
+    const text = redactSecrets(raw);
     const time = this.now().toISOString();
     this.sink.emit({ type: 'log', time, line: text });
     const l = `${time} ${text}`;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError } from '../../kernel/index.js';
+import { AppError, childEnv } from '../../kernel/index.js';
 import { resolveSecret, safeUrl, secretRefSchema, urlSchema } from '../secrets.js';
 import { runQuick, spawnConsumer, spawnProducer, toolVersion } from '../tools.js';
 import type { ComponentKind, PreflightReport } from '../source.js';
@@ -29,7 +29,7 @@ function parse(url: string): Conn {
 function env(o: MysqlOptions): NodeJS.ProcessEnv {
   const pw = resolveSecret(o.passwordFrom, 'MySQL password');
   // MYSQL_PWD keeps the password off the command line (visible in ps).
-  return { ...process.env, ...(pw !== undefined ? { MYSQL_PWD: pw } : {}) };
+  return childEnv(pw !== undefined ? { MYSQL_PWD: pw } : {});
 }
 
 function firstTool(names: string[]): string | undefined {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Readable } from 'node:stream';
-import { AppError } from '../../kernel/index.js';
+import { AppError, childEnv } from '../../kernel/index.js';
 import { resolveSecret, safeUrl, secretRefSchema, urlSchema } from '../secrets.js';
 import { majorOf, runQuick, spawnConsumer, spawnProducer, toolVersion } from '../tools.js';
 import type { ArtifactInfo, ComponentKind, PreflightReport } from '../source.js';
@@ -17,7 +17,7 @@ export type PostgresOptions = z.infer<typeof postgresOptions>;
 function env(o: PostgresOptions): NodeJS.ProcessEnv {
   const pw = resolveSecret(o.passwordFrom, 'PostgreSQL password');
   // libpq reads these; nothing secret goes on a command line (visible in ps).
-  return { ...process.env, ...(pw !== undefined ? { PGPASSWORD: pw } : {}), PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10', PGAPPNAME: 'strongbox' };
+  return childEnv({ ...(pw !== undefined ? { PGPASSWORD: pw } : {}), PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10', PGAPPNAME: 'strongbox' });
 }
 
 function databaseOf(url: string): string {
