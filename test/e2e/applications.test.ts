@@ -92,6 +92,17 @@ test('postgres: back up server A, restore into a clean server B (and a new datab
     const second = cli.json<AppSnap & { summary: { newBytes: number; bytes: number } }>(['snapshot', 'create', '--app', 'shop']);
     // A compressed dump would add all of it again; here only the chunks around the changed rows are new.
     assert.ok(second.summary.newBytes < second.summary.bytes * 0.4, `second snapshot added ${second.summary.newBytes} of ${second.summary.bytes}`);
+
+    // A dump from a newer pg_dump than this pg_restore can read is refused by the preflight, naming both.
+    const { openRepository } = await import('../../src/app/index.js');
+    const repo = await openRepository(path.join(root, 'repo'), 'app-test-password');
+    const m = await repo.loadJSON<{ applications: { components: { info: Record<string, unknown> }[] }[] }>('snapshots', snap.id);
+    Object.assign(m.applications[0]!.components[0]!.info, { tool: 'pg_dump (PostgreSQL) 99.1', toolMajor: 99 });
+    const newer = await repo.saveJSON('snapshots', m);
+    await repo.backend.close();
+    const tooOld = cli.run(['snapshot', 'restore', newer, '--map', `db.url=${b.url('newer')}`, '--dry-run']);
+    assert.equal(tooOld.code, 4);
+    assert.match(tooOld.stdout, /pg_restore \(PostgreSQL\) 15\.\d+.* cannot read a dump made by pg_dump \(PostgreSQL\) 99\.1; install PostgreSQL client 99 or newer/);
   } finally {
     a.stop();
     b.stop();
