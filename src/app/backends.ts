@@ -1,18 +1,37 @@
 import { AppError } from '../kernel/index.js';
-import type { Backend } from '../storage/index.js';
+import { LimitedBackend, RetryingBackend, type Backend } from '../storage/index.js';
 import { LocalBackend } from '../storage/local/local-backend.js';
+import { parseS3Location, S3Backend, type S3Credentials } from '../storage/s3/s3-backend.js';
+
+/** Where storage retries are reported (the CLI prints them; nothing by default). */
+let storageLog: (line: string) => void = () => undefined;
+export function setStorageLog(fn: (line: string) => void): void {
+  storageLog = fn;
+}
+
+export interface BackendCredentials {
+  s3?: S3Credentials;
+}
 
 /**
  * The composition root for storage: the one place that turns a location string
- * into a concrete Backend. Local paths (and file:// URLs) today; s3:, azure:,
- * sftp: register here as they arrive.
+ * into a concrete Backend, with its wrappers stacked in one visible order:
+ * retry (transient failures, with backoff) over a concurrency limit over the
+ * store itself. Local directories need neither.
  */
-export function backendFor(location: string): Backend {
+export function backendFor(location: string, credentials: BackendCredentials = {}): Backend {
   if (location.length === 0) throw new AppError('USAGE', 'No repository given: use --repo LOCATION or set STRONGBOX_REPO.');
   if (location.startsWith('file://')) return new LocalBackend(decodeURIComponent(location.slice('file://'.length)));
+  if (location.startsWith('s3://')) {
+    const s3 = new S3Backend(parseS3Location(location), credentials.s3);
+    return new RetryingBackend(new LimitedBackend(s3, 16), {
+      attempts: Number(process.env.STRONGBOX_STORAGE_ATTEMPTS ?? 8),
+      onRetry: (what, attempt, delay, err) => storageLog(`storage: ${what} failed (${err.message}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1})`),
+    });
+  }
   const scheme = /^([a-z][a-z0-9+.-]*):(?!\\)/i.exec(location)?.[1];
   if (scheme && scheme.length > 1) {
-    throw new AppError('INVALID_ARGUMENT', `Unsupported repository location scheme "${scheme}:". This version supports local directories (a path or file://PATH).`);
+    throw new AppError('INVALID_ARGUMENT', `Unsupported repository location scheme "${scheme}:". This version supports local directories (a path or file://PATH) and S3 (s3://BUCKET/PREFIX?endpoint=…).`);
   }
   return new LocalBackend(location);
 }

@@ -1,8 +1,8 @@
 /** Composition root: builds concrete backends, the worker pool and the instance (home, catalog, secrets), and opens repositories for the edges. */
 import { Repository, CodecPool, type InitOptions } from '../repo/index.js';
-import { backendFor } from './backends.js';
+import { backendFor, setStorageLog } from './backends.js';
 
-export { backendFor };
+export { backendFor, setStorageLog };
 export { tuneProcess } from './process.js';
 export { instanceHome, openInstance, describePasswordRef, type Instance } from './instance.js';
 

@@ -9,7 +9,7 @@ export type PasswordRef = { type: 'sealed'; sealed: string } | { type: 'env'; na
 
 export interface Destination {
   name: string;
-  kind: 'local';
+  kind: 'local' | 's3';
   location: string;
   password: PasswordRef;
   isDefault: boolean;
@@ -25,7 +25,7 @@ export function checkDestinationName(name: string): void {
 }
 
 function fromRow(r: { name: string; kind: string; location: string; password_ref: string; is_default: number; created_at: string }): Destination {
-  return { name: r.name, kind: r.kind as 'local', location: r.location, password: JSON.parse(r.password_ref) as PasswordRef, isDefault: r.is_default === 1, createdAt: r.created_at };
+  return { name: r.name, kind: r.kind as Destination['kind'], location: r.location, password: JSON.parse(r.password_ref) as PasswordRef, isDefault: r.is_default === 1, createdAt: r.created_at };
 }
 
 /** The destinations part of the catalog. */

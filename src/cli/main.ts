@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { errorTable, toAppError } from '../kernel/index.js';
-import { tuneProcess, VERSION } from '../app/index.js';
+import { setStorageLog, tuneProcess, VERSION } from '../app/index.js';
 import { repoCommand } from './commands/repo.js';
 import { outcome, snapshotCommand } from './commands/snapshot.js';
 import { destinationCommand } from './commands/destination.js';
@@ -53,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   const program = buildProgram();
   const json = argv.includes('--json');
+  if (!argv.includes('-q') && !argv.includes('--quiet')) setStorageLog((line) => process.stderr.write(line + '\n'));
   try {
     await program.parseAsync(argv);
     return outcome.exitCode;

@@ -15,7 +15,7 @@ test('destinations: add with --init, the default is used without --repo, the pas
 
   const added = cli.json<{ name: string; isDefault: boolean; validation: { steps: string[] } }>(['destination', 'add', 'main', repoDir, '--init']);
   assert.equal(added.isDefault, true);
-  assert.equal(added.validation.steps.length, 4);
+  assert.equal(added.validation.steps.length, 5);
   await fs.writeFile(path.join(root, 'file.txt'), 'data');
   // No --repo and no password: the default destination and its stored password are used.
   const plain = instanceCli(root);

@@ -20,15 +20,25 @@ interface Validation {
  */
 async function validate(location: string, password: string): Promise<Validation> {
   const steps: string[] = [];
-  const repo: Repository = await openRepository(location, password, { loadIndex: false });
+  // Each step says what it proves; a failure names the step and keeps the error's code (exit status).
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      const r = await fn();
+      steps.push(name);
+      return r;
+    } catch (err) {
+      const e = err instanceof AppError ? err : new AppError('STORAGE_UNAVAILABLE', String(err), { cause: err });
+      throw new AppError(e.code, `Validation of ${location} failed at "${name}"${steps.length ? ` (after: ${steps.join(', ')})` : ''}: ${e.message}`, { cause: err });
+    }
+  };
+  const repo: Repository = await step('opened the repository with the password', () => openRepository(location, password, { loadIndex: false }));
   try {
-    steps.push('opened the repository with the password');
-    const lock = await repo.lock(false);
-    steps.push('wrote a test object (a lock)');
-    if (!(await repo.listLocks()).some((l) => l.id === lock.id)) throw new AppError('STORAGE_UNAVAILABLE', `The test object written to ${location} could not be read back.`);
-    steps.push('read it back');
-    await lock.release();
-    steps.push('deleted it');
+    const lock = await step('wrote a test object (a lock)', () => repo.lock(false));
+    const locks = await step('listed it', () => repo.listLocks());
+    await step('read it back', async () => {
+      if (!locks.some((l) => l.id === lock.id)) throw new AppError('STORAGE_UNAVAILABLE', 'the test object just written is not there (the store is not read-after-write consistent)');
+    });
+    await step('deleted it', () => lock.release());
     return { repositoryId: repo.config.id, snapshots: (await repo.listNames('snapshots')).length, steps };
   } finally {
     await repo.backend.close();
@@ -40,7 +50,7 @@ export function destinationCommand(): Command {
 
   dest
     .command('add <name> <location>')
-    .description('Add a destination (a local or mounted directory holding a repository) and validate it')
+    .description('Add a destination (a local or mounted directory, or an S3 bucket: s3://BUCKET/PREFIX?endpoint=…) and validate it')
     .option('--init', 'create a new repository there first')
     .option('--default', 'make it the default destination (the first one always is)')
     .option('--password-from-env <var>', 'do not store the password: read it from this environment variable when needed')
@@ -59,7 +69,8 @@ Example:
     )
     .action(async (name: string, location: string, o: { init?: boolean; default?: boolean; passwordFromEnv?: string; passwordFromFile?: string; skipValidation?: boolean }, cmd: Command) => {
       const out = output(cmd);
-      const abs = resolvePath(location);
+      const remote = /^s3:\/\//.test(location);
+      const abs = remote ? location : resolvePath(location);
       if (o.passwordFromEnv && o.passwordFromFile) throw new AppError('USAGE', 'Give either --password-from-env or --password-from-file, not both.');
       await withInstance(async (inst) => {
         let ref: PasswordRef;
@@ -80,7 +91,7 @@ Example:
         }
         if (o.init) await (await initRepository(abs, password)).backend.close();
         const checked = o.skipValidation ? undefined : await validate(abs, password);
-        const added = await inst.destinations.add({ name, kind: 'local', location: abs, password: ref, isDefault: !!o.default });
+        const added = await inst.destinations.add({ name, kind: remote ? 's3' : 'local', location: abs, password: ref, isDefault: !!o.default });
         if (out.json) return out.data({ ...added, password: describePasswordRef(ref), validation: checked ?? null });
         out.out(`Added destination "${name}" at ${abs}${added.isDefault ? ' (default)' : ''}`);
         if (checked) out.out(`validated: ${checked.steps.join(', ')}; repository ${checked.repositoryId.slice(0, 8)} with ${checked.snapshots} snapshot(s)`);

@@ -55,6 +55,18 @@ export class Cli {
     return JSON.parse(this.ok([...args, '--json'], extra)) as T;
   }
 
+  /** Like run, without blocking this process (needed when this process serves what the CLI talks to). */
+  async runAsync(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+    const r = await waitExit(this.spawn(args, extra));
+    return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  async okAsync(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<string> {
+    const r = await this.runAsync(args, extra);
+    if (r.code !== 0) throw new Error(`strongbox ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    return r.stdout;
+  }
+
   spawn(args: string[], extra: NodeJS.ProcessEnv = {}): ChildProcess {
     return spawn(process.execPath, [BIN, ...args], { env: this.env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
   }

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { backendConformance } from '../../src/storage/testing/conformance.js';
+import { S3Backend, parseS3Location } from '../../src/storage/s3/s3-backend.js';
+import { Cli, describeTree, tmp, waitExit, writeRandom } from './testing/cli.js';
+import { startFaultProxy, startS3, type S3Server } from './testing/s3.js';
+
+let s3: S3Server;
+before(async () => {
+  s3 = await startS3(['strongbox-test', 'other-data']);
+});
+after(async () => {
+  await s3.stop();
+});
+
+const loc = (prefix: string, endpoint = s3.endpoint) => `s3://strongbox-test/${prefix}?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1`;
+
+backendConformance('s3 (s3rver on loopback)', async () => new S3Backend(parseS3Location(loc(`conf-${randomBytes(6).toString('hex')}`)), { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }));
+
+function s3Cli(location: string, extra: Record<string, string> = {}): Cli {
+  const cli = new Cli(location);
+  const base = cli.env.bind(cli);
+  cli.env = (more = {}) => base({ ...s3.env, STRONGBOX_STORAGE_ATTEMPTS: '5', ...extra, ...more });
+  return cli;
+}
+
+async function dataset(root: string): Promise<string> {
+  const src = path.join(root, 'src');
+  await writeRandom(path.join(src, 'big.bin'), 24 << 20, 3);
+  for (let i = 0; i < 50; i++) await fs.writeFile(path.join(src, `f${i}.txt`), `file ${i} `.repeat(100 + i));
+  return src;
+}
+
+test('s3: init, snapshot, incremental snapshot, restore and a full read-back check against a real S3 API server', async () => {
+  const root = tmp();
+  const src = await dataset(root);
+  const cli = s3Cli(loc('repo-basic'));
+  cli.init();
+  const first = cli.json<{ id: string }>(['snapshot', 'create', '--path', src]);
+  await fs.writeFile(path.join(src, 'f1.txt'), 'changed');
+  const second = cli.json<{ id: string; summary: { newFiles: number; changedFiles: number } }>(['snapshot', 'create', '--path', src]);
+  assert.equal(second.summary.changedFiles, 1);
+  assert.notEqual(first.id, second.id);
+  const out = path.join(root, 'out');
+  cli.ok(['snapshot', 'restore', second.id, '--target', out]);
+  assert.deepEqual(await describeTree(path.join(out, src)), await describeTree(src));
+  assert.match(cli.ok(['repo', 'check', '--read-data']), /no errors were found/);
+});
+
+test('s3: injected 503s, SlowDowns, 500s and dropped connections are retried; the snapshot completes and checks clean', async () => {
+  const root = tmp();
+  const src = await dataset(root);
+  const proxy = await startFaultProxy(s3.port, (n) => ({ fault: n % 4 === 0 ? (['503', 'slowdown', '500', 'drop'] as const)[(n / 4) % 4]! : 'pass', delayMs: n % 7 === 0 ? 150 : 0 }));
+  try {
+    const cli = s3Cli(loc('repo-faults', proxy.endpoint), { STRONGBOX_STORAGE_ATTEMPTS: '8' });
+    // The proxy lives in this process: the CLI must run without blocking it.
+    await cli.okAsync(['repo', 'init']);
+    const r = await cli.runAsync(['snapshot', 'create', '--path', src]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /retrying in/);
+    assert.ok(proxy.counts['503'] + proxy.counts.slowdown + proxy.counts['500'] + proxy.counts.drop >= 4, JSON.stringify(proxy.counts));
+    const out = path.join(root, 'out');
+    await cli.okAsync(['snapshot', 'restore', 'latest', '--target', out]);
+    assert.deepEqual(await describeTree(path.join(out, src)), await describeTree(src));
+    assert.match(await cli.okAsync(['repo', 'check', '--read-data']), /no errors were found/);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('s3: permanent errors fail fast with what is wrong: bad credentials, a missing bucket, a bucket that holds something else', async () => {
+  const forbidden = await startFaultProxy(s3.port, () => ({ fault: 'forbidden' }));
+  try {
+    const t0 = Date.now();
+    const r = await s3Cli(loc('repo-denied', forbidden.endpoint)).runAsync(['repo', 'init']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /S3 refused .*HTTP 403.*Check the credentials/);
+    assert.ok(Date.now() - t0 < 5000, 'no retries for a permanent error');
+    assert.equal(forbidden.counts.forbidden, 1);
+  } finally {
+    await forbidden.close();
+  }
+  const missing = s3Cli(`s3://no-such-bucket-here/x?endpoint=${encodeURIComponent(s3.endpoint)}`).run(['repo', 'init']);
+  assert.equal(missing.code, 10);
+  assert.match(missing.stderr, /The bucket "no-such-bucket-here" does not exist; create it first/);
+  // A prefix that holds other things is not taken over.
+  const foreign = new S3Backend(parseS3Location(`s3://other-data/?endpoint=${encodeURIComponent(s3.endpoint)}`), { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+  const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
+  const raw = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  await raw.send(new PutObjectCommand({ Bucket: 'other-data', Key: 'photos/cat.jpg', Body: 'meow' }));
+  raw.destroy();
+  await foreign.close();
+  const taken = s3Cli(`s3://other-data/?endpoint=${encodeURIComponent(s3.endpoint)}`).run(['repo', 'init']);
+  assert.equal(taken.code, 1);
+  assert.match(taken.stderr, /is not empty \(it holds photos\/cat\.jpg\) and is not a Strongbox repository/);
+  const notRepo = s3Cli(`s3://other-data/?endpoint=${encodeURIComponent(s3.endpoint)}`).run(['snapshot', 'list']);
+  assert.equal(notRepo.code, 10);
+});
+
+test('s3: the server dies mid-snapshot: the snapshot fails cleanly; after a restart the repository checks clean and the next snapshot reuses the data', async () => {
+  const dir = tmp('sb-s3-own-');
+  const own = await startS3(['strongbox-test'], dir);
+  const root = tmp();
+  const src = path.join(root, 'src');
+  await writeRandom(path.join(src, 'a.bin'), 64 << 20, 9);
+  await writeRandom(path.join(src, 'b.bin'), 64 << 20, 10);
+  const location = `s3://strongbox-test/r?endpoint=${encodeURIComponent(own.endpoint)}`;
+  const cli = s3Cli(location, { STRONGBOX_STORAGE_ATTEMPTS: '3' });
+  cli.init(['--pack-size', '4']);
+  const p = cli.spawn(['snapshot', 'create', '--path', src]);
+  const done = waitExit(p);
+  // Wait until an index file (written every 8 packs) is stored, then kill the server.
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const files = await fs.readdir(path.join(dir, 'strongbox-test', 'r', 'index')).catch(() => []);
+    if (files.length >= 1 || Date.now() > until) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  own.kill();
+  const r = await done;
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /S3 request failed .*(ECONNREFUSED|ECONNRESET|socket hang up|connection)/i);
+  const back = await startS3(['strongbox-test'], dir, own.port);
+  try {
+    assert.deepEqual(cli.json<unknown[]>(['snapshot', 'list']), [], 'no half-visible snapshot');
+    assert.match(cli.ok(['repo', 'check', '--read-data']), /no errors were found/);
+    const next = cli.json<{ summary: { newBytes: number; bytes: number } }>(['snapshot', 'create', '--path', src]);
+    // What was indexed before the crash is reused; the rest is sent again (prune removes the unindexed leftovers).
+    assert.ok(next.summary.newBytes < next.summary.bytes * 0.95, `${next.summary.newBytes} of ${next.summary.bytes} sent again`);
+    assert.match(cli.ok(['repo', 'prune']), /reclaimed|removed|nothing/i);
+    assert.match(cli.ok(['repo', 'check']), /no errors were found/);
+  } finally {
+    await back.stop();
+  }
+});
+
+test('s3: a destination in a bucket: added with --init, validated step by step, used by default; a failing step is named', async () => {
+  const { instanceCli } = await import('./testing/cli.js');
+  const root = tmp();
+  const cli = instanceCli(root, 'dest-password');
+  const base = cli.env.bind(cli);
+  cli.env = (more = {}) => base({ ...s3.env, STRONGBOX_STORAGE_ATTEMPTS: '2', ...more });
+  const location = loc('dest-repo');
+  const added = cli.json<{ validation: { steps: string[] } }>(['destination', 'add', 'cloud', location, '--init']);
+  assert.deepEqual(added.validation.steps, ['opened the repository with the password', 'wrote a test object (a lock)', 'listed it', 'read it back', 'deleted it']);
+  await fs.writeFile(path.join(root, 'f.txt'), 'to the cloud');
+  const snap = cli.json<{ id: string }>(['snapshot', 'create', '--path', path.join(root, 'f.txt')]);
+  assert.deepEqual(cli.json<{ id: string }[]>(['snapshot', 'list']).map((s) => s.id), [snap.id]);
+  // Writes refused (a read-only policy): validation names the step that failed.
+  const readOnly = await startFaultProxy(s3.port, (_n, req) => ({ fault: req.method === 'PUT' ? 'forbidden' : 'pass' }));
+  try {
+    const r = await cli.runAsync(['destination', 'add', 'ro', loc('dest-repo', readOnly.endpoint)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /failed at "wrote a test object \(a lock\)" \(after: opened the repository with the password\): S3 refused writing/);
+  } finally {
+    await readOnly.close();
+  }
+});
