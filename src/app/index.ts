@@ -23,3 +23,4 @@ export function codecPool(repo: Repository): CodecPool {
 export const VERSION = '0.1.0';
 export { instanceRestorer, loadSpecs } from './instance-state.js';
 export type { InstanceExport } from './instance.js';
+export { downloadSnapshot, uploadArchive } from './archive.js';

@@ -17,3 +17,4 @@ export * from './glob.js';
 export * from './maintenance/rebuild-index.js';
 export * from './app/backup-app.js';
 export * from './app/restore-app.js';
+export * from './copy.js';

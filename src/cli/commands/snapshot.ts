@@ -1,14 +1,30 @@
 import { Command } from 'commander';
 import { resolve as resolvePath } from 'node:path';
-import { AppError, EXIT_PARTIAL } from '../../kernel/index.js';
-import { backup, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
+import { readFileSync } from 'node:fs';
+import { AppError, EXIT_PARTIAL, registerSecret } from '../../kernel/index.js';
+import { backup, copySnapshots, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
 import { findSnapshot, listSnapshots, type SnapshotRef } from '../../tree/index.js';
-import { VERSION } from '../../app/index.js';
+import { codecPool, openRepository, VERSION } from '../../app/index.js';
 import { formatBytes, formatDuration, ProgressBar, table } from '../render.js';
-import { collect, interruptSignal, outcome, output, parseCount, repoAction, withPool, withRepo } from '../context.js';
+import { collect, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
+import { addArchiveCommands } from './archive.js';
 import { createAppSnapshot, listSnapshotsCached, restoreAppSnapshot, showAppSnapshot, snapshotLogs } from './app-snapshot.js';
 
 export { outcome };
+
+/** The repository a copy goes to: a destination of this instance, or a location with its own password. */
+async function targetRepo(o: { to?: string; toRepo?: string; toPasswordFile?: string }): Promise<{ location: string; password: string }> {
+  if (o.toRepo) {
+    const password = o.toPasswordFile ? readFileSync(o.toPasswordFile, 'utf8').replace(/\r?\n$/, '') : process.env.STRONGBOX_TO_PASSWORD;
+    if (!password) throw new AppError('PASSWORD_REQUIRED', 'The target repository\'s password is needed: --to-password-file FILE or STRONGBOX_TO_PASSWORD.');
+    registerSecret(password);
+    return { location: o.toRepo, password };
+  }
+  return withInstance(async (inst) => {
+    const d = await inst.destinations.get(o.to!);
+    return { location: d.location, password: inst.resolvePassword(d.password) };
+  });
+}
 
 export function snapshotCommand(): Command {
   const snap = new Command('snapshot').description('Create, list, inspect, restore and expire snapshots');
@@ -252,6 +268,53 @@ export function snapshotCommand(): Command {
         dispose();
       }
     });
+
+  snap
+    .command('copy [ids...]')
+    .description('Copy snapshots to another destination (only the data it lacks is sent; re-running copies nothing)')
+    .option('--to <destination>', 'the destination to copy to (see "strongbox destination list")')
+    .option('--to-repo <location>', 'or a repository location; its password from --to-password-file or STRONGBOX_TO_PASSWORD')
+    .option('--to-password-file <file>', 'the target repository\'s password (with --to-repo)')
+    .option('--all', 'copy every snapshot of the source')
+    .addHelpText(
+      'after',
+      '\nThe source is the usual repository (--repo, --destination or the default destination). The target may\nhave another password: blobs are re-encrypted with its keys.\n\nExamples:\n  strongbox snapshot copy latest --to offsite\n  strongbox snapshot copy --all --to offsite',
+    )
+    .action(async (ids: string[], o: { to?: string; toRepo?: string; toPasswordFile?: string; all?: boolean }, cmd: Command) => {
+      const out = output(cmd);
+      if (!o.to === !o.toRepo) throw new AppError('USAGE', 'Say where to copy to: --to DESTINATION or --to-repo LOCATION.');
+      if (!o.all && ids.length === 0) throw new AppError('USAGE', 'Name the snapshots to copy (ids, prefixes or "latest"), or use --all.');
+      const target = await targetRepo(o);
+      const { signal, dispose } = interruptSignal();
+      try {
+        await withRepo(cmd, async (source) => {
+          const refs = o.all ? await listSnapshots(source) : await Promise.all(ids.map((i) => findSnapshot(source, i)));
+          const t = await openRepository(target.location, target.password);
+          try {
+            const sourcePool = codecPool(source);
+            const targetPool = codecPool(t);
+            try {
+              const bar = new ProgressBar('copying', out);
+              const res = await copySnapshots({ source, target: t, decoder: sourcePool, encoder: targetPool, snapshots: refs, signal, sink: bar });
+              bar.clear();
+              if (out.json) return out.data(res);
+              for (const c of res.copied) out.out(`copied ${c.source.slice(0, 8)} → ${c.target.slice(0, 8)}`);
+              for (const c of res.skipped) out.out(`skipped ${c.source.slice(0, 8)}: already in the target as ${c.target.slice(0, 8)}`);
+              out.out(`${res.copied.length} copied, ${res.skipped.length} already there; sent ${res.blobsSent} blobs, ${formatBytes(res.bytesSent)} (${formatBytes(res.storedBytesSent)} stored)`);
+            } finally {
+              await sourcePool.close();
+              await targetPool.close();
+            }
+          } finally {
+            await t.backend.close();
+          }
+        });
+      } finally {
+        dispose();
+      }
+    });
+
+  addArchiveCommands(snap);
 
   snap
     .command('forget')

@@ -146,6 +146,7 @@ class RestoreRun {
 
   private async visit(treeId: string, snapPath: Buffer, outPath: Buffer, includes: string[]): Promise<void> {
     const tree = await loadTree(this.opts.repo, treeId);
+    const seen = new Set<string>();
     for (const node of tree.nodes) {
       throwIfAborted(this.opts.signal);
       const name = nameBytes(node);
@@ -153,6 +154,13 @@ class RestoreRun {
         this.error(joinPath(snapPath, name), 'refusing an unsafe name in the snapshot');
         continue;
       }
+      // A crafted tree could name an entry twice (a symlink, then a directory through it).
+      const key = name.toString('hex');
+      if (seen.has(key)) {
+        this.error(joinPath(snapPath, name), 'refusing a name that appears twice in one directory of the snapshot');
+        continue;
+      }
+      seen.add(key);
       const sp = joinPath(snapPath, name);
       const sel = selection(sp.toString('utf8'), includes);
       if (sel === 'none') continue;
@@ -160,6 +168,8 @@ class RestoreRun {
       if (node.type === 'dir') {
         try {
           fs.mkdirSync(out, { recursive: true });
+          // Never restore through a symbolic link that stands where a directory belongs.
+          if (!fs.lstatSync(out).isDirectory()) throw new Error('a symbolic link or file stands where the directory goes');
         } catch (err) {
           this.error(sp, `cannot create directory: ${(err as Error).message}`);
           continue;

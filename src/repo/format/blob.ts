@@ -9,6 +9,29 @@ import { open, seal, blobId } from '../crypto/aead.js';
 export const ENC_RAW = 0;
 export const ENC_ZSTD = 1;
 
+/**
+ * The largest blob plaintext a reader accepts. Chunks are at most 8 MiB; trees
+ * of huge directories are larger. A crafted archive could otherwise declare a
+ * zstd frame of terabytes (a decompression bomb).
+ */
+export const MAX_BLOB_BYTES = 512 * 1024 * 1024;
+
+/** The content size a zstd frame declares, or undefined when it does not say (or is not a zstd frame). */
+export function zstdContentSize(frame: Uint8Array): number | undefined {
+  if (frame.length < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return undefined;
+  const fhd = frame[4]!;
+  const fcsFlag = fhd >> 6;
+  const single = (fhd >> 5) & 1;
+  const dictFlag = fhd & 3;
+  let pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][dictFlag]!;
+  const size = fcsFlag === 0 ? (single ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
+  if (size === 0 || frame.length < pos + size) return undefined;
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = v * 256 + frame[pos + i]!;
+  pos += size;
+  return size === 2 ? v + 256 : v;
+}
+
 /** Below this ratio (compressed / raw) compression is kept; above it the raw bytes are stored. */
 const WORTH = 0.97;
 const SAMPLE = 64 * 1024;
@@ -54,6 +77,10 @@ export class BlobCodec {
     let raw: Buffer;
     if (enc === ENC_RAW) raw = plain.subarray(1);
     else if (enc === ENC_ZSTD) {
+      const declared = zstdContentSize(plain.subarray(1));
+      if (declared === undefined || declared > MAX_BLOB_BYTES) {
+        throw new AppError('CORRUPT', `${what} declares ${declared === undefined ? 'no' : `an absurd (${declared} bytes)`} decompressed size; refusing it.`);
+      }
       try {
         raw = this.decompressor.decompress(plain.subarray(1));
       } catch (err) {
