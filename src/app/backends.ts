@@ -2,6 +2,7 @@ import { AppError } from '../kernel/index.js';
 import { LimitedBackend, RetryingBackend, type Backend } from '../storage/index.js';
 import { LocalBackend } from '../storage/local/local-backend.js';
 import { parseS3Location, S3Backend, type S3Credentials } from '../storage/s3/s3-backend.js';
+import { AzureBackend, parseAzureLocation, type AzureCredentials } from '../storage/azure/azure-backend.js';
 
 /** Where storage retries are reported (the CLI prints them; nothing by default). */
 let storageLog: (line: string) => void = () => undefined;
@@ -11,6 +12,15 @@ export function setStorageLog(fn: (line: string) => void): void {
 
 export interface BackendCredentials {
   s3?: S3Credentials;
+  azure?: AzureCredentials;
+}
+
+/** Network stores get the same stack: retry with backoff over a concurrency limit. */
+function remote(store: Backend): Backend {
+  return new RetryingBackend(new LimitedBackend(store, 16), {
+    attempts: Number(process.env.STRONGBOX_STORAGE_ATTEMPTS ?? 8),
+    onRetry: (what, attempt, delay, err) => storageLog(`storage: ${what} failed (${err.message}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1})`),
+  });
 }
 
 /**
@@ -22,16 +32,11 @@ export interface BackendCredentials {
 export function backendFor(location: string, credentials: BackendCredentials = {}): Backend {
   if (location.length === 0) throw new AppError('USAGE', 'No repository given: use --repo LOCATION or set STRONGBOX_REPO.');
   if (location.startsWith('file://')) return new LocalBackend(decodeURIComponent(location.slice('file://'.length)));
-  if (location.startsWith('s3://')) {
-    const s3 = new S3Backend(parseS3Location(location), credentials.s3);
-    return new RetryingBackend(new LimitedBackend(s3, 16), {
-      attempts: Number(process.env.STRONGBOX_STORAGE_ATTEMPTS ?? 8),
-      onRetry: (what, attempt, delay, err) => storageLog(`storage: ${what} failed (${err.message}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1})`),
-    });
-  }
+  if (location.startsWith('s3://')) return remote(new S3Backend(parseS3Location(location), credentials.s3));
+  if (location.startsWith('azure://')) return remote(new AzureBackend(parseAzureLocation(location), credentials.azure));
   const scheme = /^([a-z][a-z0-9+.-]*):(?!\\)/i.exec(location)?.[1];
   if (scheme && scheme.length > 1) {
-    throw new AppError('INVALID_ARGUMENT', `Unsupported repository location scheme "${scheme}:". This version supports local directories (a path or file://PATH) and S3 (s3://BUCKET/PREFIX?endpoint=…).`);
+    throw new AppError('INVALID_ARGUMENT', `Unsupported repository location scheme "${scheme}:". This version supports local directories (a path or file://PATH), S3 (s3://BUCKET/PREFIX?endpoint=…) and Azure Blob Storage (azure://ACCOUNT/CONTAINER/PREFIX).`);
   }
   return new LocalBackend(location);
 }
