@@ -3,6 +3,7 @@ import { LimitedBackend, RetryingBackend, type Backend } from '../storage/index.
 import { LocalBackend } from '../storage/local/local-backend.js';
 import { parseS3Location, S3Backend, type S3Credentials } from '../storage/s3/s3-backend.js';
 import { AzureBackend, parseAzureLocation, type AzureCredentials } from '../storage/azure/azure-backend.js';
+import { SftpBackend, parseSftpLocation, type SftpCredentials } from '../storage/sftp/sftp-backend.js';
 
 /** Where storage retries are reported (the CLI prints them; nothing by default). */
 let storageLog: (line: string) => void = () => undefined;
@@ -13,11 +14,12 @@ export function setStorageLog(fn: (line: string) => void): void {
 export interface BackendCredentials {
   s3?: S3Credentials;
   azure?: AzureCredentials;
+  sftp?: SftpCredentials;
 }
 
 /** Network stores get the same stack: retry with backoff over a concurrency limit. */
-function remote(store: Backend): Backend {
-  return new RetryingBackend(new LimitedBackend(store, 16), {
+function remote(store: Backend, concurrency = 16): Backend {
+  return new RetryingBackend(new LimitedBackend(store, concurrency), {
     attempts: Number(process.env.STRONGBOX_STORAGE_ATTEMPTS ?? 8),
     onRetry: (what, attempt, delay, err) => storageLog(`storage: ${what} failed (${err.message}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1})`),
   });
@@ -34,9 +36,10 @@ export function backendFor(location: string, credentials: BackendCredentials = {
   if (location.startsWith('file://')) return new LocalBackend(decodeURIComponent(location.slice('file://'.length)));
   if (location.startsWith('s3://')) return remote(new S3Backend(parseS3Location(location), credentials.s3));
   if (location.startsWith('azure://')) return remote(new AzureBackend(parseAzureLocation(location), credentials.azure));
+  if (location.startsWith('sftp://')) return remote(new SftpBackend(parseSftpLocation(location), credentials.sftp), 8);
   const scheme = /^([a-z][a-z0-9+.-]*):(?!\\)/i.exec(location)?.[1];
   if (scheme && scheme.length > 1) {
-    throw new AppError('INVALID_ARGUMENT', `Unsupported repository location scheme "${scheme}:". This version supports local directories (a path or file://PATH), S3 (s3://BUCKET/PREFIX?endpoint=…) and Azure Blob Storage (azure://ACCOUNT/CONTAINER/PREFIX).`);
+    throw new AppError('INVALID_ARGUMENT', `Unsupported repository location scheme "${scheme}:". This version supports local directories (a path or file://PATH), S3 (s3://BUCKET/PREFIX?endpoint=…), Azure Blob Storage (azure://ACCOUNT/CONTAINER/PREFIX) and SFTP (sftp://USER@HOST:PORT/PATH).`);
   }
   return new LocalBackend(location);
 }

@@ -46,7 +46,7 @@ export function instanceRestorer(inst: Instance): InstanceRestorer {
         password = { type: 'sealed', sealed: seal(inst.key, plain).toString('base64') };
       }
       const makeDefault = d.isDefault && !current.some((c) => c.isDefault);
-      if (apply) await inst.destinations.add({ name: d.name, kind: d.kind as 'local' | 's3' | 'azure', location: d.location, password, isDefault: makeDefault });
+      if (apply) await inst.destinations.add({ name: d.name, kind: d.kind as 'local' | 's3' | 'azure' | 'sftp', location: d.location, password, isDefault: makeDefault });
       lines.push(`${apply ? 'added' : 'add'} destination ${d.name} (${d.location})${makeDefault ? ' as the default' : ''}`);
     }
     return lines;

@@ -9,7 +9,7 @@ export type PasswordRef = { type: 'sealed'; sealed: string } | { type: 'env'; na
 
 export interface Destination {
   name: string;
-  kind: 'local' | 's3' | 'azure';
+  kind: 'local' | 's3' | 'azure' | 'sftp';
   location: string;
   password: PasswordRef;
   isDefault: boolean;

@@ -69,7 +69,7 @@ Example:
     )
     .action(async (name: string, location: string, o: { init?: boolean; default?: boolean; passwordFromEnv?: string; passwordFromFile?: string; skipValidation?: boolean }, cmd: Command) => {
       const out = output(cmd);
-      const remote = /^(s3|azure):\/\//.test(location);
+      const remote = /^(s3|azure|sftp):\/\//.test(location);
       const abs = remote ? location : resolvePath(location);
       if (o.passwordFromEnv && o.passwordFromFile) throw new AppError('USAGE', 'Give either --password-from-env or --password-from-file, not both.');
       await withInstance(async (inst) => {
@@ -91,7 +91,7 @@ Example:
         }
         if (o.init) await (await initRepository(abs, password)).backend.close();
         const checked = o.skipValidation ? undefined : await validate(abs, password);
-        const added = await inst.destinations.add({ name, kind: remote ? (location.split(':')[0] as 's3' | 'azure') : 'local', location: abs, password: ref, isDefault: !!o.default });
+        const added = await inst.destinations.add({ name, kind: remote ? (location.split(':')[0] as 's3' | 'azure' | 'sftp') : 'local', location: abs, password: ref, isDefault: !!o.default });
         if (out.json) return out.data({ ...added, password: describePasswordRef(ref), validation: checked ?? null });
         out.out(`Added destination "${name}" at ${abs}${added.isDefault ? ' (default)' : ''}`);
         if (checked) out.out(`validated: ${checked.steps.join(', ')}; repository ${checked.repositoryId.slice(0, 8)} with ${checked.snapshots} snapshot(s)`);

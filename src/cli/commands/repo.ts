@@ -23,6 +23,8 @@ export function repoCommand(): Command {
       const location = repoLocation(cmd);
       const password = await getPassword(globals(cmd), { confirm: true });
       const r = await initRepository(location, password, { packSize: o.packSize * 1024 * 1024, compressionLevel: o.compressionLevel });
+      // A network store keeps a connection open; close it so the command ends.
+      await r.backend.close();
       if (out.json) out.data({ location: r.location, id: r.config.id, keyId: r.keyId });
       else out.out(`Created repository ${r.config.id.slice(0, 8)} at ${r.location}`);
     });
