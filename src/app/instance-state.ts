@@ -39,14 +39,17 @@ export function instanceRestorer(inst: Instance): InstanceRestorer {
         lines.push(`skip destination ${d.name}: this instance reaches ${d.location} already as "${same.name}"`);
         continue;
       }
-      let password: PasswordRef = d.password;
-      if (d.password.type === 'sealed') {
-        if (!oldKey) throw new AppError('CORRUPT', 'The full snapshot has sealed passwords but no instance.key.');
-        const plain = openSealed(oldKey, Buffer.from(d.password.sealed, 'base64'), 'stored password');
-        password = { type: 'sealed', sealed: seal(inst.key, plain).toString('base64') };
-      }
+      // Sealed secrets are opened with the snapshot's instance key and sealed again with ours.
+      const reseal = (ref: PasswordRef): PasswordRef => {
+        if (ref.type !== 'sealed') return ref;
+        if (!oldKey) throw new AppError('CORRUPT', 'The full snapshot has sealed secrets but no instance.key.');
+        const plain = openSealed(oldKey, Buffer.from(ref.sealed, 'base64'), 'stored secret');
+        return { type: 'sealed', sealed: seal(inst.key, plain).toString('base64') };
+      };
+      const password = reseal(d.password);
+      const credentials = d.credentials?.secret ? { ...d.credentials, secret: reseal(d.credentials.secret) } : d.credentials;
       const makeDefault = d.isDefault && !current.some((c) => c.isDefault);
-      if (apply) await inst.destinations.add({ name: d.name, kind: d.kind as 'local' | 's3' | 'azure' | 'sftp', location: d.location, password, isDefault: makeDefault });
+      if (apply) await inst.destinations.add({ name: d.name, kind: d.kind as 'local' | 's3' | 'azure' | 'sftp', location: d.location, password, isDefault: makeDefault, ...(credentials ? { credentials } : {}) });
       lines.push(`${apply ? 'added' : 'add'} destination ${d.name} (${d.location})${makeDefault ? ' as the default' : ''}`);
     }
     return lines;

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { AppError, registerSecret } from '../kernel/index.js';
-import { ApplicationStore, catalogImage, openCatalog, DestinationStore, SnapshotCache, type Catalog, type PasswordRef } from '../catalog/index.js';
+import { ApplicationStore, catalogImage, openCatalog, DestinationStore, SnapshotCache, type Catalog, type Destination, type PasswordRef } from '../catalog/index.js';
+import type { BackendCredentials } from './backends.js';
 import { openSealed, seal } from '../repo/index.js';
 
 /**
@@ -30,6 +31,8 @@ export interface Instance {
   /** The instance key (to re-seal secrets of another instance's export). */
   key: Buffer;
   sealSecret(plain: string): PasswordRef;
+  /** The store credentials a destination keeps, opened for use (undefined: the environment's). */
+  resolveCredentials(d: Destination): BackendCredentials;
   resolvePassword(ref: PasswordRef): string;
   close(): Promise<void>;
 }
@@ -85,7 +88,7 @@ export async function openInstance(home = instanceHome()): Promise<Instance> {
         format: 1,
         exportedAt: new Date().toISOString(),
         applications: (await applications.list()).map((a) => ({ name: a.name, version: a.version, specText: a.specText })),
-        destinations: (await destinations.list()).map((d) => ({ name: d.name, kind: d.kind, location: d.location, password: d.password, isDefault: d.isDefault })),
+        destinations: (await destinations.list()).map((d) => ({ name: d.name, kind: d.kind, location: d.location, password: d.password, isDefault: d.isDefault, ...(d.credentials ? { credentials: d.credentials } : {}) })),
       };
       return [
         { name: 'instance.json', data: Buffer.from(JSON.stringify(state, null, 2)) },
@@ -94,6 +97,26 @@ export async function openInstance(home = instanceHome()): Promise<Instance> {
       ];
     },
     sealSecret: (plain) => ({ type: 'sealed', sealed: seal(key, Buffer.from(plain, 'utf8')).toString('base64') }),
+    resolveCredentials(d) {
+      const c = d.credentials;
+      if (!c?.secret) return {};
+      const secret = resolveRef(c.secret);
+      registerSecret(secret);
+      switch (c.secretKind) {
+        case 's3-secret-access-key':
+          return { s3: { accessKeyId: c.user ?? '', secretAccessKey: secret } };
+        case 'azure-account-key':
+          return { azure: { accountKey: secret } };
+        case 'azure-sas':
+          return { azure: { sasToken: secret } };
+        case 'sftp-password':
+          return { sftp: { password: secret } };
+        case 'sftp-private-key':
+          return { sftp: { privateKey: Buffer.from(secret, 'utf8') } };
+        default:
+          return {};
+      }
+    },
     resolvePassword(ref) {
       const pw = resolveRef(ref);
       registerSecret(pw);
@@ -130,7 +153,7 @@ export interface InstanceExport {
   format: 1;
   exportedAt: string;
   applications: { name: string; version: string; specText: string }[];
-  destinations: { name: string; kind: string; location: string; password: PasswordRef; isDefault: boolean }[];
+  destinations: { name: string; kind: string; location: string; password: PasswordRef; isDefault: boolean; credentials?: Destination['credentials'] }[];
 }
 
 export function describePasswordRef(ref: PasswordRef): string {

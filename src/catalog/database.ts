@@ -16,6 +16,8 @@ export interface DestinationsTable {
   password_ref: string;
   is_default: number;
   created_at: string;
+  /** Credentials for the store itself (S3 keys, an Azure key, an SSH key or password): JSON of StoredCredentials, secrets sealed or referenced. */
+  credentials: Generated<string>;
 }
 
 export interface ApplicationsTable {
@@ -76,6 +78,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
+    },
+  },
+  '0004_destination_credentials': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('destinations').addColumn('credentials', 'text', (c) => c.notNull().defaultTo('{}')).execute();
     },
   },
   '0003_snapshot_cache': {

@@ -7,6 +7,16 @@ import type { Catalog } from './database.js';
  */
 export type PasswordRef = { type: 'sealed'; sealed: string } | { type: 'env'; name: string } | { type: 'file'; path: string };
 
+/**
+ * Credentials of the store a destination lives in. `user` is not secret (an S3
+ * access key id); `secret` is sealed with the instance key or only referenced.
+ */
+export interface StoredCredentials {
+  user?: string;
+  secret?: PasswordRef;
+  secretKind?: 's3-secret-access-key' | 'azure-account-key' | 'azure-sas' | 'sftp-password' | 'sftp-private-key';
+}
+
 export interface Destination {
   name: string;
   kind: 'local' | 's3' | 'azure' | 'sftp';
@@ -14,6 +24,7 @@ export interface Destination {
   password: PasswordRef;
   isDefault: boolean;
   createdAt: string;
+  credentials?: StoredCredentials;
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -24,8 +35,17 @@ export function checkDestinationName(name: string): void {
   }
 }
 
-function fromRow(r: { name: string; kind: string; location: string; password_ref: string; is_default: number; created_at: string }): Destination {
-  return { name: r.name, kind: r.kind as Destination['kind'], location: r.location, password: JSON.parse(r.password_ref) as PasswordRef, isDefault: r.is_default === 1, createdAt: r.created_at };
+function fromRow(r: { name: string; kind: string; location: string; password_ref: string; is_default: number; created_at: string; credentials: string }): Destination {
+  const credentials = JSON.parse(r.credentials || '{}') as StoredCredentials;
+  return {
+    name: r.name,
+    kind: r.kind as Destination['kind'],
+    location: r.location,
+    password: JSON.parse(r.password_ref) as PasswordRef,
+    isDefault: r.is_default === 1,
+    createdAt: r.created_at,
+    ...(credentials.secret || credentials.user ? { credentials } : {}),
+  };
 }
 
 /** The destinations part of the catalog. */
@@ -57,7 +77,7 @@ export class DestinationStore {
       if (isDefault) await tx.updateTable('destinations').set({ is_default: 0 }).execute();
       await tx
         .insertInto('destinations')
-        .values({ name: d.name, kind: d.kind, location: d.location, password_ref: JSON.stringify(d.password), is_default: isDefault ? 1 : 0, created_at: now.toISOString() })
+        .values({ name: d.name, kind: d.kind, location: d.location, password_ref: JSON.stringify(d.password), is_default: isDefault ? 1 : 0, created_at: now.toISOString(), credentials: JSON.stringify(d.credentials ?? {}) })
         .execute();
       return { ...d, isDefault, createdAt: now.toISOString() };
     });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { AppError } from '../kernel/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { codecPool, instanceHome, openInstance, openRepository, type Instance } from '../app/index.js';
+import { codecPool, instanceHome, openInstance, openRepository, type BackendCredentials, type Instance } from '../app/index.js';
 import type { CodecPool, Repository } from '../repo/index.js';
 import { getPassword } from './password.js';
 import { makeOutput, type Output } from './render.js';
@@ -40,7 +40,7 @@ function explicitPassword(g: GlobalOptions): boolean {
  * (or STRONGBOX_DESTINATION), or the instance's default destination, with the
  * password the destination refers to (explicit flags and environment still win).
  */
-export async function resolveRepo(cmd: Command): Promise<{ location: string; password: string }> {
+export async function resolveRepo(cmd: Command): Promise<{ location: string; password: string; credentials?: BackendCredentials }> {
   const g = globals(cmd);
   const direct = g.repo ?? process.env.STRONGBOX_REPO;
   if (direct) return { location: direct, password: await getPassword(g) };
@@ -52,15 +52,15 @@ export async function resolveRepo(cmd: Command): Promise<{ location: string; pas
   try {
     const dest = name ? await inst.destinations.get(name) : await inst.destinations.getDefault();
     if (!dest) throw new AppError('USAGE', 'No repository given and no default destination: use --repo, --destination NAME, or "strongbox destination default NAME".');
-    return { location: dest.location, password: explicitPassword(g) ? await getPassword(g) : inst.resolvePassword(dest.password) };
+    return { location: dest.location, password: explicitPassword(g) ? await getPassword(g) : inst.resolvePassword(dest.password), credentials: inst.resolveCredentials(dest) };
   } finally {
     await inst.close();
   }
 }
 
 export async function withRepo<T>(cmd: Command, fn: (repo: Repository) => Promise<T>, opts: { loadIndex?: boolean } = {}): Promise<T> {
-  const { location, password } = await resolveRepo(cmd);
-  const repo = await openRepository(location, password, opts);
+  const { location, password, credentials } = await resolveRepo(cmd);
+  const repo = await openRepository(location, password, { ...opts, ...(credentials ? { credentials } : {}) });
   try {
     return await fn(repo);
   } finally {

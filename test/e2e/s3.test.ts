@@ -159,3 +159,29 @@ test('s3: a destination in a bucket: added with --init, validated step by step, 
     await readOnly.close();
   }
 });
+
+test('s3: credentials stored with the destination (sealed) are used without any AWS environment, and never stored in plain text', async () => {
+  const { instanceCli, listFiles } = await import('./testing/cli.js');
+  // Only signed requests get through (s3rver knows the access key id S3RVER; the AWS variables are unset).
+  const guard = await startFaultProxy(s3.port, (_n, req) => ({ fault: /Credential=S3RVER\//.test(req.headers.authorization ?? '') ? 'pass' : 'forbidden' }));
+  try {
+    const root = tmp();
+    const cli = instanceCli(root, 'dest-password');
+    const base = cli.env.bind(cli);
+    cli.env = (more = {}) => {
+      const env = base({ STRONGBOX_STORAGE_ATTEMPTS: '2', S3_SECRET_FOR_ADD: 'STORED-SECRET-marker', ...more });
+      for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_PROFILE']) delete env[k];
+      return env;
+    };
+    const location = loc('stored-creds', guard.endpoint);
+    const added = JSON.parse(await cli.okAsync(['destination', 'add', 'vault', location, '--init', '--access-key-id', 'S3RVER', '--secret-from-env', 'S3_SECRET_FOR_ADD', '--json'])) as { credentials: string };
+    assert.match(added.credentials, /s3-secret-access-key for S3RVER, stored \(encrypted/);
+    await fs.writeFile(path.join(root, 'f.txt'), 'x');
+    const r = await cli.runAsync(['snapshot', 'create', '--path', path.join(root, 'f.txt')], { S3_SECRET_FOR_ADD: '' });
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of await listFiles(path.join(root, 'home'))) assert.doesNotMatch((await fs.readFile(path.join(root, 'home', f))).toString('latin1'), /STORED-SECRET-marker/, f);
+    assert.ok(guard.counts.pass > 0);
+  } finally {
+    await guard.close();
+  }
+});

@@ -58,10 +58,10 @@ export function addArchiveCommands(snap: Command): void {
         const target = o.to
           ? await withInstance(async (inst) => {
               const d = await inst.destinations.get(o.to!);
-              return { location: d.location, password: inst.resolvePassword(d.password) };
+              return { location: d.location, password: inst.resolvePassword(d.password), credentials: inst.resolveCredentials(d) };
             })
           : await resolveRepo(cmd);
-        const repo = await openRepository(target.location, target.password);
+        const repo = await openRepository(target.location, target.password, { ...(target.credentials ? { credentials: target.credentials } : {}) });
         try {
           await withPool(repo, async (pool) => {
             const bar = new ProgressBar('importing', out);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { AppError, EXIT_PARTIAL, registerSecret } from '../../kernel/index.js';
 import { backup, copySnapshots, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
 import { findSnapshot, listSnapshots, type SnapshotRef } from '../../tree/index.js';
-import { codecPool, openRepository, VERSION } from '../../app/index.js';
+import { codecPool, openRepository, VERSION, type BackendCredentials } from '../../app/index.js';
 import { formatBytes, formatDuration, ProgressBar, table } from '../render.js';
 import { collect, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
 import { addArchiveCommands } from './archive.js';
@@ -13,7 +13,7 @@ import { createAppSnapshot, listSnapshotsCached, restoreAppSnapshot, showAppSnap
 export { outcome };
 
 /** The repository a copy goes to: a destination of this instance, or a location with its own password. */
-async function targetRepo(o: { to?: string; toRepo?: string; toPasswordFile?: string }): Promise<{ location: string; password: string }> {
+async function targetRepo(o: { to?: string; toRepo?: string; toPasswordFile?: string }): Promise<{ location: string; password: string; credentials?: BackendCredentials }> {
   if (o.toRepo) {
     const password = o.toPasswordFile ? readFileSync(o.toPasswordFile, 'utf8').replace(/\r?\n$/, '') : process.env.STRONGBOX_TO_PASSWORD;
     if (!password) throw new AppError('PASSWORD_REQUIRED', 'The target repository\'s password is needed: --to-password-file FILE or STRONGBOX_TO_PASSWORD.');
@@ -22,7 +22,7 @@ async function targetRepo(o: { to?: string; toRepo?: string; toPasswordFile?: st
   }
   return withInstance(async (inst) => {
     const d = await inst.destinations.get(o.to!);
-    return { location: d.location, password: inst.resolvePassword(d.password) };
+    return { location: d.location, password: inst.resolvePassword(d.password), credentials: inst.resolveCredentials(d) };
   });
 }
 
@@ -289,7 +289,7 @@ export function snapshotCommand(): Command {
       try {
         await withRepo(cmd, async (source) => {
           const refs = o.all ? await listSnapshots(source) : await Promise.all(ids.map((i) => findSnapshot(source, i)));
-          const t = await openRepository(target.location, target.password);
+          const t = await openRepository(target.location, target.password, { ...(target.credentials ? { credentials: target.credentials } : {}) });
           try {
             const sourcePool = codecPool(source);
             const targetPool = codecPool(t);
