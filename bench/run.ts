@@ -11,7 +11,7 @@ import { reportPg, runPgBench } from './pg.js';
  * counts worker threads of the same process). Caches are warm for every tool
  * alike. Results go to stdout and bench/results/latest.json.
  *
- * Options: --scenario files|pg|all (default files), --size GiB (default 1.5),
+ * Options: --scenario files|pg|s3|all (default files; s3: the files scenario against an S3 API server), --size GiB (default 1.5),
  * --pg-size GiB (default 1), --tools strongbox,restic,borg, --keep.
  */
 interface Measure {
@@ -25,8 +25,21 @@ interface ToolResult {
   second?: Measure;
   restore?: Measure;
   repoBytes?: number;
+  /** S3 scenario: requests sent per phase, and objects stored per GiB of data. */
+  requests?: { first: number; second: number; restore: number };
+  objectsPerGiB?: number;
   error?: string;
 }
+
+/** The S3 scenario: both tools talk to one S3 API server on loopback, through a counting proxy. */
+interface S3Setup {
+  endpoint: string;
+  dir: string;
+  env: Record<string, string>;
+  counted: () => number;
+  close: () => Promise<void>;
+}
+let s3: S3Setup | undefined;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench');
 const args = process.argv.slice(2);
@@ -72,20 +85,37 @@ interface Tool {
   restore(repo: string, target: string): Promise<Measure>;
 }
 
+/** A tool's repository: a local directory, or (S3 scenario) a prefix in the bucket named after the directory. */
+function sbRepo(repo: string): string {
+  return s3 ? `s3://bench/${path.basename(repo)}?endpoint=${encodeURIComponent(s3.endpoint)}` : repo;
+}
+function resticRepo(repo: string): string {
+  return s3 ? `s3:${s3.endpoint}/bench/${path.basename(repo)}` : repo;
+}
+async function repoSize(repo: string): Promise<number> {
+  return s3 ? du(path.join(s3.dir, 'bench', path.basename(repo))) : du(repo);
+}
+function objectCount(repo: string): number {
+  if (!s3) return 0;
+  // s3rver keeps each object as a file with a metadata file beside it.
+  const r = spawnSync('sh', ['-c', `find '${path.join(s3.dir, 'bench', path.basename(repo))}' -type f -name '*._S3rver_object' | wc -l`], { encoding: 'utf8' });
+  return Number(r.stdout.trim());
+}
+
 const defs: Tool[] = [
   {
     name: 'strongbox',
     version: 'strongbox 0.1.0',
-    init: async (repo) => void (await timed(strongbox, ['repo', 'init', '--repo', repo], { STRONGBOX_PASSWORD: PASSWORD })),
-    backup: (repo, data) => timed(strongbox, ['snapshot', 'create', '-q', '--repo', repo, '--path', data], { STRONGBOX_PASSWORD: PASSWORD }),
-    restore: (repo, target) => timed(strongbox, ['snapshot', 'restore', 'latest', '-q', '--repo', repo, '--target', target], { STRONGBOX_PASSWORD: PASSWORD }),
+    init: async (repo) => void (await timed(strongbox, ['repo', 'init', '--repo', sbRepo(repo)], { STRONGBOX_PASSWORD: PASSWORD, ...s3?.env })),
+    backup: (repo, data) => timed(strongbox, ['snapshot', 'create', '-q', '--repo', sbRepo(repo), '--path', data], { STRONGBOX_PASSWORD: PASSWORD, ...s3?.env }),
+    restore: (repo, target) => timed(strongbox, ['snapshot', 'restore', 'latest', '-q', '--repo', sbRepo(repo), '--target', target], { STRONGBOX_PASSWORD: PASSWORD, ...s3?.env }),
   },
   {
     name: 'restic',
     version: have('restic', 'version'),
-    init: async (repo) => void (await timed('restic', ['init', '-q', '--repo', repo], { RESTIC_PASSWORD: PASSWORD })),
-    backup: (repo, data) => timed('restic', ['backup', '-q', '--repo', repo, data], { RESTIC_PASSWORD: PASSWORD }),
-    restore: (repo, target) => timed('restic', ['restore', '-q', '--repo', repo, 'latest', '--target', target], { RESTIC_PASSWORD: PASSWORD }),
+    init: async (repo) => void (await timed('restic', ['init', '-q', '--repo', resticRepo(repo)], { RESTIC_PASSWORD: PASSWORD, ...s3?.env })),
+    backup: (repo, data) => timed('restic', ['backup', '-q', '--repo', resticRepo(repo), data], { RESTIC_PASSWORD: PASSWORD, ...s3?.env }),
+    restore: (repo, target) => timed('restic', ['restore', '-q', '--repo', resticRepo(repo), 'latest', '--target', target], { RESTIC_PASSWORD: PASSWORD, ...s3?.env }),
   },
   {
     name: 'borg',
@@ -112,11 +142,18 @@ async function main(): Promise<void> {
     if (!args.includes('--keep')) await fs.rm(pgWork, { recursive: true, force: true });
     if (scenario === 'pg') return;
   }
+  if (scenario === 's3') {
+    const { startS3, startFaultProxy } = await import('../test/e2e/testing/s3.js');
+    const server = await startS3(['bench'], path.join(work, 's3'));
+    const proxy = await startFaultProxy(server.port, () => ({ fault: 'pass' }));
+    s3 = { endpoint: proxy.endpoint, dir: server.dir, env: server.env, counted: () => proxy.counts.pass, close: async () => (await proxy.close(), await server.stop()) };
+    process.stdout.write(`S3 scenario: s3rver at ${server.endpoint}, through a counting proxy at ${proxy.endpoint}\n`);
+  }
   const data = path.join(work, 'data');
   process.stdout.write(`Generating ${sizeGiB} GiB dataset in ${data}…\n`);
   const ds = await generate(data, Math.floor(sizeGiB * 1024 ** 3));
   process.stdout.write(`  ${ds.files} files, ${(ds.bytes / 1024 ** 3).toFixed(2)} GiB\n`);
-  const chosen = defs.filter((t) => tools.includes(t.name));
+  const chosen = defs.filter((t) => tools.includes(t.name) && !(s3 && t.name === 'borg'));
   const results: ToolResult[] = [];
   for (const t of chosen) {
     if (!t.version) {
@@ -129,7 +166,9 @@ async function main(): Promise<void> {
     try {
       await t.init(repo);
       process.stdout.write(`${t.name}: first snapshot…\n`);
+      const before = s3?.counted() ?? 0;
       r.first = await t.backup(repo, data);
+      if (s3) r.requests = { first: s3.counted() - before, second: 0, restore: 0 };
       results.push(r);
     } catch (err) {
       r.error = (err as Error).message;
@@ -145,11 +184,16 @@ async function main(): Promise<void> {
     const target = path.join(work, `restore-${t.name}`);
     try {
       process.stdout.write(`${t.name}: second snapshot…\n`);
+      let before = s3?.counted() ?? 0;
       r.second = await t.backup(repo, data);
-      r.repoBytes = await du(repo);
+      if (s3 && r.requests) r.requests.second = s3.counted() - before;
+      r.repoBytes = await repoSize(repo);
+      if (s3) r.objectsPerGiB = Math.round(objectCount(repo) / (ds.bytes / 1024 ** 3));
       await fs.rm(target, { recursive: true, force: true });
       process.stdout.write(`${t.name}: restore…\n`);
+      before = s3?.counted() ?? 0;
       r.restore = await t.restore(repo, target);
+      if (s3 && r.requests) r.requests.restore = s3.counted() - before;
       const check = spawnSync('diff', ['-rq', data, path.join(target, data.startsWith('/') ? data.slice(1) : data)], { encoding: 'utf8' });
       if (check.status !== 0) r.error = `restored tree differs: ${check.stdout.slice(0, 500)}`;
       await fs.rm(target, { recursive: true, force: true });
@@ -158,8 +202,9 @@ async function main(): Promise<void> {
     }
   }
   report(results, ds);
+  await s3?.close();
   await fs.mkdir(path.join(root, 'results'), { recursive: true });
-  await fs.writeFile(path.join(root, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), sizeGiB, dataset: ds, results }, null, 2));
+  await fs.writeFile(path.join(root, 'results', scenario === 's3' ? 's3-latest.json' : 'latest.json'), JSON.stringify({ date: new Date().toISOString(), scenario, sizeGiB, dataset: ds, results }, null, 2));
   if (!args.includes('--keep')) await fs.rm(work, { recursive: true, force: true });
 }
 
@@ -182,6 +227,7 @@ function report(results: ToolResult[], ds: { files: number; bytes: number }): vo
       const ratio = base?.repoBytes ? ` (${((r.repoBytes / base.repoBytes) * 100).toFixed(1)} % of restic's)` : '';
       process.stdout.write(`  repository:      ${(r.repoBytes / 1024 ** 2).toFixed(1)} MiB${ratio}\n`);
     }
+    if (r.requests) process.stdout.write(`  S3 requests:     ${r.requests.first} / ${r.requests.second} / ${r.requests.restore} (first / second / restore); ${r.objectsPerGiB} objects per GiB stored\n`);
   }
 }
 

@@ -20,6 +20,16 @@ const loc = (prefix: string, endpoint = s3.endpoint) => `s3://strongbox-test/${p
 
 backendConformance('s3 (s3rver on loopback)', async () => new S3Backend(parseS3Location(loc(`conf-${randomBytes(6).toString('hex')}`)), { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }));
 
+// The same suite against any S3 endpoint: STRONGBOX_TEST_S3_LOCATION=s3://bucket/prefix?endpoint=…
+// with the usual AWS_* credentials (a fresh prefix is used per test, under the given one).
+const external = process.env.STRONGBOX_TEST_S3_LOCATION;
+if (external) {
+  backendConformance('s3 (external endpoint)', async () => {
+    const l = parseS3Location(external);
+    return new S3Backend({ ...l, prefix: `${l.prefix}conformance-${randomBytes(6).toString('hex')}/` });
+  });
+}
+
 function s3Cli(location: string, extra: Record<string, string> = {}): Cli {
   const cli = new Cli(location);
   const base = cli.env.bind(cli);
@@ -100,40 +110,41 @@ test('s3: permanent errors fail fast with what is wrong: bad credentials, a miss
   assert.equal(notRepo.code, 10);
 });
 
-test('s3: the server dies mid-snapshot: the snapshot fails cleanly; after a restart the repository checks clean and the next snapshot reuses the data', async () => {
-  const dir = tmp('sb-s3-own-');
-  const own = await startS3(['strongbox-test'], dir);
-  const root = tmp();
-  const src = path.join(root, 'src');
-  await writeRandom(path.join(src, 'a.bin'), 64 << 20, 9);
-  await writeRandom(path.join(src, 'b.bin'), 64 << 20, 10);
-  const location = `s3://strongbox-test/r?endpoint=${encodeURIComponent(own.endpoint)}`;
-  const cli = s3Cli(location, { STRONGBOX_STORAGE_ATTEMPTS: '3' });
-  cli.init(['--pack-size', '4']);
-  const p = cli.spawn(['snapshot', 'create', '--path', src]);
-  const done = waitExit(p);
-  // Wait until an index file (written every 8 packs) is stored, then kill the server.
-  const until = Date.now() + 30_000;
-  for (;;) {
-    const files = await fs.readdir(path.join(dir, 'strongbox-test', 'r', 'index')).catch(() => []);
-    if (files.length >= 1 || Date.now() > until) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  own.kill();
-  const r = await done;
-  assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /S3 request failed .*(ECONNREFUSED|ECONNRESET|socket hang up|connection)/i);
-  const back = await startS3(['strongbox-test'], dir, own.port);
+test('s3: the server goes away mid-snapshot: the snapshot fails cleanly; when it is back the repository checks clean and the next snapshot reuses the data', async () => {
+  // The outage is made at the network (every connection dropped), not by killing s3rver: s3rver
+  // writes objects in place, so a killed s3rver can leave a torn object, which real S3 never does.
+  let down = false;
+  const proxy = await startFaultProxy(s3.port, () => ({ fault: down ? 'drop' : 'pass' }));
   try {
-    assert.deepEqual(cli.json<unknown[]>(['snapshot', 'list']), [], 'no half-visible snapshot');
-    assert.match(cli.ok(['repo', 'check', '--read-data']), /no errors were found/);
-    const next = cli.json<{ summary: { newBytes: number; bytes: number } }>(['snapshot', 'create', '--path', src]);
-    // What was indexed before the crash is reused; the rest is sent again (prune removes the unindexed leftovers).
+    const root = tmp();
+    const src = path.join(root, 'src');
+    await writeRandom(path.join(src, 'a.bin'), 64 << 20, 9);
+    await writeRandom(path.join(src, 'b.bin'), 64 << 20, 10);
+    const cli = s3Cli(loc('outage', proxy.endpoint), { STRONGBOX_STORAGE_ATTEMPTS: '3' });
+    await cli.okAsync(['repo', 'init', '--pack-size', '4']);
+    const p = cli.spawn(['snapshot', 'create', '--path', src]);
+    const done = waitExit(p);
+    // Wait until an index file (written every 8 packs) is stored, then cut the server off.
+    const until = Date.now() + 30_000;
+    for (;;) {
+      const files = await fs.readdir(path.join(s3.dir, 'strongbox-test', 'outage', 'index')).catch(() => []);
+      if (files.length >= 1 || Date.now() > until) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    down = true;
+    const r = await done;
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /S3 request failed .*gave up after 3 attempts/i);
+    down = false;
+    assert.deepEqual(JSON.parse(await cli.okAsync(['snapshot', 'list', '--json'])), [], 'no half-visible snapshot');
+    assert.match(await cli.okAsync(['repo', 'check', '--read-data']), /no errors were found/);
+    const next = JSON.parse(await cli.okAsync(['snapshot', 'create', '--path', src, '--json'])) as { summary: { newBytes: number; bytes: number } };
+    // What was indexed before the outage is reused; the rest is sent again (prune removes the unindexed leftovers).
     assert.ok(next.summary.newBytes < next.summary.bytes * 0.95, `${next.summary.newBytes} of ${next.summary.bytes} sent again`);
-    assert.match(cli.ok(['repo', 'prune']), /reclaimed|removed|nothing/i);
-    assert.match(cli.ok(['repo', 'check']), /no errors were found/);
+    await cli.okAsync(['repo', 'prune']);
+    assert.match(await cli.okAsync(['repo', 'check', '--read-data']), /no errors were found/);
   } finally {
-    await back.stop();
+    await proxy.close();
   }
 });
 
