@@ -196,3 +196,18 @@ test('s3: credentials stored with the destination (sealed) are used without any 
     await guard.close();
   }
 });
+
+test('s3: objects over 64 MiB go up by multipart upload and read back exactly', async () => {
+  const b = new S3Backend(parseS3Location(loc(`multipart-${randomBytes(4).toString('hex')}`)), { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+  try {
+    await b.create();
+    const data = randomBytes(70 * 1024 * 1024);
+    const h = { kind: 'data' as const, name: randomBytes(32).toString('hex') };
+    await b.put(h, [data.subarray(0, 1000), data.subarray(1000)]);
+    assert.equal((await b.stat(h)).size, data.length);
+    assert.deepEqual(await b.get(h, { offset: 69 * 1024 * 1024, length: 4096 }), data.subarray(69 * 1024 * 1024, 69 * 1024 * 1024 + 4096));
+    assert.ok((await b.get(h)).equals(data));
+  } finally {
+    await b.close();
+  }
+});
