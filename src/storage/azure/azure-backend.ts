@@ -1,6 +1,7 @@
 import { BlobServiceClient, StorageSharedKeyCredential, AnonymousCredential, type ContainerClient, RestError } from '@azure/storage-blob';
 import { AppError } from '../../kernel/index.js';
 import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
+import { hasConfig, listConfig } from '../config-object.js';
 
 /**
  * A repository in an Azure Blob Storage container.
@@ -126,11 +127,7 @@ export class AzureBackend implements Backend {
 
   async *list(kind: FileKind): AsyncIterable<ObjectInfo> {
     if (kind === 'config') {
-      try {
-        yield await this.stat({ kind: 'config', name: 'config' });
-      } catch (err) {
-        if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
-      }
+      yield* listConfig((h) => this.stat(h));
       return;
     }
     const prefix = `${this.loc.prefix}${kind}/`;
@@ -150,14 +147,8 @@ export class AzureBackend implements Backend {
     await this.call(`deleting ${name}`, () => this.container.getBlobClient(name).delete());
   }
 
-  async isRepository(): Promise<boolean> {
-    try {
-      await this.stat({ kind: 'config', name: 'config' });
-      return true;
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'NOT_FOUND') return false;
-      throw err;
-    }
+  isRepository(): Promise<boolean> {
+    return hasConfig((h) => this.stat(h));
   }
 
   async create(): Promise<void> {

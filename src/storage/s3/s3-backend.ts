@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { AppError } from '../../kernel/index.js';
 import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
+import { hasConfig, listConfig } from '../config-object.js';
 
 /**
  * A repository in an S3 bucket (AWS S3 or an S3-compatible store: MinIO,
@@ -207,11 +208,7 @@ export class S3Backend implements Backend {
 
   async *list(kind: FileKind): AsyncIterable<ObjectInfo> {
     if (kind === 'config') {
-      try {
-        yield await this.stat({ kind: 'config', name: 'config' });
-      } catch (err) {
-        if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
-      }
+      yield* listConfig((h) => this.stat(h));
       return;
     }
     const Prefix = `${this.loc.prefix}${kind}/`;
@@ -233,14 +230,8 @@ export class S3Backend implements Backend {
     await this.send(`deleting ${Key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.loc.bucket, Key })));
   }
 
-  async isRepository(): Promise<boolean> {
-    try {
-      await this.stat({ kind: 'config', name: 'config' });
-      return true;
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'NOT_FOUND') return false;
-      throw err;
-    }
+  isRepository(): Promise<boolean> {
+    return hasConfig((h) => this.stat(h));
   }
 
   /** Anything at all under the prefix (to refuse a bucket that holds something else). */

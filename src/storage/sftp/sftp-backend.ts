@@ -5,6 +5,7 @@ import * as path from 'node:path/posix';
 import { Client, type SFTPWrapper, type ConnectConfig } from 'ssh2';
 import { AppError } from '../../kernel/index.js';
 import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
+import { hasConfig, listConfig } from '../config-object.js';
 
 /**
  * A repository on an SSH server, over SFTP.
@@ -250,11 +251,7 @@ export class SftpBackend implements Backend {
 
   async *list(kind: FileKind): AsyncIterable<ObjectInfo> {
     if (kind === 'config') {
-      try {
-        yield await this.stat({ kind: 'config', name: 'config' });
-      } catch (err) {
-        if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
-      }
+      yield* listConfig((h) => this.stat(h));
       return;
     }
     const base = path.join(this.loc.root, kind);
@@ -269,14 +266,8 @@ export class SftpBackend implements Backend {
     await this.op<void>(`deleting ${file}`, (s, cb) => s.unlink(file, (err) => cb(err)));
   }
 
-  async isRepository(): Promise<boolean> {
-    try {
-      await this.stat({ kind: 'config', name: 'config' });
-      return true;
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'NOT_FOUND') return false;
-      throw err;
-    }
+  isRepository(): Promise<boolean> {
+    return hasConfig((h) => this.stat(h));
   }
 
   async create(): Promise<void> {
