@@ -15,3 +15,4 @@ export * from './format/config.js';
 export { blobId, seal, open as openSealed } from './crypto/aead.js';
 export { sha256 } from './crypto/keys.js';
 export { readXattrs, textPath, type XattrRead } from './workers/xattrs.js';
+export { TreeCache } from './cache.js';

@@ -3,6 +3,7 @@ import { AppError, newId } from '../kernel/index.js';
 import type { Backend, FileKind } from '../storage/index.js';
 import { open, seal } from './crypto/aead.js';
 import { decodeKeyFile, encodeKeyFile, newMasterKey, sha256, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto/keys.js';
+import { TreeCache } from './cache.js';
 import { createChunker, DEFAULT_CHUNKER, type Chunker, type ChunkerParams } from './chunker/fastcdc.js';
 import { BlobCodec } from './format/blob.js';
 import { DEFAULT_PACK_SIZE, type RepoConfig } from './format/config.js';
@@ -41,6 +42,8 @@ export class Repository {
   readonly indexFiles = new Map<string, string[]>();
   readonly chunker: Chunker;
   readonly codec: BlobCodec;
+  /** Network stores: sealed tree blobs kept locally (set by the composition root). */
+  treeCache: TreeCache | undefined;
 
   private constructor(
     readonly backend: Backend,
@@ -181,14 +184,27 @@ export class Repository {
   async readSealedBlob(id: Uint8Array): Promise<{ sealed: Buffer; loc: BlobLocation }> {
     const loc = this.index.get(id);
     if (!loc) throw new AppError('CORRUPT', `blob ${Buffer.from(id).toString('hex')} is referenced but not in the index. Run "strongbox repo check".`);
+    const hex = loc.type === 'tree' && this.treeCache ? Buffer.from(id).toString('hex') : undefined;
+    const cached = hex ? this.treeCache!.get(hex) : undefined;
+    if (cached && cached.length === loc.length) return { sealed: cached, loc };
     const sealed = await this.backend.get({ kind: 'data', name: loc.pack }, { offset: loc.offset, length: loc.length });
+    if (hex) this.treeCache!.put(hex, sealed);
     return { sealed, loc };
   }
 
   /** Loads and verifies a blob on the calling thread (used for trees). */
   async loadBlob(id: Uint8Array): Promise<Buffer> {
     const { sealed, loc } = await this.readSealedBlob(id);
-    return this.codec.decode(sealed, id, `${loc.type} blob ${Buffer.from(id).toString('hex').slice(0, 16)} in pack ${loc.pack.slice(0, 16)}`);
+    const what = `${loc.type} blob ${Buffer.from(id).toString('hex').slice(0, 16)} in pack ${loc.pack.slice(0, 16)}`;
+    try {
+      return this.codec.decode(sealed, id, what);
+    } catch (err) {
+      if (!this.treeCache || loc.type !== 'tree') throw err;
+      // A damaged cache entry: forget it and read the store.
+      this.treeCache.drop(Buffer.from(id).toString('hex'));
+      const fresh = await this.backend.get({ kind: 'data', name: loc.pack }, { offset: loc.offset, length: loc.length });
+      return this.codec.decode(fresh, id, what);
+    }
   }
 
   // ---- keys ----

@@ -211,3 +211,40 @@ test('s3: objects over 64 MiB go up by multipart upload and read back exactly', 
     await b.close();
   }
 });
+
+test('s3: the local tree cache spares an incremental snapshot one request per directory; a damaged cache entry is read from the store again', async () => {
+  const root = tmp();
+  const src = path.join(root, 'src');
+  for (let d = 0; d < 40; d++) {
+    await fs.mkdir(path.join(src, `d${d}`), { recursive: true });
+    await fs.writeFile(path.join(src, `d${d}`, 'f.txt'), `dir ${d}\n`.repeat(50));
+  }
+  let gets = 0;
+  const proxy = await startFaultProxy(s3.port, (_n, req) => {
+    if (req.method === 'GET' && /\/data\//.test(req.url ?? '')) gets++;
+    return { fault: 'pass' };
+  });
+  try {
+    const cacheDir = path.join(root, 'cache');
+    const cli = s3Cli(loc('cached', proxy.endpoint), { STRONGBOX_CACHE_DIR: cacheDir });
+    await cli.okAsync(['repo', 'init']);
+    await cli.okAsync(['snapshot', 'create', '--path', src]);
+    gets = 0;
+    await cli.okAsync(['snapshot', 'create', '--path', src]);
+    const cachedGets = gets;
+    gets = 0;
+    await cli.okAsync(['snapshot', 'create', '--path', src], { STRONGBOX_CACHE_DIR: 'off' });
+    const uncachedGets = gets;
+    assert.ok(uncachedGets >= 40, `without the cache every directory's tree is a request (${uncachedGets})`);
+    assert.ok(cachedGets <= 2, `with the cache the parent's trees cost no request (${cachedGets})`);
+    // Damage every cached tree: they are refetched, and the results are right.
+    const { readdir, writeFile } = fs;
+    const walk = async (d: string): Promise<string[]> => (await Promise.all((await readdir(d, { withFileTypes: true })).map((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)])))).flat();
+    for (const f of await walk(cacheDir)) await writeFile(f, Buffer.alloc((await fs.stat(f)).size, 0));
+    const out = path.join(root, 'out');
+    await cli.okAsync(['snapshot', 'restore', 'latest', '--target', out]);
+    assert.deepEqual(await describeTree(path.join(out, src)), await describeTree(src));
+  } finally {
+    await proxy.close();
+  }
+});

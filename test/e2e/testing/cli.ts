@@ -27,6 +27,13 @@ export function tmp(prefix = 'sb-e2e-'): string {
   return dir;
 }
 
+let cache: string | undefined;
+/** One cache directory for this test process (tests never touch the user's ~/.cache). */
+function cacheDir(): string {
+  cache ??= tmp('sb-cache-');
+  return cache;
+}
+
 export class Cli {
   constructor(
     readonly repo: string,
@@ -34,7 +41,7 @@ export class Cli {
   ) {}
 
   env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, STRONGBOX_REPO: this.repo, STRONGBOX_PASSWORD: this.password, ...extra };
+    const env: NodeJS.ProcessEnv = { ...process.env, STRONGBOX_REPO: this.repo, STRONGBOX_PASSWORD: this.password, STRONGBOX_CACHE_DIR: cacheDir(), ...extra };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
     return env;
   }
