@@ -44,3 +44,16 @@ test('azure: init, snapshot, restore and a full read-back check against Azurite;
   assert.equal(wrongKey.code, 1);
   assert.match(wrongKey.stderr, /Azure refused .*HTTP 403.*Check the account key/);
 });
+
+test('azure: a SAS token instead of the account key', async () => {
+  const { AccountSASPermissions } = await import('@azure/storage-blob');
+  const service = new BlobServiceClient(az.endpoint, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY));
+  const sas = new URL(service.generateAccountSasUrl(new Date(Date.now() + 3600_000), AccountSASPermissions.parse('rwdlac'), 'sco')).search.slice(1);
+  const root = tmp();
+  await fs.writeFile(path.join(root, 'f.txt'), 'with a SAS');
+  const cli = new Cli(loc('sas-repo'));
+  const env = { AZURE_STORAGE_SAS_TOKEN: sas, STRONGBOX_STORAGE_ATTEMPTS: '2' };
+  cli.ok(['repo', 'init'], env);
+  cli.ok(['snapshot', 'create', '--path', path.join(root, 'f.txt')], env);
+  assert.match(cli.ok(['repo', 'check', '--read-data'], env), /no errors were found/);
+});

@@ -248,3 +248,43 @@ test('s3: the local tree cache spares an incremental snapshot one request per di
     await proxy.close();
   }
 });
+
+test('s3: an HTTPS endpoint with a private CA (ca=FILE) and server-side-encryption headers (sse=AES256); an untrusted certificate is refused with the fix', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { createServer } = await import('node:https');
+  const { request } = await import('node:http');
+  const root = tmp();
+  const key = path.join(root, 'key.pem');
+  const cert = path.join(root, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  let puts = 0;
+  let encrypted = 0;
+  // A TLS front for the S3 server that records the encryption header of every upload.
+  const tls = createServer({ key: await fs.readFile(key), cert: await fs.readFile(cert) }, (req, res) => {
+    if (req.method === 'PUT') {
+      puts++;
+      if (req.headers['x-amz-server-side-encryption'] === 'AES256') encrypted++;
+    }
+    const up = request({ host: '127.0.0.1', port: s3.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', () => r()));
+  const port = (tls.address() as { port: number }).port;
+  try {
+    const endpoint = `https://127.0.0.1:${port}`;
+    const good = s3Cli(`s3://strongbox-test/tls?endpoint=${encodeURIComponent(endpoint)}&ca=${encodeURIComponent(cert)}&sse=AES256`);
+    await good.okAsync(['repo', 'init']);
+    await fs.writeFile(path.join(root, 'f.txt'), 'over TLS');
+    await good.okAsync(['snapshot', 'create', '--path', path.join(root, 'f.txt')]);
+    assert.ok(puts > 0 && encrypted === puts, `every upload asked for server-side encryption (${encrypted}/${puts})`);
+    const untrusted = await s3Cli(`s3://strongbox-test/tls?endpoint=${encodeURIComponent(endpoint)}`).runAsync(['snapshot', 'list']);
+    assert.equal(untrusted.code, 1);
+    assert.match(untrusted.stderr, /TLS certificate is not trusted .*give that CA's certificate with ca=FILE/);
+  } finally {
+    tls.closeAllConnections();
+    await new Promise<void>((r) => tls.close(() => r()));
+  }
+});

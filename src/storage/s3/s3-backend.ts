@@ -107,6 +107,11 @@ export function mapS3Error(err: unknown, what: string, loc: S3Location): AppErro
     return new AppError('PERMISSION_DENIED', `S3 refused ${what} in ${where}: ${detail}. Check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the destination's) and the bucket policy.`, { cause: err });
   }
   if (status === 507 || name === 'XMinioStorageFull' || name === 'QuotaExceeded') return new AppError('STORAGE_FULL', `The S3 store is full (${what}): ${detail}.`, { cause: err });
+  const tlsCodes = ['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID'];
+  const errCode = String((err as NodeJS.ErrnoException).code ?? '');
+  if (tlsCodes.includes(errCode)) {
+    return new AppError('PERMISSION_DENIED', `The S3 endpoint's TLS certificate is not trusted (${errCode}: ${e.message}); if it is issued by a private CA, give that CA's certificate with ca=FILE in the location.`, { cause: err });
+  }
   const transientNames = ['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'RequestTimeTooSkewed', 'TimeoutError', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND'];
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if ((status !== undefined && (status >= 500 || status === 429 || status === 408)) || transientNames.includes(name) || transientNames.includes(code) || /socket hang up|network|timed? ?out|aborted/i.test(e.message ?? '')) {
