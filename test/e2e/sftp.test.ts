@@ -56,3 +56,23 @@ test('sftp: init, snapshot, restore and a full read-back check over SFTP; unknow
   assert.equal(wrongKey.code, 1);
   assert.match(wrongKey.stderr, /refused the login of .*Check the key/);
 });
+
+test('sftp: a destination that keeps its SSH key (sealed) works without any key in the environment', async () => {
+  const { instanceCli, listFiles } = await import('./testing/cli.js');
+  const root = tmp();
+  const cli = instanceCli(root, 'dest-password');
+  const baseEnv = cli.env.bind(cli);
+  cli.env = (more = {}) => {
+    const env = baseEnv({ STRONGBOX_SSH_KNOWN_HOSTS: sshd.knownHosts, STRONGBOX_STORAGE_ATTEMPTS: '2', HOME: root, ...more });
+    delete env.STRONGBOX_SFTP_KEY_FILE;
+    delete env.SSH_AUTH_SOCK;
+    return env;
+  };
+  cli.ok(['destination', 'add', 'box', loc('keyed'), '--init', '--ssh-key-file', sshd.keyFile]);
+  await fs.writeFile(path.join(root, 'f.txt'), 'over ssh');
+  cli.ok(['snapshot', 'create', '--path', path.join(root, 'f.txt')]);
+  assert.equal(cli.json<unknown[]>(['snapshot', 'list']).length, 1);
+  const key = await fs.readFile(sshd.keyFile, 'utf8');
+  const marker = key.split('\n')[1]!;
+  for (const f of await listFiles(path.join(root, 'home'))) assert.ok(!(await fs.readFile(path.join(root, 'home', f), 'utf8')).includes(marker), `${f} holds the key in plain text`);
+});
