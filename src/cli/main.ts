@@ -21,15 +21,18 @@ export function buildProgram(): Command {
       'after',
       `
 Getting started:
-  strongbox destination add main /srv/backups/repo --init   # asks for a password, keeps it sealed
+  strongbox destination add main /srv/backups/repo --init   # or s3://…, azure://…, sftp://… (docs/DESTINATIONS.md)
   strongbox snapshot create --path /srv/app
+  strongbox app add -f examples/notes/notes.yaml             # an application: databases, files, hooks
+  strongbox snapshot create --app notes
   strongbox snapshot list
-  strongbox snapshot restore latest --target /tmp/restore
+  strongbox snapshot restore latest --dry-run                # checks every target first
 
 Or without an instance: --repo LOCATION (STRONGBOX_REPO) with STRONGBOX_PASSWORD.
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 snapshot written but some files unreadable,
-10 no repository, 11 locked, 12 wrong password, 130 cancelled.`,
+Exit codes: 0 ok, 1 error, 2 usage or invalid spec, 3 done but some files or components failed,
+4 restore preflight found targets in the way, 10 no repository, 11 locked, 12 wrong password,
+130 cancelled.`,
     );
   program.addCommand(repoCommand());
   program.addCommand(snapshotCommand());
