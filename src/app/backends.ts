@@ -1,9 +1,9 @@
 import { AppError } from '../kernel/index.js';
 import { LimitedBackend, RetryingBackend, type Backend } from '../storage/index.js';
 import { LocalBackend } from '../storage/local/local-backend.js';
-import { parseS3Location, S3Backend, type S3Credentials } from '../storage/s3/s3-backend.js';
-import { AzureBackend, parseAzureLocation, type AzureCredentials } from '../storage/azure/azure-backend.js';
-import { SftpBackend, parseSftpLocation, type SftpCredentials } from '../storage/sftp/sftp-backend.js';
+import type { S3Credentials } from '../storage/s3/s3-backend.js';
+import type { AzureCredentials } from '../storage/azure/azure-backend.js';
+import type { SftpCredentials } from '../storage/sftp/sftp-backend.js';
 
 /** Where storage retries are reported (the CLI prints them; nothing by default). */
 let storageLog: (line: string) => void = () => undefined;
@@ -31,12 +31,23 @@ function remote(store: Backend, concurrency = 16): Backend {
  * retry (transient failures, with backoff) over a concurrency limit over the
  * store itself. Local directories need neither.
  */
-export function backendFor(location: string, credentials: BackendCredentials = {}): Backend {
+export async function backendFor(location: string, credentials: BackendCredentials = {}): Promise<Backend> {
   if (location.length === 0) throw new AppError('USAGE', 'No repository given: use --repo LOCATION or set STRONGBOX_REPO.');
   if (location.startsWith('file://')) return new LocalBackend(decodeURIComponent(location.slice('file://'.length)));
-  if (location.startsWith('s3://')) return remote(new S3Backend(parseS3Location(location), credentials.s3));
-  if (location.startsWith('azure://')) return remote(new AzureBackend(parseAzureLocation(location), credentials.azure));
-  if (location.startsWith('sftp://')) return remote(new SftpBackend(parseSftpLocation(location), credentials.sftp), 8);
+  // Each store's SDK is loaded only when a location needs it: together they cost every command
+  // half a second and 40 MiB at start-up (strongbox --version: 0.60 s, 105 MiB).
+  if (location.startsWith('s3://')) {
+    const { S3Backend, parseS3Location } = await import('../storage/s3/s3-backend.js');
+    return remote(new S3Backend(parseS3Location(location), credentials.s3));
+  }
+  if (location.startsWith('azure://')) {
+    const { AzureBackend, parseAzureLocation } = await import('../storage/azure/azure-backend.js');
+    return remote(new AzureBackend(parseAzureLocation(location), credentials.azure));
+  }
+  if (location.startsWith('sftp://')) {
+    const { SftpBackend, parseSftpLocation } = await import('../storage/sftp/sftp-backend.js');
+    return remote(new SftpBackend(parseSftpLocation(location), credentials.sftp), 8);
+  }
   const scheme = /^([a-z][a-z0-9+.-]*):(?!\\)/i.exec(location)?.[1];
   if (scheme && scheme.length > 1) {
     throw new AppError('INVALID_ARGUMENT', `Unsupported repository location scheme "${scheme}:". This version supports local directories (a path or file://PATH), S3 (s3://BUCKET/PREFIX?endpoint=…), Azure Blob Storage (azure://ACCOUNT/CONTAINER/PREFIX) and SFTP (sftp://USER@HOST:PORT/PATH).`);

@@ -9,14 +9,14 @@ export { tuneProcess } from './process.js';
 export { instanceHome, openInstance, describePasswordRef, type Instance } from './instance.js';
 
 export async function openRepository(location: string, password: string, opts: { loadIndex?: boolean; credentials?: BackendCredentials } = {}): Promise<Repository> {
-  const repo = await Repository.open(backendFor(location, opts.credentials), password);
+  const repo = await Repository.open(await backendFor(location, opts.credentials), password);
   attachCache(repo, location);
   if (opts.loadIndex ?? true) await repo.loadIndex();
   return repo;
 }
 
 export async function initRepository(location: string, password: string, opts: InitOptions & { credentials?: BackendCredentials } = {}): Promise<Repository> {
-  const repo = await Repository.init(backendFor(location, opts.credentials), password, opts);
+  const repo = await Repository.init(await backendFor(location, opts.credentials), password, opts);
   attachCache(repo, location);
   return repo;
 }
