@@ -1,42 +1,15 @@
 /** Composition root: builds concrete backends, the worker pool and the instance (home, catalog, secrets), and opens repositories for the edges. */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { Repository, CodecPool, TreeCache, type InitOptions } from '../repo/index.js';
 import { backendFor, setStorageLog, type BackendCredentials } from './backends.js';
 
 export { backendFor, setStorageLog, type BackendCredentials };
 export { tuneProcess } from './process.js';
 export { instanceHome, openInstance, describePasswordRef, type Instance } from './instance.js';
 
-export async function openRepository(location: string, password: string, opts: { loadIndex?: boolean; credentials?: BackendCredentials } = {}): Promise<Repository> {
-  const repo = await Repository.open(await backendFor(location, opts.credentials), password);
-  attachCache(repo, location);
-  if (opts.loadIndex ?? true) await repo.loadIndex();
-  return repo;
-}
-
-export async function initRepository(location: string, password: string, opts: InitOptions & { credentials?: BackendCredentials } = {}): Promise<Repository> {
-  const repo = await Repository.init(await backendFor(location, opts.credentials), password, opts);
-  attachCache(repo, location);
-  return repo;
-}
-
-/** Where caches live: STRONGBOX_CACHE_DIR, $XDG_CACHE_HOME/strongbox or ~/.cache/strongbox. */
-export function cacheHome(): string {
-  return process.env.STRONGBOX_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'strongbox');
-}
-
-/** Repositories on network stores keep their trees in a local cache (STRONGBOX_CACHE_DIR=off disables it). */
-function attachCache(repo: Repository, location: string): void {
-  if (!/^(s3|azure|sftp):\/\//.test(location) || process.env.STRONGBOX_CACHE_DIR === 'off') return;
-  repo.treeCache = new TreeCache(cacheHome(), repo.config.id);
-}
-
-export function codecPool(repo: Repository): CodecPool {
-  return new CodecPool(repo.master, repo.config);
-}
-
-export const VERSION = '0.1.0';
+export { openRepository, initRepository, cacheHome, codecPool } from './open.js';
+export { VERSION } from './version.js';
+export * from './services/repositories.js';
+export * from './services/snapshots.js';
+export * from './services/destinations.js';
 export { instanceRestorer, loadSpecs } from './instance-state.js';
 export type { InstanceExport } from './instance.js';
 export { downloadSnapshot, uploadArchive } from './archive.js';

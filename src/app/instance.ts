@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { AppError, registerSecret } from '../kernel/index.js';
-import { ApplicationStore, catalogImage, openCatalog, DestinationStore, SnapshotCache, type Catalog, type Destination, type PasswordRef } from '../catalog/index.js';
+import { AccountStore, ApplicationStore, AuditLog, CatalogJobStore, catalogImage, LicenseStore, openCatalog, DestinationStore, PinStore, ScheduleStore, SettingsStore, SnapshotCache, type Catalog, type Destination, type PasswordRef } from '../catalog/index.js';
 import type { BackendCredentials } from './backends.js';
 import { openSealed, seal } from '../repo/index.js';
 
@@ -24,6 +24,13 @@ export interface Instance {
   destinations: DestinationStore;
   applications: ApplicationStore;
   snapshots: SnapshotCache;
+  accounts: AccountStore;
+  jobs: CatalogJobStore;
+  schedules: ScheduleStore;
+  audit: AuditLog;
+  settings: SettingsStore;
+  pins: PinStore;
+  licenses: LicenseStore;
   /** Scratch space for the rare component that needs it (private, emptied of our leftovers on open). */
   spoolDir: string;
   /** The instance's own state for a full snapshot: a portable export, the key, and the catalog file. */
@@ -81,6 +88,13 @@ export async function openInstance(home = instanceHome()): Promise<Instance> {
     destinations,
     applications,
     snapshots: new SnapshotCache(catalog),
+    accounts: new AccountStore(catalog),
+    jobs: new CatalogJobStore(catalog),
+    schedules: new ScheduleStore(catalog),
+    audit: new AuditLog(catalog),
+    settings: new SettingsStore(catalog),
+    pins: new PinStore(catalog),
+    licenses: new LicenseStore(catalog),
     spoolDir,
     key,
     async stateFiles() {

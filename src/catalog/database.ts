@@ -43,7 +43,127 @@ export interface SnapshotCacheTable {
   manifest: string;
 }
 
+export interface UsersTable {
+  name: string;
+  role: string;
+  /** scrypt$N$r$p$salt$hash (never the password). */
+  password_hash: string;
+  must_change_password: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the session secret (the cookie holds the secret). */
+  id_hash: string;
+  user_name: string;
+  csrf: string;
+  created_at: string;
+  expires_at: string;
+  ip: string;
+}
+
+export interface TokensTable {
+  id: string;
+  name: string;
+  user_name: string;
+  role: string;
+  /** SHA-256 of the token's secret part. */
+  secret_hash: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface JobsTable {
+  id: string;
+  kind: string;
+  app: string | null;
+  destination: string | null;
+  phase: string;
+  params: string;
+  progress: string;
+  result: string | null;
+  warnings: string;
+  errors: string;
+  requested_by: string;
+  schedule_id: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface JobLogsTable {
+  job_id: string;
+  seq: number;
+  time: string;
+  line: string;
+}
+
+export interface SchedulesTable {
+  id: string;
+  name: string;
+  kind: string;
+  app: string | null;
+  destination: string | null;
+  cron: string;
+  timezone: string;
+  paused: number;
+  retention: string;
+  tags: string;
+  maintenance: string | null;
+  created_at: string;
+  updated_at: string;
+  last_run_at: string | null;
+  last_job_id: string | null;
+  last_outcome: string | null;
+  skipped: number;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  time: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  ip: string | null;
+  outcome: string;
+  details: string | null;
+}
+
+export interface LicensesTable {
+  id: string;
+  /** SHA-256 fingerprint of the vendor's public key that signed it. */
+  key_fingerprint: string;
+  licensee: string;
+  document: string;
+  installed_at: string;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface PinsTable {
+  repository: string;
+  snapshot_id: string;
+  pinned_by: string;
+  pinned_at: string;
+}
+
 export interface CatalogSchema {
+  users: UsersTable;
+  sessions: SessionsTable;
+  tokens: TokensTable;
+  jobs: JobsTable;
+  job_logs: JobLogsTable;
+  schedules: SchedulesTable;
+  audit: AuditTable;
+  licenses: LicensesTable;
+  settings: SettingsTable;
+  pins: PinsTable;
   destinations: DestinationsTable;
   applications: ApplicationsTable;
   snapshot_cache: SnapshotCacheTable;
@@ -83,6 +203,115 @@ const migrations: Record<string, Migration> = {
   '0004_destination_credentials': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('destinations').addColumn('credentials', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+    },
+  },
+  '0005_server': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('must_change_password', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_name', 'text', (c) => c.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('csrf', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('user_name', 'text', (c) => c.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('last_used_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('app', 'text')
+        .addColumn('destination', 'text')
+        .addColumn('phase', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('progress', 'text', (c) => c.notNull())
+        .addColumn('result', 'text')
+        .addColumn('warnings', 'text', (c) => c.notNull())
+        .addColumn('errors', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('schedule_id', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .execute();
+      await db.schema.createIndex('jobs_created').on('jobs').column('created_at').execute();
+      await db.schema
+        .createTable('job_logs')
+        .addColumn('job_id', 'text', (c) => c.notNull().references('jobs.id').onDelete('cascade'))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('line', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('job_logs_pk', ['job_id', 'seq'])
+        .execute();
+      await db.schema
+        .createTable('schedules')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('app', 'text')
+        .addColumn('destination', 'text')
+        .addColumn('cron', 'text', (c) => c.notNull())
+        .addColumn('timezone', 'text', (c) => c.notNull())
+        .addColumn('paused', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('retention', 'text', (c) => c.notNull())
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('maintenance', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('last_run_at', 'text')
+        .addColumn('last_job_id', 'text')
+        .addColumn('last_outcome', 'text')
+        .addColumn('skipped', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('audit')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text')
+        .addColumn('ip', 'text')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('details', 'text')
+        .execute();
+      await db.schema
+        .createTable('licenses')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('key_fingerprint', 'text', (c) => c.notNull())
+        .addColumn('licensee', 'text', (c) => c.notNull())
+        .addColumn('document', 'text', (c) => c.notNull())
+        .addColumn('installed_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('settings').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
+      await db.schema
+        .createTable('pins')
+        .addColumn('repository', 'text', (c) => c.notNull())
+        .addColumn('snapshot_id', 'text', (c) => c.notNull())
+        .addColumn('pinned_by', 'text', (c) => c.notNull())
+        .addColumn('pinned_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('pins_pk', ['repository', 'snapshot_id'])
+        .execute();
     },
   },
   '0003_snapshot_cache': {

@@ -3,3 +3,8 @@ export * from './database.js';
 export * from './destinations.js';
 export * from './applications.js';
 export * from './snapshot-cache.js';
+export * from './accounts.js';
+export * from './jobs.js';
+export * from './schedules.js';
+export * from './audit.js';
+export * from './settings.js';

@@ -42,6 +42,9 @@ function explicitPassword(g: GlobalOptions): boolean {
  */
 export async function resolveRepo(cmd: Command): Promise<{ location: string; password: string; credentials?: BackendCredentials }> {
   const g = globals(cmd);
+  if ((g as { server?: string }).server ?? process.env.STRONGBOX_SERVER) {
+    throw new AppError('USAGE', `"${cmd.parent?.name() ?? ''} ${cmd.name()}" works on the machine that holds the repository, not through a server: run it there without --server (or unset STRONGBOX_SERVER).`);
+  }
   const direct = g.repo ?? process.env.STRONGBOX_REPO;
   if (direct) return { location: direct, password: await getPassword(g) };
   const name = g.destination ?? process.env.STRONGBOX_DESTINATION;

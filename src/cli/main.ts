@@ -5,6 +5,11 @@ import { repoCommand } from './commands/repo.js';
 import { outcome, snapshotCommand } from './commands/snapshot.js';
 import { destinationCommand } from './commands/destination.js';
 import { appCommand } from './commands/app.js';
+import { serveCommand } from './commands/serve.js';
+import { jobCommand } from './commands/job.js';
+import { scheduleCommand } from './commands/schedule.js';
+import { auditCommand, tokenCommand, userCommand } from './commands/users.js';
+import { licenseCommand } from './commands/license.js';
 
 /** Exit codes, documented in docs/CLI.md and stable across versions. */
 export function buildProgram(): Command {
@@ -14,6 +19,8 @@ export function buildProgram(): Command {
     .option('-r, --repo <location>', 'repository location (env STRONGBOX_REPO)')
     .option('-d, --destination <name>', 'use a named destination instead of --repo (env STRONGBOX_DESTINATION; default: the default destination)')
     .option('--password-file <file>', 'read the repository password from a file (env STRONGBOX_PASSWORD or STRONGBOX_PASSWORD_FILE; prompted on a terminal otherwise)')
+    .option('--server <url>', 'talk to a running "strongbox serve" instead of working locally (env STRONGBOX_SERVER)')
+    .option('--token <token>', 'the API token for --server (env STRONGBOX_TOKEN; "strongbox token create")')
     .option('--json', 'machine-readable JSON on stdout')
     .option('-q, --quiet', 'no progress or warnings on stderr')
     .showHelpAfterError('(run with --help for usage)')
@@ -32,12 +39,20 @@ Or without an instance: --repo LOCATION (STRONGBOX_REPO) with STRONGBOX_PASSWORD
 
 Exit codes: 0 ok, 1 error, 2 usage or invalid spec, 3 done but some files or components failed,
 4 restore preflight found targets in the way, 10 no repository, 11 locked, 12 wrong password,
-130 cancelled.`,
+13 not signed in / not allowed (server), 14 too many sign-in failures, 15 license required,
+16 server unreachable, 130 cancelled.`,
     );
   program.addCommand(repoCommand());
   program.addCommand(snapshotCommand());
   program.addCommand(destinationCommand());
   program.addCommand(appCommand());
+  program.addCommand(serveCommand());
+  program.addCommand(jobCommand());
+  program.addCommand(scheduleCommand());
+  program.addCommand(userCommand());
+  program.addCommand(tokenCommand());
+  program.addCommand(licenseCommand());
+  program.addCommand(auditCommand());
   program.exitOverride();
   for (const c of allCommands(program)) c.exitOverride();
   return program;

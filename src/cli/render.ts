@@ -1,4 +1,4 @@
-import type { ProgressEvent, ProgressSink } from '../kernel/index.js';
+import { AppError, type ProgressEvent, type ProgressSink } from '../kernel/index.js';
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -89,7 +89,7 @@ export class ProgressBar implements ProgressSink {
       process.stderr.write(`${e.time.slice(11, 19)} ${e.line}\n`);
       return;
     }
-    if (!this.bar) return;
+    if (!this.bar || e.type !== 'progress') return;
     const now = Date.now();
     if (now - this.lastDraw < 100) return;
     this.lastDraw = now;
@@ -119,4 +119,12 @@ export class ProgressBar implements ProgressSink {
       this.drawn = false;
     }
   }
+}
+
+/** Sizes such as 512M, 64G, 1.5T, 1048576 (bytes). */
+export function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(s.trim());
+  if (!m) throw new AppError('USAGE', `"${s}" is not a size: use e.g. 512M, 64G or a number of bytes.`);
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  return Math.floor(Number(m[1]) * mult);
 }

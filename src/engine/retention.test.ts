@@ -32,7 +32,7 @@ for (const c of cases) {
 
 test('retention: the newest snapshot is always kept, whatever the policy', () => {
   const d = applyRetention(series, { keepWithinMs: 1 }, new Date('2030-01-01T00:00:00Z'));
-  assert.deepEqual(d.filter((x) => x.keep).map((x) => [x.id, x.reasons]), [['s000', ['newest']]]);
+  assert.deepEqual(d.filter((x) => x.keep).map((x) => [x.id, x.reasons]), [['s000', ['newest successful']]]);
 });
 
 test('retention: reasons explain each kept snapshot', () => {
@@ -54,3 +54,24 @@ test('durations parse and reject garbage', () => {
   assert.throws(() => parseDuration('soon'));
   assert.throws(() => parseDuration('5 parsecs'));
 });
+
+/** s0 newest … s5 oldest, one a day, with statuses and pins as given. */
+function week(statuses: string[], pinned: number[] = []) {
+  return statuses.map((status, i) => ({ id: `s${i}`, time: new Date(now.getTime() - i * 86400e3).toISOString(), tags: [], status, pinned: pinned.includes(i) }));
+}
+
+const statusCases: { name: string; items: ReturnType<typeof week>; policy: RetentionPolicy; expect: string[] }[] = [
+  { name: 'a TTL of 2 days keeps what is younger', items: week(['completed', 'completed', 'completed', 'completed']), policy: { keepWithinMs: 2 * 86400e3 }, expect: ['s0', 's1', 's2'] },
+  { name: 'failed snapshots are not counted by keep-last', items: week(['failed', 'completed', 'failed', 'completed', 'completed']), policy: { keepLast: 2 }, expect: ['s1', 's3'] },
+  { name: 'the newest successful snapshot survives a TTL that would drop everything', items: week(['failed', 'failed', 'completed', 'completed']), policy: { keepWithinMs: 1000 }, expect: ['s0', 's2'] },
+  { name: 'a partially failed snapshot counts, but the newest completed one is kept too', items: week(['partially_failed', 'partially_failed', 'completed']), policy: { keepLast: 1 }, expect: ['s0', 's2'] },
+  { name: 'pinned snapshots are never forgotten', items: week(['completed', 'completed', 'completed', 'completed', 'completed'], [4, 2]), policy: { keepLast: 1 }, expect: ['s0', 's2', 's4'] },
+  { name: 'pins and TTL together', items: week(['completed', 'completed', 'completed', 'completed', 'completed'], [3]), policy: { keepWithinMs: 1.5 * 86400e3 }, expect: ['s0', 's1', 's3'] },
+  { name: 'only failed snapshots: none is kept by count rules', items: week(['failed', 'failed']), policy: { keepLast: 5 }, expect: [] },
+];
+
+for (const c of statusCases) {
+  test(`retention: ${c.name}`, () => {
+    assert.deepEqual(kept(c.policy, c.items), c.expect);
+  });
+}

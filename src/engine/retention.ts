@@ -20,6 +20,10 @@ export interface RetentionItem {
   id: string;
   time: string;
   tags: string[];
+  /** Pinned snapshots are never forgotten. */
+  pinned?: boolean;
+  /** A failed snapshot is never counted by keep-* rules (absent: successful). */
+  status?: string;
 }
 
 export interface RetentionDecision {
@@ -42,8 +46,10 @@ const buckets: { rule: keyof RetentionPolicy; label: string; key: (d: Date) => s
 
 /**
  * Decides for each snapshot whether it is kept, with the rules that keep it.
- * Periods are computed in UTC. An empty policy is refused by the caller; as a
- * last guard the newest snapshot is always kept.
+ * Periods are computed in UTC. keep-* rules count successful and partially
+ * failed snapshots, never failed ones; keepWithinMs (a TTL) keeps everything
+ * younger; pinned snapshots are always kept, and so is the newest successful
+ * one. An empty policy is refused by the caller.
  */
 export function applyRetention(items: readonly RetentionItem[], policy: RetentionPolicy, now: Date): RetentionDecision[] {
   const sorted = [...items].sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id));
@@ -53,12 +59,13 @@ export function applyRetention(items: readonly RetentionItem[], policy: Retentio
     d.keep = true;
     d.reasons.push(why);
   };
-  sorted.slice(0, policy.keepLast ?? 0).forEach((s, i) => keep(s.id, `last ${i + 1}`));
+  const usable = sorted.filter((s) => s.status !== 'failed');
+  usable.slice(0, policy.keepLast ?? 0).forEach((s, i) => keep(s.id, `last ${i + 1}`));
   for (const b of buckets) {
     const n = (policy[b.rule] as number | undefined) ?? 0;
     if (n <= 0) continue;
     const seen = new Set<string>();
-    for (const s of sorted) {
+    for (const s of usable) {
       if (seen.size >= n) break;
       const k = b.key(new Date(s.time));
       if (seen.has(k)) continue;
@@ -73,8 +80,10 @@ export function applyRetention(items: readonly RetentionItem[], policy: Retentio
   if (policy.keepTags?.length) {
     for (const s of sorted) if (s.tags.some((t) => policy.keepTags!.includes(t))) keep(s.id, 'tag');
   }
-  const newest = sorted[0];
-  if (newest && !decisions.get(newest.id)!.keep) keep(newest.id, 'newest');
+  for (const s of sorted) if (s.pinned) keep(s.id, 'pinned');
+  // The newest successful snapshot is never forgotten, whatever the rules say.
+  const newestOk = sorted.find((s) => s.status === undefined || s.status === 'completed') ?? usable[0];
+  if (newestOk && !decisions.get(newestOk.id)!.keep) keep(newestOk.id, 'newest successful');
   return sorted.map((s) => decisions.get(s.id)!);
 }
 

@@ -25,6 +25,18 @@ export const errorTable = {
   /** The snapshot needs a newer Strongbox (format or version). */
   UNSUPPORTED_VERSION: { exit: 1, http: 422 },
   CANCELLED: { exit: 130, http: 499 },
+  /** No valid session or token: sign in, or give --token / STRONGBOX_TOKEN. */
+  UNAUTHENTICATED: { exit: 13, http: 401 },
+  /** Signed in, but the role does not allow it. */
+  FORBIDDEN: { exit: 13, http: 403 },
+  /** Too many failed sign-ins from one address; try again later. */
+  RATE_LIMITED: { exit: 14, http: 429 },
+  /** The application's vendor requires a license that is not installed, has expired or lacks the entitlement. */
+  LICENSE_REQUIRED: { exit: 15, http: 402 },
+  /** A request body or upload over its size limit. */
+  TOO_LARGE: { exit: 2, http: 413 },
+  /** The Strongbox server (remote mode) cannot be reached. */
+  SERVER_UNAVAILABLE: { exit: 16, http: 503 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

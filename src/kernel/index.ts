@@ -1,7 +1,8 @@
-/** The leaf layer: error codes and AppError, progress events, ids and abort helpers. Imports nothing of ours. */
+/** The leaf layer: error codes and AppError, progress events, the Clock, ids and abort helpers. Imports nothing of ours. */
 export * from './errors.js';
 export * from './abort.js';
 export * from './progress.js';
 export * from './ids.js';
 export * from './gc.js';
 export * from './secrets.js';
+export * from './clock.js';

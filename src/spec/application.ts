@@ -63,6 +63,16 @@ export const applicationSchema = z.strictObject({
         });
       }),
     hooks: hooksSchema.optional(),
+    license: z
+      .strictObject({
+        publicKey: z
+          .string()
+          .regex(/^[A-Za-z0-9+/]{43}=$/, 'the vendor\'s Ed25519 public key, 32 bytes in base64 (as "strongbox license keygen" prints it)')
+          .describe('The vendor\'s Ed25519 public key (base64 of the 32 raw bytes). Snapshots of this application need a license it signed.'),
+        product: z.string().min(1).max(100).optional().describe('The product a license must name (default: the application\'s name).'),
+      })
+      .optional()
+      .describe('Vendor licensing: snapshots and schedules of this application need an installed, unexpired license with the "snapshots" entitlement.'),
   }),
 });
 
@@ -79,7 +89,7 @@ export interface ApplicationSpec {
   apiVersion: 'strongbox/v1';
   kind: 'Application';
   metadata: { name: string; version: string; vendor?: string; description?: string; labels?: Record<string, string> };
-  spec: { components: Record<string, unknown>[]; hooks?: Hooks };
+  spec: { components: Record<string, unknown>[]; hooks?: Hooks; license?: { publicKey: string; product?: string } };
 }
 
 export interface SpecProblem {

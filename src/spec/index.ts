@@ -3,3 +3,4 @@
  * application's state is. Pure parsing and validation with line numbers.
  */
 export * from './application.js';
+export * from './license.js';

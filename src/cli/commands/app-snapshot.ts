@@ -2,75 +2,57 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError, EXIT_PARTIAL } from '../../kernel/index.js';
-import { backupApplications, restoreApplications, type AppRestoreResult, type TargetMapping } from '../../engine/index.js';
+import type { AppRestoreResult, TargetMapping } from '../../engine/index.js';
 import { listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
-import { instanceHome, instanceRestorer, loadSpecs, VERSION } from '../../app/index.js';
+import { cachedSnapshots, instanceHome, restoreSnapshotRef, snapshotApplications } from '../../app/index.js';
 import type { Repository } from '../../repo/index.js';
 import { formatBytes, formatDuration, ProgressBar, table, type Output } from '../render.js';
-import { interruptSignal, outcome, output, withInstance, withPool, withRepo } from '../context.js';
+import { interruptSignal, outcome, output, resolveRepo, withInstance } from '../context.js';
 
 
 /** Snapshot listings through the catalog's cache when this machine has an instance; straight from the repository otherwise. */
 export async function listSnapshotsCached(repo: Repository): Promise<SnapshotRef[]> {
   if (!existsSync(join(instanceHome(), 'catalog.sqlite'))) return listSnapshots(repo);
-  return withInstance(async (inst) => {
-    const rows = await inst.snapshots.reconcile(repo.location, await repo.listNames('snapshots'), (id) => repo.loadJSON<Record<string, unknown>>('snapshots', id));
-    return rows
-      .map((r) => ({ id: r.id, snapshot: r.manifest as unknown as Snapshot }))
-      .sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
-  });
+  return withInstance((inst) => cachedSnapshots(inst, repo));
 }
 
 export async function createAppSnapshot(cmd: Command, o: { app?: string[]; full?: boolean; tag?: string[]; note?: string; host?: string }): Promise<void> {
   const out = output(cmd);
   const { signal, dispose } = interruptSignal();
   try {
+    const target = { name: null, ...(await resolveRepo(cmd)) };
     await withInstance(async (inst) => {
-      const specs = await loadSpecs(inst, o.full ? undefined : o.app);
-      if (o.full && specs.length === 0) out.err('note: this instance has no applications yet; the full snapshot holds only the instance state');
-      await withRepo(
-        cmd,
-        (repo) =>
-          withPool(repo, async (pool) => {
-            const bar = new ProgressBar('backing up', out);
-            const res = await backupApplications({
-              repo,
-              pipeline: pool,
-              pipelineSize: pool.size,
-              apps: specs,
-              type: o.full ? 'full' : 'application',
-              ...(o.full ? { instanceFiles: await inst.stateFiles() } : {}),
-              tags: o.tag ?? [],
-              ...(o.note ? { note: o.note } : {}),
-              ...(o.host ? { host: o.host } : {}),
-              previous: await listSnapshotsCached(repo),
-              spoolDir: inst.spoolDir,
-              signal,
-              sink: bar,
-              strongboxVersion: VERSION,
-            });
-            bar.clear();
-            const m = res.snapshot;
-            if (out.json) out.data({ id: res.id, ...m });
-            else {
-              for (const a of m.applications ?? []) {
-                for (const c of a.components) out.err(`${a.name}/${c.name}: ${c.status}${c.status === 'completed' ? `, ${formatBytes(c.bytes)} (${formatBytes(c.newBytes)} new) in ${formatDuration(c.durationMs)}` : c.error ? ` — ${c.error}` : ''}`);
-                for (const e of a.errors) out.err(`${a.name}: ${e}`);
-              }
-              out.err(`snapshot ${m.status}: ${formatBytes(m.summary.bytes)}, added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored) in ${formatDuration(m.summary.durationMs)}`);
-              out.out(res.id);
-            }
-            if (m.status === 'partially_failed') outcome.exitCode = EXIT_PARTIAL;
-            if (m.status === 'failed') {
-              const why = (m.applications ?? []).flatMap((a) => a.errors.map((e) => `${a.name}: ${e}`));
-              throw new AppError('INTERNAL', `Snapshot ${res.id.slice(0, 8)} failed: ${why.join('; ')}. "strongbox snapshot logs ${res.id.slice(0, 8)}" has the details.`, { details: { reported: false } });
-            }
-          }),
-        { loadIndex: true },
-      );
+      if (o.full && (await inst.applications.list()).length === 0) out.err('note: this instance has no applications yet; the full snapshot holds only the instance state');
+      const bar = new ProgressBar('backing up', out);
+      let res;
+      try {
+        res = await snapshotApplications(inst, target, { ...(o.app ? { apps: o.app } : {}), full: !!o.full, tags: o.tag ?? [], ...(o.note ? { note: o.note } : {}), ...(o.host ? { host: o.host } : {}) }, { signal, sink: bar });
+      } finally {
+        bar.clear();
+      }
+      printAppSnapshotResult(out, res);
     });
   } finally {
     dispose();
+  }
+}
+
+/** Prints a snapshot's outcome the same way for a local run and a server's job. */
+export function printAppSnapshotResult(out: Output, res: { id: string; snapshot: Snapshot }): void {
+  const m = res.snapshot;
+  if (out.json) out.data({ id: res.id, ...m });
+  else {
+    for (const a of m.applications ?? []) {
+      for (const c of a.components) out.err(`${a.name}/${c.name}: ${c.status}${c.status === 'completed' ? `, ${formatBytes(c.bytes)} (${formatBytes(c.newBytes)} new) in ${formatDuration(c.durationMs)}` : c.error ? ` — ${c.error}` : ''}`);
+      for (const e of a.errors) out.err(`${a.name}: ${e}`);
+    }
+    out.err(`snapshot ${m.status}: ${formatBytes(m.summary.bytes)}, added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored) in ${formatDuration(m.summary.durationMs)}`);
+    out.out(res.id);
+  }
+  if (m.status === 'partially_failed') outcome.exitCode = EXIT_PARTIAL;
+  if (m.status === 'failed') {
+    const why = (m.applications ?? []).flatMap((a) => a.errors.map((e) => `${a.name}: ${e}`));
+    throw new AppError('INTERNAL', `Snapshot ${res.id.slice(0, 8)} failed: ${why.join('; ')}. "strongbox snapshot logs ${res.id.slice(0, 8)}" has the details.`, { details: { reported: false } });
   }
 }
 
@@ -122,7 +104,7 @@ export async function snapshotLogs(repo: Repository, ref: SnapshotRef): Promise<
   return Buffer.concat(parts).toString('utf8');
 }
 
-function parseMaps(maps: string[] | undefined): TargetMapping[] {
+export function parseMaps(maps: string[] | undefined): TargetMapping[] {
   return (maps ?? []).map((m) => {
     const eq = m.indexOf('=');
     const key = eq > 0 ? m.slice(0, eq) : '';
@@ -146,40 +128,28 @@ export async function restoreAppSnapshot(
   const out = output(cmd);
   const { signal, dispose } = interruptSignal();
   try {
-    await withInstance((inst) =>
-      withPool(repo, async (pool) => {
-        const bar = new ProgressBar('restoring', out);
-        await repo.loadIndex();
-        let res: AppRestoreResult;
-        try {
-          res = await restoreApplications({
-            repo,
-            pool,
-            snapshot: ref,
-            ...(o.app ? { apps: o.app } : {}),
-            ...(o.component ? { components: o.component } : {}),
-            maps: parseMaps(o.map),
-            dryRun: !!o.dryRun,
-            force: !!o.force,
-            instance: instanceRestorer(inst),
-            spoolDir: inst.spoolDir,
-            signal,
-            sink: bar,
-            strongboxVersion: VERSION,
-          });
-        } finally {
-          bar.clear();
-        }
-        if (out.json) out.data(res);
-        else printRestore(out, res);
-        if (res.dryRun && !res.ok) throw new AppError('PREFLIGHT_FAILED', 'The preflight found problems (listed above); nothing was changed.', { details: { reported: true } });
-        if (res.status === 'partially_failed') outcome.exitCode = EXIT_PARTIAL;
-        if (res.status === 'failed') throw new AppError('RESTORE_INCOMPLETE', `The restore failed: ${res.outcomes.filter((x) => x.error).map((x) => `${x.app}/${x.component}: ${x.error}`).join('; ')}`);
-      }),
-    );
+    await withInstance(async (inst) => {
+      const bar = new ProgressBar('restoring', out);
+      let res: AppRestoreResult;
+      try {
+        res = await restoreSnapshotRef(inst, repo, ref, { ...(o.app ? { apps: o.app } : {}), ...(o.component ? { components: o.component } : {}), maps: parseMaps(o.map), dryRun: !!o.dryRun, force: !!o.force }, { signal, sink: bar });
+      } finally {
+        bar.clear();
+      }
+      printRestoreResult(out, res);
+    });
   } finally {
     dispose();
   }
+}
+
+/** Prints a restore's plan or outcome and sets the exit status, for a local run and a server's job alike. */
+export function printRestoreResult(out: Output, res: AppRestoreResult): void {
+  if (out.json) out.data(res);
+  else printRestore(out, res);
+  if (res.dryRun && !res.ok) throw new AppError('PREFLIGHT_FAILED', 'The preflight found problems (listed above); nothing was changed.', { details: { reported: true } });
+  if (res.status === 'partially_failed') outcome.exitCode = EXIT_PARTIAL;
+  if (res.status === 'failed') throw new AppError('RESTORE_INCOMPLETE', `The restore failed: ${res.outcomes.filter((x) => x.error).map((x) => `${x.app}/${x.component}: ${x.error}`).join('; ')}`);
 }
 
 function printRestore(out: Output, res: AppRestoreResult): void {

@@ -5,6 +5,7 @@ import { applicationJsonSchema, components, formatProblems, loadApplication, par
 import { kinds } from '../../sources/index.js';
 import { openInstance } from '../../app/index.js';
 import { output } from '../context.js';
+import { remote } from '../remote.js';
 import { table } from '../render.js';
 
 function readSpec(file: string): string {
@@ -28,6 +29,12 @@ export function appCommand(): Command {
       const out = output(cmd);
       const text = readSpec(o.file);
       const spec = loadApplication(text, o.file);
+      const c = remote(cmd);
+      if (c) {
+        const r = await c.request<{ result: 'added' | 'replaced' }>('POST', '/api/applications', { spec: text, replace: !!o.replace });
+        if (out.json) return out.data({ [r.result]: spec.metadata.name, version: spec.metadata.version });
+        return out.out(`${r.result === 'added' ? 'Added' : 'Replaced'} application ${spec.metadata.name} ${spec.metadata.version} (${components(spec).map((x) => `${x.name}: ${x.kind}`).join(', ')}).`);
+      }
       const inst = await openInstance();
       try {
         const what = await inst.applications.put(spec.metadata.name, spec.metadata.version, text, !!o.replace);
@@ -58,18 +65,21 @@ export function appCommand(): Command {
     .description('List the applications of this instance')
     .action(async (_o: unknown, cmd: Command) => {
       const out = output(cmd);
-      const inst = await openInstance();
+      const c = remote(cmd);
+      const inst = c ? undefined : await openInstance();
       try {
-        const apps = await inst.applications.list();
-        const rows = apps.map((a) => {
-          const spec = loadApplication(a.specText, a.name);
-          return { name: a.name, version: a.version, components: components(spec).map((c) => ({ name: c.name, kind: c.kind, source: kinds[c.kind].describe(c.options as never) })), updatedAt: a.updatedAt };
-        });
+        type Row = { name: string; version: string; components: { name: string; kind: string; source: string }[]; updatedAt: string };
+        const rows: Row[] = c
+          ? await c.get<Row[]>('/api/applications')
+          : (await inst!.applications.list()).map((a) => {
+              const spec = loadApplication(a.specText, a.name);
+              return { name: a.name, version: a.version, components: components(spec).map((x) => ({ name: x.name, kind: x.kind, source: kinds[x.kind].describe(x.options as never) })), updatedAt: a.updatedAt };
+            });
         if (out.json) return out.data(rows);
         if (rows.length === 0) return out.out('No applications yet. Add one with "strongbox app add -f SPEC.yaml" (see examples/).');
-        out.out(table(rows.map((r) => [r.name, r.version, r.components.map((c) => `${c.name}(${c.kind})`).join(' '), r.updatedAt.slice(0, 19).replace('T', ' ')]), ['Name', 'Version', 'Components', 'Updated (UTC)']));
+        out.out(table(rows.map((r) => [r.name, r.version, r.components.map((x) => `${x.name}(${x.kind})`).join(' '), r.updatedAt.slice(0, 19).replace('T', ' ')]), ['Name', 'Version', 'Components', 'Updated (UTC)']));
       } finally {
-        await inst.close();
+        await inst?.close();
       }
     });
 
@@ -78,6 +88,12 @@ export function appCommand(): Command {
     .description('Print an application\'s spec as it was added (--json: parsed)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const out = output(cmd);
+      const c = remote(cmd);
+      if (c) {
+        const a = await c.get<{ name: string; version: string; spec: unknown; specText: string; createdAt: string; updatedAt: string }>(`/api/applications/${encodeURIComponent(name)}`);
+        if (out.json) return out.data({ name: a.name, version: a.version, spec: a.spec, createdAt: a.createdAt, updatedAt: a.updatedAt });
+        return void process.stdout.write(a.specText.endsWith('\n') ? a.specText : a.specText + '\n');
+      }
       const inst = await openInstance();
       try {
         const a = await inst.applications.get(name);
@@ -93,13 +109,15 @@ export function appCommand(): Command {
     .description('Remove an application from this instance (its snapshots stay in the repository)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const out = output(cmd);
-      const inst = await openInstance();
+      const c = remote(cmd);
+      if (c) await c.request('DELETE', `/api/applications/${encodeURIComponent(name)}`);
+      const inst = c ? undefined : await openInstance();
       try {
-        await inst.applications.remove(name);
+        await inst?.applications.remove(name);
         if (out.json) out.data({ removed: name });
         else out.out(`Removed application ${name}; its snapshots are untouched.`);
       } finally {
-        await inst.close();
+        await inst?.close();
       }
     });
 

@@ -5,12 +5,14 @@ import { AppError, registerSecret } from '../../kernel/index.js';
 import { downloadSnapshot, openRepository, uploadArchive } from '../../app/index.js';
 import { findSnapshot } from '../../tree/index.js';
 import { formatBytes, ProgressBar } from '../render.js';
-import { interruptSignal, output, resolveRepo, withInstance, withPool, withRepo } from '../context.js';
+import { globals, interruptSignal, output, resolveRepo, withInstance, withPool, withRepo } from '../context.js';
+import { remote } from '../remote.js';
+import { remoteDownload, remoteUpload } from './remote-snapshot.js';
 
 /** The archive's password: --archive-password-file, STRONGBOX_ARCHIVE_PASSWORD, or (by default) the repository's. */
 function archivePassword(o: { archivePasswordFile?: string }, fallback: string): string {
   const pw = o.archivePasswordFile ? readFileSync(o.archivePasswordFile, 'utf8').replace(/\r?\n$/, '') : (process.env.STRONGBOX_ARCHIVE_PASSWORD ?? fallback);
-  if (!pw) throw new AppError('PASSWORD_REQUIRED', 'The archive needs a password: --archive-password-file FILE or STRONGBOX_ARCHIVE_PASSWORD.');
+  if (!pw) throw new AppError('PASSWORD_REQUIRED', 'The archive needs a password: --archive-password-file FILE or STRONGBOX_ARCHIVE_PASSWORD (with --server it is always needed: the server\'s repository password is not known here).');
   registerSecret(pw);
   return pw;
 }
@@ -24,6 +26,8 @@ export function addArchiveCommands(snap: Command): void {
     .addHelpText('after', '\nThe archive holds its own key, so it can be restored anywhere with its password:\n  strongbox snapshot download latest -o notes.sbx\n  strongbox snapshot upload notes.sbx --to other-destination')
     .action(async (id: string, o: { output: string; archivePasswordFile?: string }, cmd: Command) => {
       const out = output(cmd);
+      const c = remote(cmd);
+      if (c) return remoteDownload(c, out, id, { output: o.output, password: archivePassword(o, ''), ...(globals(cmd).destination ? { destination: globals(cmd).destination! } : {}) });
       const { signal, dispose } = interruptSignal();
       try {
         const { password } = await resolveRepo(cmd);
@@ -53,6 +57,8 @@ export function addArchiveCommands(snap: Command): void {
     .addHelpText('after', '\nA truncated, corrupted or altered archive is refused before anything is written (exit 1).\nUploading the same archive again imports nothing.')
     .action(async (file: string, o: { to?: string; archivePasswordFile?: string }, cmd: Command) => {
       const out = output(cmd);
+      const c = remote(cmd);
+      if (c) return remoteUpload(c, out, file, { password: archivePassword(o, ''), ...(o.to ? { to: o.to } : {}) });
       const { signal, dispose } = interruptSignal();
       try {
         const target = o.to

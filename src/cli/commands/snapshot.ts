@@ -3,14 +3,55 @@ import { resolve as resolvePath } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { AppError, EXIT_PARTIAL, registerSecret } from '../../kernel/index.js';
 import { backup, copySnapshots, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
-import { findSnapshot, listSnapshots, type SnapshotRef } from '../../tree/index.js';
+import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
 import { codecPool, openRepository, VERSION, type BackendCredentials } from '../../app/index.js';
-import { formatBytes, formatDuration, ProgressBar, table } from '../render.js';
-import { collect, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
+import { formatBytes, formatDuration, ProgressBar, table, type Output } from '../render.js';
+import { collect, globals, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
+import { localOnly, remote } from '../remote.js';
+import type { ApiClient } from '../../api/index.js';
+import { remoteCreate, remoteList, remoteRestore } from './remote-snapshot.js';
 import { addArchiveCommands } from './archive.js';
 import { createAppSnapshot, listSnapshotsCached, restoreAppSnapshot, showAppSnapshot, snapshotLogs } from './app-snapshot.js';
 
 export { outcome };
+
+/** The snapshot listing, the same for a local repository and a server. */
+function renderSnapshotList(out: Output, all: SnapshotRef[]): void {
+  if (out.json) return out.data(all.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })));
+  if (all.length === 0) return out.out('No snapshots yet. Create one with "strongbox snapshot create --path DIR".');
+  out.out(
+    table(
+      all.map((s) => [
+        s.id.slice(0, 8),
+        s.snapshot.time.replace('T', ' ').slice(0, 19),
+        s.snapshot.host,
+        s.snapshot.type ?? 'files',
+        s.snapshot.status ?? (s.snapshot.partial ? 'partial' : 'completed'),
+        s.snapshot.tags.join(','),
+        formatBytes(s.snapshot.summary.bytes),
+        s.snapshot.applications ? s.snapshot.applications.map((a) => `${a.name} ${a.version}`).join(', ') : s.snapshot.paths.join(' '),
+      ]),
+      ['ID', 'Time (UTC)', 'Host', 'Type', 'Status', 'Tags', 'Size', 'Applications / paths'],
+    ),
+  );
+  out.out(`${all.length} snapshot(s)`);
+}
+
+/** An action that goes to the server with --server (STRONGBOX_SERVER), and works locally otherwise. */
+function orRemote<A extends unknown[]>(local: (...all: [...A, Command]) => Promise<void>, rem: (c: ApiClient, out: Output, cmd: Command, ...args: A) => Promise<void>): (...all: [...A, Command]) => Promise<void> {
+  return async (...all) => {
+    const cmd = all[all.length - 1] as Command;
+    const c = remote(cmd);
+    if (c) return rem(c, output(cmd), cmd, ...(all.slice(0, -1) as A));
+    return local(...all);
+  };
+}
+
+/** The --destination a remote command names (the server's default otherwise). */
+function destQuery(cmd: Command): string {
+  const d = globals(cmd).destination;
+  return d ? `?destination=${encodeURIComponent(d)}` : '';
+}
 
 /** The repository a copy goes to: a destination of this instance, or a location with its own password. */
 async function targetRepo(o: { to?: string; toRepo?: string; toPasswordFile?: string }): Promise<{ location: string; password: string; credentials?: BackendCredentials }> {
@@ -41,13 +82,17 @@ export function snapshotCommand(): Command {
     .option('--host <name>', 'record this host name instead of the machine\'s')
     .option('--parent <id>', 'compare against this snapshot instead of the latest one of the same paths')
     .option('--force', 're-read every file (ignore the parent)')
+    .option('--detach', 'with --server: print the job id and return at once (follow it with "strongbox job watch ID")')
     .addHelpText(
       'after',
       '\nUnchanged files (same size, mtime and inode as in the parent snapshot) are not read again.\nExit status 3 means the snapshot was written but some files (or, for --app/--full, some components)\ncould not be read; they are listed, with the reasons, in "snapshot show ID" and "snapshot logs ID".\n\nExamples:\n  strongbox snapshot create --path /srv/app/data --exclude "*.tmp" --tag nightly\n  strongbox snapshot create --app notes --tag before-upgrade --note "before 1.5"\n  strongbox snapshot create --full',
     )
-    .action(async (o: { path?: string[]; app?: string[]; full?: boolean; note?: string; exclude?: string[]; tag?: string[]; host?: string; parent?: string; force?: boolean }, cmd: Command) => {
+    .action(async (o: { path?: string[]; app?: string[]; full?: boolean; note?: string; exclude?: string[]; tag?: string[]; host?: string; parent?: string; force?: boolean; detach?: boolean }, cmd: Command) => {
       const modes = [o.path ? '--path' : '', o.app ? '--app' : '', o.full ? '--full' : ''].filter(Boolean);
       if (modes.length !== 1) throw new AppError('USAGE', modes.length === 0 ? 'Say what to back up: --path DIR, --app NAME or --full.' : `Use one of ${modes.join(', ')}, not several.`);
+      const c = remote(cmd);
+      if (c && (o.app || o.full)) return remoteCreate(c, output(cmd), { ...o, ...(globals(cmd).destination ? { destination: globals(cmd).destination } : {}) });
+      if (c) localOnly(cmd, 'A snapshot of paths (--path)');
       if (o.app || o.full) return createAppSnapshot(cmd, o);
       const paths = o.path!;
       if (o.note) throw new AppError('USAGE', '--note is for --app and --full snapshots.');
@@ -108,37 +153,26 @@ export function snapshotCommand(): Command {
     .option('--path <path>', 'only snapshots that include this path')
     .option('--app <name>', 'only snapshots that hold this application')
     .action(
-      repoAction(async ({ repo: r, out }, o: { tag?: string[]; host?: string; path?: string; app?: string }) => {
-        const all = (await listSnapshotsCached(r)).filter(
-          (s) => (!o.tag || s.snapshot.tags.some((t) => o.tag!.includes(t))) && (!o.host || s.snapshot.host === o.host) && (!o.path || s.snapshot.paths.includes(o.path)) &&
-            (!o.app || (s.snapshot.applications ?? []).some((a) => a.name === o.app)),
-        );
-        if (out.json) return out.data(all.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })));
-        if (all.length === 0) return out.out('No snapshots yet. Create one with "strongbox snapshot create --path DIR".');
-        out.out(
-          table(
-            all.map((s) => [
-              s.id.slice(0, 8),
-              s.snapshot.time.replace('T', ' ').slice(0, 19),
-              s.snapshot.host,
-              s.snapshot.type ?? 'files',
-              s.snapshot.status ?? (s.snapshot.partial ? 'partial' : 'completed'),
-              s.snapshot.tags.join(','),
-              formatBytes(s.snapshot.summary.bytes),
-              s.snapshot.applications ? s.snapshot.applications.map((a) => `${a.name} ${a.version}`).join(', ') : s.snapshot.paths.join(' '),
-            ]),
-            ['ID', 'Time (UTC)', 'Host', 'Type', 'Status', 'Tags', 'Size', 'Applications / paths'],
+      orRemote(
+        repoAction(async ({ repo: r, out }, o: { tag?: string[]; host?: string; path?: string; app?: string }) => {
+          const all = (await listSnapshotsCached(r)).filter(
+            (s) => (!o.tag || s.snapshot.tags.some((t) => o.tag!.includes(t))) && (!o.host || s.snapshot.host === o.host) && (!o.path || s.snapshot.paths.includes(o.path)) &&
+              (!o.app || (s.snapshot.applications ?? []).some((a) => a.name === o.app)),
+          );
+          renderSnapshotList(out, all);
+        }),
+        (c, out, cmd, o: { tag?: string[]; host?: string; path?: string; app?: string }) =>
+          remoteList(c, out, { ...o, ...(globals(cmd).destination ? { destination: globals(cmd).destination } : {}) }, (all) =>
+            renderSnapshotList(out, all.filter((s) => (!o.host || s.snapshot.host === o.host) && (!o.path || s.snapshot.paths.includes(o.path)))),
           ),
-        );
-        out.out(`${all.length} snapshot(s)`);
-      }),
+      ),
     );
 
   snap
     .command('show <id>')
     .description('Show a snapshot\'s manifest: paths, tags, parent, summary and warnings')
     .action(
-      repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
+      orRemote(repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
         const s = await findSnapshot(r, id);
         if (out.json) return out.data({ id: s.id, ...s.snapshot });
         if (s.snapshot.type) return showAppSnapshot(out, s.id, s.snapshot);
@@ -158,6 +192,11 @@ export function snapshotCommand(): Command {
         ];
         for (const w of m.warnings) lines.push(`warning   ${w.path ? w.path + ': ' : ''}${w.message}`);
         out.out(lines.join('\n'));
+      }), async (c, out, cmd, id: string) => {
+        const s = await c.get<{ id: string; manifest: Snapshot }>(`/api/snapshots/${encodeURIComponent(id)}${destQuery(cmd)}`);
+        if (out.json) return out.data({ id: s.id, ...s.manifest });
+        if (s.manifest.type) return showAppSnapshot(out, s.id, s.manifest);
+        out.out(JSON.stringify(s.manifest, null, 2));
       }),
     );
 
@@ -165,11 +204,15 @@ export function snapshotCommand(): Command {
     .command('logs <id>')
     .description('Print the log of an application or full snapshot: hooks, tools, components, errors')
     .action(
-      repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
+      orRemote(repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
         const s = await findSnapshot(r, id);
         const text = await snapshotLogs(r, s);
         if (out.json) return out.data({ id: s.id, lines: text.split('\n').filter((l) => l !== '') });
         process.stdout.write(text);
+      }), async (c, out, cmd, id: string) => {
+        const r = await c.get<{ id: string; lines: string[] }>(`/api/snapshots/${encodeURIComponent(id)}/logs${destQuery(cmd)}`);
+        if (out.json) return out.data(r);
+        process.stdout.write(r.lines.map((l) => `${l}\n`).join(''));
       }),
     );
 
@@ -208,7 +251,7 @@ export function snapshotCommand(): Command {
     .command('delete <id>')
     .description('Delete one snapshot (its data is reclaimed by "repo prune")')
     .action(
-      repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
+      orRemote(repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
         const s = await findSnapshot(r, id);
         const lock = await r.lock(false);
         try {
@@ -218,6 +261,10 @@ export function snapshotCommand(): Command {
         }
         if (out.json) out.data({ deleted: s.id });
         else out.out(`Deleted snapshot ${s.id.slice(0, 8)}; run "strongbox repo prune" to reclaim its space.`);
+      }), async (c, out, cmd, id: string) => {
+        const r = await c.request<{ deleted: string }>('DELETE', `/api/snapshots/${encodeURIComponent(id)}${destQuery(cmd)}`);
+        if (out.json) out.data(r);
+        else out.out(`Deleted snapshot ${r.deleted.slice(0, 8)}; the server's maintenance (prune) reclaims its space.`);
       }),
     );
 
@@ -237,6 +284,9 @@ export function snapshotCommand(): Command {
     )
     .action(async (id: string, o: { target?: string; include?: string[]; component?: string[]; app?: string[]; map?: string[]; dryRun?: boolean; force?: boolean }, cmd: Command) => {
       const out = output(cmd);
+      const c = remote(cmd);
+      if (c && o.target) localOnly(cmd, 'Restoring files to a directory (--target)');
+      if (c) return remoteRestore(c, out, id, { ...o, ...(globals(cmd).destination ? { destination: globals(cmd).destination! } : {}) });
       const first = await withRepo(cmd, async (r) => {
         const s = await findSnapshot(r, id);
         if (!s.snapshot.type) return s;

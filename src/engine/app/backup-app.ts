@@ -257,6 +257,8 @@ async function backupComponent(
   const senv: SourceEnv = { ...(o.signal ? { signal: o.signal } : {}), log: (l) => log.line(`${app}/${c.name}: ${l}`), spoolDir: o.spoolDir };
   let node: TreeNode | undefined;
   log.line(`${app}/${c.name}: backing up ${c.kind} ${record.source}`);
+  const sink = o.sink ?? nullSink;
+  sink.emit({ type: 'component', app, component: c.name, kind: c.kind, state: 'running' });
   try {
     const pre = await hookRun('preBackup', c.hooks?.preBackup, c.name);
     if (pre) throw new SourceFailure(new Error(pre.error ?? 'preBackup hook failed'));
@@ -312,6 +314,7 @@ async function backupComponent(
   record.newBytes = run.saver.stats.newRawBytes - before.newBytes;
   record.warnings += run.warningCount - before.warnings;
   record.durationMs = Math.round(performance.now() - t0);
+  sink.emit({ type: 'component', app, component: c.name, kind: c.kind, state: record.status === 'completed' ? 'completed' : 'failed', bytes: record.bytes, items: record.items, ...(record.error ? { error: record.error } : {}) });
   if (record.status === 'completed') log.line(`${app}/${c.name}: done, ${record.bytes} bytes, ${record.items} item(s)${record.sha256 ? `, sha256 ${record.sha256.slice(0, 16)}…` : ''}`);
   return { record, node };
 }

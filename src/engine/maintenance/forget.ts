@@ -1,6 +1,6 @@
 import { AppError, type ProgressSink } from '../../kernel/index.js';
 import type { Repository } from '../../repo/index.js';
-import { listSnapshots } from '../../tree/index.js';
+import { listSnapshots, type SnapshotRef } from '../../tree/index.js';
 import { applyRetention, isEmptyPolicy, type RetentionDecision, type RetentionPolicy } from '../retention.js';
 
 export interface ForgetOptions {
@@ -9,6 +9,10 @@ export interface ForgetOptions {
   dryRun?: boolean;
   now?: Date;
   sink?: ProgressSink;
+  /** Snapshots that are never forgotten (pinned). */
+  pinned?: ReadonlySet<string>;
+  /** Only these snapshots are considered (e.g. one schedule's), as one group. */
+  select?: (s: SnapshotRef) => boolean;
 }
 
 export interface ForgetGroup {
@@ -34,10 +38,11 @@ export async function forget(opts: ForgetOptions): Promise<ForgetResult> {
   const { repo } = opts;
   const lock = await repo.lock(false);
   try {
-    const snaps = await listSnapshots(repo);
+    const all = await listSnapshots(repo);
+    const snaps = opts.select ? all.filter(opts.select) : all;
     const groups = new Map<string, typeof snaps>();
     for (const s of snaps) {
-      const key = JSON.stringify([s.snapshot.host, [...s.snapshot.paths].sort()]);
+      const key = opts.select ? JSON.stringify(['*', []]) : JSON.stringify([s.snapshot.host, [...s.snapshot.paths].sort()]);
       groups.set(key, [...(groups.get(key) ?? []), s]);
     }
     const out: ForgetGroup[] = [];
@@ -46,7 +51,7 @@ export async function forget(opts: ForgetOptions): Promise<ForgetResult> {
       const [host, paths] = JSON.parse(key) as [string, string[]];
       const times = new Map(members.map((m) => [m.id, m.snapshot.time]));
       const decisions = applyRetention(
-        members.map((m) => ({ id: m.id, time: m.snapshot.time, tags: m.snapshot.tags })),
+        members.map((m) => ({ id: m.id, time: m.snapshot.time, tags: m.snapshot.tags, pinned: !!opts.pinned?.has(m.id), ...(m.snapshot.status ? { status: m.snapshot.status } : {}) })),
         opts.policy,
         opts.now ?? new Date(),
       ).map((d) => ({ ...d, time: times.get(d.id)! }));

@@ -1,0 +1,35 @@
+/**
+ * Failed sign-ins, counted per client address and per user name: after
+ * `limit` failures within `windowMs`, further attempts are refused until the
+ * window has passed (a right password included), so guessing is slow.
+ */
+export class LoginLimiter {
+  private failures = new Map<string, number[]>();
+
+  constructor(private readonly limit = 5, private readonly windowMs = 15 * 60e3) {}
+
+  /** Seconds to wait, or 0 when an attempt may be made. */
+  retryAfter(keys: string[], now: number): number {
+    let wait = 0;
+    for (const k of keys) {
+      const list = this.recent(k, now);
+      if (list.length >= this.limit) wait = Math.max(wait, Math.ceil((list[0]! + this.windowMs - now) / 1000));
+    }
+    return wait;
+  }
+
+  fail(keys: string[], now: number): void {
+    for (const k of keys) this.failures.set(k, [...this.recent(k, now), now]);
+  }
+
+  succeed(keys: string[]): void {
+    for (const k of keys) this.failures.delete(k);
+  }
+
+  private recent(k: string, now: number): number[] {
+    const list = (this.failures.get(k) ?? []).filter((t) => now - t < this.windowMs);
+    if (list.length) this.failures.set(k, list);
+    else this.failures.delete(k);
+    return list;
+  }
+}

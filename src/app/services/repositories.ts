@@ -1,0 +1,65 @@
+import { AppError } from '../../kernel/index.js';
+import type { Repository } from '../../repo/index.js';
+import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
+import type { BackendCredentials } from '../backends.js';
+import { codecPool, openRepository } from '../open.js';
+import type { Instance } from '../instance.js';
+import type { CodecPool } from '../../repo/index.js';
+
+/** A repository to work on: where, its password, the store's credentials, and the destination's name if it has one. */
+export interface Target {
+  name: string | null;
+  location: string;
+  password: string;
+  credentials?: BackendCredentials;
+}
+
+/** A destination of the instance (its default when no name is given), with its secrets opened. */
+export async function destinationTarget(inst: Instance, name?: string | null): Promise<Target> {
+  const d = name ? await inst.destinations.get(name) : await inst.destinations.getDefault();
+  if (!d) throw new AppError('USAGE', 'This instance has no default destination: add one ("strongbox destination add NAME LOCATION --init --default") or name one.');
+  return { name: d.name, location: d.location, password: inst.resolvePassword(d.password), credentials: inst.resolveCredentials(d) };
+}
+
+export async function withTarget<T>(t: Target, fn: (repo: Repository) => Promise<T>, opts: { loadIndex?: boolean } = {}): Promise<T> {
+  const repo = await openRepository(t.location, t.password, { loadIndex: opts.loadIndex ?? false, ...(t.credentials ? { credentials: t.credentials } : {}) });
+  try {
+    return await fn(repo);
+  } finally {
+    await repo.backend.close();
+  }
+}
+
+export async function withCodecPool<T>(repo: Repository, fn: (pool: CodecPool) => Promise<T>): Promise<T> {
+  const pool = codecPool(repo);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The repository's snapshots, through the catalog's cache (reconciled with the repository on every call). */
+export async function cachedSnapshots(inst: Instance, repo: Repository): Promise<SnapshotRef[]> {
+  const rows = await inst.snapshots.reconcile(repo.location, await repo.listNames('snapshots'), (id) => repo.loadJSON<Record<string, unknown>>('snapshots', id));
+  return rows.map((r) => ({ id: r.id, snapshot: r.manifest as unknown as Snapshot })).sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
+}
+
+/** A snapshot by id, unique prefix or "latest" (listing through the cache). */
+export async function resolveSnapshot(inst: Instance, repo: Repository, ref: string): Promise<SnapshotRef> {
+  if (ref === 'latest' || ref.length < 64) {
+    const list = await cachedSnapshots(inst, repo);
+    if (ref === 'latest') {
+      const last = list.at(-1);
+      if (!last) throw new AppError('NOT_FOUND', 'The repository has no snapshots yet.');
+      return last;
+    }
+    const m = list.filter((s) => s.id.startsWith(ref));
+    if (m.length === 1) return m[0]!;
+    if (m.length > 1) throw new AppError('AMBIGUOUS_ID', `"${ref}" matches ${m.length} snapshots; give more characters of the id.`);
+    throw new AppError('NOT_FOUND', `No snapshot "${ref}" in ${repo.location}. "strongbox snapshot list" shows them.`);
+  }
+  return findSnapshot(repo, ref);
+}
+
+export { listSnapshots };

@@ -1,0 +1,175 @@
+import { AppError, throwIfAborted, type Clock, type ProgressSink } from '../../kernel/index.js';
+import { backupApplications, check, forget, parseDuration, prune, restoreApplications, type AppBackupResult, type AppRestoreResult, type CheckResult, type ForgetResult, type PruneResult, type RetentionPolicy, type TargetMapping } from '../../engine/index.js';
+import type { RetentionRules } from '../../jobs/index.js';
+import { checkEntitlement, components, parseLicense, type ApplicationSpec } from '../../spec/index.js';
+import type { SnapshotRef } from '../../tree/index.js';
+import { instanceRestorer, loadSpecs } from '../instance-state.js';
+import type { Instance } from '../instance.js';
+import { VERSION } from '../version.js';
+import { cachedSnapshots, resolveSnapshot, withCodecPool, withTarget, type Target } from './repositories.js';
+
+export interface RunContext {
+  signal?: AbortSignal;
+  sink?: ProgressSink;
+}
+
+/**
+ * Refuses applications whose vendor requires a license this instance does not
+ * have (or has expired): the message names what is missing and the fix.
+ */
+export async function licenseGate(inst: Instance, specs: ApplicationSpec[], now: Date): Promise<void> {
+  const needing = specs.filter((s) => s.spec.license);
+  if (needing.length === 0) return;
+  const docs = (await inst.licenses.list()).flatMap((l) => {
+    try {
+      return [parseLicense(l.document)];
+    } catch {
+      return [];
+    }
+  });
+  const problems: string[] = [];
+  for (const s of needing) {
+    const v = checkEntitlement({ name: s.metadata.name, publicKey: s.spec.license!.publicKey, ...(s.spec.license!.product ? { product: s.spec.license!.product } : {}) }, docs, now);
+    if (!v.ok) problems.push(v.reason);
+  }
+  if (problems.length) throw new AppError('LICENSE_REQUIRED', `No snapshot was made: ${problems.join('; ')}.`);
+}
+
+export interface SnapshotRequest {
+  apps?: string[];
+  full?: boolean;
+  tags?: string[];
+  note?: string;
+  host?: string;
+}
+
+/** The components an application snapshot will go through (for a job's progress, before it starts). */
+export async function plannedComponents(inst: Instance, req: SnapshotRequest): Promise<{ app: string; component: string; kind: string }[]> {
+  const specs = await loadSpecs(inst, req.full ? undefined : req.apps);
+  return specs.flatMap((s) => components(s).map((c) => ({ app: s.metadata.name, component: c.name, kind: c.kind })));
+}
+
+/** An application (partial) or full snapshot into the target: the one use-case the CLI and the server share. */
+export async function snapshotApplications(inst: Instance, target: Target, req: SnapshotRequest, ctx: RunContext & { clock?: Clock } = {}): Promise<AppBackupResult> {
+  if (!req.full && !req.apps?.length) throw new AppError('USAGE', 'Say what to snapshot: one or more applications, or a full snapshot.');
+  const specs = await loadSpecs(inst, req.full ? undefined : req.apps);
+  await licenseGate(inst, specs, ctx.clock?.now() ?? new Date());
+  return withTarget(
+    target,
+    (repo) =>
+      withCodecPool(repo, async (pool) =>
+        backupApplications({
+          repo,
+          pipeline: pool,
+          pipelineSize: pool.size,
+          apps: specs,
+          type: req.full ? 'full' : 'application',
+          ...(req.full ? { instanceFiles: await inst.stateFiles() } : {}),
+          tags: req.tags ?? [],
+          ...(req.note ? { note: req.note } : {}),
+          ...(req.host ? { host: req.host } : {}),
+          previous: await cachedSnapshots(inst, repo),
+          spoolDir: inst.spoolDir,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+          ...(ctx.sink ? { sink: ctx.sink } : {}),
+          strongboxVersion: VERSION,
+        }),
+      ),
+    { loadIndex: true },
+  );
+}
+
+export interface RestoreRequest {
+  snapshot: string;
+  apps?: string[];
+  components?: string[];
+  maps?: TargetMapping[];
+  dryRun?: boolean;
+  force?: boolean;
+}
+
+export async function restoreFromSnapshot(inst: Instance, target: Target, req: RestoreRequest, ctx: RunContext = {}): Promise<AppRestoreResult> {
+  return withTarget(
+    target,
+    async (repo) => {
+      const ref = await resolveSnapshot(inst, repo, req.snapshot);
+      return restoreSnapshotRef(inst, repo, ref, req, ctx);
+    },
+    { loadIndex: true },
+  );
+}
+
+export async function restoreSnapshotRef(inst: Instance, repo: import('../../repo/index.js').Repository, ref: SnapshotRef, req: Omit<RestoreRequest, 'snapshot'>, ctx: RunContext = {}): Promise<AppRestoreResult> {
+  if (!ref.snapshot.applications && ref.snapshot.type !== 'full') throw new AppError('USAGE', `Snapshot ${ref.id.slice(0, 8)} is a snapshot of paths, not of applications: restore it with "strongbox snapshot restore ${ref.id.slice(0, 8)} --target DIR".`);
+  return withCodecPool(repo, async (pool) => {
+    await repo.loadIndex();
+    return restoreApplications({
+      repo,
+      pool,
+      snapshot: ref,
+      ...(req.apps?.length ? { apps: req.apps } : {}),
+      ...(req.components?.length ? { components: req.components } : {}),
+      maps: req.maps ?? [],
+      dryRun: !!req.dryRun,
+      force: !!req.force,
+      instance: instanceRestorer(inst),
+      spoolDir: inst.spoolDir,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(ctx.sink ? { sink: ctx.sink } : {}),
+      strongboxVersion: VERSION,
+    });
+  });
+}
+
+/** Retention rules as the engine's policy (a TTL is keep-within). */
+export function retentionPolicy(r: RetentionRules): RetentionPolicy {
+  return {
+    ...(r.keepLast ? { keepLast: r.keepLast } : {}),
+    ...(r.keepHourly ? { keepHourly: r.keepHourly } : {}),
+    ...(r.keepDaily ? { keepDaily: r.keepDaily } : {}),
+    ...(r.keepWeekly ? { keepWeekly: r.keepWeekly } : {}),
+    ...(r.keepMonthly ? { keepMonthly: r.keepMonthly } : {}),
+    ...(r.keepYearly ? { keepYearly: r.keepYearly } : {}),
+    ...(r.ttl ? { keepWithinMs: parseDuration(r.ttl) } : {}),
+  };
+}
+
+/**
+ * A schedule's retention over its own snapshots: an application's partial
+ * snapshots (or the full ones), pinned ones excluded. dryRun shows the result
+ * without forgetting anything.
+ */
+export async function applyScheduleRetention(inst: Instance, target: Target, o: { app: string | null; rules: RetentionRules; dryRun: boolean; now: Date }): Promise<ForgetResult> {
+  const policy = retentionPolicy(o.rules);
+  return withTarget(target, async (repo) => {
+    const pinned = await inst.pins.list(repo.location);
+    const res = await forget({
+      repo,
+      policy,
+      dryRun: o.dryRun,
+      now: o.now,
+      pinned,
+      select: (s) => (o.app === null ? s.snapshot.type === 'full' : s.snapshot.type === 'application' && s.snapshot.applications?.length === 1 && s.snapshot.applications[0]!.name === o.app),
+    });
+    if (!o.dryRun && res.removed.length) await cachedSnapshots(inst, repo);
+    return res;
+  });
+}
+
+/** Maintenance: a check that reads back a share of the data, then (optionally) prune; the space reclaimed is in the result. */
+export async function runMaintenance(inst: Instance, target: Target, o: { readDataPercent: number; prune: boolean }, ctx: RunContext = {}): Promise<{ check: CheckResult; prune?: PruneResult }> {
+  return withTarget(
+    target,
+    (repo) =>
+      withCodecPool(repo, async (pool) => {
+        ctx.sink?.emit({ type: 'phase', phase: `checking (reading back ${o.readDataPercent}% of the data)` });
+        const c = await check({ repo, decoder: pool, readData: o.readDataPercent >= 100 ? true : o.readDataPercent / 100, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.sink ? { sink: ctx.sink } : {}) });
+        if (!c.ok || !o.prune) return { check: c };
+        throwIfAborted(ctx.signal);
+        ctx.sink?.emit({ type: 'phase', phase: 'pruning' });
+        const p = await prune({ repo, decoder: pool, encoder: pool, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.sink ? { sink: ctx.sink } : {}) });
+        return { check: c, prune: p };
+      }),
+    { loadIndex: true },
+  );
+}
