@@ -408,7 +408,6 @@ export class BackupRun {
     const emitChunk = async (chunk: Buffer) => {
       const id = blobId(repo.master.mac, chunk);
       content.push(id.toString('hex'));
-      this.counters.bytes += chunk.length;
       if (this.saver.claim(id)) {
         await inflight.acquire();
         if (failure !== undefined) throw failure;
@@ -434,6 +433,9 @@ export class BackupRun {
       if (failure !== undefined) throw failure;
       hash.update(data);
       total += data.length;
+      // Bytes count as they arrive, so progress moves even while the chunker fills its window.
+      this.counters.bytes += data.length;
+      this.emitProgress();
       let off = 0;
       while (off < data.length) {
         if (filled === buf.length) {
