@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- JSON replies of the API under test are checked field by field */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { BIN, instanceCli, type Cli } from './cli.js';
