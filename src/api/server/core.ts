@@ -206,8 +206,15 @@ export class ServerCore {
         const repo = await openRepository(target.location, target.password, { loadIndex: true, ...(target.credentials ? { credentials: target.credentials } : {}) });
         const pool = codecPool(repo);
         try {
-          const r = await uploadArchive({ file, password, target: repo, targetPool: pool, sink: ctx.sink, signal: ctx.signal });
-          return { phase: 'completed', result: { snapshots: r.copied.map((c) => c.target), verifiedBytes: r.verifiedBytes } };
+          let r: Awaited<ReturnType<typeof uploadArchive>>;
+          try {
+            r = await uploadArchive({ file, password, target: repo, targetPool: pool, sink: ctx.sink, signal: ctx.signal });
+          } catch (err) {
+            // The spool file's name means nothing to the uploader.
+            if (err instanceof AppError) throw new AppError(err.code, err.message.split(file).join('The uploaded archive'), { cause: err });
+            throw err;
+          }
+          return { phase: 'completed', result: { snapshots: r.copied.map((c) => c.target), skipped: r.skipped.map((c) => c.target), verifiedBytes: r.verifiedBytes } };
         } finally {
           await pool.close();
           await repo.backend.close();

@@ -49,15 +49,27 @@ export class Notifier {
       job: { id: job.id, kind: job.kind, app: job.app, destination: job.destination, phase: job.phase, requestedBy: job.requestedBy, schedule: job.scheduleId, startedAt: job.startedAt, finishedAt: job.finishedAt, errors: job.errors.slice(0, 20), result: job.result },
       summary: summary(event, job),
     };
-    for (const w of s.webhooks) if (w.events.includes(event)) this.track(this.deliver(`webhook ${w.url}`, () => postWebhook(w.url, payload, w.secret)));
+    for (const w of s.webhooks) if (w.events.includes(event)) this.enqueue(`webhook ${w.url}`, () => postWebhook(w.url, payload, w.secret));
     if (s.smtp && s.smtp.events.includes(event)) {
       const smtp = s.smtp;
-      this.track(this.deliver(`mail to ${smtp.to.join(', ')}`, () => sendMail(smtp, `[Strongbox] ${payload.summary}`, mailBody(payload))));
+      this.enqueue(`mail to ${smtp.to.join(', ')}`, () => sendMail(smtp, `[Strongbox] ${payload.summary}`, mailBody(payload)));
     }
   }
 
   async idle(): Promise<void> {
     await Promise.allSettled([...this.pending]);
+  }
+
+  /** Deliveries to one target go in order: a retried failure is not overtaken by the recovery after it. */
+  private queues = new Map<string, Promise<void>>();
+
+  private enqueue(target: string, send: () => Promise<void>): void {
+    const p = (this.queues.get(target) ?? Promise.resolve()).then(() => this.deliver(target, send));
+    this.queues.set(target, p);
+    this.track(p);
+    void p.finally(() => {
+      if (this.queues.get(target) === p) this.queues.delete(target);
+    });
   }
 
   private track(p: Promise<void>): void {

@@ -57,8 +57,8 @@ export async function snapshotApplications(inst: Instance, target: Target, req: 
   return withTarget(
     target,
     (repo) =>
-      withCodecPool(repo, async (pool) =>
-        backupApplications({
+      withCodecPool(repo, async (pool) => {
+        const res = await backupApplications({
           repo,
           pipeline: pool,
           pipelineSize: pool.size,
@@ -73,8 +73,11 @@ export async function snapshotApplications(inst: Instance, target: Target, req: 
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           ...(ctx.sink ? { sink: ctx.sink } : {}),
           strongboxVersion: VERSION,
-        }),
-      ),
+        });
+        // The catalog's listing learns the new snapshot now (metrics, dashboards), not at the next listing.
+        await cachedSnapshots(inst, repo).catch(() => undefined);
+        return res;
+      }),
     { loadIndex: true },
   );
 }

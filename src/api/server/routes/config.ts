@@ -9,7 +9,7 @@ import type { RouteTable } from '../http.js';
 
 /** Destinations as the API shows them: where, and how secrets are kept — never the secrets. */
 function viewDestination(d: Destination) {
-  return { name: d.name, kind: d.kind, location: d.location, isDefault: d.isDefault, createdAt: d.createdAt, password: describePasswordRef(d.password), credentials: describeCredentials(d.credentials) };
+  return { name: d.name, kind: d.kind, location: d.location, password: describePasswordRef(d.password), isDefault: d.isDefault, createdAt: d.createdAt, credentials: describeCredentials(d.credentials) };
 }
 
 async function licenseStatus(core: ServerCore, spec: ReturnType<typeof loadApplication>) {

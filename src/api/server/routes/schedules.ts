@@ -1,6 +1,6 @@
 import { AppError } from '../../../kernel/index.js';
 import { checkTimezone, describeCron, nextRuns, resolveCron, type Schedule } from '../../../jobs/index.js';
-import { applyScheduleRetention, destinationTarget, loadSpecs, retentionPolicy } from '../../../app/index.js';
+import { applyScheduleRetention, destinationTarget, licenseGate, loadSpecs, retentionPolicy } from '../../../app/index.js';
 import { isEmptyPolicy } from '../../../engine/index.js';
 import { CronPreviewBody, ScheduleBody, SchedulePatch } from '../../contract/index.js';
 import type { ServerCore } from '../core.js';
@@ -12,7 +12,7 @@ function view(core: ServerCore, s: Schedule) {
 }
 
 async function checkTargets(core: ServerCore, b: { kind: string; app?: string | null | undefined; destination?: string | null | undefined }): Promise<void> {
-  if (b.kind === 'backup' && b.app) await loadSpecs(core.inst, [b.app]);
+  if (b.kind === 'backup') await licenseGate(core.inst, await loadSpecs(core.inst, b.app ? [b.app] : undefined), core.clock.now());
   if (b.kind === 'maintenance' && b.app) throw new AppError('INVALID_ARGUMENT', 'A maintenance schedule works on a destination, not an application: drop "app".');
   await destinationTarget(core.inst, b.destination ?? null);
 }

@@ -193,11 +193,16 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     query: DestinationQuery,
     rawBody: true,
     status: 202,
-    async handler({ req, query, actor, core }) {
+    async handler({ req, reply, query, actor, core }) {
       const password = req.headers['x-archive-password'];
       if (typeof password !== 'string' || !password) throw new AppError('PASSWORD_REQUIRED', 'Send the archive\'s password in the X-Archive-Password header.');
       registerSecret(password);
       await destinationTarget(core.inst, query.destination ?? null);
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      if (declared > o.maxUploadBytes) {
+        reply.header('connection', 'close');
+        throw new AppError('TOO_LARGE', `The upload (${declared} bytes) is over the limit of ${o.maxUploadBytes} bytes (serve --max-upload).`);
+      }
       const file = join(core.uploadsDir, `${randomBytes(8).toString('hex')}.sbx`);
       let size = 0;
       const limit = o.maxUploadBytes;
