@@ -108,7 +108,7 @@ test('remote CLI: the same commands and output through a server; download, uploa
 
 /** A webhook receiver that fails its first delivery (to prove retries) and records the rest. */
 async function webhookReceiver() {
-  const got: { body: Record<string, any>; signature: string | undefined; raw: string }[] = [];
+  const got: { body: Record<string, unknown> & { event?: string; job?: { app?: string }; summary?: string }; signature: string | undefined; raw: string }[] = [];
   let calls = 0;
   const srv = createHttpServer((req: IncomingMessage, res) => {
     let raw = '';
@@ -119,7 +119,7 @@ async function webhookReceiver() {
         res.writeHead(503).end();
         return;
       }
-      got.push({ body: JSON.parse(raw) as Record<string, any>, signature: req.headers['x-strongbox-signature'] as string | undefined, raw });
+      got.push({ body: JSON.parse(raw) as Record<string, unknown> & { event?: string; job?: { app?: string }; summary?: string }, signature: req.headers['x-strongbox-signature'] as string | undefined, raw });
       res.writeHead(204).end();
     });
   });
@@ -151,10 +151,16 @@ async function smtpReceiver() {
           continue;
         }
         if (/^EHLO/i.test(line)) sock.write('250-test\r\n250 OK\r\n');
-        else if (/^MAIL FROM:/i.test(line)) ((cur.from = line.slice(10)), sock.write('250 OK\r\n'));
-        else if (/^RCPT TO:/i.test(line)) (cur.to.push(line.slice(8)), sock.write('250 OK\r\n'));
-        else if (/^DATA/i.test(line)) ((inData = true), sock.write('354 go ahead\r\n'));
-        else if (/^QUIT/i.test(line)) sock.end('221 bye\r\n');
+        else if (/^MAIL FROM:/i.test(line)) {
+          cur.from = line.slice(10);
+          sock.write('250 OK\r\n');
+        } else if (/^RCPT TO:/i.test(line)) {
+          cur.to.push(line.slice(8));
+          sock.write('250 OK\r\n');
+        } else if (/^DATA/i.test(line)) {
+          inData = true;
+          sock.write('354 go ahead\r\n');
+        } else if (/^QUIT/i.test(line)) sock.end('221 bye\r\n');
         else sock.write('502 no\r\n');
       }
     });
@@ -186,8 +192,8 @@ test('server: webhooks (signed, retried) and e-mail on failure and recovery; met
     assert.deepEqual(hook.got.map((g) => g.body.event), ['failure', 'recovery']);
     assert.ok(hook.calls() >= 3, 'the first delivery failed and was retried');
     for (const g of hook.got) assert.equal(g.signature, `sha256=${createHmac('sha256', 'hook-secret').update(g.raw).digest('hex')}`);
-    assert.equal(hook.got[0]!.body.job.app, 'flaky');
-    assert.match(hook.got[0]!.body.summary, /backup of flaky failed: .*broken/);
+    assert.equal(hook.got[0]!.body.job?.app, 'flaky');
+    assert.match(String(hook.got[0]!.body.summary), /backup of flaky failed: .*broken/);
     assert.equal(smtp.mails.length, 2);
     assert.match(smtp.mails[0]!.data, /Subject: \[Strongbox\] backup of flaky failed/);
     assert.deepEqual(smtp.mails[0]!.to, ['<ops@example.org>']);
