@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate, mutate } from './dataset.js';
 import { reportPg, runPgBench } from './pg.js';
+import { reportApi, runApiBench } from './api.js';
 
 /**
  * The benchmark harness (`npm run bench`): one deterministic dataset, every tool
@@ -11,8 +12,9 @@ import { reportPg, runPgBench } from './pg.js';
  * counts worker threads of the same process). Caches are warm for every tool
  * alike. Results go to stdout and bench/results/latest.json.
  *
- * Options: --scenario files|pg|s3|all (default files; s3: the files scenario against an S3 API server), --size GiB (default 1.5),
- * --pg-size GiB (default 1), --tools strongbox,restic,borg, --keep.
+ * Options: --scenario files|pg|s3|api|all (default files; s3: the files scenario against an S3 API server;
+ * api: the server under load from a second process), --size GiB (default 1.5), --pg-size GiB (default 1),
+ * --clients N and --think-ms MS (api; default 200 and 1000), --tools strongbox,restic,borg, --keep.
  */
 interface Measure {
   seconds: number;
@@ -141,6 +143,16 @@ async function main(): Promise<void> {
     await fs.writeFile(path.join(root, 'results', 'pg-latest.json'), JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2));
     if (!args.includes('--keep')) await fs.rm(pgWork, { recursive: true, force: true });
     if (scenario === 'pg') return;
+  }
+  if (scenario === 'api' || scenario === 'all') {
+    const apiWork = path.join(work, 'api');
+    await fs.rm(apiWork, { recursive: true, force: true });
+    const r = await runApiBench(apiWork, Number(opt('size', '1')), Number(opt('clients', '200')), Number(opt('think-ms', '1000')), strongbox, (s) => process.stdout.write(s));
+    reportApi(r, (s) => process.stdout.write(s));
+    await fs.mkdir(path.join(root, 'results'), { recursive: true });
+    await fs.writeFile(path.join(root, 'results', 'api-latest.json'), JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2));
+    if (!args.includes('--keep')) await fs.rm(apiWork, { recursive: true, force: true });
+    if (scenario === 'api') return;
   }
   if (scenario === 's3') {
     const { startS3, startFaultProxy } = await import('../test/e2e/testing/s3.js');

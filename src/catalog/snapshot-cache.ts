@@ -12,9 +12,21 @@ export interface CachedSnapshot {
  * builds the cache from the repository on its first listing.
  */
 export class SnapshotCache {
+  /** The last reconciled listing per repository: manifests never change, so the same names give the same rows. */
+  private memo = new Map<string, { key: string; rows: { id: string; manifest: Record<string, unknown> }[] }>();
+
   constructor(private readonly db: Catalog) {}
 
   async reconcile(repository: string, names: string[], load: (id: string) => Promise<Record<string, unknown>>): Promise<{ id: string; manifest: Record<string, unknown> }[]> {
+    const key = names.join(',');
+    const hit = this.memo.get(repository);
+    if (hit && hit.key === key) return [...hit.rows];
+    const rows = await this.reconcileRows(repository, names, load);
+    this.memo.set(repository, { key, rows });
+    return [...rows];
+  }
+
+  private async reconcileRows(repository: string, names: string[], load: (id: string) => Promise<Record<string, unknown>>): Promise<{ id: string; manifest: Record<string, unknown> }[]> {
     const rows = await this.db.selectFrom('snapshot_cache').select(['id', 'manifest']).where('repository', '=', repository).execute();
     const cached = new Map(rows.map((r) => [r.id, JSON.parse(r.manifest) as Record<string, unknown>]));
     const present = new Set(names);
