@@ -2,17 +2,19 @@
  * The load of the API scenario, run as its own process so that it never
  * shares an event loop with the server or the harness: N clients against one
  * server until told to stop (SIGTERM) — most list snapshots in a loop, the
- * rest follow a running job's events (SSE). Prints one JSON line of results.
+ * rest wait for a running job and follow its events (SSE). Prints one JSON
+ * line: every request's (end time, latency), so the harness can take the
+ * window in which the snapshot ran.
  *
- * node dist/bench/api-load.js URL TOKEN JOB_ID CLIENTS SSE_CLIENTS THINK_MS
+ * node dist/bench/api-load.js URL TOKEN CLIENTS SSE_CLIENTS THINK_MS
  * (THINK_MS: each lister's pause between requests; 0 = as fast as the server answers.)
  */
-const [url, token, jobId, clientsArg, sseArg, thinkArg] = process.argv.slice(2) as [string, string, string, string, string, string];
+const [url, token, clientsArg, sseArg, thinkArg] = process.argv.slice(2) as [string, string, string, string, string];
 const think = Number(thinkArg ?? 0);
 const clients = Number(clientsArg);
 const sseClients = Number(sseArg);
 const headers = { authorization: `Bearer ${token}` };
-const latencies: number[] = [];
+const samples: [number, number][] = [];
 let errors = 0;
 let stop = false;
 let sseEvents = 0;
@@ -27,7 +29,7 @@ async function lister(): Promise<void> {
       const r = await fetch(`${url}/api/snapshots`, { headers });
       await r.arrayBuffer();
       if (!r.ok) errors++;
-      else latencies.push(performance.now() - s);
+      else samples.push([Date.now(), performance.now() - s]);
     } catch {
       errors++;
     }
@@ -35,7 +37,23 @@ async function lister(): Promise<void> {
   }
 }
 
+async function runningJob(): Promise<string | undefined> {
+  while (!stop) {
+    try {
+      const r = await fetch(`${url}/api/jobs?phase=running&limit=1`, { headers });
+      const list = (await r.json()) as { id: string }[];
+      if (list[0]) return list[0].id;
+    } catch {
+      /* try again */
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return undefined;
+}
+
 async function follower(): Promise<void> {
+  const jobId = await runningJob();
+  if (!jobId) return;
   const s = performance.now();
   const ac = new AbortController();
   const timer = setInterval(() => stop && ac.abort(), 100);
@@ -61,10 +79,5 @@ async function follower(): Promise<void> {
 
 const work = [...Array.from({ length: clients - sseClients }, lister), ...Array.from({ length: sseClients }, follower)];
 await Promise.all(work);
-const secs = (performance.now() - t0) / 1000;
-latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-process.stdout.write(
-  JSON.stringify({ requests: latencies.length, errors, seconds: secs, rps: latencies.length / secs, p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? 0, sseClients, sseEvents, sseFirstMaxMs: Math.max(0, ...sseFirst) }) + '\n',
-);
+process.stdout.write(JSON.stringify({ samples, errors, seconds: (performance.now() - t0) / 1000, sseClients, sseEvents, sseFirstMaxMs: Math.max(0, ...sseFirst) }) + '\n');
 process.exit(0);

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tmp } from './testing/cli.js';
+import { instanceCli, tmp } from './testing/cli.js';
 import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
 
 /** An application of one directory, and one whose component streams slowly (for cancels and crashes). */
@@ -271,6 +274,82 @@ test('server: schedules fire on time, skip overlapping runs, apply retention (pi
     await api.waitJob(running[0].id);
     assert.match((await api.ok('GET', '/api/audit?action=schedule.skip')).at(0).details.busy, /^[0-9a-f]{16}$/);
     void slow;
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('server: TLS with a certificate and key; untrusted certificates get the fix; plain HTTP off loopback warns', async () => {
+  const root = tmp();
+  await prepareInstance(root, { docs: specs(root).docs });
+  const key = path.join(root, 'key.pem');
+  const cert = path.join(root, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const srv = await startServe(root, { args: ['--tls-cert', cert, '--tls-key', key] });
+  try {
+    assert.match(srv.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const token = (await srv.local.okAsync(['token', 'create', 'tls'])).trim();
+    const remote = instanceCli(tmp());
+    const env = { STRONGBOX_SERVER: srv.url, STRONGBOX_TOKEN: token };
+    const untrusted = await remote.runAsync(['app', 'list'], env);
+    assert.equal(untrusted.code, 16);
+    assert.match(untrusted.stderr, /not trusted .*NODE_EXTRA_CA_CERTS/);
+    assert.match(await remote.okAsync(['app', 'list'], { ...env, NODE_EXTRA_CA_CERTS: cert }), /docs\s+1\.0/);
+    // The session cookie is Secure over TLS.
+    const res = await new Promise<{ cookie: string }>((resolve, reject) => {
+      const req = httpsRequest(`${srv.url}/api/auth/login`, { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json' } }, (r) => {
+        r.resume();
+        resolve({ cookie: String(r.headers['set-cookie']) });
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ user: 'admin', password: ADMIN_PASSWORD }));
+    });
+    assert.match(res.cookie, /HttpOnly; SameSite=Strict; Max-Age=\d+; Secure/);
+  } finally {
+    await srv.stop();
+  }
+  const open = await startServe(root, { args: ['--host', '0.0.0.0'] });
+  try {
+    assert.match(open.err(), /WARNING: serving plain HTTP on 0\.0\.0\.0/);
+  } finally {
+    await open.stop();
+  }
+});
+
+test('server: replication to a second destination, and maintenance (check + prune) now and on a schedule', async () => {
+  const root = tmp();
+  const local = await prepareInstance(root, { docs: specs(root).docs });
+  await local.okAsync(['destination', 'add', 'offsite', path.join(root, 'offsite'), '--init'], { STRONGBOX_PASSWORD: 'another password entirely' });
+  const srv = await startServe(root);
+  try {
+    const api = new Api(srv.url);
+    await api.login('admin', ADMIN_PASSWORD);
+    const first = (await api.waitJob((await api.ok('POST', '/api/snapshots', { apps: ['docs'] })).id)).result.snapshot;
+    const copy = await api.waitJob((await api.ok('POST', `/api/snapshots/${first}/copy`, { to: 'offsite' })).id);
+    assert.equal(copy.phase, 'completed', JSON.stringify(copy.errors));
+    assert.equal(copy.result.copied.length, 1);
+    const again = await api.waitJob((await api.ok('POST', '/api/snapshots/all/copy', { to: 'offsite' })).id);
+    assert.equal(again.result.copied.length, 0, 'a re-run copies nothing');
+    assert.equal((await api.ok('GET', '/api/snapshots?destination=offsite')).length, 1);
+
+    // Unique data in a second snapshot, deleted: maintenance reclaims it.
+    writeFileSync(path.join(root, 'data', 'big.bin'), randomBytes(3 * 1024 * 1024));
+    const second = (await api.waitJob((await api.ok('POST', '/api/snapshots', { apps: ['docs'] })).id)).result.snapshot;
+    await api.ok('DELETE', `/api/snapshots/${second}`);
+    const m = await api.waitJob((await api.ok('POST', '/api/maintenance', { readDataPercent: 100, prune: true })).id);
+    assert.equal(m.phase, 'completed', JSON.stringify(m.errors));
+    assert.equal(m.result.check.ok, true);
+    assert.ok(m.result.prune.reclaimedBytes > 1024 * 1024, JSON.stringify(m.result));
+    // The same as a schedule, run now.
+    await api.ok('POST', '/api/schedules', { name: 'upkeep', kind: 'maintenance', cron: 'weekly', maintenance: { readDataPercent: 10, prune: true } });
+    const run = await api.ok('POST', '/api/schedules/upkeep/run');
+    const done = await api.waitJob(run.id);
+    assert.equal(done.kind, 'prune');
+    assert.equal(done.phase, 'completed');
+    assert.equal(done.scheduleId, (await api.ok('GET', '/api/schedules/upkeep')).id);
+    const token = (await api.ok('POST', '/api/tokens', { name: 'prom', role: 'viewer' })).token;
+    assert.match((await new Api(srv.url, token).call<string>('GET', '/metrics')).body, /strongbox_repository_size_bytes\{destination="main"\} \d+/);
+    await local.okAsync(['repo', 'check', '--read-data']);
   } finally {
     await srv.stop();
   }

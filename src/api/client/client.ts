@@ -28,6 +28,9 @@ export class ApiClient {
       res = await fetch(new URL(path, this.baseUrl), init);
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause?.code ?? '')) {
+        throw new AppError('SERVER_UNAVAILABLE', `The certificate of ${this.baseUrl} is not trusted (${cause!.code}): give its CA with NODE_EXTRA_CA_CERTS=FILE (PEM), or use a certificate from a CA this machine trusts.`, { cause: err });
+      }
       throw new AppError('SERVER_UNAVAILABLE', `Cannot reach the Strongbox server at ${this.baseUrl}: ${cause?.code ?? cause?.message ?? (err as Error).message}. Is "strongbox serve" running there?`, { cause: err });
     }
     if (!res.ok) {

@@ -45,6 +45,8 @@ export const RestoreBody = z.strictObject({
   destination: name.optional(),
 });
 
+export const CopyBody = z.strictObject({ to: name.describe('The destination to copy to.'), destination: name.optional().describe('Where the snapshot is (default: the default destination).') });
+
 export const DownloadBody = z.strictObject({ password: z.string().min(8, 'at least 8 characters').max(1024).describe('Encrypts the archive; needed to upload it elsewhere.'), destination: name.optional() });
 
 export const RetentionBody = z.strictObject({

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AppError, systemClock, type Clock } from '../../kernel/index.js';
 import { JobRunner, Scheduler, type FireResult, type JobOutcome, type JobRecord, type Schedule } from '../../jobs/index.js';
+import { copySnapshots } from '../../engine/index.js';
 import {
   applyScheduleRetention,
+  cachedSnapshots,
   codecPool,
   destinationTarget,
   downloadSnapshot,
@@ -221,6 +223,31 @@ export class ServerCore {
         }
       } finally {
         rmSync(file, { force: true });
+      }
+    });
+  }
+
+  /** Replication: snapshots (one, or all with "all") to another destination of this instance; re-runs copy nothing. */
+  async submitCopy(snapshot: string, o: { from: string | null; to: string }, by: string): Promise<JobRecord> {
+    const source = await destinationTarget(this.inst, o.from);
+    const target = await destinationTarget(this.inst, o.to);
+    if (source.location === target.location) throw new AppError('INVALID_ARGUMENT', `The snapshot is in ${target.name} already: copy to another destination.`);
+    const refs = await withTarget(source, async (repo) => (snapshot === 'all' ? await cachedSnapshots(this.inst, repo) : [await resolveSnapshot(this.inst, repo, snapshot)]));
+    return this.runner.submit({ kind: 'copy', destination: target.name, params: { snapshots: refs.map((r) => r.id), from: source.name, to: target.name }, requestedBy: by, exclusive: [`copy:${target.name}`] }, async (ctx) => {
+      const src = await openRepository(source.location, source.password, { loadIndex: true, ...(source.credentials ? { credentials: source.credentials } : {}) });
+      const dst = await openRepository(target.location, target.password, { loadIndex: true, ...(target.credentials ? { credentials: target.credentials } : {}) });
+      const srcPool = codecPool(src);
+      const dstPool = codecPool(dst);
+      try {
+        const r = await copySnapshots({ source: src, target: dst, decoder: srcPool, encoder: dstPool, snapshots: refs, sink: ctx.sink, signal: ctx.signal });
+        await cachedSnapshots(this.inst, dst).catch(() => undefined);
+        ctx.log(`copied ${r.copied.length} snapshot(s) to ${target.name}, ${r.skipped.length} there already; sent ${r.storedBytesSent} bytes`);
+        return { phase: 'completed', result: { copied: r.copied, skipped: r.skipped, bytesSent: r.bytesSent, storedBytesSent: r.storedBytesSent } };
+      } finally {
+        await srcPool.close();
+        await dstPool.close();
+        await src.backend.close();
+        await dst.backend.close();
       }
     });
   }

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { AppError, registerSecret } from '../../../kernel/index.js';
 import { cachedSnapshots, destinationTarget, resolveSnapshot, withTarget } from '../../../app/index.js';
 import { snapshotView } from '../../contract/views.js';
-import { DestinationQuery, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
+import { CopyBody, DestinationQuery, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
 import type { ServerCore } from '../core.js';
 import type { RouteTable } from '../http.js';
 
@@ -159,6 +159,21 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
       const { destination, ...rest } = body;
       const job = await core.submitRestore(params.id!, { ...rest, destination: destination ?? null }, actor);
       await core.audit(actor, body.dryRun ? 'snapshot.restore-dry-run' : 'snapshot.restore', String(job.params.snapshot), req.ip, 'ok', { job: job.id, components: body.components ?? null, maps: (body.maps ?? []).map((m) => `${m.component}.${m.field}`) });
+      return job;
+    },
+  });
+
+  t.add({
+    method: 'POST',
+    url: '/api/snapshots/:id/copy',
+    access: 'operator',
+    tag: 'snapshots',
+    summary: 'Replicate a snapshot (or "all") to another destination; only missing data is sent, re-runs copy nothing; returns the job',
+    body: CopyBody,
+    status: 202,
+    async handler({ req, body, params, actor, core }) {
+      const job = await core.submitCopy(params.id!, { from: body.destination ?? null, to: body.to }, actor);
+      await core.audit(actor, 'snapshot.copy', params.id!, req.ip, 'ok', { job: job.id, to: body.to });
       return job;
     },
   });
