@@ -79,5 +79,5 @@ async function follower(): Promise<void> {
 
 const work = [...Array.from({ length: clients - sseClients }, lister), ...Array.from({ length: sseClients }, follower)];
 await Promise.all(work);
-process.stdout.write(JSON.stringify({ samples, errors, seconds: (performance.now() - t0) / 1000, sseClients, sseEvents, sseFirstMaxMs: Math.max(0, ...sseFirst) }) + '\n');
-process.exit(0);
+process.stdout.write(JSON.stringify({ samples: samples.map(([t, l]) => [t, Math.round(l * 10) / 10]), errors, seconds: (performance.now() - t0) / 1000, sseClients, sseEvents, sseFirstMaxMs: Math.max(0, ...sseFirst) }) + '\n', () => process.exit(0));
+

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { AppError } from '../kernel/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { codecPool, instanceHome, openInstance, openRepository, type BackendCredentials, type Instance } from '../app/index.js';
+import { codecPool, instanceHome, openInstance, withTarget, type BackendCredentials, type Instance } from '../app/index.js';
 import type { CodecPool, Repository } from '../repo/index.js';
 import { getPassword } from './password.js';
 import { makeOutput, type Output } from './render.js';
@@ -62,13 +62,7 @@ export async function resolveRepo(cmd: Command): Promise<{ location: string; pas
 }
 
 export async function withRepo<T>(cmd: Command, fn: (repo: Repository) => Promise<T>, opts: { loadIndex?: boolean } = {}): Promise<T> {
-  const { location, password, credentials } = await resolveRepo(cmd);
-  const repo = await openRepository(location, password, { ...opts, ...(credentials ? { credentials } : {}) });
-  try {
-    return await fn(repo);
-  } finally {
-    await repo.backend.close();
-  }
+  return withTarget({ name: null, ...(await resolveRepo(cmd)) }, fn, { loadIndex: opts.loadIndex ?? true });
 }
 
 export async function withPool<T>(repo: Repository, fn: (pool: CodecPool) => Promise<T>): Promise<T> {

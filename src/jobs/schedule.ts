@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { AppError } from '../kernel/index.js';
+import type { RetentionPolicy } from '../engine/index.js';
 
 /** A schedule: when to snapshot an application (or the whole instance), or to run maintenance, and what to keep. */
 export interface Schedule {
@@ -24,17 +25,11 @@ export interface Schedule {
   skipped: number;
 }
 
-/** Retention as an operator writes it (a schedule's part): TTL and GFS counts. */
-export interface RetentionRules {
+/** Retention as an operator writes it (a schedule's part): a TTL and the engine's GFS counts. */
+export type RetentionRules = Omit<RetentionPolicy, 'keepWithinMs' | 'keepTags'> & {
   /** Delete snapshots older than this (30d, 12h, 2w, 6m, 1y), unless another rule keeps them. */
   ttl?: string;
-  keepLast?: number;
-  keepHourly?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-}
+};
 
 export const PRESETS: Record<string, string> = {
   hourly: '0 * * * *',

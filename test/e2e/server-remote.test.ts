@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -181,6 +181,13 @@ test('server: webhooks (signed, retried) and e-mail on failure and recovery; met
     const api = new Api(srv.url);
     await api.login('admin', ADMIN_PASSWORD);
     await api.ok('PUT', '/api/settings/notifications', { webhooks: [{ url: hook.url, secret: 'hook-secret' }], smtp: { host: '127.0.0.1', port: smtp.port, from: 'strongbox@example.org', to: ['ops@example.org'] } });
+    // Webhook secrets are write-only and sealed in the catalog; "***" keeps the stored one.
+    assert.equal((await api.ok('GET', '/api/settings/notifications')).webhooks[0].secret, '***');
+    await api.ok('PUT', '/api/settings/notifications', { ...(await api.ok('GET', '/api/settings/notifications')) });
+    for (const f of readdirSync(path.join(root, 'home'))) {
+      const p = path.join(root, 'home', f);
+      if (statSync(p).isFile()) assert.ok(!readFileSync(p).includes('hook-secret'), `${f} holds the webhook secret`);
+    }
     const failed = await api.waitJob((await api.ok('POST', '/api/snapshots', { apps: ['flaky'] })).id);
     assert.equal(failed.phase, 'failed');
     assert.match(failed.errors.join(' '), /the export tool is broken/);

@@ -3,6 +3,9 @@ import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { JobRecord } from '../../jobs/index.js';
 import type { Instance } from '../../app/index.js';
+import type { PasswordRef } from '../../catalog/index.js';
+
+type StoredNotifications = Omit<NotificationSettingsT, 'webhooks'> & { webhooks: (Omit<NotificationSettingsT['webhooks'][number], 'secret'> & { secretRef?: PasswordRef })[] };
 import { VERSION } from '../../app/index.js';
 import { NotificationSettings, type NotificationSettingsT } from '../contract/index.js';
 
@@ -30,8 +33,26 @@ export class Notifier {
 
   constructor(private readonly inst: Instance, private readonly log: Logger) {}
 
+  /** The settings with webhook secrets opened (for deliveries only). */
   async settings(): Promise<NotificationSettingsT> {
-    return NotificationSettings.parse(await this.inst.settings.get('notifications', {}));
+    const stored = await this.inst.settings.get<StoredNotifications>('notifications', { webhooks: [] });
+    return NotificationSettings.parse({ ...stored, webhooks: stored.webhooks.map(({ secretRef, ...w }) => ({ ...w, ...(secretRef ? { secret: this.inst.resolvePassword(secretRef) } : {}) })) });
+  }
+
+  /** The settings as an admin sees them: secrets masked. */
+  async view(): Promise<NotificationSettingsT> {
+    const stored = await this.inst.settings.get<StoredNotifications>('notifications', { webhooks: [] });
+    return NotificationSettings.parse({ ...stored, webhooks: stored.webhooks.map(({ secretRef, ...w }) => ({ ...w, ...(secretRef ? { secret: '***' } : {}) })) });
+  }
+
+  /** Stores the settings with webhook secrets sealed by the instance key; "***" keeps the secret stored for that URL. */
+  async save(s: NotificationSettingsT): Promise<void> {
+    const before = await this.inst.settings.get<StoredNotifications>('notifications', { webhooks: [] });
+    const webhooks = s.webhooks.map(({ secret, ...w }) => {
+      const kept = secret === '***' ? before.webhooks.find((b) => b.url === w.url)?.secretRef : undefined;
+      return { ...w, ...(secret && secret !== '***' ? { secretRef: this.inst.sealSecret(secret) } : kept ? { secretRef: kept } : {}) };
+    });
+    await this.inst.settings.set('notifications', { ...s, webhooks });
   }
 
   async jobFinished(job: JobRecord): Promise<void> {

@@ -2,6 +2,8 @@ import { AppError } from '../../../kernel/index.js';
 import { fingerprint, loadApplication, parseLicense, signatureValid } from '../../../spec/index.js';
 import { VERSION } from '../../../app/index.js';
 import { AuditQuery, MaintenanceBody, NotificationSettings, SecuritySettings } from '../../contract/index.js';
+import type { ZodType } from 'zod';
+import type { ServerCore } from '../core.js';
 import type { RouteTable } from '../http.js';
 import { renderMetrics } from '../metrics.js';
 
@@ -91,33 +93,23 @@ export function systemRoutes(t: RouteTable): void {
 
   t.add({ method: 'GET', url: '/api/audit', access: 'admin', tag: 'audit', summary: 'The audit log, newest first (filters: actor, action prefix, since, limit)', query: AuditQuery, handler: async ({ query, core }) => core.inst.audit.list(query as never) });
 
-  t.add({ method: 'GET', url: '/api/settings/notifications', access: 'admin', tag: 'settings', summary: 'Webhooks and e-mail', handler: async ({ core }) => core.notifier.settings() });
-  t.add({
-    method: 'PUT',
-    url: '/api/settings/notifications',
-    access: 'admin',
-    tag: 'settings',
-    summary: 'Set webhooks (signed with their secret) and e-mail through an SMTP relay, for failure, partial failure, recovery (and success)',
-    body: NotificationSettings,
-    async handler({ req, body, actor, core }) {
-      await core.inst.settings.set('notifications', body);
-      await core.audit(actor, 'settings.notifications', null, req.ip, 'ok', { webhooks: body.webhooks.map((w) => w.url), smtp: body.smtp ? `${body.smtp.host}:${body.smtp.port}` : null });
-      return body;
-    },
+  settingRoutes(t, {
+    key: 'notifications',
+    schema: NotificationSettings,
+    read: 'Webhooks and e-mail (webhook secrets are write-only: shown as ***)',
+    write: 'Set webhooks (signed with their secret) and e-mail through an SMTP relay, for failure, partial failure, recovery (and success); a secret of *** keeps the one stored',
+    view: async (core) => core.notifier.view(),
+    save: async (core, body) => core.notifier.save(body),
+    audit: (body) => ({ webhooks: body.webhooks.map((w) => w.url), smtp: body.smtp ? `${body.smtp.host}:${body.smtp.port}` : null }),
   });
-  t.add({ method: 'GET', url: '/api/settings/security', access: 'admin', tag: 'settings', summary: 'Who may restore and download', handler: async ({ core }) => SecuritySettings.parse(await core.inst.settings.get('security', {})) });
-  t.add({
-    method: 'PUT',
-    url: '/api/settings/security',
-    access: 'admin',
-    tag: 'settings',
-    summary: 'Let operators restore or download (admins only by default)',
-    body: SecuritySettings,
-    async handler({ req, body, actor, core }) {
-      await core.inst.settings.set('security', body);
-      await core.audit(actor, 'settings.security', null, req.ip, 'ok', body);
-      return body;
-    },
+  settingRoutes(t, {
+    key: 'security',
+    schema: SecuritySettings,
+    read: 'Who may restore and download',
+    write: 'Let operators restore or download (admins only by default)',
+    view: async (core) => SecuritySettings.parse(await core.inst.settings.get('security', {})),
+    save: async (core, body) => core.inst.settings.set('security', body),
+    audit: (body) => body,
   });
 
   t.add({
@@ -132,6 +124,24 @@ export function systemRoutes(t: RouteTable): void {
       const job = await core.submitMaintenance({ destination: body.destination ?? null, readDataPercent: body.readDataPercent, prune: body.prune }, actor);
       await core.audit(actor, 'maintenance.run', body.destination ?? null, req.ip, 'ok', { job: job.id });
       return job;
+    },
+  });
+}
+
+/** A setting as a GET and an admin PUT (validated, audited). */
+function settingRoutes<T>(t: RouteTable, o: { key: string; schema: ZodType<T>; read: string; write: string; view: (core: ServerCore) => Promise<unknown>; save: (core: ServerCore, body: T) => Promise<void>; audit: (body: T) => Record<string, unknown> }): void {
+  t.add({ method: 'GET', url: `/api/settings/${o.key}`, access: 'admin', tag: 'settings', summary: o.read, handler: async ({ core }) => o.view(core) });
+  t.add({
+    method: 'PUT',
+    url: `/api/settings/${o.key}`,
+    access: 'admin',
+    tag: 'settings',
+    summary: o.write,
+    body: o.schema,
+    async handler({ req, body, actor, core }) {
+      await o.save(core, body);
+      await core.audit(actor, `settings.${o.key}`, null, req.ip, 'ok', o.audit(body));
+      return o.view(core);
     },
   });
 }
