@@ -59,6 +59,19 @@ export class CatalogJobStore implements JobStore {
     return (await this.db.selectFrom('jobs').selectAll().where('phase', 'in', ['queued', 'running']).execute()).map(fromRow);
   }
 
+  /** Forgets finished jobs (and their logs) created before `before`; returns how many. */
+  async pruneFinished(before: string): Promise<number> {
+    const old = await this.db.selectFrom('jobs').select('id').where('created_at', '<', before).where('phase', 'not in', ['queued', 'running']).execute();
+    if (old.length === 0) return 0;
+    const ids = old.map((r) => r.id);
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      await this.db.deleteFrom('job_logs').where('job_id', 'in', part).execute();
+      await this.db.deleteFrom('jobs').where('id', 'in', part).execute();
+    }
+    return ids.length;
+  }
+
   async counts(): Promise<{ kind: string; phase: string; n: number }[]> {
     const rows = await this.db.selectFrom('jobs').select(['kind', 'phase', (eb) => eb.fn.countAll<number>().as('n')]).groupBy(['kind', 'phase']).execute();
     return rows.map((r) => ({ kind: r.kind, phase: r.phase, n: Number(r.n) }));

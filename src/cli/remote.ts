@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AppError, registerSecret } from '../kernel/index.js';
-import { ApiClient } from '../api/index.js';
+import { ApiClient } from '../api/client/client.js';
 import type { JobRecord } from '../jobs/index.js';
 import { globals } from './context.js';
 import { formatBytes, ProgressBar, type Output } from './render.js';

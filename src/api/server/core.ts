@@ -34,6 +34,8 @@ export interface CoreOptions {
   clock?: Clock;
   /** Jobs that may run at once (default 2). */
   concurrency?: number;
+  /** Days finished job records and their logs are kept (default 90). */
+  jobRetentionDays?: number;
   /** Scheduler tick (ms). */
   tickMs?: number;
 }
@@ -74,6 +76,7 @@ export class ServerCore {
   readonly uploadsDir: string;
   readonly startedAt: Date;
   readonly repos = new OpenRepositories();
+  private readonly jobRetentionDays: number;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(o: CoreOptions) {
@@ -81,6 +84,7 @@ export class ServerCore {
     this.log = o.log;
     this.clock = o.clock ?? systemClock;
     this.startedAt = this.clock.now();
+    this.jobRetentionDays = o.jobRetentionDays ?? 90;
     this.runner = new JobRunner(o.inst.jobs, { concurrency: o.concurrency ?? 2, clock: this.clock });
     this.scheduler = new Scheduler(o.inst.schedules, (s, at) => this.fireSchedule(s, at), this.clock, o.tickMs ?? 1000);
     this.notifier = new Notifier(o.inst, o.log);
@@ -97,8 +101,8 @@ export class ServerCore {
   async start(): Promise<void> {
     const left = await this.runner.recover();
     for (const j of left) this.log.warn({ job: j.id }, `job ${j.id} (${j.kind}) was ${j.phase} when the server stopped: marked failed`);
-    this.sweep();
-    this.sweeper = setInterval(() => this.sweep(), 3600e3);
+    await this.sweep();
+    this.sweeper = setInterval(() => void this.sweep(), 3600e3);
     this.sweeper.unref();
     this.scheduler.start();
   }
@@ -111,9 +115,12 @@ export class ServerCore {
     await this.repos.close();
   }
 
-  /** Downloads are kept a day; leftovers of interrupted uploads go at once. */
-  private sweep(): void {
+  /** Downloads are kept a day, leftovers of interrupted uploads an hour, finished job records --job-retention days. */
+  private async sweep(): Promise<void> {
     const now = Date.now();
+    const before = new Date(this.clock.now().getTime() - this.jobRetentionDays * 86400e3).toISOString();
+    const forgotten = await this.inst.jobs.pruneFinished(before).catch(() => 0);
+    if (forgotten) this.log.info(`forgot ${forgotten} job record(s) older than ${this.jobRetentionDays} days`);
     for (const f of safeList(this.downloadsDir)) {
       const p = join(this.downloadsDir, f);
       if (now - statSync(p).mtimeMs > 24 * 3600e3) rmSync(p, { force: true });

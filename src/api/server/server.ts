@@ -24,6 +24,8 @@ export interface ServeOptions {
   tlsKey?: string;
   /** Jobs at once (default 2). */
   concurrency?: number;
+  /** Days finished job records are kept (default 90). */
+  jobRetentionDays?: number;
   maxUploadBytes?: number;
   logLevel?: string;
   /** Where the JSON log goes (default stdout). */
@@ -78,7 +80,7 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
     (o.logDestination ?? process.stdout) as never,
   );
   const inst = o.instance ?? (await openInstance());
-  const core = new ServerCore({ inst, log, ...(o.clock ? { clock: o.clock } : {}), ...(o.concurrency ? { concurrency: o.concurrency } : {}) });
+  const core = new ServerCore({ inst, log, ...(o.clock ? { clock: o.clock } : {}), ...(o.concurrency ? { concurrency: o.concurrency } : {}), ...(o.jobRetentionDays ? { jobRetentionDays: o.jobRetentionDays } : {}) });
   await ensureAdmin(inst, core.clock, say, log);
 
   const app = Fastify({

@@ -1,6 +1,6 @@
 import { resolve as resolvePath } from 'node:path';
 import { AppError, errorTable } from '../../kernel/index.js';
-import type { ApiClient } from '../../api/index.js';
+import type { ApiClient } from '../../api/client/client.js';
 import type { AppRestoreResult } from '../../engine/index.js';
 import type { JobRecord } from '../../jobs/index.js';
 import type { Snapshot } from '../../tree/index.js';

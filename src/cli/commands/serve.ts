@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { AppError } from '../../kernel/index.js';
-import { startServer } from '../../api/index.js';
 import { parseSize } from '../render.js';
 
 export function serveCommand(): Command {
@@ -12,6 +11,7 @@ export function serveCommand(): Command {
     .option('--tls-key <file>', '… and this private key (PEM; env STRONGBOX_TLS_KEY)', process.env.STRONGBOX_TLS_KEY)
     .option('--concurrency <n>', 'jobs that may run at once (one per application in any case)', '2')
     .option('--max-upload <size>', 'largest archive upload accepted (e.g. 64G)', '64G')
+    .option('--job-retention <days>', 'days finished job records and their logs are kept', '90')
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env STRONGBOX_LOG_LEVEL)', process.env.STRONGBOX_LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',
@@ -30,12 +30,16 @@ Examples:
   strongbox serve
   strongbox serve --host 0.0.0.0 --port 8443 --tls-cert /etc/strongbox/cert.pem --tls-key /etc/strongbox/key.pem`,
     )
-    .action(async (o: { host: string; port: string; tlsCert?: string; tlsKey?: string; concurrency: string; maxUpload: string; logLevel: string }) => {
+    .action(async (o: { host: string; port: string; tlsCert?: string; tlsKey?: string; concurrency: string; maxUpload: string; jobRetention: string; logLevel: string }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AppError('USAGE', `--port expects a port number, got "${o.port}".`);
       const concurrency = Number(o.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new AppError('USAGE', `--concurrency expects a whole number ≥ 1, got "${o.concurrency}".`);
-      const server = await startServer({ host: o.host, port, concurrency, maxUploadBytes: parseSize(o.maxUpload), logLevel: o.logLevel, ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}), ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}) });
+      const jobRetentionDays = Number(o.jobRetention);
+      if (!Number.isInteger(jobRetentionDays) || jobRetentionDays < 1) throw new AppError('USAGE', `--job-retention expects a whole number of days ≥ 1, got "${o.jobRetention}".`);
+      // The server's libraries load only for this command, not for every CLI run.
+      const { startServer } = await import('../../api/index.js');
+      const server = await startServer({ host: o.host, port, concurrency, jobRetentionDays, maxUploadBytes: parseSize(o.maxUpload), logLevel: o.logLevel, ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}), ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}) });
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = () => {

@@ -8,7 +8,7 @@ import { codecPool, openRepository, VERSION, type BackendCredentials } from '../
 import { formatBytes, formatDuration, ProgressBar, table, type Output } from '../render.js';
 import { collect, globals, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
 import { localOnly, remote } from '../remote.js';
-import type { ApiClient } from '../../api/index.js';
+import type { ApiClient } from '../../api/client/client.js';
 import { remoteCreate, remoteList, remoteRestore } from './remote-snapshot.js';
 import { addArchiveCommands } from './archive.js';
 import { createAppSnapshot, listSnapshotsCached, restoreAppSnapshot, showAppSnapshot, snapshotLogs } from './app-snapshot.js';
