@@ -75,7 +75,11 @@ export class ProgressTracker {
 
   /** At the end: components never started are skipped. */
   finish(): JobProgress {
-    for (const c of this.progress.components) if (c.state === 'pending' || c.state === 'running') c.state = 'skipped';
+    const p = this.progress;
+    for (const c of p.components) if (c.state === 'pending' || c.state === 'running') c.state = 'skipped';
+    // Progress events are throttled: the totals end as at least what the components report.
+    p.bytes = Math.max(p.bytes, p.components.reduce((n, c) => n + c.bytes, 0));
+    p.items = Math.max(p.items, p.components.reduce((n, c) => n + c.items, 0));
     delete this.progress.etaSeconds;
     return this.progress;
   }

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
@@ -138,11 +140,7 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
   app.get('/api/openapi.json', async () => doc);
   const page = referencePage(table, VERSION);
   app.get('/api/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
-  app.get('/', async (_req, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Strongbox</title></head><body style="font:16px system-ui;max-width:40em;margin:3em auto"><h1>Strongbox ${VERSION}</h1><p>The server is running. The API reference is at <a href="/api/docs">/api/docs</a>; the CLI talks to it with <code>strongbox --server URL --token TOKEN …</code>.</p></body></html>`),
-  );
+  serveConsole(app);
 
   await core.start();
   try {
@@ -181,4 +179,26 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
         log.flush();
       })()),
   };
+}
+
+const CONSOLE_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
+const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.html': 'text/html; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.woff2': 'font/woff2' };
+
+/** The admin console (built by `npm run build` into dist/web) from the same port: the page at /, its assets under /assets/. */
+function serveConsole(app: FastifyInstance): void {
+  const index = path.join(CONSOLE_DIR, 'index.html');
+  const csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+  app.get('/', async (_req, reply) => {
+    if (!existsSync(index)) {
+      return reply.type('text/html; charset=utf-8').send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Strongbox</title></head><body style="font:16px system-ui;max-width:40em;margin:3em auto"><h1>Strongbox ${VERSION}</h1><p>The console is not built: run <code>npm run build</code> in the checkout. The API reference is at <a href="/api/docs">/api/docs</a>.</p></body></html>`);
+    }
+    return reply.header('content-security-policy', csp).header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(createReadStream(index));
+  });
+  app.get('/assets/:file', async (req, reply) => {
+    const name = (req.params as { file: string }).file;
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) throw new AppError('NOT_FOUND', `No console file ${name}.`);
+    const file = path.join(CONSOLE_DIR, 'assets', name);
+    if (!existsSync(file)) throw new AppError('NOT_FOUND', `No console file ${name}.`);
+    return reply.header('cache-control', 'public, max-age=31536000, immutable').type(TYPES[path.extname(name)] ?? 'application/octet-stream').send(createReadStream(file));
+  });
 }

@@ -215,7 +215,10 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
       await destinationTarget(core.inst, query.destination ?? null);
       const declared = Number(req.headers['content-length'] ?? NaN);
       if (declared > o.maxUploadBytes) {
-        reply.header('connection', 'close');
+        // Read and drop a body of modest size, so that a client still sending it sees the answer;
+        // a huge one gets the answer and a closed connection.
+        if (declared > o.maxUploadBytes + 64 * 1024 * 1024) reply.header('connection', 'close');
+        else (req.body as Readable).resume();
         throw new AppError('TOO_LARGE', `The upload (${declared} bytes) is over the limit of ${o.maxUploadBytes} bytes (serve --max-upload).`);
       }
       const file = join(core.uploadsDir, `${randomBytes(8).toString('hex')}.sbx`);

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { tmp } from './testing/cli.js';
+import { launch, screenshotPath } from './testing/browser.js';
+import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
+
+test('console: sign in, see the dashboard, take a snapshot and watch it complete, schedule it; a viewer sees no actions', async () => {
+  const root = tmp();
+  const data = path.join(root, 'data');
+  mkdirSync(path.join(data, 'docs'), { recursive: true });
+  for (let i = 0; i < 50; i++) writeFileSync(path.join(data, 'docs', `page-${i}.md`), `# Page ${i}\n${'text '.repeat(2000)}\n`);
+  await prepareInstance(root, {
+    notes: `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: notes, version: "1.4.2" }\nspec:\n  components:\n    - name: uploads\n      files: { path: ${data} }\n    - name: export\n      command:\n        backup: ["sh", "-c", "head -c 3000000 /dev/urandom"]\n        restore: ["sh", "-c", "cat > /dev/null"]\n`,
+  });
+  const browser = await launch();
+  const srv = await startServe(root).catch(async (err: unknown) => {
+    await browser.close();
+    throw err;
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(srv.url);
+    await page.getByLabel('User').fill('admin');
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Wrong user name or password' }).waitFor();
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.getByRole('region', { name: 'Application notes' }).getByText('none yet').waitFor();
+
+    // A snapshot from the dashboard: the job opens live and completes.
+    await page.getByRole('button', { name: 'Create snapshot' }).click();
+    await page.getByLabel('Tags (comma-separated)').fill('from-console');
+    await page.getByRole('button', { name: 'Start' }).click();
+    await page.waitForURL(/#\/job\//);
+    await page.getByRole('status').filter({ hasText: 'completed' }).waitFor({ timeout: 60000 });
+    await page.getByLabel('Job log').getByText(/notes\/export: done/).waitFor();
+    const rows = page.getByRole('table', { name: 'Components' }).getByRole('row');
+    assert.equal(await rows.count(), 3);
+    await page.screenshot({ path: screenshotPath('job'), fullPage: true });
+    await page.getByRole('link', { name: /^[0-9a-f]{8}$/ }).click();
+    await page.getByRole('heading', { name: /Snapshot [0-9a-f]{8}/ }).waitFor();
+    await page.getByText('notes/uploads: done').waitFor();
+    await page.screenshot({ path: screenshotPath('snapshot'), fullPage: true });
+    await page.getByRole('button', { name: 'Pin' }).click();
+    await page.getByRole('button', { name: 'Unpin' }).waitFor();
+
+    await page.getByRole('link', { name: 'Snapshots' }).click();
+    await page.getByRole('cell', { name: 'from-console' }).waitFor();
+    await page.screenshot({ path: screenshotPath('snapshots'), fullPage: true });
+
+    // A schedule with a preview of its next runs.
+    await page.getByRole('link', { name: 'Schedules' }).click();
+    await page.getByLabel('Name').fill('notes-nightly');
+    await page.getByLabel('When (hourly, daily, weekly or cron)').fill('30 2 * * 1-5');
+    await page.getByLabel('Time zone').fill('Europe/Paris');
+    await page.getByText(/every weekday at 02:30 \(Europe\/Paris\); next:/).waitFor();
+    await page.getByLabel('When (hourly, daily, weekly or cron)').fill('every day');
+    await page.getByText(/is not a schedule/).waitFor();
+    await page.getByLabel('When (hourly, daily, weekly or cron)').fill('daily');
+    await page.getByRole('button', { name: 'Add schedule' }).click();
+    await page.getByRole('cell', { name: 'notes-nightly' }).waitFor();
+    await page.screenshot({ path: screenshotPath('schedules'), fullPage: true });
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByRole('region', { name: 'Application notes' }).getByText(/every day at 02:00/).waitFor();
+    await page.screenshot({ path: screenshotPath('dashboard'), fullPage: true });
+
+    // A viewer: the same pages, no buttons that would be refused.
+    const api = new Api(srv.url);
+    await api.login('admin', ADMIN_PASSWORD);
+    await api.ok('POST', '/api/users', { name: 'vera', role: 'viewer', password: 'viewer-password', mustChangePassword: false });
+    const viewer = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await viewer.goto(srv.url);
+    await viewer.getByLabel('User').fill('vera');
+    await viewer.getByLabel('Password').fill('viewer-password');
+    await viewer.getByRole('button', { name: 'Sign in' }).click();
+    await viewer.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    assert.equal(await viewer.getByRole('button', { name: 'Create snapshot' }).count(), 0);
+    await viewer.getByRole('link', { name: 'Snapshots' }).click();
+    await viewer.getByRole('cell', { name: 'from-console' }).waitFor();
+    await viewer.getByRole('link', { name: /^[0-9a-f]{8}$/ }).first().click();
+    await viewer.getByRole('heading', { name: /Snapshot/ }).waitFor();
+    assert.equal(await viewer.getByRole('button', { name: /Pin|Unpin|Delete/ }).count(), 0);
+    await viewer.getByRole('link', { name: 'Schedules' }).click();
+    await viewer.getByRole('cell', { name: 'notes-nightly' }).waitFor();
+    assert.equal(await viewer.getByRole('button', { name: /Pause|Run now|Remove|Add schedule/ }).count(), 0);
+    await viewer.screenshot({ path: screenshotPath('narrow-viewer'), fullPage: true });
+    // Sign out ends the session.
+    await viewer.getByRole('button', { name: 'Sign out' }).click();
+    await viewer.getByRole('heading', { name: 'Sign in to Strongbox' }).waitFor();
+  } finally {
+    await browser.close();
+    await srv.stop();
+  }
+});

@@ -1,0 +1,26 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+
+/** Debian's Chromium (installed by .ci/run), headless, with nothing reaching out to the network (Playwright gives it a fresh profile). */
+export const CHROMIUM = process.env.STRONGBOX_TEST_CHROMIUM ?? '/usr/bin/chromium';
+
+export async function launch(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the console's tests need Debian's chromium ("apt-get install chromium"; .ci/run installs it).`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
+
+/**
+ * Where the tests save pictures of the console: dist/screenshots, or STRONGBOX_SCREENSHOT_DIR
+ * (the README's come from "STRONGBOX_SCREENSHOT_DIR=docs/screenshots node scripts/run-tests.mjs console").
+ */
+export const SCREENSHOTS = path.resolve(process.env.STRONGBOX_SCREENSHOT_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../screenshots'));
+export function screenshotPath(name: string): string {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return path.join(SCREENSHOTS, `${name}.png`);
+}

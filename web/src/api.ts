@@ -1,0 +1,91 @@
+/** The console talks to the API only: a session cookie, and the CSRF token on every change. */
+export interface Me {
+  user: string;
+  role: 'admin' | 'operator' | 'viewer';
+  csrf?: string;
+  mustChangePassword: boolean;
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly details?: Record<string, unknown>) {
+    super(message);
+  }
+}
+
+let csrf: string | undefined;
+export function setCsrf(t: string | undefined): void {
+  csrf = t;
+}
+
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const text = await res.text();
+  const data = text ? (JSON.parse(text) as unknown) : undefined;
+  if (!res.ok) {
+    const e = (data as { error?: { code: string; message: string; details?: Record<string, unknown> } } | undefined)?.error;
+    throw new ApiError(res.status, e?.code ?? 'INTERNAL', e?.message ?? `${res.status} ${res.statusText}`, e?.details);
+  }
+  return data as T;
+}
+
+export const get = <T,>(p: string) => call<T>('GET', p);
+export const post = <T,>(p: string, b?: unknown) => call<T>('POST', p, b ?? {});
+
+export function can(me: Me, need: 'viewer' | 'operator' | 'admin'): boolean {
+  const order = ['viewer', 'operator', 'admin'];
+  return order.indexOf(me.role) >= order.indexOf(need);
+}
+
+export function bytes(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < u.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${u[i]}`;
+}
+
+export function when(iso: string | null | undefined): string {
+  return iso ? iso.replace('T', ' ').slice(0, 19) + ' UTC' : '—';
+}
+
+export interface JobRecord {
+  id: string;
+  kind: string;
+  app: string | null;
+  destination: string | null;
+  phase: string;
+  params: Record<string, unknown>;
+  progress: { current?: string; bytes: number; newBytes: number; items: number; rate: number; etaSeconds?: number; components: { app: string; component: string; kind: string; state: string; bytes: number; items: number; rate: number; error?: string }[] };
+  result: Record<string, unknown> | null;
+  warnings: string[];
+  errors: string[];
+  requestedBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface SnapshotView {
+  id: string;
+  time: string;
+  type: string;
+  status: string;
+  host: string;
+  tags: string[];
+  note: string | null;
+  applications: { name: string; version: string; status: string }[];
+  paths: string[];
+  bytes: number;
+  newBytes: number;
+  storedBytes: number;
+  durationMs: number;
+  warningCount: number;
+  pinned: boolean;
+  destination: string | null;
+}

@@ -1,0 +1,96 @@
+import { useEffect, useState } from 'react';
+import { bytes, get, when, type JobRecord, type Me, type SnapshotView } from '../api.js';
+import { CreateSnapshot } from './Snapshots.js';
+
+interface App {
+  name: string;
+  version: string;
+  components: { name: string; kind: string }[];
+  license: { required: boolean; ok?: boolean; reason?: string };
+}
+interface Schedule {
+  name: string;
+  app: string | null;
+  kind: string;
+  paused: boolean;
+  nextRuns: string[];
+  cron: string;
+  description: string;
+}
+
+/** Per application: the last snapshot, the next run, and whether it is protected (a successful snapshot within its schedule's interval). */
+export function Dashboard({ me }: { me: Me }) {
+  const [apps, setApps] = useState<App[]>();
+  const [snaps, setSnaps] = useState<SnapshotView[]>([]);
+  const [schedules, setSchedules] = useState<Schedule[]>([]);
+  const [running, setRunning] = useState<JobRecord[]>([]);
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    const load = async () => {
+      try {
+        const [a, s, sc, j] = await Promise.all([get<App[]>('/api/applications'), get<SnapshotView[]>('/api/snapshots').catch(() => []), get<Schedule[]>('/api/schedules'), get<JobRecord[]>('/api/jobs?limit=20')]);
+        setApps(a);
+        setSnaps(s);
+        setSchedules(sc);
+        setRunning(j.filter((x) => x.phase === 'running' || x.phase === 'queued'));
+      } catch (e) {
+        setError((e as Error).message);
+      }
+    };
+    void load();
+    const t = setInterval(() => void load(), 5000);
+    return () => clearInterval(t);
+  }, []);
+  if (error) return <div className="error" role="alert">{error}</div>;
+  if (!apps) return <p className="empty">Loading…</p>;
+  return (
+    <>
+      <div className="row">
+        <h1 className="grow">Dashboard</h1>
+        <CreateSnapshot me={me} apps={apps.map((a) => a.name)} />
+      </div>
+      {running.length > 0 && (
+        <div className="panel">
+          <h2>Running now</h2>
+          {running.map((j) => (
+            <div key={j.id}>
+              <a href={`#/job/${j.id}`}>
+                {j.kind} {j.app ?? '(full)'}
+              </a>{' '}
+              <span className={`status ${j.phase}`}>{j.phase}</span> {bytes(j.progress.bytes)}
+            </div>
+          ))}
+        </div>
+      )}
+      {apps.length === 0 ? (
+        <div className="panel empty">No applications yet. Add one with <code>strongbox app add -f SPEC.yaml</code> (see examples/).</div>
+      ) : (
+        <div className="cards">
+          {apps.map((a) => {
+            const last = snaps.find((s) => s.applications.some((x) => x.name === a.name));
+            const lastOk = snaps.find((s) => s.status === 'completed' && s.applications.some((x) => x.name === a.name));
+            const sched = schedules.find((s) => s.kind === 'backup' && s.app === a.name && !s.paused);
+            const gap = sched && (!lastOk || Date.now() - Date.parse(lastOk.time) > 2 * intervalOf(sched));
+            return (
+              <section className="panel" key={a.name} aria-label={`Application ${a.name}`}>
+                <h2>
+                  {a.name} <span className="muted">{a.version}</span>
+                </h2>
+                <div>Last snapshot: {last ? <><a href={`#/snapshot/${last.id}`}>{when(last.time)}</a> <span className={`status ${last.status}`}>{last.status}</span></> : <span className="muted">none yet</span>}</div>
+                <div>Next run: {sched?.nextRuns[0] ? `${when(sched.nextRuns[0])} (${sched.description})` : <span className="muted">no schedule</span>}</div>
+                {gap && <div className="gap">Protection gap: no successful snapshot within the schedule's interval</div>}
+                {a.license.required && !a.license.ok && <div className="gap">License needed: {a.license.reason}</div>}
+                <div className="muted">{a.components.map((c) => `${c.name} (${c.kind})`).join(', ')}</div>
+              </section>
+            );
+          })}
+        </div>
+      )}
+    </>
+  );
+}
+
+function intervalOf(s: Schedule): number {
+  const r = s.nextRuns.map((x) => Date.parse(x));
+  return r.length > 1 ? r[1]! - r[0]! : 86400e3;
+}

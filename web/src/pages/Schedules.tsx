@@ -1,0 +1,173 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { ApiError, call, can, get, post, when, type Me } from '../api.js';
+
+interface Schedule {
+  id: string;
+  name: string;
+  kind: string;
+  app: string | null;
+  cron: string;
+  timezone: string;
+  paused: boolean;
+  description: string;
+  nextRuns: string[];
+  retention: Record<string, string | number>;
+  lastRunAt: string | null;
+  lastOutcome: string | null;
+  skipped: number;
+}
+
+export function Schedules({ me }: { me: Me }) {
+  const [list, setList] = useState<Schedule[]>();
+  const [error, setError] = useState<string>();
+  const load = () => get<Schedule[]>('/api/schedules').then(setList, (e: Error) => setError(e.message));
+  useEffect(() => {
+    void load();
+  }, []);
+  const act = async (fn: () => Promise<unknown>) => {
+    try {
+      setError(undefined);
+      await fn();
+      await load();
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    }
+  };
+  return (
+    <>
+      <h1>Schedules</h1>
+      {error && <div className="error" role="alert">{error}</div>}
+      {list && list.length === 0 && <div className="panel empty">No schedules yet. Add one below: an application's snapshots every night, with what to keep.</div>}
+      {list && list.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>What</th>
+              <th>When</th>
+              <th>Next run</th>
+              <th>Retention</th>
+              <th>Last run</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((s) => (
+              <tr key={s.id}>
+                <td>{s.name}</td>
+                <td>{s.kind === 'maintenance' ? 'maintenance' : (s.app ?? 'full')}</td>
+                <td>{s.description}</td>
+                <td>{s.paused ? <span className="status canceled">paused</span> : when(s.nextRuns[0])}</td>
+                <td>{Object.entries(s.retention).map(([k, v]) => `${k} ${v}`).join(', ') || 'keep all'}</td>
+                <td>
+                  {when(s.lastRunAt)} {s.lastOutcome ? <span className="muted">{s.lastOutcome}</span> : null}
+                  {s.skipped ? <div className="muted">{s.skipped} skipped</div> : null}
+                </td>
+                <td>
+                  {can(me, 'operator') && (
+                    <div className="row">
+                      <button onClick={() => void act(() => post(`/api/schedules/${s.name}/${s.paused ? 'resume' : 'pause'}`))}>{s.paused ? 'Resume' : 'Pause'}</button>
+                      <button onClick={() => void act(async () => { const j = await post<{ id: string }>(`/api/schedules/${s.name}/run`); location.hash = `#/job/${j.id}`; })}>Run now</button>
+                      <button className="danger" onClick={() => window.confirm(`Remove schedule ${s.name}? Its snapshots stay.`) && void act(() => call('DELETE', `/api/schedules/${s.name}`))}>
+                        Remove
+                      </button>
+                    </div>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {can(me, 'operator') && <AddSchedule onAdded={load} />}
+    </>
+  );
+}
+
+function AddSchedule({ onAdded }: { onAdded: () => Promise<unknown> }) {
+  const [apps, setApps] = useState<string[]>([]);
+  const [form, setForm] = useState({ name: '', target: '', cron: 'daily', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', keepLast: '', keepDaily: '7', keepWeekly: '4', ttl: '' });
+  const [preview, setPreview] = useState<{ description: string; nextRuns: string[] } | { error: string }>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    get<{ name: string }[]>('/api/applications').then((a) => {
+      setApps(a.map((x) => x.name));
+      setForm((f) => ({ ...f, target: f.target || a[0]?.name || '__full' }));
+    }, () => undefined);
+  }, []);
+  useEffect(() => {
+    const t = setTimeout(() => {
+      post<{ description: string; nextRuns: string[] }>('/api/schedules/preview', { cron: form.cron, timezone: form.timezone }).then(setPreview, (e: Error) => setPreview({ error: e.message }));
+    }, 250);
+    return () => clearTimeout(t);
+  }, [form.cron, form.timezone]);
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const n = (v: string) => (v ? Number(v) : undefined);
+    const retention = Object.fromEntries(Object.entries({ keepLast: n(form.keepLast), keepDaily: n(form.keepDaily), keepWeekly: n(form.keepWeekly), ttl: form.ttl || undefined }).filter(([, v]) => v !== undefined));
+    try {
+      await post('/api/schedules', { name: form.name, ...(form.target === '__full' ? {} : { app: form.target }), cron: form.cron, timezone: form.timezone, retention });
+      setError(undefined);
+      setForm({ ...form, name: '' });
+      await onAdded();
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  };
+  return (
+    <form className="panel" onSubmit={(e) => void submit(e)} aria-label="Add a schedule">
+      <h2>Add a schedule</h2>
+      <div className="row">
+        <div className="grow">
+          <label htmlFor="s-name">Name</label>
+          <input id="s-name" value={form.name} onChange={set('name')} required placeholder="notes-nightly" />
+        </div>
+        <div className="grow">
+          <label htmlFor="s-target">What</label>
+          <select id="s-target" value={form.target} onChange={set('target')}>
+            {apps.map((a) => (
+              <option key={a} value={a}>
+                Application {a}
+              </option>
+            ))}
+            <option value="__full">Full snapshots</option>
+          </select>
+        </div>
+        <div className="grow">
+          <label htmlFor="s-cron">When (hourly, daily, weekly or cron)</label>
+          <input id="s-cron" value={form.cron} onChange={set('cron')} required />
+        </div>
+        <div className="grow">
+          <label htmlFor="s-tz">Time zone</label>
+          <input id="s-tz" value={form.timezone} onChange={set('timezone')} required />
+        </div>
+      </div>
+      <div aria-live="polite" className="muted">
+        {preview && 'error' in preview ? <span className="gap">{preview.error}</span> : preview ? <>{preview.description}; next: {preview.nextRuns.map(when).join(' · ')}</> : null}
+      </div>
+      <div className="row">
+        <div className="grow">
+          <label htmlFor="s-last">Keep last</label>
+          <input id="s-last" inputMode="numeric" value={form.keepLast} onChange={set('keepLast')} />
+        </div>
+        <div className="grow">
+          <label htmlFor="s-daily">Keep daily</label>
+          <input id="s-daily" inputMode="numeric" value={form.keepDaily} onChange={set('keepDaily')} />
+        </div>
+        <div className="grow">
+          <label htmlFor="s-weekly">Keep weekly</label>
+          <input id="s-weekly" inputMode="numeric" value={form.keepWeekly} onChange={set('keepWeekly')} />
+        </div>
+        <div className="grow">
+          <label htmlFor="s-ttl">Forget after (e.g. 90d)</label>
+          <input id="s-ttl" value={form.ttl} onChange={set('ttl')} />
+        </div>
+      </div>
+      {error && <div className="error" role="alert">{error}</div>}
+      <p>
+        <button className="primary" type="submit">Add schedule</button>
+      </p>
+    </form>
+  );
+}

@@ -1,0 +1,296 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { ApiError, bytes, call, can, get, post, when, type JobRecord, type Me, type SnapshotView } from '../api.js';
+
+/** Start a snapshot (an application or full); the new job opens live. */
+export function CreateSnapshot({ me, apps }: { me: Me; apps: string[] }) {
+  const [open, setOpen] = useState(false);
+  const [target, setTarget] = useState(apps[0] ?? '__full');
+  const [tags, setTags] = useState('');
+  const [note, setNote] = useState('');
+  const [error, setError] = useState<string>();
+  if (!can(me, 'operator')) return null;
+  if (!open) return <button className="primary" onClick={() => setOpen(true)}>Create snapshot</button>;
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      const body = { ...(target === '__full' ? { full: true } : { apps: [target] }), tags: tags.split(',').map((t) => t.trim()).filter(Boolean), ...(note ? { note } : {}) };
+      const j = await post<JobRecord>('/api/snapshots', body);
+      location.hash = `#/job/${j.id}`;
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  };
+  return (
+    <form className="panel" onSubmit={(e) => void submit(e)} aria-label="Create a snapshot">
+      <label htmlFor="snap-target">What</label>
+      <select id="snap-target" value={target} onChange={(e) => setTarget(e.target.value)}>
+        {apps.map((a) => (
+          <option key={a} value={a}>
+            Application {a}
+          </option>
+        ))}
+        <option value="__full">Full (every application and the instance state)</option>
+      </select>
+      <label htmlFor="snap-tags">Tags (comma-separated)</label>
+      <input id="snap-tags" value={tags} onChange={(e) => setTags(e.target.value)} />
+      <label htmlFor="snap-note">Note</label>
+      <input id="snap-note" value={note} onChange={(e) => setNote(e.target.value)} />
+      {error && <div className="error" role="alert">{error}</div>}
+      <p className="row">
+        <button className="primary" type="submit">Start</button>
+        <button type="button" onClick={() => setOpen(false)}>Cancel</button>
+      </p>
+    </form>
+  );
+}
+
+export function Snapshots({ me }: { me: Me }) {
+  const [list, setList] = useState<SnapshotView[]>();
+  const [apps, setApps] = useState<string[]>([]);
+  const [filter, setFilter] = useState({ app: '', type: '', status: '', tag: '' });
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    get<{ name: string }[]>('/api/applications').then((a) => setApps(a.map((x) => x.name)), () => undefined);
+  }, []);
+  useEffect(() => {
+    const q = new URLSearchParams(Object.entries(filter).filter(([, v]) => v));
+    get<SnapshotView[]>(`/api/snapshots?${q}`).then(setList, (e: Error) => setError(e.message));
+  }, [filter]);
+  const set = (k: keyof typeof filter) => (e: { target: { value: string } }) => setFilter({ ...filter, [k]: e.target.value });
+  return (
+    <>
+      <div className="row">
+        <h1 className="grow">Snapshots</h1>
+        <CreateSnapshot me={me} apps={apps} />
+      </div>
+      <div className="row panel" role="search">
+        <div className="grow">
+          <label htmlFor="f-app">Application</label>
+          <select id="f-app" value={filter.app} onChange={set('app')}>
+            <option value="">all</option>
+            {apps.map((a) => (
+              <option key={a}>{a}</option>
+            ))}
+          </select>
+        </div>
+        <div className="grow">
+          <label htmlFor="f-type">Type</label>
+          <select id="f-type" value={filter.type} onChange={set('type')}>
+            <option value="">all</option>
+            <option>application</option>
+            <option>full</option>
+            <option>files</option>
+          </select>
+        </div>
+        <div className="grow">
+          <label htmlFor="f-status">Status</label>
+          <select id="f-status" value={filter.status} onChange={set('status')}>
+            <option value="">all</option>
+            <option>completed</option>
+            <option>partially_failed</option>
+            <option>failed</option>
+          </select>
+        </div>
+        <div className="grow">
+          <label htmlFor="f-tag">Tag</label>
+          <input id="f-tag" value={filter.tag} onChange={set('tag')} />
+        </div>
+      </div>
+      {error && <div className="error" role="alert">{error}</div>}
+      {list && list.length === 0 && <div className="panel empty">No snapshots here yet. Create one with the button above, or add a schedule.</div>}
+      {list && list.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>Snapshot</th>
+              <th>Time</th>
+              <th>Type</th>
+              <th>Status</th>
+              <th>Applications</th>
+              <th>Tags</th>
+              <th>Size</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((s) => (
+              <tr key={s.id}>
+                <td>
+                  <a href={`#/snapshot/${s.id}`}>{s.id.slice(0, 8)}</a> {s.pinned && <span title="pinned: retention never forgets it">📌</span>}
+                </td>
+                <td>{when(s.time)}</td>
+                <td>{s.type}</td>
+                <td>
+                  <span className={`status ${s.status}`}>{s.status}</span>
+                </td>
+                <td>{s.applications.map((a) => `${a.name} ${a.version}`).join(', ') || s.paths.join(' ')}</td>
+                <td>{s.tags.join(', ')}</td>
+                <td>{bytes(s.bytes)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+interface Detail extends SnapshotView {
+  manifest: {
+    note?: string;
+    errors?: string[];
+    warnings: { path?: string; message: string }[];
+    applications?: { name: string; version: string; status: string; errors: string[]; components: { name: string; kind: string; status: string; bytes: number; items: number; error?: string; durationMs: number; source: string }[]; hooks: { phase: string; name: string; status: string; exitCode: number | null; durationMs: number; error?: string; stdout?: string; stderr?: string }[] }[];
+  };
+}
+
+export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
+  const [s, setS] = useState<Detail>();
+  const [log, setLog] = useState<string[]>();
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const load = () => get<Detail>(`/api/snapshots/${id}`).then(setS, (e: Error) => setError(e.message));
+  useEffect(() => {
+    void load();
+    get<{ lines: string[] }>(`/api/snapshots/${id}/logs`).then((r) => setLog(r.lines), () => setLog([]));
+  }, [id]);
+  const act = async (fn: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (error && !s) return <div className="error" role="alert">{error}</div>;
+  if (!s) return <p className="empty">Loading…</p>;
+  return (
+    <>
+      <div className="row">
+        <h1 className="grow">
+          Snapshot {s.id.slice(0, 8)} <span className={`status ${s.status}`}>{s.status}</span>
+        </h1>
+        {can(me, 'operator') && (
+          <button disabled={busy} onClick={() => void act(async () => (await call(s.pinned ? 'DELETE' : 'POST', `/api/snapshots/${s.id}/pin`, {}), await load()))}>
+            {s.pinned ? 'Unpin' : 'Pin'}
+          </button>
+        )}
+        {can(me, 'admin') && (
+          <button
+            className="danger"
+            disabled={busy || s.pinned}
+            onClick={() =>
+              window.confirm(`Delete snapshot ${s.id.slice(0, 8)}? Its space is reclaimed by the next maintenance.`) &&
+              void act(async () => {
+                await call('DELETE', `/api/snapshots/${s.id}`);
+                location.hash = '#/snapshots';
+              })
+            }
+          >
+            Delete
+          </button>
+        )}
+      </div>
+      {error && <div className="error" role="alert">{error}</div>}
+      <div className="panel">
+        <div>Time: {when(s.time)} · host {s.host} · type {s.type} · destination {s.destination ?? 'default'}</div>
+        <div>
+          Size {bytes(s.bytes)}; added {bytes(s.newBytes)} ({bytes(s.storedBytes)} stored) in {(s.durationMs / 1000).toFixed(1)} s
+        </div>
+        {s.tags.length > 0 && <div>Tags: {s.tags.join(', ')}</div>}
+        {s.note && <div>Note: {s.note}</div>}
+        <div className="muted">{s.id}</div>
+      </div>
+      {(s.manifest.applications ?? []).map((a) => (
+        <section key={a.name} aria-label={`Application ${a.name}`}>
+          <h2>
+            {a.name} {a.version} <span className={`status ${a.status}`}>{a.status}</span>
+          </h2>
+          <table>
+            <thead>
+              <tr>
+                <th>Component</th>
+                <th>Kind</th>
+                <th>Status</th>
+                <th>Size</th>
+                <th>Items</th>
+                <th>Time</th>
+                <th>Source</th>
+              </tr>
+            </thead>
+            <tbody>
+              {a.components.map((c) => (
+                <tr key={c.name}>
+                  <td>{c.name}</td>
+                  <td>{c.kind}</td>
+                  <td>
+                    <span className={`status ${c.status}`}>{c.status}</span>
+                    {c.error && <div className="gap">{c.error}</div>}
+                  </td>
+                  <td>{bytes(c.bytes)}</td>
+                  <td>{c.items}</td>
+                  <td>{(c.durationMs / 1000).toFixed(1)} s</td>
+                  <td className="muted">{c.source}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {a.hooks.length > 0 && (
+            <table aria-label="Hooks">
+              <thead>
+                <tr>
+                  <th>Hook</th>
+                  <th>Phase</th>
+                  <th>Status</th>
+                  <th>Exit</th>
+                  <th>Output</th>
+                </tr>
+              </thead>
+              <tbody>
+                {a.hooks.map((h, i) => (
+                  <tr key={i}>
+                    <td>{h.name}</td>
+                    <td>{h.phase}</td>
+                    <td>
+                      <span className={`status ${h.status === 'succeeded' ? 'completed' : 'failed'}`}>{h.status}</span> {h.error}
+                    </td>
+                    <td>{h.exitCode ?? '—'}</td>
+                    <td>
+                      <code>{[h.stdout, h.stderr].filter(Boolean).join('\n').slice(0, 400)}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          {a.errors.map((e) => (
+            <div className="error" key={e}>
+              {e}
+            </div>
+          ))}
+        </section>
+      ))}
+      {s.manifest.warnings.length > 0 && (
+        <>
+          <h2>Warnings</h2>
+          <ul>
+            {s.manifest.warnings.map((w, i) => (
+              <li key={i}>
+                {w.path ? `${w.path}: ` : ''}
+                {w.message}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {log && log.length > 0 && (
+        <>
+          <h2>Log</h2>
+          <pre className="log">{log.join('\n')}</pre>
+        </>
+      )}
+    </>
+  );
+}
