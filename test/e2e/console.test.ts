@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { tmp } from './testing/cli.js';
+import { describeTree, tmp } from './testing/cli.js';
 import { launch, screenshotPath } from './testing/browser.js';
 import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
 
@@ -47,6 +47,38 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
     await page.screenshot({ path: screenshotPath('snapshot'), fullPage: true });
     await page.getByRole('button', { name: 'Pin' }).click();
     await page.getByRole('button', { name: 'Unpin' }).waitFor();
+
+    // Download as an archive.
+    await page.getByRole('button', { name: 'Download…' }).click();
+    await page.getByLabel(/Archive password/).fill('archive password 1');
+    await page.getByRole('button', { name: 'Prepare archive' }).click();
+    const saving = page.waitForEvent('download');
+    await page.getByRole('link', { name: /^Save strongbox-[0-9a-f]{8}\.sbx/ }).click();
+    const file = path.join(root, 'from-console.sbx');
+    await (await saving).saveAs(file);
+    assert.ok(statSync(file).size > 100_000);
+    const snapshotUrl = page.url();
+
+    // Restore with the wizard: first into the original (not empty: refused), then mapped to a new directory.
+    await page.getByRole('link', { name: 'Restore…' }).click();
+    await page.getByRole('heading', { name: /Restore snapshot/ }).waitFor();
+    await page.getByRole('button', { name: 'Check (dry run)' }).click();
+    await page.getByRole('heading', { name: 'The preflight found problems' }).waitFor({ timeout: 30000 });
+    await page.getByText(/is not empty/).first().waitFor();
+    const target = path.join(root, 'restored');
+    await page.getByLabel(/Restore uploads to/).fill(target);
+    await page.getByLabel('export (command)').uncheck();
+    await page.getByRole('button', { name: 'Check (dry run)' }).click();
+    await page.getByRole('heading', { name: 'The preflight passed' }).waitFor({ timeout: 30000 });
+    await page.screenshot({ path: screenshotPath('restore'), fullPage: true });
+    const restoreNow = page.getByRole('button', { name: 'Restore now' });
+    assert.equal(await restoreNow.isDisabled(), true, 'disabled until the name is typed');
+    await page.getByLabel('Type notes to restore').fill('notes');
+    await restoreNow.click();
+    await page.waitForURL(/#\/job\//);
+    await page.getByRole('status').filter({ hasText: 'completed' }).waitFor({ timeout: 60000 });
+    assert.deepEqual(await describeTree(target), await describeTree(data));
+    await page.goto(snapshotUrl);
 
     await page.getByRole('link', { name: 'Snapshots' }).click();
     await page.getByRole('cell', { name: 'from-console' }).waitFor();

@@ -5,6 +5,7 @@ import { Dashboard } from './pages/Dashboard.js';
 import { Snapshots, SnapshotDetail } from './pages/Snapshots.js';
 import { JobPage, Jobs } from './pages/Jobs.js';
 import { Schedules } from './pages/Schedules.js';
+import { RestoreWizard } from './pages/Restore.js';
 
 /** Hash routes (#/snapshots/ID): the server serves one page; the API is the only other thing it talks to. */
 function useRoute(): string[] {
@@ -55,7 +56,7 @@ export function App() {
       <nav className="side" aria-label="Sections">
         <div className="brand">Strongbox</div>
         {sections.map(([key, label]) => (
-          <a key={key} href={`#/${key}`} aria-current={section === key || (section === 'snapshot' && key === 'snapshots') || (section === 'job' && key === 'jobs') ? 'page' : undefined}>
+          <a key={key} href={`#/${key}`} aria-current={section === key || ((section === 'snapshot' || section === 'restore') && key === 'snapshots') || (section === 'job' && key === 'jobs') ? 'page' : undefined}>
             {label}
           </a>
         ))}
@@ -73,6 +74,7 @@ export function App() {
         {section === 'jobs' && <Jobs />}
         {section === 'job' && id && <JobPage me={me} id={id} />}
         {section === 'schedules' && <Schedules me={me} />}
+        {section === 'restore' && id && <RestoreWizard me={me} id={id} />}
       </main>
     </div>
   );

@@ -177,6 +177,8 @@ export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
             {s.pinned ? 'Unpin' : 'Pin'}
           </button>
         )}
+        {can(me, 'operator') && (s.applications.length > 0 || s.type === 'full') && <a href={`#/restore/${s.id}`}>Restore…</a>}
+        {can(me, 'admin') && <Download id={s.id} />}
         {can(me, 'admin') && (
           <button
             className="danger"
@@ -292,5 +294,44 @@ export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
         </>
       )}
     </>
+  );
+}
+
+/** An archive of the snapshot: a password, a job that writes it, then a link to fetch it. */
+function Download({ id }: { id: string }) {
+  const [open, setOpen] = useState(false);
+  const [password, setPassword] = useState('');
+  const [state, setState] = useState<{ job?: JobRecord; error?: string; busy?: boolean }>({});
+  if (!open) return <button onClick={() => setOpen(true)}>Download…</button>;
+  const start = async () => {
+    setState({ busy: true });
+    try {
+      let j = await post<JobRecord>(`/api/snapshots/${id}/download`, { password });
+      while (j.phase === 'queued' || j.phase === 'running') {
+        await new Promise((r) => setTimeout(r, 300));
+        j = await get<JobRecord>(`/api/jobs/${j.id}`);
+      }
+      setState(j.phase === 'completed' ? { job: j } : { error: j.errors.join('; ') || j.phase });
+    } catch (e) {
+      setState({ error: e instanceof ApiError ? e.message : String(e) });
+    }
+  };
+  const r = state.job?.result as { fileName?: string; archiveBytes?: number } | undefined;
+  return (
+    <div className="panel" role="group" aria-label="Download an archive">
+      <label htmlFor="dl-pw">Archive password (needed to upload it elsewhere; at least 8 characters)</label>
+      <input id="dl-pw" type="password" autoComplete="new-password" minLength={8} value={password} onChange={(e) => setPassword(e.target.value)} />
+      <p className="row">
+        <button className="primary" disabled={password.length < 8 || state.busy} onClick={() => void start()}>
+          {state.busy ? 'Preparing…' : 'Prepare archive'}
+        </button>
+        {state.job && (
+          <a href={`/api/jobs/${state.job.id}/artifact`} download={r?.fileName}>
+            Save {r?.fileName} ({bytes(r?.archiveBytes ?? 0)})
+          </a>
+        )}
+      </p>
+      {state.error && <div className="error" role="alert">{state.error}</div>}
+    </div>
   );
 }
