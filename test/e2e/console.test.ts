@@ -123,6 +123,40 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
     // Sign out ends the session.
     await viewer.getByRole('button', { name: 'Sign out' }).click();
     await viewer.getByRole('heading', { name: 'Sign in to Strongbox' }).waitFor();
+
+    // A second instance: upload the archive (verified), restore it with the wizard into a clean directory.
+    const root2 = tmp();
+    await prepareInstance(root2);
+    const srv2 = await startServe(root2);
+    try {
+      const p2 = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await p2.goto(srv2.url);
+      await p2.getByLabel('User').fill('admin');
+      await p2.getByLabel('Password').fill(ADMIN_PASSWORD);
+      await p2.getByRole('button', { name: 'Sign in' }).click();
+      await p2.getByRole('link', { name: 'Upload' }).click();
+      await p2.getByLabel('Archive file').setInputFiles(file);
+      await p2.getByLabel("The archive's password").fill('not the password');
+      await p2.getByRole('button', { name: 'Upload and verify' }).click();
+      await p2.getByRole('alert').filter({ hasText: 'Nothing was imported' }).waitFor({ timeout: 30000 });
+      await p2.getByLabel("The archive's password").fill('archive password 1');
+      await p2.getByRole('button', { name: 'Upload and verify' }).click();
+      await p2.getByRole('status').filter({ hasText: 'Verified and imported' }).waitFor({ timeout: 60000 });
+      await p2.screenshot({ path: screenshotPath('upload'), fullPage: true });
+      await p2.getByRole('status').getByRole('link').first().click();
+      await p2.getByRole('link', { name: 'Restore…' }).click();
+      const clean = path.join(root2, 'clean-target');
+      await p2.getByLabel(/Restore uploads to/).fill(clean);
+      await p2.getByLabel('export (command)').uncheck();
+      await p2.getByRole('button', { name: 'Check (dry run)' }).click();
+      await p2.getByRole('heading', { name: 'The preflight passed' }).waitFor({ timeout: 30000 });
+      await p2.getByLabel('Type notes to restore').fill('notes');
+      await p2.getByRole('button', { name: 'Restore now' }).click();
+      await p2.getByRole('status').filter({ hasText: 'completed' }).waitFor({ timeout: 60000 });
+      assert.deepEqual(await describeTree(clean), await describeTree(data));
+    } finally {
+      await srv2.stop();
+    }
   } finally {
     await browser.close();
     await srv.stop();

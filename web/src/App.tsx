@@ -6,6 +6,7 @@ import { Snapshots, SnapshotDetail } from './pages/Snapshots.js';
 import { JobPage, Jobs } from './pages/Jobs.js';
 import { Schedules } from './pages/Schedules.js';
 import { RestoreWizard } from './pages/Restore.js';
+import { Upload } from './pages/Upload.js';
 
 /** Hash routes (#/snapshots/ID): the server serves one page; the API is the only other thing it talks to. */
 function useRoute(): string[] {
@@ -55,7 +56,7 @@ export function App() {
     <div className="shell">
       <nav className="side" aria-label="Sections">
         <div className="brand">Strongbox</div>
-        {sections.map(([key, label]) => (
+        {[...sections, ...(me.role === 'admin' ? ([['upload', 'Upload']] as [string, string][]) : [])].map(([key, label]) => (
           <a key={key} href={`#/${key}`} aria-current={section === key || ((section === 'snapshot' || section === 'restore') && key === 'snapshots') || (section === 'job' && key === 'jobs') ? 'page' : undefined}>
             {label}
           </a>
@@ -75,6 +76,7 @@ export function App() {
         {section === 'job' && id && <JobPage me={me} id={id} />}
         {section === 'schedules' && <Schedules me={me} />}
         {section === 'restore' && id && <RestoreWizard me={me} id={id} />}
+        {section === 'upload' && <Upload />}
       </main>
     </div>
   );

@@ -13,6 +13,9 @@ export class ApiError extends Error {
 }
 
 let csrf: string | undefined;
+export function csrfToken(): string | undefined {
+  return csrf;
+}
 export function setCsrf(t: string | undefined): void {
   csrf = t;
 }
