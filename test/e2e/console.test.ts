@@ -134,6 +134,32 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
       await p2.getByLabel('User').fill('admin');
       await p2.getByLabel('Password').fill(ADMIN_PASSWORD);
       await p2.getByRole('button', { name: 'Sign in' }).click();
+
+      // A destination, added and validated from the console; a bad one says what is wrong.
+      await p2.getByRole('link', { name: 'Destinations' }).click();
+      await p2.getByLabel('Name').fill('second');
+      await p2.getByLabel('Location').fill('not/absolute');
+      await p2.getByLabel(/Repository password/).fill('second repository password');
+      await p2.getByRole('button', { name: 'Add and validate' }).click();
+      await p2.getByRole('alert').filter({ hasText: 'neither an absolute path nor a store URL' }).waitFor();
+      await p2.getByLabel('Location').fill(path.join(root2, 'second'));
+      await p2.getByRole('button', { name: 'Add and validate' }).click();
+      await p2.getByRole('status').filter({ hasText: /Added second: opened the repository with the password/ }).waitFor({ timeout: 30000 });
+      await p2.getByRole('row', { name: /second/ }).getByRole('button', { name: 'Test' }).click();
+      await p2.getByRole('status').filter({ hasText: /works: .*deleted it; 0 snapshot/ }).waitFor({ timeout: 30000 });
+      await p2.screenshot({ path: screenshotPath('destinations'), fullPage: true });
+
+      // An application from the spec editor: problems at their lines, then added.
+      await p2.getByRole('link', { name: 'Applications' }).click();
+      const editor = p2.getByLabel('Spec (YAML)');
+      await editor.fill(`apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: wiki, version: "2.0" }\nspec:\n  components:\n    - name: pages\n      filez: { path: ${data} }\n`);
+      await p2.getByText(/line \d+(:\d+)?: .*filez/).first().waitFor();
+      assert.equal(await p2.getByRole('button', { name: 'Add application' }).isDisabled(), true);
+      await editor.fill(`apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: wiki, version: "2.0" }\nspec:\n  components:\n    - name: pages\n      files: { path: ${data} }\n`);
+      await p2.getByText('valid: wiki 2.0').waitFor();
+      await p2.getByRole('button', { name: 'Add application' }).click();
+      await p2.getByRole('cell', { name: 'pages (files)' }).waitFor();
+
       await p2.getByRole('link', { name: 'Upload' }).click();
       await p2.getByLabel('Archive file').setInputFiles(file);
       await p2.getByLabel("The archive's password").fill('not the password');

@@ -7,6 +7,7 @@ import { JobPage, Jobs } from './pages/Jobs.js';
 import { Schedules } from './pages/Schedules.js';
 import { RestoreWizard } from './pages/Restore.js';
 import { Upload } from './pages/Upload.js';
+import { Applications, Destinations } from './pages/Setup.js';
 
 /** Hash routes (#/snapshots/ID): the server serves one page; the API is the only other thing it talks to. */
 function useRoute(): string[] {
@@ -25,6 +26,8 @@ const sections: [string, string][] = [
   ['snapshots', 'Snapshots'],
   ['jobs', 'Jobs'],
   ['schedules', 'Schedules'],
+  ['applications', 'Applications'],
+  ['destinations', 'Destinations'],
 ];
 
 export function App() {
@@ -77,6 +80,8 @@ export function App() {
         {section === 'schedules' && <Schedules me={me} />}
         {section === 'restore' && id && <RestoreWizard me={me} id={id} />}
         {section === 'upload' && <Upload />}
+        {section === 'applications' && <Applications me={me} />}
+        {section === 'destinations' && <Destinations me={me} />}
       </main>
     </div>
   );

@@ -1,0 +1,246 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { ApiError, call, can, get, post, type Me } from '../api.js';
+
+interface Destination {
+  name: string;
+  kind: string;
+  location: string;
+  password: string;
+  isDefault: boolean;
+  credentials: string;
+}
+
+function message(e: unknown): string {
+  return e instanceof ApiError ? e.message : String(e);
+}
+
+/** Destinations: where snapshots go. Added with validation that names the failing step; secrets are write-only. */
+export function Destinations({ me }: { me: Me }) {
+  const [list, setList] = useState<Destination[]>();
+  const [status, setStatus] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string>();
+  const load = () => get<Destination[]>('/api/destinations').then(setList, (e: Error) => setError(e.message));
+  useEffect(() => {
+    void load();
+  }, []);
+  const test = async (name: string) => {
+    setStatus((s) => ({ ...s, [name]: 'testing…' }));
+    try {
+      const r = await post<{ steps: string[]; snapshots: number }>(`/api/destinations/${name}/validate`);
+      setStatus((s) => ({ ...s, [name]: `works: ${r.steps.join(', ')}; ${r.snapshots} snapshot(s)` }));
+    } catch (e) {
+      setStatus((s) => ({ ...s, [name]: `failed: ${message(e)}` }));
+    }
+  };
+  return (
+    <>
+      <h1>Destinations</h1>
+      {error && <div className="error" role="alert">{error}</div>}
+      {list && list.length === 0 && <div className="panel empty">No destination yet: add one below (a directory, S3, Azure or SFTP).</div>}
+      {list && list.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Kind</th>
+              <th>Location</th>
+              <th>Password</th>
+              <th>Store credentials</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((d) => (
+              <tr key={d.name}>
+                <td>
+                  {d.name} {d.isDefault && <span className="status completed">default</span>}
+                </td>
+                <td>{d.kind}</td>
+                <td>{d.location}</td>
+                <td>{d.password}</td>
+                <td>{d.credentials}</td>
+                <td>
+                  <div className="row">
+                    {can(me, 'operator') && <button onClick={() => void test(d.name)}>Test</button>}
+                    {can(me, 'admin') && !d.isDefault && <button onClick={() => void call('POST', `/api/destinations/${d.name}/default`, {}).then(load, (e: unknown) => setError(message(e)))}>Make default</button>}
+                  </div>
+                  {status[d.name] && <div role="status" className={status[d.name]!.startsWith('failed') ? 'gap' : 'muted'}>{status[d.name]}</div>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {can(me, 'admin') && <AddDestination onAdded={load} />}
+    </>
+  );
+}
+
+function AddDestination({ onAdded }: { onAdded: () => Promise<unknown> }) {
+  const [f, setF] = useState({ name: '', kind: 'local', location: '', password: '', init: true, accessKeyId: '', secret: '' });
+  const [error, setError] = useState<string>();
+  const [done, setDone] = useState<string>();
+  const set = (k: keyof typeof f) => (e: { target: { value: string } }) => setF({ ...f, [k]: e.target.value });
+  const hints: Record<string, string> = { local: '/srv/backups/strongbox', s3: 's3://bucket/prefix?region=eu-west-1', azure: 'azure://account/container/prefix', sftp: 'sftp://backup@host:22/srv/strongbox' };
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    setDone(undefined);
+    try {
+      const store = f.secret ? { ...(f.accessKeyId ? { accessKeyId: f.accessKeyId } : {}), secret: f.secret } : undefined;
+      const r = await post<{ validation: { steps: string[] } | null }>('/api/destinations', { name: f.name, location: f.location, password: f.password, init: f.init, ...(store ? { store } : {}) });
+      setDone(`Added ${f.name}: ${r.validation?.steps.join(', ') ?? 'not validated'}`);
+      setF({ ...f, name: '', location: '', password: '', secret: '' });
+      await onAdded();
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <form className="panel" onSubmit={(e) => void submit(e)} aria-label="Add a destination">
+      <h2>Add a destination</h2>
+      <div className="row">
+        <div className="grow">
+          <label htmlFor="d-name">Name</label>
+          <input id="d-name" value={f.name} onChange={set('name')} required pattern="[a-z0-9][a-z0-9._-]{0,62}" title="lower-case letters, digits, '.', '_', '-'" />
+        </div>
+        <div className="grow">
+          <label htmlFor="d-kind">Kind</label>
+          <select id="d-kind" value={f.kind} onChange={set('kind')}>
+            <option value="local">Local or mounted directory</option>
+            <option value="s3">S3 (or compatible)</option>
+            <option value="azure">Azure Blob Storage</option>
+            <option value="sftp">SFTP</option>
+          </select>
+        </div>
+      </div>
+      <label htmlFor="d-location">Location</label>
+      <input id="d-location" value={f.location} onChange={set('location')} placeholder={hints[f.kind]} required />
+      <label htmlFor="d-password">Repository password (stored sealed; never shown again)</label>
+      <input id="d-password" type="password" autoComplete="new-password" value={f.password} onChange={set('password')} required />
+      {f.kind === 's3' && (
+        <>
+          <label htmlFor="d-key">Access key id (empty: the server's environment)</label>
+          <input id="d-key" value={f.accessKeyId} onChange={set('accessKeyId')} />
+        </>
+      )}
+      {f.kind !== 'local' && (
+        <>
+          <label htmlFor="d-secret">{f.kind === 's3' ? 'Secret access key' : f.kind === 'azure' ? 'Account key' : 'Password'} (write-only)</label>
+          <input id="d-secret" type="password" autoComplete="off" value={f.secret} onChange={set('secret')} />
+        </>
+      )}
+      <label className="row">
+        <input type="checkbox" checked={f.init} onChange={(e) => setF({ ...f, init: e.target.checked })} /> Create a new repository there
+      </label>
+      {error && <div className="error" role="alert">{error}</div>}
+      {done && <div role="status">{done}</div>}
+      <p>
+        <button className="primary" type="submit">Add and validate</button>
+      </p>
+    </form>
+  );
+}
+
+interface App {
+  name: string;
+  version: string;
+  components: { name: string; kind: string; source: string }[];
+  license: { required: boolean; ok?: boolean; reason?: string; licensee?: string; expiresAt?: string };
+}
+interface Problem {
+  line?: number;
+  column?: number;
+  path: string;
+  message: string;
+}
+
+/** Applications: their components and license status; a spec editor that shows problems at their lines. */
+export function Applications({ me }: { me: Me }) {
+  const [list, setList] = useState<App[]>();
+  const [spec, setSpec] = useState('apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: myapp, version: "1.0" }\nspec:\n  components:\n    - name: data\n      files: { path: /srv/myapp/data }\n');
+  const [problems, setProblems] = useState<Problem[]>([]);
+  const [valid, setValid] = useState<string>();
+  const [error, setError] = useState<string>();
+  const load = () => get<App[]>('/api/applications').then(setList, (e: Error) => setError(e.message));
+  useEffect(() => {
+    void load();
+  }, []);
+  useEffect(() => {
+    const t = setTimeout(() => {
+      post<{ ok: boolean; name?: string; version?: string; problems?: Problem[] }>('/api/applications/validate', { spec }).then(
+        (r) => {
+          setProblems(r.problems ?? []);
+          setValid(r.ok ? `valid: ${r.name} ${r.version}` : undefined);
+        },
+        () => undefined,
+      );
+    }, 300);
+    return () => clearTimeout(t);
+  }, [spec]);
+  const add = async (replace: boolean) => {
+    try {
+      setError(undefined);
+      await post('/api/applications', { spec, replace });
+      await load();
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  const lines = spec.split('\n');
+  return (
+    <>
+      <h1>Applications</h1>
+      {list && list.length === 0 && <div className="panel empty">No applications yet. Write or paste a spec below (docs/APPLICATIONS.md explains the format).</div>}
+      {list && list.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Version</th>
+              <th>Components</th>
+              <th>License</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((a) => (
+              <tr key={a.name}>
+                <td>{a.name}</td>
+                <td>{a.version}</td>
+                <td>{a.components.map((c) => `${c.name} (${c.kind})`).join(', ')}</td>
+                <td>{!a.license.required ? '—' : a.license.ok ? `${a.license.licensee}, until ${a.license.expiresAt?.slice(0, 10)}` : <span className="gap">{a.license.reason}</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <section className="panel" aria-label="Spec editor">
+        <h2>Validate or add a spec</h2>
+        <label htmlFor="spec">Spec (YAML)</label>
+        <textarea id="spec" rows={Math.max(10, lines.length + 1)} spellCheck={false} value={spec} onChange={(e) => setSpec(e.target.value)} aria-describedby="spec-problems" />
+        <div id="spec-problems" aria-live="polite">
+          {valid && <div className="muted">{valid}</div>}
+          {problems.map((p, i) => (
+            <div className="gap" key={i}>
+              {p.line ? `line ${p.line}${p.column ? `:${p.column}` : ''}: ` : ''}
+              {p.path ? `${p.path}: ` : ''}
+              {p.message}
+              {p.line && lines[p.line - 1] !== undefined ? <code className="muted"> {lines[p.line - 1]!.trim()}</code> : null}
+            </div>
+          ))}
+        </div>
+        {error && <div className="error" role="alert">{error}</div>}
+        {can(me, 'admin') && (
+          <p className="row">
+            <button className="primary" disabled={!valid} onClick={() => void add(false)}>
+              Add application
+            </button>
+            <button disabled={!valid} onClick={() => void add(true)}>
+              Replace existing
+            </button>
+          </p>
+        )}
+      </section>
+    </>
+  );
+}
