@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { describeTree, tmp } from './testing/cli.js';
 import { launch, screenshotPath } from './testing/browser.js';
-import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
+import { ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
 
 test('console: sign in, see the dashboard, take a snapshot and watch it complete, schedule it; a viewer sees no actions', async () => {
   const root = tmp();
@@ -100,15 +100,33 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
     await page.getByRole('region', { name: 'Application notes' }).getByText(/every day at 02:00/).waitFor();
     await page.screenshot({ path: screenshotPath('dashboard'), fullPage: true });
 
-    // A viewer: the same pages, no buttons that would be refused.
-    const api = new Api(srv.url);
-    await api.login('admin', ADMIN_PASSWORD);
-    await api.ok('POST', '/api/users', { name: 'vera', role: 'viewer', password: 'viewer-password', mustChangePassword: false });
+    // Users, tokens and the audit log (admin).
+    await page.getByRole('link', { name: 'Users and tokens' }).click();
+    await page.getByLabel('New user').fill('vera');
+    await page.getByRole('form', { name: 'Add a user' }).getByLabel('Role', { exact: true }).selectOption('viewer');
+    await page.getByLabel(/One-time password/).fill('viewer-password');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByRole('table', { name: 'Users' }).getByText('vera').waitFor();
+    await page.getByLabel('New token for scripts').fill('ci');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByRole('status').filter({ hasText: /it is not shown again: sbt_/ }).waitFor();
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByLabel('Action starts with').fill('user.');
+    await page.getByRole('cell', { name: 'user.add' }).first().waitFor();
+    await page.getByRole('row', { name: /user\.add vera/ }).waitFor();
+    await page.screenshot({ path: screenshotPath('audit'), fullPage: true });
+
+    // A viewer on a narrow screen: first sign-in asks for a new password; then no buttons that would be refused.
     const viewer = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await viewer.goto(srv.url);
     await viewer.getByLabel('User').fill('vera');
     await viewer.getByLabel('Password').fill('viewer-password');
     await viewer.getByRole('button', { name: 'Sign in' }).click();
+    await viewer.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+    await viewer.getByLabel('One-time password').fill('viewer-password');
+    await viewer.getByLabel('New password', { exact: true }).fill('viewer-password-2');
+    await viewer.getByLabel('New password again').fill('viewer-password-2');
+    await viewer.getByRole('button', { name: 'Save and continue' }).click();
     await viewer.getByRole('heading', { name: 'Dashboard' }).waitFor();
     assert.equal(await viewer.getByRole('button', { name: 'Create snapshot' }).count(), 0);
     await viewer.getByRole('link', { name: 'Snapshots' }).click();

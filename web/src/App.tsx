@@ -8,6 +8,7 @@ import { Schedules } from './pages/Schedules.js';
 import { RestoreWizard } from './pages/Restore.js';
 import { Upload } from './pages/Upload.js';
 import { Applications, Destinations } from './pages/Setup.js';
+import { Audit, Users } from './pages/Admin.js';
 
 /** Hash routes (#/snapshots/ID): the server serves one page; the API is the only other thing it talks to. */
 function useRoute(): string[] {
@@ -28,6 +29,7 @@ const sections: [string, string][] = [
   ['schedules', 'Schedules'],
   ['applications', 'Applications'],
   ['destinations', 'Destinations'],
+  ['users', 'Users and tokens'],
 ];
 
 export function App() {
@@ -59,7 +61,7 @@ export function App() {
     <div className="shell">
       <nav className="side" aria-label="Sections">
         <div className="brand">Strongbox</div>
-        {[...sections, ...(me.role === 'admin' ? ([['upload', 'Upload']] as [string, string][]) : [])].map(([key, label]) => (
+        {[...sections, ...(me.role === 'admin' ? ([['upload', 'Upload'], ['audit', 'Audit log']] as [string, string][]) : [])].map(([key, label]) => (
           <a key={key} href={`#/${key}`} aria-current={section === key || ((section === 'snapshot' || section === 'restore') && key === 'snapshots') || (section === 'job' && key === 'jobs') ? 'page' : undefined}>
             {label}
           </a>
@@ -82,6 +84,8 @@ export function App() {
         {section === 'upload' && <Upload />}
         {section === 'applications' && <Applications me={me} />}
         {section === 'destinations' && <Destinations me={me} />}
+        {section === 'users' && <Users me={me} />}
+        {section === 'audit' && <Audit />}
       </main>
     </div>
   );

@@ -1,0 +1,215 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { ApiError, call, get, post, when, type Me } from '../api.js';
+
+interface User {
+  name: string;
+  role: string;
+  mustChangePassword: boolean;
+  createdAt: string;
+}
+interface Token {
+  id: string;
+  name: string;
+  user: string;
+  role: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  expiresAt: string | null;
+}
+interface AuditEntry {
+  id: number;
+  time: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  ip: string | null;
+  outcome: string;
+}
+
+const msg = (e: unknown) => (e instanceof ApiError ? e.message : String(e));
+
+/** Users (admin) and API tokens (everyone's own; an admin sees all). A new token is shown once. */
+export function Users({ me }: { me: Me }) {
+  const [users, setUsers] = useState<User[]>([]);
+  const [tokens, setTokens] = useState<Token[]>([]);
+  const [nu, setNu] = useState({ name: '', role: 'viewer', password: '' });
+  const [tn, setTn] = useState({ name: '', role: me.role as string });
+  const [fresh, setFresh] = useState<string>();
+  const [error, setError] = useState<string>();
+  const load = async () => {
+    if (me.role === 'admin') setUsers(await get<User[]>('/api/users'));
+    setTokens(await get<Token[]>('/api/tokens'));
+  };
+  useEffect(() => {
+    load().catch((e: unknown) => setError(msg(e)));
+  }, []);
+  const act = (fn: () => Promise<unknown>) => async (e?: FormEvent) => {
+    e?.preventDefault();
+    setError(undefined);
+    try {
+      await fn();
+      await load();
+    } catch (err) {
+      setError(msg(err));
+    }
+  };
+  return (
+    <>
+      <h1>Users and tokens</h1>
+      {error && <div className="error" role="alert">{error}</div>}
+      {me.role === 'admin' && (
+        <>
+          <table aria-label="Users">
+            <thead>
+              <tr>
+                <th>User</th>
+                <th>Role</th>
+                <th>Since</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {users.map((u) => (
+                <tr key={u.name}>
+                  <td>
+                    {u.name} {u.mustChangePassword && <span className="muted">(must choose a password)</span>}
+                  </td>
+                  <td>
+                    <select aria-label={`Role of ${u.name}`} value={u.role} onChange={(e) => void act(() => call('PATCH', `/api/users/${u.name}`, { role: e.target.value }))()}>
+                      <option>admin</option>
+                      <option>operator</option>
+                      <option>viewer</option>
+                    </select>
+                  </td>
+                  <td>{when(u.createdAt)}</td>
+                  <td>{u.name !== me.user && <button className="danger" onClick={() => window.confirm(`Remove ${u.name}? Their sessions and tokens end.`) && void act(() => call('DELETE', `/api/users/${u.name}`))()}>Remove</button>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <form className="panel row" onSubmit={(e) => void act(async () => { await post('/api/users', { ...nu, mustChangePassword: true }); setNu({ name: '', role: 'viewer', password: '' }); })(e)} aria-label="Add a user">
+            <div className="grow">
+              <label htmlFor="u-name">New user</label>
+              <input id="u-name" value={nu.name} onChange={(e) => setNu({ ...nu, name: e.target.value })} required />
+            </div>
+            <div>
+              <label htmlFor="u-role">Role</label>
+              <select id="u-role" value={nu.role} onChange={(e) => setNu({ ...nu, role: e.target.value })}>
+                <option>viewer</option>
+                <option>operator</option>
+                <option>admin</option>
+              </select>
+            </div>
+            <div className="grow">
+              <label htmlFor="u-pw">One-time password (they choose their own at first sign-in)</label>
+              <input id="u-pw" type="password" autoComplete="new-password" minLength={10} value={nu.password} onChange={(e) => setNu({ ...nu, password: e.target.value })} required />
+            </div>
+            <button className="primary" type="submit">Add user</button>
+          </form>
+        </>
+      )}
+      <h2>API tokens</h2>
+      <table aria-label="Tokens">
+        <thead>
+          <tr>
+            <th>Token</th>
+            <th>User</th>
+            <th>Role</th>
+            <th>Created</th>
+            <th>Last used</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {tokens.map((t) => (
+            <tr key={t.id}>
+              <td>
+                {t.name} <span className="muted">{t.id}</span>
+              </td>
+              <td>{t.user}</td>
+              <td>{t.role}</td>
+              <td>{when(t.createdAt)}</td>
+              <td>{when(t.lastUsedAt)}</td>
+              <td>{t.revokedAt ? <span className="status canceled">revoked</span> : <button className="danger" onClick={() => void act(() => call('DELETE', `/api/tokens/${t.id}`))()}>Revoke</button>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form className="panel row" onSubmit={(e) => void act(async () => { const r = await post<{ token: string }>('/api/tokens', { name: tn.name, role: tn.role }); setFresh(r.token); setTn({ ...tn, name: '' }); })(e)} aria-label="Create a token">
+        <div className="grow">
+          <label htmlFor="t-name">New token for scripts</label>
+          <input id="t-name" value={tn.name} onChange={(e) => setTn({ ...tn, name: e.target.value })} required />
+        </div>
+        <div>
+          <label htmlFor="t-role">Role</label>
+          <select id="t-role" value={tn.role} onChange={(e) => setTn({ ...tn, role: e.target.value })}>
+            {['viewer', 'operator', 'admin'].slice(0, ['viewer', 'operator', 'admin'].indexOf(me.role) + 1).map((r) => (
+              <option key={r}>{r}</option>
+            ))}
+          </select>
+        </div>
+        <button className="primary" type="submit">Create token</button>
+      </form>
+      {fresh && (
+        <div className="panel" role="status">
+          Copy the token now; it is not shown again: <code>{fresh}</code>
+        </div>
+      )}
+    </>
+  );
+}
+
+export function Audit() {
+  const [list, setList] = useState<AuditEntry[]>();
+  const [f, setF] = useState({ actor: '', action: '' });
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v));
+    get<AuditEntry[]>(`/api/audit?${q}`).then(setList, (e: Error) => setError(e.message));
+  }, [f]);
+  return (
+    <>
+      <h1>Audit log</h1>
+      <div className="row panel" role="search">
+        <div className="grow">
+          <label htmlFor="a-actor">Actor</label>
+          <input id="a-actor" value={f.actor} onChange={(e) => setF({ ...f, actor: e.target.value })} />
+        </div>
+        <div className="grow">
+          <label htmlFor="a-action">Action starts with</label>
+          <input id="a-action" value={f.action} onChange={(e) => setF({ ...f, action: e.target.value })} placeholder="auth., snapshot., user." />
+        </div>
+      </div>
+      {error && <div className="error" role="alert">{error}</div>}
+      {list && (
+        <table>
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Actor</th>
+              <th>Action</th>
+              <th>Target</th>
+              <th>From</th>
+              <th>Outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((e) => (
+              <tr key={e.id}>
+                <td>{when(e.time)}</td>
+                <td>{e.actor}</td>
+                <td>{e.action}</td>
+                <td>{e.target ?? '—'}</td>
+                <td>{e.ip ?? '—'}</td>
+                <td>
+                  <span className={`status ${e.outcome === 'ok' ? 'completed' : 'failed'}`}>{e.outcome}</span>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
