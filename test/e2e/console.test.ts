@@ -116,6 +116,21 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
     await page.getByRole('row', { name: /user\.add vera/ }).waitFor();
     await page.screenshot({ path: screenshotPath('audit'), fullPage: true });
 
+    // Settings: a webhook (its secret write-only), who may restore, maintenance now.
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Add a webhook' }).click();
+    await page.getByLabel('Webhook URL').fill('https://hooks.example.org/strongbox');
+    await page.getByLabel('Secret', { exact: true }).fill('hook-secret-1');
+    await page.getByLabel(/Operators may restore/).check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    await page.reload();
+    assert.equal(await page.getByLabel('Webhook URL').inputValue(), 'https://hooks.example.org/strongbox');
+    assert.equal(await page.getByLabel('Secret', { exact: true }).inputValue(), '***');
+    assert.equal(await page.getByLabel(/Operators may restore/).isChecked(), true);
+    await page.getByRole('button', { name: 'Run maintenance now' }).click();
+    await page.getByRole('status').filter({ hasText: /Maintenance completed — reclaimed \d+ bytes/ }).waitFor({ timeout: 60000 });
+
     // A viewer on a narrow screen: first sign-in asks for a new password; then no buttons that would be refused.
     const viewer = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await viewer.goto(srv.url);

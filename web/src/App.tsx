@@ -9,6 +9,7 @@ import { RestoreWizard } from './pages/Restore.js';
 import { Upload } from './pages/Upload.js';
 import { Applications, Destinations } from './pages/Setup.js';
 import { Audit, Users } from './pages/Admin.js';
+import { Settings } from './pages/Settings.js';
 
 /** Hash routes (#/snapshots/ID): the server serves one page; the API is the only other thing it talks to. */
 function useRoute(): string[] {
@@ -61,7 +62,7 @@ export function App() {
     <div className="shell">
       <nav className="side" aria-label="Sections">
         <div className="brand">Strongbox</div>
-        {[...sections, ...(me.role === 'admin' ? ([['upload', 'Upload'], ['audit', 'Audit log']] as [string, string][]) : [])].map(([key, label]) => (
+        {[...sections, ...(me.role === 'admin' ? ([['upload', 'Upload'], ['audit', 'Audit log'], ['settings', 'Settings']] as [string, string][]) : [])].map(([key, label]) => (
           <a key={key} href={`#/${key}`} aria-current={section === key || ((section === 'snapshot' || section === 'restore') && key === 'snapshots') || (section === 'job' && key === 'jobs') ? 'page' : undefined}>
             {label}
           </a>
@@ -86,6 +87,7 @@ export function App() {
         {section === 'destinations' && <Destinations me={me} />}
         {section === 'users' && <Users me={me} />}
         {section === 'audit' && <Audit />}
+        {section === 'settings' && <Settings />}
       </main>
     </div>
   );
