@@ -98,6 +98,12 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
     await page.screenshot({ path: screenshotPath('schedules'), fullPage: true });
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await page.getByRole('region', { name: 'Application notes' }).getByText(/every day at 02:00/).waitFor();
+    // A second snapshot, so the growth chart has a line.
+    await page.getByRole('button', { name: 'Create snapshot' }).click();
+    await page.getByRole('button', { name: 'Start' }).click();
+    await page.getByRole('status').filter({ hasText: 'completed' }).waitFor({ timeout: 60000 });
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByRole('img', { name: /Stored data grew to .* over 2 snapshots/ }).waitFor();
     await page.screenshot({ path: screenshotPath('dashboard'), fullPage: true });
 
     // Users, tokens and the audit log (admin).

@@ -62,6 +62,7 @@ export function Dashboard({ me }: { me: Me }) {
           ))}
         </div>
       )}
+      <Growth snaps={snaps} />
       {apps.length === 0 ? (
         <div className="panel empty">No applications yet. Add one with <code>strongbox app add -f SPEC.yaml</code> (see examples/).</div>
       ) : (
@@ -93,4 +94,32 @@ export function Dashboard({ me }: { me: Me }) {
 function intervalOf(s: Schedule): number {
   const r = s.nextRuns.map((x) => Date.parse(x));
   return r.length > 1 ? r[1]! - r[0]! : 86400e3;
+}
+
+/** Repository growth: the bytes each snapshot added to the store, accumulated over time. */
+function Growth({ snaps }: { snaps: SnapshotView[] }) {
+  if (snaps.length < 2) return null;
+  const points = [...snaps].sort((a, b) => a.time.localeCompare(b.time));
+  let total = 0;
+  const series = points.map((p) => ({ t: Date.parse(p.time), v: (total += p.storedBytes) }));
+  const t0 = series[0]!.t;
+  const t1 = Math.max(series.at(-1)!.t, t0 + 1);
+  const max = Math.max(series.at(-1)!.v, 1);
+  const W = 600;
+  const H = 120;
+  const xy = series.map((p) => `${(((p.t - t0) / (t1 - t0)) * (W - 10) + 5).toFixed(1)},${(H - 5 - (p.v / max) * (H - 20)).toFixed(1)}`).join(' ');
+  return (
+    <section className="panel" aria-label="Repository growth">
+      <h2>Repository growth</h2>
+      <svg viewBox={`0 0 ${W} ${H}`} width="100%" height={H} role="img" aria-label={`Stored data grew to ${bytes(max)} over ${points.length} snapshots`}>
+        <polyline points={xy} fill="none" stroke="#1f5fbf" strokeWidth="2" />
+        {series.map((p, i) => (
+          <circle key={i} cx={xy.split(' ')[i]!.split(',')[0]} cy={xy.split(' ')[i]!.split(',')[1]} r="3" fill="#1f5fbf" />
+        ))}
+      </svg>
+      <div className="muted">
+        {bytes(max)} stored by {points.length} snapshots, {when(points[0]!.time)} → {when(points.at(-1)!.time)}
+      </div>
+    </section>
+  );
 }
