@@ -44,6 +44,7 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
     await page.getByRole('link', { name: /^[0-9a-f]{8}$/ }).click();
     await page.getByRole('heading', { name: /Snapshot [0-9a-f]{8}/ }).waitFor();
     await page.getByText('notes/uploads: done').waitFor();
+    await page.getByRole('img', { name: /notes\/export: from \+[\d.]+ s for [\d.]+ s/ }).waitFor();
     await page.screenshot({ path: screenshotPath('snapshot'), fullPage: true });
     await page.getByRole('button', { name: 'Pin' }).click();
     await page.getByRole('button', { name: 'Unpin' }).waitFor();
@@ -83,6 +84,9 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
     await page.getByRole('link', { name: 'Snapshots' }).click();
     await page.getByRole('cell', { name: 'from-console' }).waitFor();
     await page.screenshot({ path: screenshotPath('snapshots'), fullPage: true });
+    await page.getByLabel('To (date)').fill('2001-01-01');
+    await page.getByText('No snapshot matches these filters.').waitFor();
+    await page.getByLabel('To (date)').fill('');
 
     // A schedule with a preview of its next runs.
     await page.getByRole('link', { name: 'Schedules' }).click();
@@ -95,6 +99,13 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
     await page.getByLabel('When (hourly, daily, weekly or cron)').fill('daily');
     await page.getByRole('button', { name: 'Add schedule' }).click();
     await page.getByRole('cell', { name: 'notes-nightly' }).waitFor();
+    await page.getByRole('row', { name: /notes-nightly/ }).getByRole('button', { name: 'Preview retention' }).click();
+    await page.getByRole('region', { name: 'Retention of notes-nightly' }).getByText(/keep/).first().waitFor();
+    await page.getByLabel('Name').fill('upkeep');
+    await page.getByLabel('What').selectOption('__maintenance');
+    await page.getByLabel('When (hourly, daily, weekly or cron)').fill('weekly');
+    await page.getByRole('button', { name: 'Add schedule' }).click();
+    await page.getByRole('row', { name: /upkeep maintenance/ }).waitFor();
     await page.screenshot({ path: screenshotPath('schedules'), fullPage: true });
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await page.getByRole('region', { name: 'Application notes' }).getByText(/every day at 02:00/).waitFor();
@@ -198,6 +209,7 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
       await p2.getByText('valid: wiki 2.0').waitFor();
       await p2.getByRole('button', { name: 'Add application' }).click();
       await p2.getByRole('cell', { name: 'pages (files)' }).waitFor();
+      await p2.getByRole('row', { name: /wiki/ }).getByText('none').waitFor();
 
       await p2.getByRole('link', { name: 'Upload' }).click();
       await p2.getByLabel('Archive file').setInputFiles(file);

@@ -1,6 +1,11 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, call, can, get, post, when, type Me } from '../api.js';
 
+interface RetentionPreview {
+  keepsEverything: boolean;
+  decisions: { id: string; time: string; keep: boolean; reasons: string[] }[];
+}
+
 interface Schedule {
   id: string;
   name: string;
@@ -20,6 +25,7 @@ interface Schedule {
 export function Schedules({ me }: { me: Me }) {
   const [list, setList] = useState<Schedule[]>();
   const [error, setError] = useState<string>();
+  const [preview, setPreview] = useState<RetentionPreview & { name: string }>();
   const load = () => get<Schedule[]>('/api/schedules').then(setList, (e: Error) => setError(e.message));
   useEffect(() => {
     void load();
@@ -67,6 +73,7 @@ export function Schedules({ me }: { me: Me }) {
                   {can(me, 'operator') && (
                     <div className="row">
                       <button onClick={() => void act(() => post(`/api/schedules/${s.name}/${s.paused ? 'resume' : 'pause'}`))}>{s.paused ? 'Resume' : 'Pause'}</button>
+                      {s.kind === 'backup' && <button onClick={() => void get<RetentionPreview>(`/api/schedules/${s.name}/retention`).then((r) => setPreview({ name: s.name, ...r }), (e: Error) => setError(e.message))}>Preview retention</button>}
                       <button onClick={() => void act(async () => { const j = await post<{ id: string }>(`/api/schedules/${s.name}/run`); location.hash = `#/job/${j.id}`; })}>Run now</button>
                       <button className="danger" onClick={() => window.confirm(`Remove schedule ${s.name}? Its snapshots stay.`) && void act(() => call('DELETE', `/api/schedules/${s.name}`))}>
                         Remove
@@ -78,6 +85,22 @@ export function Schedules({ me }: { me: Me }) {
             ))}
           </tbody>
         </table>
+      )}
+      {preview && (
+        <section className="panel" aria-label={`Retention of ${preview.name}`}>
+          <h2>Retention of {preview.name} now (a dry run: nothing is deleted)</h2>
+          {preview.keepsEverything ? (
+            <p>No retention rules: every snapshot is kept.</p>
+          ) : (
+            <ul>
+              {preview.decisions.map((d) => (
+                <li key={d.id}>
+                  {d.id.slice(0, 8)} {when(d.time)}: <strong>{d.keep ? 'keep' : 'forget'}</strong> {d.reasons.join(', ')}
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
       )}
       {can(me, 'operator') && <AddSchedule onAdded={load} />}
     </>
@@ -107,7 +130,8 @@ function AddSchedule({ onAdded }: { onAdded: () => Promise<unknown> }) {
     const n = (v: string) => (v ? Number(v) : undefined);
     const retention = Object.fromEntries(Object.entries({ keepLast: n(form.keepLast), keepDaily: n(form.keepDaily), keepWeekly: n(form.keepWeekly), ttl: form.ttl || undefined }).filter(([, v]) => v !== undefined));
     try {
-      await post('/api/schedules', { name: form.name, ...(form.target === '__full' ? {} : { app: form.target }), cron: form.cron, timezone: form.timezone, retention });
+      const what = form.target === '__maintenance' ? { kind: 'maintenance', maintenance: { readDataPercent: 10, prune: true } } : form.target === '__full' ? {} : { app: form.target };
+      await post('/api/schedules', { name: form.name, ...what, cron: form.cron, timezone: form.timezone, ...(form.target === '__maintenance' ? {} : { retention }) });
       setError(undefined);
       setForm({ ...form, name: '' });
       await onAdded();
@@ -132,6 +156,7 @@ function AddSchedule({ onAdded }: { onAdded: () => Promise<unknown> }) {
               </option>
             ))}
             <option value="__full">Full snapshots</option>
+            <option value="__maintenance">Maintenance (check + prune)</option>
           </select>
         </div>
         <div className="grow">

@@ -146,6 +146,7 @@ interface App {
   name: string;
   version: string;
   components: { name: string; kind: string; source: string }[];
+  hooks: Record<string, string[]>;
   license: { required: boolean; ok?: boolean; reason?: string; licensee?: string; expiresAt?: string };
 }
 interface Problem {
@@ -199,6 +200,7 @@ export function Applications({ me }: { me: Me }) {
               <th>Name</th>
               <th>Version</th>
               <th>Components</th>
+              <th>Hooks</th>
               <th>License</th>
             </tr>
           </thead>
@@ -208,6 +210,14 @@ export function Applications({ me }: { me: Me }) {
                 <td>{a.name}</td>
                 <td>{a.version}</td>
                 <td>{a.components.map((c) => `${c.name} (${c.kind})`).join(', ')}</td>
+                <td>
+                  {Object.entries(a.hooks).map(([phase, names]) => (
+                    <div key={phase}>
+                      {phase}: {names.join(', ')}
+                    </div>
+                  ))}
+                  {Object.keys(a.hooks).length === 0 && <span className="muted">none</span>}
+                </td>
                 <td>{!a.license.required ? '—' : a.license.ok ? `${a.license.licensee}, until ${a.license.expiresAt?.slice(0, 10)}` : <span className="gap">{a.license.reason}</span>}</td>
               </tr>
             ))}

@@ -48,6 +48,7 @@ export function Snapshots({ me }: { me: Me }) {
   const [list, setList] = useState<SnapshotView[]>();
   const [apps, setApps] = useState<string[]>([]);
   const [filter, setFilter] = useState({ app: '', type: '', status: '', tag: '' });
+  const [dates, setDates] = useState({ from: '', to: '' });
   const [error, setError] = useState<string>();
   useEffect(() => {
     get<{ name: string }[]>('/api/applications').then((a) => setApps(a.map((x) => x.name)), () => undefined);
@@ -56,6 +57,7 @@ export function Snapshots({ me }: { me: Me }) {
     const q = new URLSearchParams(Object.entries(filter).filter(([, v]) => v));
     get<SnapshotView[]>(`/api/snapshots?${q}`).then(setList, (e: Error) => setError(e.message));
   }, [filter]);
+  const shown = list?.filter((s) => (!dates.from || s.time.slice(0, 10) >= dates.from) && (!dates.to || s.time.slice(0, 10) <= dates.to));
   const set = (k: keyof typeof filter) => (e: { target: { value: string } }) => setFilter({ ...filter, [k]: e.target.value });
   return (
     <>
@@ -95,10 +97,18 @@ export function Snapshots({ me }: { me: Me }) {
           <label htmlFor="f-tag">Tag</label>
           <input id="f-tag" value={filter.tag} onChange={set('tag')} />
         </div>
+        <div className="grow">
+          <label htmlFor="f-from">From (date)</label>
+          <input id="f-from" type="date" value={dates.from} onChange={(e) => setDates({ ...dates, from: e.target.value })} />
+        </div>
+        <div className="grow">
+          <label htmlFor="f-to">To (date)</label>
+          <input id="f-to" type="date" value={dates.to} onChange={(e) => setDates({ ...dates, to: e.target.value })} />
+        </div>
       </div>
       {error && <div className="error" role="alert">{error}</div>}
-      {list && list.length === 0 && <div className="panel empty">No snapshots here yet. Create one with the button above, or add a schedule.</div>}
-      {list && list.length > 0 && (
+      {shown && shown.length === 0 && <div className="panel empty">{list && list.length > 0 ? 'No snapshot matches these filters.' : 'No snapshots here yet. Create one with the button above, or add a schedule.'}</div>}
+      {shown && shown.length > 0 && (
         <table>
           <thead>
             <tr>
@@ -112,7 +122,7 @@ export function Snapshots({ me }: { me: Me }) {
             </tr>
           </thead>
           <tbody>
-            {list.map((s) => (
+            {shown.map((s) => (
               <tr key={s.id}>
                 <td>
                   <a href={`#/snapshot/${s.id}`}>{s.id.slice(0, 8)}</a> {s.pinned && <span title="pinned: retention never forgets it">📌</span>}
@@ -139,7 +149,7 @@ interface Detail extends SnapshotView {
     note?: string;
     errors?: string[];
     warnings: { path?: string; message: string }[];
-    applications?: { name: string; version: string; status: string; errors: string[]; components: { name: string; kind: string; status: string; bytes: number; items: number; error?: string; durationMs: number; source: string }[]; hooks: { phase: string; name: string; status: string; exitCode: number | null; durationMs: number; error?: string; stdout?: string; stderr?: string }[] }[];
+    applications?: { name: string; version: string; status: string; errors: string[]; components: { name: string; kind: string; status: string; bytes: number; items: number; error?: string; durationMs: number; source: string; startedAt: string }[]; hooks: { phase: string; name: string; status: string; exitCode: number | null; durationMs: number; error?: string; stdout?: string; stderr?: string }[] }[];
   };
 }
 
@@ -274,6 +284,7 @@ export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
           ))}
         </section>
       ))}
+      <Timeline s={s} />
       {s.manifest.warnings.length > 0 && (
         <>
           <h2>Warnings</h2>
@@ -333,5 +344,33 @@ function Download({ id }: { id: string }) {
       </p>
       {state.error && <div className="error" role="alert">{state.error}</div>}
     </div>
+  );
+}
+
+/** When each component ran within the snapshot, as bars on one time axis. */
+function Timeline({ s }: { s: Detail }) {
+  const items = (s.manifest.applications ?? []).flatMap((a) => a.components.filter((c) => c.startedAt).map((c) => ({ label: `${a.name}/${c.name}`, start: Date.parse(c.startedAt), ms: c.durationMs, status: c.status })));
+  if (items.length === 0) return null;
+  const t0 = Math.min(Date.parse(s.time), ...items.map((i) => i.start));
+  const total = Math.max(s.durationMs, ...items.map((i) => i.start - t0 + i.ms), 1);
+  return (
+    <section aria-label="Timeline">
+      <h2>Timeline</h2>
+      <table>
+        <tbody>
+          {items.map((i) => (
+            <tr key={i.label}>
+              <td>{i.label}</td>
+              <td className="grow" style={{ width: '70%' }}>
+                <div className="bar" role="img" aria-label={`${i.label}: from +${((i.start - t0) / 1000).toFixed(1)} s for ${(i.ms / 1000).toFixed(1)} s`}>
+                  <div className={`span ${i.status}`} style={{ marginLeft: `${((i.start - t0) / total) * 100}%`, width: `${Math.max(1, (i.ms / total) * 100)}%` }} />
+                </div>
+              </td>
+              <td className="muted">{(i.ms / 1000).toFixed(1)} s</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }

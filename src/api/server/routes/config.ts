@@ -98,7 +98,7 @@ export function configRoutes(t: RouteTable): void {
       const out = [];
       for (const a of await core.inst.applications.list()) {
         const spec = loadApplication(a.specText, `application ${a.name}`);
-        out.push({ name: a.name, version: a.version, components: components(spec).map((c) => ({ name: c.name, kind: c.kind, source: kinds[c.kind].describe(c.options as never) })), updatedAt: a.updatedAt, vendor: spec.metadata.vendor ?? null, description: spec.metadata.description ?? null, license: await licenseStatus(core, spec) });
+        out.push({ name: a.name, version: a.version, components: components(spec).map((c) => ({ name: c.name, kind: c.kind, source: kinds[c.kind].describe(c.options as never) })), updatedAt: a.updatedAt, hooks: hookSummary(spec), vendor: spec.metadata.vendor ?? null, description: spec.metadata.description ?? null, license: await licenseStatus(core, spec) });
       }
       return out;
     },
@@ -159,4 +159,15 @@ export function configRoutes(t: RouteTable): void {
       return { removed: params.name };
     },
   });
+}
+
+/** Hook names by phase (the application's own, then each component's as COMPONENT: NAME). */
+function hookSummary(spec: ReturnType<typeof loadApplication>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const add = (hooks: Record<string, { name: string }[] | undefined> | undefined, prefix: string) => {
+    for (const [phase, list] of Object.entries(hooks ?? {})) for (const h of list ?? []) (out[phase] ??= []).push(prefix + h.name);
+  };
+  add(spec.spec.hooks as never, '');
+  for (const c of components(spec)) add(c.hooks as never, `${c.name}: `);
+  return out;
 }
