@@ -91,6 +91,17 @@ export class DestinationStore {
     });
   }
 
+  /** Replaces how a destination's secrets are found (its location and name stay). */
+  async updateSecrets(name: string, patch: { password?: PasswordRef; credentials?: StoredCredentials }): Promise<Destination> {
+    await this.get(name);
+    await this.db
+      .updateTable('destinations')
+      .set({ ...(patch.password ? { password_ref: JSON.stringify(patch.password) } : {}), ...(patch.credentials ? { credentials: JSON.stringify(patch.credentials) } : {}) })
+      .where('name', '=', name)
+      .execute();
+    return this.get(name);
+  }
+
   async remove(name: string): Promise<void> {
     await this.get(name);
     await this.db.deleteFrom('destinations').where('name', '=', name).execute();

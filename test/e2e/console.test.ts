@@ -197,6 +197,14 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
       await p2.getByRole('status').filter({ hasText: /Added second: opened the repository with the password/ }).waitFor({ timeout: 30000 });
       await p2.getByRole('row', { name: /second/ }).getByRole('button', { name: 'Test' }).click();
       await p2.getByRole('status').filter({ hasText: /works: .*deleted it; 0 snapshot/ }).waitFor({ timeout: 30000 });
+      // New secrets are validated first: a wrong password changes nothing.
+      await p2.getByRole('row', { name: /second/ }).getByRole('button', { name: 'Edit secrets' }).click();
+      await p2.getByLabel('New repository password').fill('not the repository password');
+      await p2.getByRole('button', { name: 'Validate and save' }).click();
+      await p2.getByRole('alert').filter({ hasText: /failed at "opened the repository with the password"/ }).waitFor({ timeout: 30000 });
+      await p2.getByRole('button', { name: 'Cancel' }).click();
+      await p2.getByRole('row', { name: /second/ }).getByRole('button', { name: 'Test' }).click();
+      await p2.getByRole('status').filter({ hasText: /works: / }).waitFor({ timeout: 30000 });
       await p2.screenshot({ path: screenshotPath('destinations'), fullPage: true });
 
       // An application from the spec editor: problems at their lines, then added.

@@ -101,6 +101,13 @@ export const DestinationBody = z.strictObject({
     .describe('The store\'s own credentials (write-only; stored sealed).'),
 });
 
+export const DestinationPatch = z
+  .strictObject({
+    password: z.string().min(1).max(1024).optional().describe('A new repository password (stored sealed).'),
+    store: z.strictObject({ accessKeyId: z.string().max(256).optional(), secret: z.string().max(16384).optional(), sas: z.boolean().optional(), sshKey: z.boolean().optional() }).optional(),
+  })
+  .refine((b) => b.password || b.store?.secret, { message: 'give a new password or store secret' });
+
 export const ApplicationBody = z.strictObject({ spec: z.string().min(1).max(256 * 1024).describe('The spec, YAML or JSON.'), replace: z.boolean().optional() });
 
 export const Webhook = z.strictObject({

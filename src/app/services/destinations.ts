@@ -104,3 +104,17 @@ export async function addDestination(inst: Instance, r: AddDestinationRequest): 
   const added = await inst.destinations.add({ name: r.name, kind, location: r.location, password: r.passwordRef, isDefault: !!r.makeDefault, ...probe });
   return { added, validation };
 }
+
+/**
+ * Changes a destination's stored secrets (a new repository password after "repo key passwd",
+ * or new store credentials): validated with the new values first; nothing changes if that fails.
+ */
+export async function updateDestinationSecrets(inst: Instance, name: string, r: { password?: string; store?: StoreSecret }): Promise<{ updated: Destination; validation: Validation }> {
+  const d = await inst.destinations.get(name);
+  const passwordRef = r.password ? inst.sealSecret(r.password) : d.password;
+  const stored = r.store?.secret ? storeCredentials(d.kind, r.store, (plain) => inst.sealSecret(plain)) : d.credentials;
+  const candidate = { ...d, password: passwordRef, ...(stored ? { credentials: stored } : {}) };
+  const validation = await validateDestination(d.location, inst.resolvePassword(passwordRef), inst.resolveCredentials(candidate));
+  const updated = await inst.destinations.updateSecrets(name, { password: passwordRef, ...(stored ? { credentials: stored } : {}) });
+  return { updated, validation };
+}

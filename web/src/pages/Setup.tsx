@@ -62,6 +62,7 @@ export function Destinations({ me }: { me: Me }) {
                 <td>
                   <div className="row">
                     {can(me, 'operator') && <button onClick={() => void test(d.name)}>Test</button>}
+                    {can(me, 'admin') && <EditSecrets d={d} onSaved={load} />}
                     {can(me, 'admin') && !d.isDefault && <button onClick={() => void call('POST', `/api/destinations/${d.name}/default`, {}).then(load, (e: unknown) => setError(message(e)))}>Make default</button>}
                   </div>
                   {status[d.name] && <div role="status" className={status[d.name]!.startsWith('failed') ? 'gap' : 'muted'}>{status[d.name]}</div>}
@@ -73,6 +74,43 @@ export function Destinations({ me }: { me: Me }) {
       )}
       {can(me, 'admin') && <AddDestination onAdded={load} />}
     </>
+  );
+}
+
+/** New secrets for a destination (a changed repository password, new store credentials): validated first, write-only. */
+function EditSecrets({ d, onSaved }: { d: Destination; onSaved: () => Promise<unknown> }) {
+  const [open, setOpen] = useState(false);
+  const [password, setPassword] = useState('');
+  const [secret, setSecret] = useState('');
+  const [error, setError] = useState<string>();
+  if (!open) return <button onClick={() => setOpen(true)}>Edit secrets</button>;
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      await call('PATCH', `/api/destinations/${d.name}`, { ...(password ? { password } : {}), ...(secret ? { store: { secret } } : {}) });
+      setOpen(false);
+      await onSaved();
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <form onSubmit={(e) => void save(e)} aria-label={`Secrets of ${d.name}`}>
+      <label htmlFor={`ep-${d.name}`}>New repository password</label>
+      <input id={`ep-${d.name}`} type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+      {d.kind !== 'local' && (
+        <>
+          <label htmlFor={`es-${d.name}`}>New store secret</label>
+          <input id={`es-${d.name}`} type="password" autoComplete="off" value={secret} onChange={(e) => setSecret(e.target.value)} />
+        </>
+      )}
+      {error && <div className="error" role="alert">{error}</div>}
+      <p className="row">
+        <button className="primary" type="submit" disabled={!password && !secret}>Validate and save</button>
+        <button type="button" onClick={() => setOpen(false)}>Cancel</button>
+      </p>
+    </form>
   );
 }
 

@@ -1,7 +1,7 @@
 import { AppError } from '../../../kernel/index.js';
-import { addDestination, describeCredentials, describePasswordRef, validateDestination } from '../../../app/index.js';
+import { addDestination, describeCredentials, describePasswordRef, updateDestinationSecrets, validateDestination } from '../../../app/index.js';
 import { components, loadApplication, parseApplication, checkEntitlement, parseLicense } from '../../../spec/index.js';
-import { ApplicationBody, DestinationBody } from '../../contract/index.js';
+import { ApplicationBody, DestinationBody, DestinationPatch } from '../../contract/index.js';
 import type { Destination } from '../../../catalog/index.js';
 import { kinds } from '../../../sources/index.js';
 import type { ServerCore } from '../core.js';
@@ -45,6 +45,25 @@ export function configRoutes(t: RouteTable): void {
         return { ...viewDestination(added), validation: validation ?? null };
       } catch (err) {
         await core.audit(actor, 'destination.add', body.name, req.ip, 'failed', { location: body.location, message: (err as Error).message });
+        throw err;
+      }
+    },
+  });
+
+  t.add({
+    method: 'PATCH',
+    url: '/api/destinations/:name',
+    access: 'admin',
+    tag: 'destinations',
+    summary: 'Change a destination\'s secrets (repository password, store credentials): validated with the new values first, write-only',
+    body: DestinationPatch,
+    async handler({ req, body, params, actor, core }) {
+      try {
+        const { updated, validation } = await updateDestinationSecrets(core.inst, params.name!, { ...(body.password ? { password: body.password } : {}), ...(body.store ? { store: body.store } : {}) });
+        await core.audit(actor, 'destination.update', params.name!, req.ip, 'ok', { password: !!body.password, store: !!body.store?.secret });
+        return { ...viewDestination(updated), validation };
+      } catch (err) {
+        await core.audit(actor, 'destination.update', params.name!, req.ip, 'failed', { message: (err as Error).message });
         throw err;
       }
     },
