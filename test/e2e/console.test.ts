@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { describeTree, tmp } from './testing/cli.js';
 import { launch, screenshotPath } from './testing/browser.js';
 import { ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
+
+const EXAMPLE = fileURLToPath(new URL('../../../examples/notes/notes.yaml', import.meta.url));
 
 test('console: sign in, see the dashboard, take a snapshot and watch it complete, schedule it; a viewer sees no actions', async () => {
   const root = tmp();
@@ -218,6 +221,12 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
       await p2.getByRole('button', { name: 'Add application' }).click();
       await p2.getByRole('cell', { name: 'pages (files)' }).waitFor();
       await p2.getByRole('row', { name: /wiki/ }).getByText('none').waitFor();
+      // The example application of the README, pasted in: valid, added, its hooks listed.
+      await editor.fill(readFileSync(EXAMPLE, 'utf8'));
+      await p2.getByText('valid: notes 1.4.2').waitFor();
+      await p2.getByRole('button', { name: 'Add application' }).click();
+      await p2.getByRole('row', { name: /notes 1\.4\.2/ }).getByText(/preBackup: maintenance-on/).waitFor();
+      await p2.screenshot({ path: screenshotPath('applications'), fullPage: true });
 
       await p2.getByRole('link', { name: 'Upload' }).click();
       await p2.getByLabel('Archive file').setInputFiles(file);
