@@ -1,11 +1,69 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { isAbsolute, normalize, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { AppError, registerSecret } from '../kernel/index.js';
+import { AppError, isOwnCredentialVar, registerSecret } from '../kernel/index.js';
+
+/** The largest secret file read (a password, a key): anything bigger is not a secret file. */
+const MAX_SECRET_FILE = 64 * 1024;
+
+const secretEnvName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name: letters, digits and "_"')
+  .refine((n) => !isOwnCredentialVar(n), { message: "Strongbox's own variables and its object stores' credentials cannot be a component's password (they would be sent to the component's server)" });
+
+const secretFilePath = z
+  .string()
+  .min(1)
+  .refine((f) => isAbsolute(f) && normalize(f) === f && !f.split('/').includes('..'), { message: 'an absolute, normalized path to the file that holds the secret' })
+  .refine((f) => !['/proc', '/sys', '/dev'].some((d) => f === d || f.startsWith(d + '/')), { message: 'a regular file, not one under /proc, /sys or /dev' });
 
 export const secretRefSchema = z
-  .union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })])
+  .union([z.strictObject({ env: secretEnvName }), z.strictObject({ file: secretFilePath })])
   .describe('Where a secret comes from: { env: VAR } or { file: PATH }; it is never stored.');
 export type SecretRef = z.infer<typeof secretRefSchema>;
+
+/**
+ * Where secret files may not be: this instance's home (its key, its catalog).
+ * Checked on the file's real path, so a link cannot lead there either.
+ */
+function forbiddenSecretFile(real: string): string | undefined {
+  const home = process.env.STRONGBOX_HOME;
+  const homes = [home ? resolve(home) : undefined].filter((x): x is string => !!x);
+  for (const h of homes) {
+    let realHome = h;
+    try {
+      realHome = realpathSync(h);
+    } catch {
+      /* not there yet */
+    }
+    if (real === realHome || real.startsWith(realHome + sep)) return "it is inside Strongbox's own home";
+  }
+  if (['/proc', '/sys', '/dev'].some((d) => real === d || real.startsWith(d + '/'))) return 'it is not a regular file';
+  return undefined;
+}
+
+/** Reads a secret file: a regular file of at most 64 KiB, not inside Strongbox's home. */
+function readSecretFile(file: string): string {
+  const real = realpathSync(file);
+  const why = forbiddenSecretFile(real);
+  if (why) throw new Error(`refused: ${why}`);
+  const fd = openSync(real, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error('refused: it is not a regular file');
+    if (st.size > MAX_SECRET_FILE) throw new Error(`refused: it has ${st.size} bytes, more than a secret file may (${MAX_SECRET_FILE})`);
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Reads a referenced secret; the error names the reference, never a value. */
 export function resolveSecret(ref: SecretRef | undefined, what: string): string | undefined {
@@ -17,7 +75,7 @@ export function resolveSecret(ref: SecretRef | undefined, what: string): string 
     return v;
   }
   try {
-    const v = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+    const v = readSecretFile(ref.file).replace(/\r?\n$/, '');
     registerSecret(v);
     return v;
   } catch (err) {

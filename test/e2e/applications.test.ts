@@ -138,13 +138,16 @@ test('postgres: wrong credentials and an unreachable server fail the component w
     assert.equal(unset.code, 3);
     assert.match(unset.stdout, /environment variable APP_DB_PASSWORD, which is not set/);
 
-    const good = cli.json<AppSnap>(['snapshot', 'create', '--app', 'app'], { APP_DB_PASSWORD: 'pg-SECRET-marker' });
+    const good = cli.json<AppSnap>(['snapshot', 'create', '--app', 'app'], { APP_DB_PASSWORD: 'pg-SECRET-marker', AWS_SECRET_ACCESS_KEY: 'aws-SECRET-marker', STRONGBOX_ADMIN_PASSWORD: 'admin-SECRET-marker' });
     assert.equal(good.status, 'completed');
     const everything = [cli.ok(['snapshot', 'show', good.id, '--json']), cli.ok(['snapshot', 'logs', good.id]), cli.ok(['snapshot', 'list', '--json'])].join('\n');
     assert.doesNotMatch(everything, /pg-SECRET-marker/);
     // Hooks never see the repository password, and what they print of other secrets is masked.
-    assert.doesNotMatch(everything, /app-test-password|STRONGBOX_PASSWORD=/);
-    assert.match(cli.ok(['snapshot', 'logs', good.id]), /db password is \*\*\*/);
+    // Hooks start from an allow-listed environment: they never see the repository password, the
+    // database password of another component, Strongbox's own variables or the object stores' keys.
+    assert.doesNotMatch(everything, /app-test-password|STRONGBOX_PASSWORD=|aws-SECRET-marker|admin-SECRET-marker|AWS_SECRET_ACCESS_KEY|APP_DB_PASSWORD=/);
+    assert.match(cli.ok(['snapshot', 'logs', good.id]), /stdout: PATH=/);
+    assert.match(cli.ok(['snapshot', 'logs', good.id]), /db password is\n/);
     for (const f of await listFiles(path.join(root, 'home'))) assert.doesNotMatch(readFileSync(path.join(root, 'home', f)).toString('latin1'), /pg-SECRET-marker/, f);
 
     pg.stop();

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { AppError, redactSecrets, type Clock } from '../../kernel/index.js';
+import { AppError, redactSecrets, registerSecret, type Clock } from '../../kernel/index.js';
 import { openInstance, VERSION, type Instance } from '../../app/index.js';
 import { ServerCore } from './core.js';
 import { COOKIE, errorResponse, parseCookies, RouteTable } from './http.js';
@@ -51,8 +51,11 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** The first start creates the admin account: a one-time password (or STRONGBOX_ADMIN_PASSWORD), said once. */
 async function ensureAdmin(inst: Instance, clock: Clock, say: (l: string) => void, log: Logger): Promise<void> {
-  if ((await inst.accounts.count()) > 0) return;
   const given = process.env.STRONGBOX_ADMIN_PASSWORD;
+  // The bootstrap password is for the first start only: afterwards it is ignored, masked, and gone from this process's environment.
+  registerSecret(given);
+  delete process.env.STRONGBOX_ADMIN_PASSWORD;
+  if ((await inst.accounts.count()) > 0) return;
   const password = given || randomBytes(12).toString('base64url');
   await inst.accounts.add('admin', 'admin', password, !given, clock.now());
   await inst.audit.record({ time: clock.now().toISOString(), actor: 'server', action: 'user.add', target: 'admin', ip: null, outcome: 'ok', details: { firstStart: true, passwordFrom: given ? 'STRONGBOX_ADMIN_PASSWORD' : 'one-time' } });
