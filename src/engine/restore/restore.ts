@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AppError, nullSink, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
@@ -16,6 +17,14 @@ export interface RestoreOptions {
   target: string;
   /** Snapshot paths to restore (with everything below them); all when empty. */
   includes?: string[];
+  /**
+   * Also restore what grants privileges: device nodes, setuid/setgid bits and
+   * security.* / trusted.* extended attributes. Off by default: a snapshot may
+   * come from elsewhere (docs/SECURITY.md).
+   */
+  keepPrivileges?: boolean;
+  /** The source path the snapshot's root stood for (an application's files component): hard links name their first link by source path. */
+  linkBase?: string;
   signal?: AbortSignal;
   sink?: ProgressSink;
 }
@@ -31,6 +40,16 @@ export interface RestoreResult {
   bytes: number;
   errors: RestoreProblem[];
   warnings: RestoreProblem[];
+}
+
+/** Opens an existing regular file for writing: never through a link, never a FIFO or device (O_NONBLOCK keeps a FIFO from blocking). */
+export function openRegular(p: Buffer): number {
+  const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new Error('not a regular file');
+  }
+  return fd;
 }
 
 /** Files gathered before their data is read; bounds memory on huge trees. */
@@ -106,9 +125,14 @@ class RestoreRun {
   private windowBytes = 0;
   private readonly dirMeta: { path: Buffer; node: TreeNode }[] = [];
   private readonly hardlinks: { path: Buffer; node: TreeNode }[] = [];
+  /** Regular files with more than one link that this restore created: the only files a hard link may join (snapshot path hex → output path). */
+  private readonly linkable = new Map<string, Buffer>();
+  /** Permission bits that may be restored: no setuid/setgid unless keepPrivileges. */
+  private readonly modeMask: number;
 
   constructor(private readonly opts: RestoreOptions) {
     this.sink = opts.sink ?? nullSink;
+    this.modeMask = opts.keepPrivileges ? 0o7777 : 0o1777;
     const total = opts.snapshot.snapshot.summary;
     this.counters.totalFiles = total.files;
     this.counters.totalBytes = total.bytes;
@@ -138,7 +162,7 @@ class RestoreRun {
   async run(target: Buffer, includes: string[]): Promise<void> {
     await this.visit(this.opts.snapshot.snapshot.tree, Buffer.from('/'), target, includes);
     await this.flushWindow();
-    for (const h of this.hardlinks) this.restoreHardlink(h.path, h.node, target);
+    for (const h of this.hardlinks) this.restoreHardlink(h.path, h.node);
     // Directory metadata last and deepest first: creating entries changes a directory's mtime.
     for (const d of this.dirMeta.reverse()) this.applyMeta(d.path, d.node);
     this.emit(true);
@@ -207,6 +231,7 @@ class RestoreRun {
       this.error(snapPath, `cannot create file: ${(err as Error).message}`);
       return;
     }
+    if ((node.links ?? 1) > 1) this.linkable.set(snapPath.toString('hex'), out);
     const file: PendingFile = { out, snapPath, node, remaining: node.content?.length ?? 0, damaged: [], whole };
     if (file.remaining === 0) {
       this.finishFile(file);
@@ -299,8 +324,9 @@ class RestoreRun {
     this.emit();
   }
 
+  /** A new, empty regular file: never an existing one, never through a link. */
   private create(out: Buffer): void {
-    fs.closeSync(fs.openSync(out, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
+    fs.closeSync(fs.openSync(out, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600));
   }
 
   private finishFile(f: PendingFile): void {
@@ -311,7 +337,12 @@ class RestoreRun {
     }
     try {
       if (f.whole) this.create(f.out);
-      fs.truncateSync(f.out, f.node.size ?? 0);
+      const fd = openRegular(f.out);
+      try {
+        fs.ftruncateSync(fd, f.node.size ?? 0);
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (err) {
       this.error(f.snapPath, `cannot set the file size: ${(err as Error).message}`);
       return;
@@ -322,7 +353,7 @@ class RestoreRun {
   }
 
   private wholeFile(node: TreeNode): WholeFile {
-    return { size: node.size ?? 0, mode: node.mode & 0o7777, uid: node.uid, gid: node.gid, chown: this.isRoot, mtimeSec: Number(BigInt(node.mtimeNs) / 1000n) / 1e6 };
+    return { size: node.size ?? 0, mode: node.mode & this.modeMask, uid: node.uid, gid: node.gid, chown: this.isRoot, mtimeSec: Number(BigInt(node.mtimeNs) / 1000n) / 1e6 };
   }
 
   private async restoreSpecial(out: Buffer, snapPath: Buffer, node: TreeNode): Promise<void> {
@@ -333,10 +364,14 @@ class RestoreRun {
           fs.symlinkSync(linkTargetBytes(node), out);
           break;
         case 'fifo':
-          await run('mkfifo', ['-m', (node.mode & 0o7777).toString(8), out.toString('utf8')]);
+          await this.makeNode(out, ['mkfifo', '-m', (node.mode & 0o777).toString(8)]);
           break;
         case 'chardev':
         case 'blockdev': {
+          if (!this.opts.keepPrivileges) {
+            this.warn(snapPath, 'device node not restored: device nodes are restored only with --keep-privileges');
+            return;
+          }
           if (!this.isRoot) {
             this.warn(snapPath, 'device node not restored: only root can create device nodes');
             return;
@@ -344,7 +379,7 @@ class RestoreRun {
           const rdev = BigInt(node.rdev ?? '0');
           const major = Number((rdev >> 8n) & 0xfffn);
           const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & 0xfff00n));
-          await run('mknod', [out.toString('utf8'), node.type === 'chardev' ? 'c' : 'b', String(major), String(minor)]);
+          await this.makeNode(out, ['mknod', '-m', '600', '{}', node.type === 'chardev' ? 'c' : 'b', String(major), String(minor)]);
           break;
         }
         case 'socket':
@@ -360,16 +395,43 @@ class RestoreRun {
     }
   }
 
-  private restoreHardlink(out: Buffer, node: TreeNode, targetRoot: Buffer): void {
-    const first = Buffer.from(node.linkTo ?? '', 'base64');
-    // The link must stay inside the restore: an absolute snapshot path with no "." or ".." parts.
-    const parts = first.toString('latin1').split('/');
-    if (first[0] !== 0x2f || parts.slice(1).some((p) => p === '' || p === '.' || p === '..')) {
-      this.error(out, 'refusing a hard link whose target is not a plain path inside the snapshot');
+  /**
+   * Creates a FIFO or device node at `out` (bytes) with mkfifo/mknod: made under
+   * a fresh ASCII name in the same directory, then linked to its real name,
+   * which fails if anything stands there — so a name that is not UTF-8 is never
+   * turned into another file's path, and nothing existing is ever written into.
+   */
+  private async makeNode(out: Buffer, argv: string[]): Promise<void> {
+    const slash = out.lastIndexOf(0x2f);
+    const dir = slash <= 0 ? Buffer.from('/') : out.subarray(0, slash);
+    const dirText = dir.toString('utf8');
+    if (!Buffer.from(dirText, 'utf8').equals(dir)) throw new Error('cannot create a special file in a directory whose name is not UTF-8');
+    const tmp = `${dirText === '/' ? '' : dirText}/.strongbox-node-${randomBytes(8).toString('hex')}`;
+    const args = argv.slice(1);
+    const at = args.indexOf('{}');
+    if (at >= 0) args[at] = tmp;
+    else args.push(tmp);
+    await run(argv[0]!, args);
+    try {
+      fs.linkSync(tmp, out);
+    } finally {
+      fs.unlinkSync(tmp);
+    }
+  }
+
+  private restoreHardlink(out: Buffer, node: TreeNode): void {
+    let first = Buffer.from(node.linkTo ?? '', 'base64');
+    const base = this.opts.linkBase ? Buffer.from(this.opts.linkBase.replace(/\/+$/, '')) : undefined;
+    if (base && base.length > 0 && first.length > base.length + 1 && first.subarray(0, base.length).equals(base) && first[base.length] === 0x2f) first = first.subarray(base.length);
+    // Only a regular file this very restore created may be linked to: never a path through a link, never outside the target.
+    const src = this.linkable.get(first.toString('hex'));
+    if (!src) {
+      this.error(out, `refusing a hard link to ${first.toString('utf8')}: it is not a regular file restored by this restore`);
       return;
     }
-    const src = Buffer.concat([targetRoot.equals(Buffer.from('/')) ? Buffer.alloc(0) : targetRoot, first]);
     try {
+      const st = fs.lstatSync(src);
+      if (!st.isFile()) throw new Error('it is no longer a regular file');
       this.removeExisting(out);
       fs.linkSync(src, out);
       this.counters.files++;
@@ -381,7 +443,7 @@ class RestoreRun {
   private applyMeta(p: Buffer, node: TreeNode): void {
     try {
       if (this.isRoot) fs.lchownSync(p, node.uid, node.gid);
-      if (node.type !== 'symlink') fs.chmodSync(p, node.mode & 0o7777);
+      if (node.type !== 'symlink') fs.chmodSync(p, node.mode & this.modeMask);
       const sec = Number(BigInt(node.mtimeNs) / 1000n) / 1e6;
       if (node.xattrs && node.type !== 'symlink') this.applyXattrs(p, node.xattrs);
       fs.lutimesSync(p, sec, sec);
@@ -391,7 +453,15 @@ class RestoreRun {
   }
 
   private applyXattrs(p: Buffer, xattrs: Record<string, string>): void {
-    const problem = writeXattrs(p, xattrs);
+    let allowed = xattrs;
+    if (!this.opts.keepPrivileges) {
+      const privileged = Object.keys(xattrs).filter((n) => n.startsWith('security.') || n.startsWith('trusted.'));
+      if (privileged.length) {
+        allowed = Object.fromEntries(Object.entries(xattrs).filter(([n]) => !privileged.includes(n)));
+        this.warn(p, `extended attribute(s) ${privileged.join(', ')} not restored: security.* and trusted.* are restored only with --keep-privileges`);
+      }
+    }
+    const problem = writeXattrs(p, allowed);
     if (problem) this.warn(p, problem);
   }
 }

@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError, GarbageBudget } from '../../kernel/index.js';
 import { blobId } from '../crypto/aead.js';
@@ -302,6 +302,21 @@ function writeSparse(fd: number, data: Buffer, offset: number): void {
   }
 }
 
+/**
+ * A restore target: a new file (O_EXCL: never an existing one), or the regular
+ * file the main thread created for it; never through a symbolic link, never a
+ * FIFO or a device (docs/SECURITY.md).
+ */
+function openTarget(p: Buffer, create: boolean): number {
+  if (create) return openSync(p, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+  const fd = openSync(p, fsc.O_WRONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new Error('the restore target is not a regular file');
+  }
+  return fd;
+}
+
 /** Decodes the blobs of a pack range and writes each to its target files at their offsets. */
 function restoreJob(seq: number, data: Uint8Array, items: RestoreItem[]): void {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -311,7 +326,7 @@ function restoreJob(seq: number, data: Uint8Array, items: RestoreItem[]): void {
       const raw = codec.decode(buf.subarray(item.off, item.off + item.len), item.id, item.what);
       for (const t of item.targets) {
         const c = t.create;
-        const fd = openSync(Buffer.from(t.path), c ? fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC : fsc.O_WRONLY, 0o600);
+        const fd = openTarget(Buffer.from(t.path), !!c);
         try {
           writeSparse(fd, raw, t.offset);
           if (c) {
