@@ -101,8 +101,13 @@ export interface SpecProblem {
 
 export type ParseResult = { ok: true; spec: ApplicationSpec } | { ok: false; problems: SpecProblem[] };
 
+/** The largest spec accepted (CLI and API alike): a spec is a page of YAML, not a data set. */
+export const MAX_SPEC_BYTES = 256 * 1024;
+
 /** Parses and validates a spec (YAML or JSON text). Never throws for bad input. */
 export function parseApplication(text: string): ParseResult {
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_SPEC_BYTES) return { ok: false, problems: [{ line: 1, path: '', message: `the spec has ${size} bytes; a spec may have at most ${MAX_SPEC_BYTES}` }] };
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -114,7 +119,13 @@ export function parseApplication(text: string): ParseResult {
       }),
     };
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    // Aliases are expanded with a bound: a few lines of YAML must not expand into gigabytes.
+    value = doc.toJS({ maxAliasCount: 50 });
+  } catch (err) {
+    return { ok: false, problems: [{ line: 1, path: '', message: `not accepted: ${(err as Error).message}` }] };
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, problems: [{ line: 1, path: '', message: 'a spec is a mapping with apiVersion, kind, metadata and spec' }] };
   }

@@ -39,7 +39,8 @@ export const Mapping = z.strictObject({ component: z.string().min(1), field: z.s
 export const RestoreBody = z.strictObject({
   apps: z.array(name).optional(),
   components: z.array(z.string().min(1)).optional().describe('NAME or APP/NAME.'),
-  maps: z.array(Mapping).optional().describe('Targets other than the spec\'s: component.field = value (e.g. db.url).'),
+  maps: z.array(Mapping).optional().describe('Targets other than the spec\'s: component.field = value (e.g. db.url). Sending a stored password to another server, or taking it from elsewhere, is admin-only.'),
+  specs: z.array(z.string().min(1).max(256 * 1024)).max(20).optional().describe('Admin only: application specs (YAML) to restore with instead of the installed ones. A snapshot\'s own spec is never run.'),
   dryRun: z.boolean().optional().describe('Plan and preflight only; nothing is changed.'),
   force: z.boolean().optional().describe('Restore into targets that are merely not empty.'),
   destination: name.optional(),
@@ -85,7 +86,12 @@ export const SchedulePatch = z.strictObject({
 export const CronPreviewBody = z.strictObject({ cron: z.string().min(1).max(120), timezone: z.string().min(1).max(64).default('UTC'), count: z.number().int().min(1).max(50).default(5) });
 
 export const UserBody = z.strictObject({ name: z.string().min(1).max(64), role: z.enum(ROLE_ORDER), password: z.string().min(10, 'at least 10 characters').max(1024), mustChangePassword: z.boolean().default(true) });
-export const UserPatch = z.strictObject({ role: z.enum(ROLE_ORDER).optional(), password: z.string().min(10, 'at least 10 characters').max(1024).optional(), mustChangePassword: z.boolean().optional() });
+export const UserPatch = z.strictObject({
+  role: z.enum(ROLE_ORDER).optional(),
+  password: z.string().min(10, 'at least 10 characters').max(1024).optional(),
+  mustChangePassword: z.boolean().optional(),
+  keepTokens: z.boolean().optional().describe('With password: keep the user\'s API tokens (by default a new password revokes them).'),
+});
 export const TokenBody = z.strictObject({ name: z.string().min(1).max(64), role: z.enum(ROLE_ORDER).optional().describe('Default: the user\'s role; never more.'), expiresInDays: z.number().int().min(1).max(3650).optional() });
 
 export const DestinationBody = z.strictObject({

@@ -22,6 +22,7 @@ import {
   withTarget,
   type Instance,
   type Target,
+  type RestoreCaller,
   type RestoreRequest,
   type SnapshotRequest,
 } from '../../app/index.js';
@@ -162,6 +163,8 @@ export class ServerCore {
             const r = await applyScheduleRetention(this.inst, target, { app: schedule.app, rules: schedule.retention, dryRun: false, now: this.clock.now() });
             result.retention = { removed: r.removed, kept: r.groups.flatMap((g) => g.decisions.filter((d) => d.keep).map((d) => d.id)) };
             ctx.log(`retention of schedule ${schedule.name}: forgot ${r.removed.length} snapshot(s)${r.removed.length ? `: ${r.removed.map((x) => x.slice(0, 8)).join(', ')}` : ''}`);
+            // Every removal is in the audit log, with who (the schedule) and why (its rules).
+            for (const id of r.removed) await this.audit(`schedule ${schedule.name}`, 'snapshot.forget', id, null, 'ok', { reason: 'retention', rules: schedule.retention, destination: dest });
           } catch (err) {
             ctx.log(`retention of schedule ${schedule.name} failed: ${(err as Error).message}`);
             errors.push(`retention: ${(err as Error).message}`);
@@ -173,16 +176,20 @@ export class ServerCore {
     );
   }
 
-  async submitRestore(snapshot: string, req: Omit<RestoreRequest, 'snapshot'> & { destination?: string | null }, by: string): Promise<JobRecord> {
+  async submitRestore(snapshot: string, req: Omit<RestoreRequest, 'snapshot'> & { destination?: string | null }, by: string, role: RestoreCaller['role']): Promise<JobRecord> {
     const target = await destinationTarget(this.inst, req.destination ?? null);
     const dest = target.name;
     // The snapshot is resolved now, so a bad id is refused before a job exists.
     const ref = await withTarget(target, (repo) => resolveSnapshot(this.inst, repo, snapshot));
+    // A full restore installs the snapshot's instance state: applications with their commands, destinations, accounts.
+    if (role !== 'admin' && !req.dryRun && ref.snapshot.type === 'full' && !req.apps?.length && !req.components?.length) {
+      throw new AppError('FORBIDDEN', `Restoring the whole of full snapshot ${ref.id.slice(0, 8)} installs its instance state (applications with their commands, destinations): admins only. An operator may restore chosen applications (apps: [...]).`);
+    }
     const apps = (ref.snapshot.applications ?? []).map((a) => a.name).filter((a) => !req.apps?.length || req.apps.includes(a));
     return this.runner.submit(
       { kind: 'restore', app: apps.join(',') || null, destination: dest, params: { snapshot: ref.id, ...req }, requestedBy: by, exclusive: ref.snapshot.type === 'full' && !req.apps?.length ? ['*'] : apps },
       async (ctx): Promise<JobOutcome> => {
-        const res = await restoreFromSnapshot(this.inst, target, { ...req, snapshot: ref.id }, { signal: ctx.signal, sink: ctx.sink });
+        const res = await restoreFromSnapshot(this.inst, target, { ...req, snapshot: ref.id }, { signal: ctx.signal, sink: ctx.sink, role });
         const result = res as unknown as Record<string, unknown>;
         if (res.dryRun) return res.ok ? { phase: 'completed', result } : { phase: 'failed', result, errors: ['preflight found problems; nothing was changed', ...res.plan.flatMap((p) => p.preflight.problems.map((x) => `${p.app}/${p.component}: ${x}`))] };
         if (!res.ok && !res.status) return { phase: 'failed', result, errors: ['preflight found problems; nothing was changed', ...res.plan.flatMap((p) => p.preflight.problems.map((x) => `${p.app}/${p.component}: ${x}`))] };

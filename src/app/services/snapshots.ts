@@ -1,7 +1,7 @@
 import { AppError, throwIfAborted, type Clock, type ProgressSink } from '../../kernel/index.js';
 import { backupApplications, check, forget, parseDuration, prune, restoreApplications, type AppBackupResult, type AppRestoreResult, type CheckResult, type ForgetResult, type PruneResult, type RetentionPolicy, type TargetMapping } from '../../engine/index.js';
 import type { RetentionRules } from '../../jobs/index.js';
-import { checkEntitlement, components, parseLicense, type ApplicationSpec } from '../../spec/index.js';
+import { checkEntitlement, components, loadApplication, parseLicense, type ApplicationSpec } from '../../spec/index.js';
 import type { SnapshotRef } from '../../tree/index.js';
 import { instanceRestorer, loadSpecs } from '../instance-state.js';
 import type { Instance } from '../instance.js';
@@ -11,6 +11,15 @@ import { cachedSnapshots, resolveSnapshot, withCodecPool, withTarget, type Targe
 export interface RunContext {
   signal?: AbortSignal;
   sink?: ProgressSink;
+}
+
+/**
+ * Who asks for a restore: an admin may send a stored credential to a new
+ * server or take a password from elsewhere; an operator may not (docs/SECURITY.md).
+ * The local CLI runs as the machine's admin.
+ */
+export interface RestoreCaller {
+  role: 'admin' | 'operator' | 'viewer';
 }
 
 /**
@@ -87,11 +96,13 @@ export interface RestoreRequest {
   apps?: string[];
   components?: string[];
   maps?: TargetMapping[];
+  /** Spec texts an admin passes for this restore (--spec FILE): trusted like installed ones. */
+  specs?: string[];
   dryRun?: boolean;
   force?: boolean;
 }
 
-export async function restoreFromSnapshot(inst: Instance, target: Target, req: RestoreRequest, ctx: RunContext = {}): Promise<AppRestoreResult> {
+export async function restoreFromSnapshot(inst: Instance, target: Target, req: RestoreRequest, ctx: RunContext & RestoreCaller): Promise<AppRestoreResult> {
   return withTarget(
     target,
     async (repo) => {
@@ -102,7 +113,15 @@ export async function restoreFromSnapshot(inst: Instance, target: Target, req: R
   );
 }
 
-export async function restoreSnapshotRef(inst: Instance, repo: import('../../repo/index.js').Repository, ref: SnapshotRef, req: Omit<RestoreRequest, 'snapshot'>, ctx: RunContext = {}): Promise<AppRestoreResult> {
+/** The specs installed on this instance, by name: the only trusted source of targets and commands. */
+export async function installedSpecs(inst: Instance): Promise<Map<string, ApplicationSpec>> {
+  return new Map((await loadSpecs(inst, undefined)).map((s) => [s.metadata.name, s]));
+}
+
+export async function restoreSnapshotRef(inst: Instance, repo: import('../../repo/index.js').Repository, ref: SnapshotRef, req: Omit<RestoreRequest, 'snapshot'>, ctx: RunContext & RestoreCaller): Promise<AppRestoreResult> {
+  if (req.specs?.length && ctx.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin may pass a spec for a restore: its commands would run on this machine.');
+  const given = (req.specs ?? []).map((text, i) => loadApplication(text, `--spec #${i + 1}`));
+  const installed = await installedSpecs(inst);
   if (!ref.snapshot.applications && ref.snapshot.type !== 'full') throw new AppError('USAGE', `Snapshot ${ref.id.slice(0, 8)} is a snapshot of paths, not of applications: restore it with "strongbox snapshot restore ${ref.id.slice(0, 8)} --target DIR".`);
   return withCodecPool(repo, async (pool) => {
     await repo.loadIndex();
@@ -116,6 +135,9 @@ export async function restoreSnapshotRef(inst: Instance, repo: import('../../rep
       dryRun: !!req.dryRun,
       force: !!req.force,
       instance: instanceRestorer(inst),
+      installed,
+      specs: given,
+      mayRedirectSecrets: ctx.role === 'admin',
       spoolDir: inst.spoolDir,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(ctx.sink ? { sink: ctx.sink } : {}),

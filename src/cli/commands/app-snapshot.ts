@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError, EXIT_PARTIAL } from '../../kernel/index.js';
 import type { AppRestoreResult, TargetMapping } from '../../engine/index.js';
+import { readSpec } from './app.js';
 import { listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
 import { cachedSnapshots, instanceHome, restoreSnapshotRef, snapshotApplications } from '../../app/index.js';
 import type { Repository } from '../../repo/index.js';
@@ -123,7 +124,7 @@ export async function restoreAppSnapshot(
   cmd: Command,
   repo: Repository,
   ref: SnapshotRef,
-  o: { component?: string[]; app?: string[]; map?: string[]; dryRun?: boolean; force?: boolean },
+  o: { component?: string[]; app?: string[]; map?: string[]; spec?: string[]; dryRun?: boolean; force?: boolean },
 ): Promise<void> {
   const out = output(cmd);
   const { signal, dispose } = interruptSignal();
@@ -132,7 +133,9 @@ export async function restoreAppSnapshot(
       const bar = new ProgressBar('restoring', out);
       let res: AppRestoreResult;
       try {
-        res = await restoreSnapshotRef(inst, repo, ref, { ...(o.app ? { apps: o.app } : {}), ...(o.component ? { components: o.component } : {}), maps: parseMaps(o.map), dryRun: !!o.dryRun, force: !!o.force }, { signal, sink: bar });
+        const specs = (o.spec ?? []).map((f) => readSpec(f));
+        // The local CLI acts as this machine's admin: it can read the instance's key and catalog anyway.
+        res = await restoreSnapshotRef(inst, repo, ref, { ...(o.app ? { apps: o.app } : {}), ...(o.component ? { components: o.component } : {}), maps: parseMaps(o.map), specs, dryRun: !!o.dryRun, force: !!o.force }, { signal, sink: bar, role: 'admin' });
       } finally {
         bar.clear();
       }
@@ -152,10 +155,18 @@ export function printRestoreResult(out: Output, res: AppRestoreResult): void {
   if (res.status === 'failed') throw new AppError('RESTORE_INCOMPLETE', `The restore failed: ${res.outcomes.filter((x) => x.error).map((x) => `${x.app}/${x.component}: ${x.error}`).join('; ')}`);
 }
 
+const sourceWords: Record<AppRestoreResult['commands'][number]['source'], string> = {
+  installed: 'from the spec installed here',
+  given: 'from --spec',
+  'restored-instance': "from the snapshot's instance state, which this restore installs",
+  untrusted: 'from the snapshot: not trusted',
+};
+
 function printRestore(out: Output, res: AppRestoreResult): void {
   if (res.dryRun || !res.ok) {
     out.out(`Restore plan for snapshot ${res.snapshot.slice(0, 8)}${res.dryRun ? ' (dry run: nothing is changed)' : ''}:`);
     for (const l of res.instancePlan) out.out(`  instance: ${l}`);
+    for (const c of res.commands) out.out(`  ${c.willRun ? 'will run' : 'will NOT run'} ${c.app}${c.component ? `/${c.component}` : ''} ${c.phase}: ${c.command}  [${sourceWords[c.source]}]`);
     for (const p of res.plan) {
       out.out(`  ${p.app}/${p.component} (${p.kind}) → ${p.preflight.target}`);
       for (const l of p.preflight.plan) out.out(`      will ${l}`);

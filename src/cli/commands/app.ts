@@ -8,7 +8,8 @@ import { output } from '../context.js';
 import { remote } from '../remote.js';
 import { table } from '../render.js';
 
-function readSpec(file: string): string {
+/** Reads a spec file (or stdin for -); the size limit is the parser's. */
+export function readSpec(file: string): string {
   try {
     return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
   } catch (err) {

@@ -6,7 +6,8 @@ import type { BlobDecoder, BlobWriter, Repository } from '../../repo/index.js';
 import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
 import { runHooks, type Hook } from '../../hooks/index.js';
 import { kinds, preloadSecrets, type PreflightReport, type SourceEnv } from '../../sources/index.js';
-import { components, type ApplicationSpec, type ComponentSpec, type HookPhase } from '../../spec/index.js';
+import { components, NAME_RE, type ApplicationSpec, type ComponentSpec, type HookPhase } from '../../spec/index.js';
+import { componentKinds, type ComponentKindName } from '../../sources/index.js';
 import { restore } from '../restore/restore.js';
 import { FORMAT_VERSION, INSTANCE_DIR } from './backup-app.js';
 import { RunLog } from './run-log.js';
@@ -36,16 +37,47 @@ export interface AppRestoreOptions {
   dryRun?: boolean;
   force?: boolean;
   instance?: InstanceRestorer;
+  /**
+   * The specs an admin installed on this instance, by application name: the
+   * only source of targets, credentials, hooks and commands (docs/SECURITY.md).
+   * A snapshot's own spec is data: it is never run.
+   */
+  installed: ReadonlyMap<string, ApplicationSpec>;
+  /** Specs an admin passed for this restore (--spec FILE); they win over installed ones. */
+  specs?: ApplicationSpec[];
+  /**
+   * Whether the caller may send a stored credential to another server, or take
+   * a password from elsewhere (--map C.url to another host, C.passwordFrom.*):
+   * admins only. Default false.
+   */
+  mayRedirectSecrets?: boolean;
   spoolDir: string;
   signal?: AbortSignal;
   sink?: ProgressSink;
   strongboxVersion: string;
 }
 
+/** Where a component's targets, credentials and commands come from. */
+export type SpecSource = 'installed' | 'given' | 'restored-instance' | 'untrusted';
+
+/** A command the restore would run (or refuses to run), for the plan and the dry run. */
+export interface PlannedCommand {
+  app: string;
+  component?: string;
+  /** preRestore / postRestore hook, check (preflight) or restore (a command component). */
+  phase: string;
+  command: string;
+  /** Where it comes from; only commands from this instance's specs ever run. */
+  source: SpecSource;
+  willRun: boolean;
+}
+
 export interface PlannedComponent {
   app: string;
   component: string;
   kind: string;
+  /** Where its target and commands come from. */
+  source: SpecSource;
   /** Options after mapping (secrets are references only). */
   options: Record<string, unknown>;
   preflight: PreflightReport;
@@ -66,6 +98,8 @@ export interface AppRestoreResult {
   snapshot: string;
   dryRun: boolean;
   plan: PlannedComponent[];
+  /** Every command the restore runs (or, for a snapshot's own spec, does not). */
+  commands: PlannedCommand[];
   instancePlan: string[];
   /** Components of the snapshot left out, and why. */
   skipped: { app: string; component: string; reason: string }[];
@@ -107,7 +141,7 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
   const planned = planComponents(o, records);
   for (const p of planned.items) preloadSecrets(p.options);
   const senv = (app: string, c: string): SourceEnv => ({ ...(o.signal ? { signal: o.signal } : {}), log: (l) => log.line(`${app}/${c}: ${l}`), spoolDir: o.spoolDir });
-  const result: AppRestoreResult = { snapshot: o.snapshot.id, dryRun: !!o.dryRun, plan: [], instancePlan: [], skipped: planned.skipped, ok: true, outcomes: [], hooks: [], instanceLog: [], log: [] };
+  const result: AppRestoreResult = { snapshot: o.snapshot.id, dryRun: !!o.dryRun, plan: [], commands: planned.commands, instancePlan: [], skipped: planned.skipped, ok: true, outcomes: [], hooks: [], instanceLog: [], log: [] };
   log.line(`restoring snapshot ${o.snapshot.id.slice(0, 8)} (${snap.type}, made by Strongbox ${snap.strongboxVersion ?? '?'} on ${snap.time}) with Strongbox ${o.strongboxVersion}`);
 
   let instanceFiles: Map<string, Buffer> | undefined;
@@ -117,9 +151,12 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
   }
   for (const p of planned.items) {
     const rec = p.record;
-    const report = await kinds[p.spec.kind].preflight(p.options as never, senv(p.app.name, p.spec.name), rec.info, !!o.force);
+    // A component without a trusted target is reported, never probed: its options came from nobody we trust.
+    const report: PreflightReport = p.problems.length
+      ? { target: '(no target: see the problem)', problems: p.problems, plan: [] }
+      : await kinds[p.kind].preflight(p.options as never, senv(p.app.name, p.name), rec.info, !!o.force);
     p.target = report.target;
-    result.plan.push({ app: p.app.name, component: p.spec.name, kind: p.spec.kind, options: p.options, preflight: report });
+    result.plan.push({ app: p.app.name, component: p.name, kind: p.kind, source: p.source, options: p.options, preflight: report });
   }
   result.ok = result.plan.every((p) => p.preflight.problems.length === 0);
   if (o.dryRun) return result;
@@ -138,7 +175,8 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
   for (const p of planned.items) byApp.set(p.app.name, [...(byApp.get(p.app.name) ?? []), p]);
   for (const [appName, items] of byApp) {
     throwIfAborted(o.signal);
-    const spec = items[0]!.app.spec as ApplicationSpec;
+    // Hooks only from a trusted spec: an untrusted application restores its data and runs nothing.
+    const appHooks = items[0]!.appSpec?.spec.hooks;
     const hookRun = async (phase: HookPhase, list: Hook[] | undefined, component?: string, signal = o.signal) => {
       const r = await runHooks(list, {
         phase,
@@ -153,7 +191,7 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
     };
     let appOk = true;
     try {
-      const pre = await hookRun('preRestore', spec.spec.hooks?.preRestore);
+      const pre = await hookRun('preRestore', appHooks?.preRestore);
       if (pre) {
         appOk = false;
         for (const p of items) result.outcomes.push(outcome(p, 'skipped', `${pre.error}; not restored`));
@@ -161,16 +199,16 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
       }
       for (const p of items) {
         throwIfAborted(o.signal);
-        const out = await restoreComponent(o, p, senv(appName, p.spec.name), hookRun, log);
+        const out = await restoreComponent(o, p, senv(appName, p.name), hookRun, log);
         result.outcomes.push(out);
         if (out.status !== 'completed') appOk = false;
       }
     } finally {
-      const post = await hookRun('postRestore', spec.spec.hooks?.postRestore, undefined, undefined);
+      const post = await hookRun('postRestore', appHooks?.postRestore, undefined, undefined);
       if (post) partial = true;
     }
     if (!appOk) {
-      if (items.every((p) => result.outcomes.find((x) => x.app === appName && x.component === p.spec.name)?.status !== 'completed')) failedApps++;
+      if (items.every((p) => result.outcomes.find((x) => x.app === appName && x.component === p.name)?.status !== 'completed')) failedApps++;
       else partial = true;
     }
   }
@@ -184,25 +222,69 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
 
 interface PlanItem {
   app: AppRecord;
-  spec: ComponentSpec;
+  name: string;
+  kind: ComponentKindName;
+  /** The trusted component spec (its hooks); absent for an untrusted application. */
+  spec?: ComponentSpec;
+  /** The trusted application spec (its hooks); absent for an untrusted application. */
+  appSpec?: ApplicationSpec;
+  source: SpecSource;
   record: ComponentRecord;
   options: Record<string, unknown>;
+  /** Why it cannot be restored as asked (no trusted target); reported by the preflight. */
+  problems: string[];
   /** The target in words, from the preflight. */
   target?: string;
 }
 
-function planComponents(o: AppRestoreOptions, records: AppRecord[]): { items: PlanItem[]; skipped: AppRestoreResult['skipped']; withInstance: boolean } {
+/** One component of the snapshot as its manifest names it (validated: a manifest is untrusted data). */
+interface SnapshotComponent {
+  app: AppRecord;
+  name: string;
+  kind: ComponentKindName;
+  record: ComponentRecord;
+}
+
+function snapshotComponents(ref: SnapshotRef, apps: AppRecord[]): SnapshotComponent[] {
+  const out: SnapshotComponent[] = [];
+  for (const app of apps) {
+    if (typeof app.name !== 'string' || !NAME_RE.test(app.name)) throw new AppError('CORRUPT', `Snapshot ${ref.id.slice(0, 8)} names an application "${String(app.name).slice(0, 80)}" that is not a valid name; it was not written by Strongbox.`);
+    for (const record of Array.isArray(app.components) ? app.components : []) {
+      const kind = componentKinds.find((k) => k === record.kind);
+      if (!kind || typeof record.name !== 'string' || !NAME_RE.test(record.name)) throw new AppError('CORRUPT', `Snapshot ${ref.id.slice(0, 8)}: application ${app.name} has a component with an unknown kind or an invalid name; it was not written by Strongbox.`);
+      out.push({ app, name: record.name, kind, record });
+    }
+  }
+  return out;
+}
+
+/**
+ * The trusted spec of each application: one passed for this restore, else the
+ * installed one, else — only when this restore installs the snapshot's
+ * instance state (disaster recovery, shown in the plan) — the snapshot's own.
+ */
+function trustedSpec(o: AppRestoreOptions, app: AppRecord, withInstance: boolean): { spec?: ApplicationSpec; source: SpecSource } {
+  const given = o.specs?.find((s) => s.metadata.name === app.name);
+  if (given) return { spec: given, source: 'given' };
+  const installed = o.installed.get(app.name);
+  if (installed) return { spec: installed, source: 'installed' };
+  if (withInstance) return { spec: app.spec as ApplicationSpec, source: 'restored-instance' };
+  return { source: 'untrusted' };
+}
+
+function planComponents(o: AppRestoreOptions, records: AppRecord[]): { items: PlanItem[]; skipped: AppRestoreResult['skipped']; withInstance: boolean; commands: PlannedCommand[] } {
   const snap = o.snapshot.snapshot;
+  const withInstance = snap.type === 'full' && !o.components?.length && !o.apps?.length && !!snap.instance;
   const appNames = records.map((r) => r.name);
   for (const a of o.apps ?? []) {
     if (!appNames.includes(a)) throw new AppError('INVALID_ARGUMENT', `Snapshot ${o.snapshot.id.slice(0, 8)} has no application "${a}"; it has: ${appNames.join(', ') || 'none'}.`);
   }
   const chosenApps = records.filter((r) => !o.apps?.length || o.apps.includes(r.name));
-  const all = chosenApps.flatMap((app) => components(app.spec as ApplicationSpec).map((spec) => ({ app, spec, record: app.components.find((c) => c.name === spec.name)! })));
+  const all = snapshotComponents(o.snapshot, chosenApps);
   const resolve = (ref: string, what: string) => {
     const [a, c] = ref.includes('/') ? (ref.split('/', 2) as [string, string]) : [undefined, ref];
-    const found = all.filter((x) => x.spec.name === c && (a === undefined || x.app.name === a));
-    if (found.length === 0) throw new AppError('INVALID_ARGUMENT', `${what} "${ref}": the snapshot has no such component; it has ${all.map((x) => (records.length > 1 ? `${x.app.name}/` : '') + x.spec.name).join(', ')}.`);
+    const found = all.filter((x) => x.name === c && (a === undefined || x.app.name === a));
+    if (found.length === 0) throw new AppError('INVALID_ARGUMENT', `${what} "${ref}": the snapshot has no such component; it has ${all.map((x) => (records.length > 1 ? `${x.app.name}/` : '') + x.name).join(', ')}.`);
     if (found.length > 1) throw new AppError('INVALID_ARGUMENT', `${what} "${ref}" is in several applications (${found.map((x) => x.app.name).join(', ')}); write APP/${c}.`);
     return found[0]!;
   };
@@ -210,33 +292,110 @@ function planComponents(o: AppRestoreOptions, records: AppRecord[]): { items: Pl
   const maps = new Map<string, TargetMapping[]>();
   for (const m of o.maps ?? []) {
     const x = resolve(m.component, '--map');
-    const key = `${x.app.name}/${x.spec.name}`;
-    const kind = kinds[x.spec.kind];
+    const key = `${x.app.name}/${x.name}`;
+    const kind = kinds[x.kind];
     if (!kind.mappable.includes(m.field)) {
-      throw new AppError('INVALID_ARGUMENT', `--map ${m.component}.${m.field}: a ${x.spec.kind} component's target is changed by ${kind.mappable.map((f) => `${m.component}.${f}`).join(', ') || '(nothing: it has no mappable target)'}.`);
+      throw new AppError('INVALID_ARGUMENT', `--map ${m.component}.${m.field}: a ${x.kind} component's target is changed by ${kind.mappable.map((f) => `${m.component}.${f}`).join(', ') || '(nothing: it has no mappable target)'}.`);
     }
     maps.set(key, [...(maps.get(key) ?? []), m]);
   }
+  const trust = new Map(chosenApps.map((a) => [a.name, trustedSpec(o, a, withInstance)]));
   const items: PlanItem[] = [];
   const skipped: AppRestoreResult['skipped'] = [];
+  const commands: PlannedCommand[] = [];
+  for (const app of chosenApps) commands.push(...appCommands(app, trust.get(app.name)!));
   for (const x of chosen) {
     const explicit = !!o.components?.length;
-    if (!x.record || x.record.status !== 'completed') {
-      const reason = `it was not captured in this snapshot (${x.record?.status ?? 'missing'}${x.record?.error ? `: ${x.record.error}` : ''})`;
-      if (explicit) throw new AppError('INVALID_ARGUMENT', `--component ${x.spec.name}: ${reason}.`);
-      skipped.push({ app: x.app.name, component: x.spec.name, reason });
+    if (x.record.status !== 'completed') {
+      const reason = `it was not captured in this snapshot (${x.record.status ?? 'missing'}${x.record.error ? `: ${x.record.error}` : ''})`;
+      if (explicit) throw new AppError('INVALID_ARGUMENT', `--component ${x.name}: ${reason}.`);
+      skipped.push({ app: x.app.name, component: x.name, reason });
       continue;
     }
-    let options: Record<string, unknown> = structuredClone(x.spec.options);
-    for (const m of maps.get(`${x.app.name}/${x.spec.name}`) ?? []) options = setField(options, m.field, parseMapValue(m.value));
-    const parsed = kinds[x.spec.kind].schema.safeParse(options);
-    if (!parsed.success) {
-      throw new AppError('INVALID_ARGUMENT', `--map for ${x.app.name}/${x.spec.name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}.`);
+    const t = trust.get(x.app.name)!;
+    const mapped = maps.get(`${x.app.name}/${x.name}`) ?? [];
+    let spec: ComponentSpec | undefined;
+    if (t.spec) {
+      spec = components(t.spec).find((c) => c.name === x.name);
+      if (!spec || spec.kind !== x.kind) {
+        const reason = `the ${t.source === 'given' ? 'given' : 'installed'} spec of ${x.app.name} (${t.spec.metadata.version}) has no ${x.kind} component "${x.name}"${spec ? ` (it is a ${spec.kind} there)` : ''}; restore it with --spec FILE naming a spec that has it`;
+        if (explicit) throw new AppError('INVALID_ARGUMENT', `--component ${x.name}: ${reason}.`);
+        skipped.push({ app: x.app.name, component: x.name, reason });
+        continue;
+      }
     }
-    items.push({ app: x.app, spec: x.spec, record: x.record, options: parsed.data as Record<string, unknown> });
+    // Trusted options are the spec's; an untrusted application's come from --map only.
+    const base: Record<string, unknown> = spec ? structuredClone(spec.options) : {};
+    let options = base;
+    for (const m of mapped) options = setField(options, m.field, parseMapValue(m.value));
+    const item: PlanItem = { app: x.app, name: x.name, kind: x.kind, ...(spec ? { spec } : {}), ...(t.spec ? { appSpec: t.spec } : {}), source: t.source, record: x.record, options, problems: [] };
+    if (!spec) {
+      if (x.kind === 'command') item.problems.push(`application ${x.app.name} is not installed on this instance, and a command component is restored by a command that only an installed spec may give; install it ("strongbox app add -f SPEC") or pass --spec FILE`);
+      else if (mapped.length === 0) item.problems.push(`application ${x.app.name} is not installed on this instance, so the targets in its snapshot are not trusted; give this component a target with --map ${x.name}.${kinds[x.kind].mappable[0]}=…, install the application ("strongbox app add -f SPEC"), or pass --spec FILE`);
+    }
+    if (item.problems.length === 0) {
+      const parsed = kinds[x.kind].schema.safeParse(options);
+      if (!parsed.success) {
+        const what = parsed.error.issues.map((i) => `${i.path.join('.') || x.kind}: ${i.message}`).join('; ');
+        if (spec && mapped.length === 0) throw new AppError('INVALID_ARGUMENT', `The spec of ${x.app.name}/${x.name} is not valid: ${what}.`);
+        if (spec) throw new AppError('INVALID_ARGUMENT', `--map for ${x.app.name}/${x.name}: ${what}.`);
+        item.problems.push(`the target given with --map is incomplete: ${what}`);
+      } else item.options = parsed.data as Record<string, unknown>;
+    }
+    if (item.problems.length === 0 && !o.mayRedirectSecrets) {
+      const why = redirectsSecret(base, item.options);
+      if (why) throw new AppError('FORBIDDEN', `--map for ${x.app.name}/${x.name}: ${why}; only an admin may do that (docs/SECURITY.md). Map it to another database on the same server, or ask an admin.`);
+    }
+    if (spec) commands.push(...componentCommands(x.app.name, spec, item.options, t.source));
+    items.push(item);
   }
-  const withInstance = snap.type === 'full' && !o.components?.length && !o.apps?.length;
-  return { items, skipped, withInstance };
+  return { items, skipped, withInstance, commands };
+}
+
+/** The credential endpoint of a component's options: where its password would be sent. */
+function endpoint(options: Record<string, unknown>): string | undefined {
+  if (typeof options.url !== 'string') return undefined;
+  try {
+    const u = new URL(options.url);
+    return `${u.protocol}//${u.username}@${u.hostname}:${u.port}`;
+  } catch {
+    return options.url;
+  }
+}
+
+/**
+ * Why mapping `before` to `after` would send a stored credential somewhere
+ * new or read a password from somewhere new (undefined when it does neither).
+ */
+export function redirectsSecret(before: Record<string, unknown>, after: Record<string, unknown>): string | undefined {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  if (!same(before.passwordFrom, after.passwordFrom) && after.passwordFrom !== undefined) return 'it changes where the password comes from';
+  if (after.passwordFrom !== undefined && endpoint(before) !== endpoint(after)) return 'it sends the stored password to another server or user';
+  return undefined;
+}
+
+function describeHook(h: Hook): string {
+  return `${h.name}: ${h.exec.join(' ')}`;
+}
+
+function appCommands(app: AppRecord, t: { spec?: ApplicationSpec; source: SpecSource }): PlannedCommand[] {
+  if (!t.spec) {
+    const foreign = app.spec as { spec?: { hooks?: Record<string, unknown>; components?: unknown[] } } | undefined;
+    const has = !!foreign?.spec?.hooks || (Array.isArray(foreign?.spec?.components) && JSON.stringify(foreign.spec.components).includes('"hooks"'));
+    return has ? [{ app: app.name, phase: 'hooks', command: "the snapshot's own spec (hooks and commands in it are data: not installed here, so never run)", source: 'untrusted', willRun: false }] : [];
+  }
+  const hooks = t.spec.spec.hooks;
+  return (['preRestore', 'postRestore'] as const).flatMap((phase) => (hooks?.[phase] ?? []).map((h) => ({ app: app.name, phase, command: describeHook(h as Hook), source: t.source, willRun: true })));
+}
+
+function componentCommands(app: string, spec: ComponentSpec, options: Record<string, unknown>, source: SpecSource): PlannedCommand[] {
+  const out: PlannedCommand[] = (['preRestore', 'postRestore'] as const).flatMap((phase) => (spec.hooks?.[phase] ?? []).map((h) => ({ app, component: spec.name, phase, command: describeHook(h as Hook), source, willRun: true })));
+  if (spec.kind === 'command') {
+    const c = options as { check?: string[]; restore: string[] };
+    if (c.check) out.push({ app, component: spec.name, phase: 'check', command: c.check.join(' '), source, willRun: true });
+    out.push({ app, component: spec.name, phase: 'restore', command: c.restore.join(' '), source, willRun: true });
+  }
+  return out;
 }
 
 function parseMapValue(v: string): unknown {
@@ -252,7 +411,7 @@ function setField(obj: Record<string, unknown>, field: string, value: unknown): 
 }
 
 function outcome(p: PlanItem, status: ComponentOutcome['status'], error?: string): ComponentOutcome {
-  return { app: p.app.name, component: p.spec.name, kind: p.spec.kind, target: p.target ?? kinds[p.spec.kind].describe(p.options as never), status, ...(error ? { error } : {}), bytes: 0, durationMs: 0 };
+  return { app: p.app.name, component: p.name, kind: p.kind, target: p.target ?? kinds[p.kind].describe(p.options as never), status, ...(error ? { error } : {}), bytes: 0, durationMs: 0 };
 }
 
 async function restoreComponent(
@@ -264,10 +423,10 @@ async function restoreComponent(
 ): Promise<ComponentOutcome> {
   const t0 = performance.now();
   const res = outcome(p, 'completed');
-  const kind = kinds[p.spec.kind];
-  log.line(`${p.app.name}/${p.spec.name}: restoring ${p.spec.kind} to ${res.target}`);
+  const kind = kinds[p.kind];
+  log.line(`${p.app.name}/${p.name}: restoring ${p.kind} to ${res.target}`);
   try {
-    const pre = await hookRun('preRestore', p.spec.hooks?.preRestore, p.spec.name);
+    const pre = await hookRun('preRestore', p.spec?.hooks?.preRestore, p.name);
     if (pre) return { ...res, status: 'skipped', error: `${pre.error}; not restored` };
     try {
       const node = await findNode(o.repo, o.snapshot.snapshot.tree, p.record.path);
@@ -279,10 +438,11 @@ async function restoreComponent(
           writer: o.pool,
           snapshot: { id: o.snapshot.id, snapshot: { ...o.snapshot.snapshot, tree: node.subtree } },
           target,
+          linkBase: p.record.source,
           ...(o.signal ? { signal: o.signal } : {}),
           ...(o.sink ? { sink: o.sink } : {}),
         });
-        chmodSync(target, node.mode);
+        chmodSync(target, node.mode & 0o1777);
         res.bytes = r.bytes;
         if (r.errors.length > 0) throw new AppError('RESTORE_INCOMPLETE', `${r.errors.length} file(s) could not be restored: ${r.errors.slice(0, 5).map((e) => `${e.path}: ${e.message}`).join('; ')}`);
       } else {
@@ -295,16 +455,16 @@ async function restoreComponent(
         if (p.record.sha256 && digest !== p.record.sha256) throw new AppError('CORRUPT', `The restored data's SHA-256 ${digest.slice(0, 16)}… differs from the one recorded at backup (${p.record.sha256.slice(0, 16)}…).`);
       }
     } finally {
-      await hookRun('postRestore', p.spec.hooks?.postRestore, p.spec.name, undefined);
+      await hookRun('postRestore', p.spec?.hooks?.postRestore, p.name, undefined);
     }
   } catch (err) {
     if (o.signal?.aborted) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    log.line(`${p.app.name}/${p.spec.name}: failed: ${message}`);
+    log.line(`${p.app.name}/${p.name}: failed: ${message}`);
     return { ...res, status: 'failed', error: message, durationMs: Math.round(performance.now() - t0) };
   }
   res.durationMs = Math.round(performance.now() - t0);
-  log.line(`${p.app.name}/${p.spec.name}: restored ${res.bytes} bytes in ${res.durationMs} ms`);
+  log.line(`${p.app.name}/${p.name}: restored ${res.bytes} bytes in ${res.durationMs} ms`);
   return res;
 }
 

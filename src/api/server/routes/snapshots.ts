@@ -157,7 +157,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
         throw new AppError('FORBIDDEN', 'Restores are for admins (an operator may run a dry run); an admin can allow operators in settings (security.operatorsMayRestore).');
       }
       const { destination, ...rest } = body;
-      const job = await core.submitRestore(params.id!, { ...rest, destination: destination ?? null }, actor);
+      const job = await core.submitRestore(params.id!, { ...rest, destination: destination ?? null }, actor, principal!.role);
       await core.audit(actor, body.dryRun ? 'snapshot.restore-dry-run' : 'snapshot.restore', String(job.params.snapshot), req.ip, 'ok', { job: job.id, components: body.components ?? null, maps: (body.maps ?? []).map((m) => `${m.component}.${m.field}`) });
       return job;
     },
