@@ -58,6 +58,11 @@ export function checkPasswordStrength(pw: string): void {
   if (pw.length < 10) throw new AppError('INVALID_ARGUMENT', 'A password needs at least 10 characters.');
 }
 
+/** The lesser of two roles (admin > operator > viewer). */
+export function lowerRole(a: Role, b: Role): Role {
+  return ROLES.indexOf(a) >= ROLES.indexOf(b) ? a : b;
+}
+
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Users, console sessions and API tokens. Secrets are kept only as hashes. */
@@ -97,10 +102,19 @@ export class AccountStore {
     await this.db.deleteFrom('sessions').where('user_name', '=', name).execute();
   }
 
-  async setPassword(name: string, password: string, now: Date, mustChange = false): Promise<void> {
+  /**
+   * Sets a password and ends every session of the user; their API tokens are
+   * revoked too unless `keepTokens` (an admin's explicit choice). Returns how
+   * many tokens were revoked.
+   */
+  async setPassword(name: string, password: string, now: Date, mustChange = false, o: { keepTokens?: boolean } = {}): Promise<{ tokensRevoked: number }> {
     await this.mustExist(name);
     checkPasswordStrength(password);
     await this.db.updateTable('users').set({ password_hash: await hashPassword(password), must_change_password: mustChange ? 1 : 0, updated_at: now.toISOString() }).where('name', '=', name).execute();
+    await this.endSessionsOf(name);
+    if (o.keepTokens) return { tokensRevoked: 0 };
+    const r = await this.db.updateTable('tokens').set({ revoked_at: now.toISOString() }).where('user_name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
+    return { tokensRevoked: Number(r.numUpdatedRows ?? 0) };
   }
 
   async remove(name: string): Promise<void> {
@@ -173,7 +187,12 @@ export class AccountStore {
   async verifyToken(token: string, now: Date): Promise<Principal | undefined> {
     const m = /^sbt_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/.exec(token);
     if (!m) return undefined;
-    const r = await this.db.selectFrom('tokens').selectAll().where('id', '=', m[1]!).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('tokens')
+      .innerJoin('users', 'users.name', 'tokens.user_name')
+      .select(['tokens.id', 'tokens.name', 'tokens.user_name', 'tokens.role', 'tokens.secret_hash', 'tokens.revoked_at', 'tokens.expires_at', 'users.role as user_role'])
+      .where('tokens.id', '=', m[1]!)
+      .executeTakeFirst();
     if (!r || r.revoked_at || (r.expires_at && r.expires_at < now.toISOString())) return undefined;
     const a = Buffer.from(sha256(m[2]!));
     const b = Buffer.from(r.secret_hash);
@@ -184,7 +203,8 @@ export class AccountStore {
       this.lastUsedWritten.set(r.id, now.getTime());
       await this.db.updateTable('tokens').set({ last_used_at: now.toISOString() }).where('id', '=', r.id).execute();
     }
-    return { user: r.user_name, role: r.role as Role, via: 'token', token: r.name };
+    // Rights are current: a token never has more than its user has now (a demoted user's tokens are demoted with them).
+    return { user: r.user_name, role: lowerRole(r.role as Role, r.user_role as Role), via: 'token', token: r.name };
   }
 
   private async mustExist(name: string): Promise<User> {

@@ -1,5 +1,6 @@
 /**
- * Failed sign-ins, counted per client address and per user name: after
+ * Failed sign-ins, counted per client address and per (user, address) pair —
+ * never per user name alone, so a stranger cannot lock the admin out: after
  * `limit` failures within `windowMs`, further attempts are refused until the
  * window has passed (a right password included), so guessing is slow.
  */
@@ -18,10 +19,23 @@ export class LoginLimiter {
     return wait;
   }
 
+  /**
+   * Reserves an attempt before the password is checked, so parallel guesses
+   * cannot all pass the limit while the first ones are still being verified:
+   * 0 and the attempt is counted, or the seconds to wait (nothing counted).
+   */
+  reserve(keys: string[], now: number): number {
+    const wait = this.retryAfter(keys, now);
+    if (wait > 0) return wait;
+    this.fail(keys, now);
+    return 0;
+  }
+
   fail(keys: string[], now: number): void {
     for (const k of keys) this.failures.set(k, [...this.recent(k, now), now]);
   }
 
+  /** A right password: the reserved attempt and earlier failures are forgotten. */
   succeed(keys: string[]): void {
     for (const k of keys) this.failures.delete(k);
   }

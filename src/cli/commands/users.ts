@@ -80,16 +80,16 @@ export function userCommand(): Command {
     .description('Set a user\'s password (they must change it at next sign-in unless --no-must-change); works locally to recover a lost admin password')
     .option('--password-file <file>', 'the new password (or STRONGBOX_NEW_PASSWORD, or a prompt)')
     .option('--no-must-change', 'do not ask for a new password at next sign-in')
-    .action(async (name: string, o: { passwordFile?: string; mustChange: boolean }, cmd: Command) => {
+    .option('--keep-tokens', 'keep the user\'s API tokens (by default a new password revokes them, and always ends their sessions)')
+    .action(async (name: string, o: { passwordFile?: string; mustChange: boolean; keepTokens?: boolean }, cmd: Command) => {
       const out = output(cmd);
       const password = await newPassword(o);
       const c = remote(cmd);
-      if (c) await c.request('PATCH', `/api/users/${encodeURIComponent(name)}`, { password, mustChangePassword: o.mustChange });
+      if (c) await c.request('PATCH', `/api/users/${encodeURIComponent(name)}`, { password, mustChangePassword: o.mustChange, ...(o.keepTokens ? { keepTokens: true } : {}) });
       else
         await withInstance(async (i) => {
-          await i.accounts.setPassword(name, password, new Date(), o.mustChange);
-          await i.accounts.endSessionsOf(name);
-          await i.audit.record({ time: new Date().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'user.password-reset', target: name, ip: null, outcome: 'ok', details: null });
+          const r = await i.accounts.setPassword(name, password, new Date(), o.mustChange, { keepTokens: !!o.keepTokens });
+          await i.audit.record({ time: new Date().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'user.password-reset', target: name, ip: null, outcome: 'ok', details: { tokensRevoked: r.tokensRevoked } });
         });
       if (out.json) out.data({ name, passwordSet: true });
       else out.out(`Password of ${name} set${o.mustChange ? '; they choose a new one at next sign-in' : ''}`);

@@ -15,8 +15,8 @@ export function authRoutes(t: RouteTable, o: { limiter: LoginLimiter; secureCook
     body: LoginBody,
     async handler({ req, reply, body, core }) {
       const now = core.clock.now();
-      const keys = [`ip:${req.ip}`, `user:${body.user}`];
-      const wait = o.limiter.retryAfter(keys, now.getTime());
+      const keys = [`ip:${req.ip}`, `user:${body.user}@${req.ip}`];
+      const wait = o.limiter.reserve(keys, now.getTime());
       if (wait > 0) {
         await core.audit(body.user, 'auth.login', body.user, req.ip, 'rate-limited');
         reply.header('retry-after', String(wait));
@@ -24,7 +24,6 @@ export function authRoutes(t: RouteTable, o: { limiter: LoginLimiter; secureCook
       }
       const user = await core.inst.accounts.authenticate(body.user, body.password);
       if (!user) {
-        o.limiter.fail(keys, now.getTime());
         await core.audit(body.user, 'auth.login', body.user, req.ip, 'failed');
         throw new AppError('UNAUTHENTICATED', 'Wrong user name or password.');
       }
@@ -70,7 +69,7 @@ export function authRoutes(t: RouteTable, o: { limiter: LoginLimiter; secureCook
     access: 'authenticated',
     beforePasswordChange: true,
     tag: 'auth',
-    summary: 'Change your own password (ends your other sessions)',
+    summary: 'Change your own password (ends your other sessions and revokes your API tokens)',
     body: PasswordBody,
     async handler({ req, reply, body, principal, core }) {
       const p = principal!;
@@ -79,8 +78,8 @@ export function authRoutes(t: RouteTable, o: { limiter: LoginLimiter; secureCook
         await core.audit(p.user, 'auth.password', p.user, req.ip, 'failed');
         throw new AppError('UNAUTHENTICATED', 'The current password is wrong.');
       }
+      // Every session and token of the user ends: whoever knew the old password keeps nothing.
       await core.inst.accounts.setPassword(p.user, body.new, core.clock.now(), false);
-      await core.inst.accounts.endSessionsOf(p.user);
       let csrf: string | undefined;
       if (p.via === 'session') {
         const s = await core.inst.accounts.createSession(p.user, req.ip, core.clock.now(), SESSION_TTL_MS);

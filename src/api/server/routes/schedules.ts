@@ -1,5 +1,5 @@
 import { AppError } from '../../../kernel/index.js';
-import { checkTimezone, describeCron, nextRuns, resolveCron, type Schedule } from '../../../jobs/index.js';
+import { checkTimezone, describeCron, nextRuns, resolveCron, type RetentionRules, type Schedule } from '../../../jobs/index.js';
 import { applyScheduleRetention, destinationTarget, licenseGate, loadSpecs, retentionPolicy } from '../../../app/index.js';
 import { isEmptyPolicy } from '../../../engine/index.js';
 import { CronPreviewBody, ScheduleBody, SchedulePatch } from '../../contract/index.js';
@@ -29,7 +29,8 @@ export function scheduleRoutes(t: RouteTable): void {
     summary: 'Add a schedule: an application\'s snapshots, full snapshots or maintenance, at a preset (hourly, daily, weekly) or cron time, with retention',
     body: ScheduleBody,
     status: 201,
-    async handler({ req, body, actor, core }) {
+    async handler({ req, body, actor, principal, core }) {
+      await historyGuard(core, principal!.role, actor, body.name, req.ip, body.kind === 'maintenance' ? (body.maintenance?.prune ?? true) : false, body.retention);
       const timezone = checkTimezone(body.timezone);
       const cron = resolveCron(body.cron, timezone);
       await checkTargets(core, body);
@@ -49,8 +50,9 @@ export function scheduleRoutes(t: RouteTable): void {
     tag: 'schedules',
     summary: 'Change a schedule (time, zone, retention, tags, destination, pause)',
     body: SchedulePatch,
-    async handler({ req, body, params, actor, core }) {
+    async handler({ req, body, params, actor, principal, core }) {
       const cur = await core.inst.schedules.get(params.name!);
+      await historyGuard(core, principal!.role, actor, cur.name, req.ip, (body as { maintenance?: { prune?: boolean } }).maintenance?.prune ?? false, (body as { retention?: RetentionRules }).retention);
       const timezone = body.timezone ? checkTimezone(body.timezone) : cur.timezone;
       const patch = { ...body, timezone, ...(body.cron ? { cron: resolveCron(body.cron, timezone) } : {}) };
       if (body.destination !== undefined) await destinationTarget(core.inst, body.destination);
@@ -134,4 +136,16 @@ export function scheduleRoutes(t: RouteTable): void {
       return { cron, timezone, description: describeCron(cron, timezone), nextRuns: nextRuns(cron, timezone, core.clock.now(), body.count).map((d) => d.toISOString()) };
     },
   });
+}
+
+/**
+ * Forgetting snapshots (retention) and pruning are admin-only, so an operator's
+ * schedule may keep snapshots but never shorten history (docs/SECURITY.md).
+ */
+async function historyGuard(core: ServerCore, role: string, actor: string, name: string, ip: string, prunes: boolean, retention: RetentionRules | undefined): Promise<void> {
+  if (role === 'admin') return;
+  const forgets = retention !== undefined && !isEmptyPolicy(retentionPolicy(retention));
+  if (!forgets && !prunes) return;
+  await core.audit(actor, 'schedule.history', name, ip, 'forbidden', { retention: forgets, prune: prunes });
+  throw new AppError('FORBIDDEN', `Schedule ${name}: ${forgets ? 'retention rules forget snapshots' : 'pruning deletes data'}, which only an admin may set up; an operator's schedule keeps every snapshot${prunes ? ' (give maintenance.prune: false)' : ''}.`);
 }

@@ -25,14 +25,14 @@ export function userRoutes(t: RouteTable): void {
     url: '/api/users/:name',
     access: 'admin',
     tag: 'users',
-    summary: 'Change a user\'s role or set a new password (their sessions end)',
+    summary: 'Change a user\'s role or set a new password (their sessions end; a new password also revokes their tokens unless keepTokens)',
     body: UserPatch,
     async handler({ req, body, params, actor, core }) {
       const now = core.clock.now();
       if (body.role) await core.inst.accounts.setRole(params.name!, body.role, now);
-      if (body.password) await core.inst.accounts.setPassword(params.name!, body.password, now, body.mustChangePassword ?? true);
+      const reset = body.password ? await core.inst.accounts.setPassword(params.name!, body.password, now, body.mustChangePassword ?? true, { keepTokens: !!body.keepTokens }) : undefined;
       await core.inst.accounts.endSessionsOf(params.name!);
-      await core.audit(actor, 'user.update', params.name!, req.ip, 'ok', { ...(body.role ? { role: body.role } : {}), ...(body.password ? { password: 'reset' } : {}) });
+      await core.audit(actor, 'user.update', params.name!, req.ip, 'ok', { ...(body.role ? { role: body.role } : {}), ...(reset ? { password: 'reset', tokensRevoked: reset.tokensRevoked } : {}) });
       const u = await core.inst.accounts.find(params.name!);
       if (!u) throw new AppError('NOT_FOUND', `No user "${params.name}".`);
       return u;
