@@ -4,9 +4,8 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { Cli, describeTree, instanceCli, listFiles, tmp, writeRandom } from './testing/cli.js';
-import { ArchiveWriter } from '../../src/storage/archive/archive.js';
-import { BlobSaver, blobId, CodecPool, Repository, seal } from '../../src/repo/index.js';
-import { encodeTree, type Snapshot, type TreeNode } from '../../src/tree/index.js';
+import { blobId, seal } from '../../src/repo/index.js';
+import { craft, manifest, node } from './testing/forge.js';
 
 async function source(): Promise<{ root: string; cli: Cli; src: string }> {
   const root = tmp('sb-copy-');
@@ -90,66 +89,27 @@ test('snapshot download/upload: an archive restores on a fresh instance that nev
   assert.equal(fresh.json<{ copied: unknown[] }>(['snapshot', 'upload', file], { STRONGBOX_ARCHIVE_PASSWORD: 'archive-pass' }).copied.length, 0, 'a second upload imports nothing');
 });
 
-/** Builds a valid archive (its checksum and seals are right) whose contents are hostile. */
-async function craft(file: string, password: string, build: (repo: Repository, saver: BlobSaver) => Promise<string>): Promise<void> {
-  const writer = new ArchiveWriter(file);
-  const repo = await Repository.init(writer, password);
-  const pool = new CodecPool(repo.master, repo.config, 1);
-  try {
-    const saver = new BlobSaver(repo, pool);
-    const tree = await build(repo, saver);
-    await saver.flush();
-    const manifest: Snapshot = { version: 1, time: new Date().toISOString(), host: 'evil', username: 'evil', paths: ['/x'], tags: [], tree, partial: false, warnings: [], warningCount: 0, summary: { files: 1, dirs: 0, bytes: 5, newFiles: 1, changedFiles: 0, unchangedFiles: 0, newBytes: 5, storedBytes: 5, durationMs: 1 }, program: 'evil' };
-    await repo.saveJSON('snapshots', manifest);
-    await writer.finish();
-  } finally {
-    await pool.close();
-  }
-}
-
 test('hostile archives: path traversal, a symlink then a directory of the same name, a decompression bomb — nothing is written outside the target, nothing is imported', async () => {
   const root = tmp('sb-hostile-');
   const fresh = instanceCli(root, 'pw-fresh');
   fresh.ok(['destination', 'add', 'main', path.join(root, 'repo'), '--init']);
   const outside = path.join(root, 'outside');
   await fs.mkdir(outside);
-  const file = (n: string) => ({ name: n, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtimeNs: '0', size: 5 });
-  const saveTree = async (repo: Repository, saver: BlobSaver, nodes: TreeNode[]) => {
-    const enc = encodeTree(nodes);
-    const id = blobId(repo.master.mac, enc);
-    await saver.save('tree', id, enc);
-    return id.toString('hex');
-  };
-  const saveData = async (repo: Repository, saver: BlobSaver, data: Buffer) => {
-    const id = blobId(repo.master.mac, data);
-    await saver.save('data', id, data);
-    return id.toString('hex');
-  };
+  const file = (n: string) => node(n, 'file', { size: 5 });
 
   // 1. Names that climb out: "..", a name with a slash.
   const traversal = path.join(root, 'traversal.sbx');
-  await craft(traversal, 'evil-pass', async (repo, saver) => {
-    const content = [await saveData(repo, saver, Buffer.from('owned'))];
-    return saveTree(repo, saver, [
-      { ...file('../../outside/pwned'), content },
-      { ...file('..'), content },
-      { ...file('fine.txt'), content },
-    ]);
+  await craft(traversal, 'evil-pass', async (f) => {
+    const content = [await f.data('owned')];
+    return manifest(await f.tree([{ ...file('../../outside/pwned'), content }, { ...file('..'), content }, { ...file('fine.txt'), content }]));
   });
   // 2. A symlink "a" to the outside, then a directory "a" with a file in it.
   const symlinkDir = path.join(root, 'symlink.sbx');
-  await craft(symlinkDir, 'evil-pass', async (repo, saver) => {
-    const content = [await saveData(repo, saver, Buffer.from('owned'))];
-    const inner = await saveTree(repo, saver, [{ ...file('pwned'), content }]);
-    const nodes: TreeNode[] = [
-      { name: 'a', type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtimeNs: '0', target: outside },
-      { name: 'a', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: '0', subtree: inner },
-    ];
-    // encodeTree sorts names; keep the crafted order by writing the JSON directly.
-    const enc = Buffer.from(JSON.stringify({ nodes }));
-    const id = blobId(repo.master.mac, enc);
-    await saver.save('tree', id, enc);
-    return id.toString('hex');
+  await craft(symlinkDir, 'evil-pass', async (f) => {
+    const content = [await f.data('owned')];
+    const inner = await f.tree([{ ...file('pwned'), content }]);
+    // The forge keeps the crafted order (a symlink first, then a directory of the same name).
+    return manifest(await f.tree([node('a', 'symlink', { mode: 0o777, target: outside }), node('a', 'dir', { subtree: inner })]));
   });
   for (const f of [traversal, symlinkDir]) {
     fresh.ok(['snapshot', 'upload', f], { STRONGBOX_ARCHIVE_PASSWORD: 'evil-pass' });
@@ -163,12 +123,12 @@ test('hostile archives: path traversal, a symlink then a directory of the same n
 
   // 3. A blob whose zstd frame declares a terabyte: refused at upload, before anything is imported.
   const bomb = path.join(root, 'bomb.sbx');
-  await craft(bomb, 'evil-pass', async (repo, saver) => {
+  await craft(bomb, 'evil-pass', async ({ repo, saver, tree }) => {
     const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4]);
     const sealed = seal(repo.master.encrypt, [Uint8Array.of(1), frame]);
     const fakeId = blobId(repo.master.mac, Buffer.from('pretend'));
     saver.addSealed('data', fakeId, sealed, 1 << 30);
-    return saveTree(repo, saver, [{ ...file('big'), content: [fakeId.toString('hex')] }]);
+    return manifest(await tree([{ ...file('big'), content: [fakeId.toString('hex')] }]));
   });
   const snapsBefore = fresh.json<unknown[]>(['snapshot', 'list']).length;
   const r = fresh.run(['snapshot', 'upload', bomb], { STRONGBOX_ARCHIVE_PASSWORD: 'evil-pass' });

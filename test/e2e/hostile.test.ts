@@ -1,0 +1,242 @@
+// The hostile-archive suite: each promise of docs/SECURITY.md, tried as an attacker would — with
+// archives whose seals are right (the attacker holds their password) but whose trees, manifests
+// and specs are crafted; and with a real server, as an operator who wants more than their role.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { request } from 'node:http';
+import { getAttributeSync } from 'fs-xattr';
+import { BIN, instanceCli, tmp, type Cli } from './testing/cli.js';
+import { craft, manifest, node } from './testing/forge.js';
+import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
+import { startPostgres } from './testing/servers.js';
+
+const ARCHIVE_PW = { STRONGBOX_ARCHIVE_PASSWORD: 'evil-pass' };
+
+/** Signs in from a chosen loopback source address (the whole of 127.0.0.0/8 is this machine); the HTTP status. */
+function loginFrom(url: string, localAddress: string, user: string, password: string): Promise<number> {
+  const u = new URL('/api/auth/login', url);
+  const body = JSON.stringify({ user, password });
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Runs the CLI with a time bound: a hostile restore must finish or fail, never hang. */
+function bounded(cli: Cli, args: string[], ms = 60_000): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: cli.env(), encoding: 'utf8', timeout: ms, killSignal: 'SIGKILL' });
+  assert.notEqual(r.signal, 'SIGKILL', `strongbox ${args.join(' ')} hung (killed after ${ms} ms)`);
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('hostile trees: non-UTF-8 FIFO names, device nodes, setuid files, privileged xattrs and hard links through symlinks never write outside the target or into a device', async () => {
+  const root = tmp('sb-hostile-tree-');
+  const victim = instanceCli(root, 'pw-victim');
+  victim.ok(['destination', 'add', 'main', path.join(root, 'repo'), '--init']);
+  const outside = path.join(root, 'outside');
+  await fs.mkdir(outside);
+  writeFileSync(path.join(outside, 'secret'), 'the outside file');
+  const archive = path.join(root, 'tree.sbx');
+  const rawName = Buffer.from([0x78, 0xff]); // "x" + an invalid UTF-8 byte: lossy decoding would make it "x\uFFFD"
+  await craft(archive, 'evil-pass', async (f) => {
+    const payload = [await f.data('payload')];
+    const inner = await f.tree([node('inner', 'file', { size: 5, content: [await f.data('inner')] })]);
+    return manifest(
+      await f.tree([
+        node(rawName, 'fifo', { mode: 0o644 }),
+        node('x\uFFFD', 'file', { size: 7, content: payload }),
+        node('null', 'chardev', { mode: 0o666, rdev: String((1 << 8) | 3) }),
+        node('suid', 'file', { mode: 0o4755, size: 7, content: payload }),
+        node('caps', 'file', { size: 7, content: payload, xattrs: { 'trusted.evil': Buffer.from('x').toString('base64'), 'security.evil': Buffer.from('y').toString('base64') } }),
+        node('lnk', 'symlink', { mode: 0o777, target: outside }),
+        node('hl', 'hardlink', { linkTo: Buffer.from('/lnk/secret').toString('base64'), size: 0 }),
+        node('orig', 'file', { size: 7, content: payload, links: 2 }),
+        node('twin', 'hardlink', { linkTo: Buffer.from('/orig').toString('base64'), size: 0 }),
+        node('sub', 'dir', { subtree: inner }),
+      ]),
+    );
+  });
+  victim.ok(['snapshot', 'upload', archive], ARCHIVE_PW);
+
+  const out = path.join(root, 'out');
+  const r = bounded(victim, ['snapshot', 'restore', 'latest', '--target', out]);
+  assert.equal(r.code, 1, `the refused hard link is an error: ${r.stderr}`);
+  assert.match(r.stderr, /refusing a hard link to \/lnk\/secret/);
+  assert.deepEqual(readdirSync(outside), ['secret'], 'nothing was written outside the target');
+  assert.equal(statSync(path.join(outside, 'secret')).nlink, 1, 'no hard link reaches the outside file');
+  assert.equal(readFileSync(path.join(outside, 'secret'), 'utf8'), 'the outside file');
+  // Names are bytes end to end: the FIFO keeps its own name, the file with the look-alike name gets its data.
+  assert.ok(lstatSync(Buffer.concat([Buffer.from(out + '/'), rawName])).isFIFO());
+  assert.ok(lstatSync(path.join(out, 'x\uFFFD')).isFile());
+  assert.equal(readFileSync(path.join(out, 'x\uFFFD'), 'utf8'), 'payload');
+  // Privileges only with --keep-privileges.
+  assert.equal(existsSync(path.join(out, 'null')), false, 'no device node without --keep-privileges');
+  assert.match(r.stderr, /device node not restored: device nodes are restored only with --keep-privileges/);
+  assert.equal(statSync(path.join(out, 'suid')).mode & 0o7777, 0o755, 'the setuid bit is dropped');
+  assert.throws(() => getAttributeSync(path.join(out, 'caps'), 'trusted.evil'));
+  assert.throws(() => getAttributeSync(path.join(out, 'caps'), 'security.evil'));
+  // What is legitimate still comes back.
+  assert.equal(statSync(path.join(out, 'twin')).ino, statSync(path.join(out, 'orig')).ino, 'a hard link to a file of this restore is kept');
+  assert.equal(readFileSync(path.join(out, 'sub', 'inner'), 'utf8'), 'inner');
+
+  // An admin who trusts the snapshot asks for privileges explicitly (we are root here).
+  if (process.getuid?.() === 0) {
+    const out2 = path.join(root, 'out2');
+    bounded(victim, ['snapshot', 'restore', 'latest', '--target', out2, '--keep-privileges']);
+    assert.ok(lstatSync(path.join(out2, 'null')).isCharacterDevice());
+    assert.equal(statSync(path.join(out2, 'suid')).mode & 0o7777, 0o4755);
+  }
+});
+
+test('commands in a snapshot never run: an uploaded application snapshot restores its data only, into targets given here; the dry run lists what would not run', async () => {
+  const root = tmp('sb-hostile-cmd-');
+  const marks = path.join(root, 'marks');
+  await fs.mkdir(marks);
+  const src = path.join(root, 'src');
+  await fs.mkdir(src);
+  writeFileSync(path.join(src, 'data.txt'), 'application data');
+  const touch = (m: string) => `["sh", "-c", "touch ${path.join(marks, m)}"]`;
+  const spec = path.join(root, 'evil.yaml');
+  writeFileSync(
+    spec,
+    `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: evil, version: "1" }\nspec:\n  hooks:\n    preRestore: [{ name: pre, exec: ${touch('pre')} }]\n    postRestore: [{ name: post, exec: ${touch('post')} }]\n  components:\n    - name: data\n      files: { path: ${src} }\n      hooks: { preRestore: [{ name: cpre, exec: ${touch('cpre')} }] }\n    - name: idx\n      command: { backup: ["sh", "-c", "echo index"], restore: ${touch('restore')}, check: ${touch('check')} }\n`,
+  );
+  // The attacker's instance: an application whose restore hooks and commands would run as root.
+  const attacker = instanceCli(path.join(root, 'a'), 'pw-attacker');
+  attacker.ok(['destination', 'add', 'main', path.join(root, 'repo-a'), '--init']);
+  attacker.ok(['app', 'add', '-f', spec]);
+  const snap = attacker.json<{ id: string }>(['snapshot', 'create', '--app', 'evil']);
+  const archive = path.join(root, 'evil.sbx');
+  attacker.ok(['snapshot', 'download', snap.id, '-o', archive], ARCHIVE_PW);
+
+  const victim = instanceCli(path.join(root, 'b'), 'pw-victim');
+  victim.ok(['destination', 'add', 'main', path.join(root, 'repo-b'), '--init']);
+  victim.ok(['snapshot', 'upload', archive], ARCHIVE_PW);
+
+  const dry = bounded(victim, ['snapshot', 'restore', 'latest', '--dry-run']);
+  assert.equal(dry.code, 4, dry.stderr);
+  assert.match(dry.stdout, /will NOT run evil hooks: the snapshot's own spec/);
+  assert.match(dry.stdout, /application evil is not installed on this instance, so the targets in its snapshot are not trusted/);
+  assert.match(dry.stdout, /a command component is restored by a command that only an installed spec may give/);
+  const full = bounded(victim, ['snapshot', 'restore', 'latest']);
+  assert.equal(full.code, 4, full.stderr);
+  assert.match(full.stderr, /Nothing was changed/);
+  // The data alone, into a target named here.
+  const into = path.join(root, 'restored');
+  const data = bounded(victim, ['snapshot', 'restore', 'latest', '--component', 'data', '--map', `data.path=${into}`]);
+  assert.equal(data.code, 0, data.stderr);
+  assert.equal(readFileSync(path.join(into, 'data.txt'), 'utf8'), 'application data');
+  assert.deepEqual(readdirSync(marks), [], 'no command from the snapshot ran');
+
+  // The same application installed here by an admin: its hooks (ours, not the snapshot's) run.
+  const ours = path.join(root, 'ours.yaml');
+  const ourMarks = path.join(root, 'our-marks');
+  await fs.mkdir(ourMarks);
+  writeFileSync(ours, `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: evil, version: "1" }\nspec:\n  hooks:\n    postRestore: [{ name: ours, exec: ["sh", "-c", "touch ${path.join(ourMarks, 'ran')}"] }]\n  components:\n    - name: data\n      files: { path: ${path.join(root, 'installed-target')} }\n`);
+  victim.ok(['app', 'add', '-f', ours]);
+  const plan = bounded(victim, ['snapshot', 'restore', 'latest', '--component', 'data', '--dry-run']);
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.match(plan.stdout, /will run evil postRestore: ours: sh -c touch .*\[from the spec installed here\]/);
+  assert.match(plan.stdout, new RegExp(`→ ${path.join(root, 'installed-target')}`), 'the target is the installed spec\'s, not the snapshot\'s');
+  assert.equal(bounded(victim, ['snapshot', 'restore', 'latest', '--component', 'data']).code, 0);
+  assert.ok(existsSync(path.join(ourMarks, 'ran')));
+  assert.deepEqual(readdirSync(marks), [], 'still nothing from the snapshot ran');
+});
+
+test('secrets stay with their targets; rights are current; operators cannot shorten history; the sign-in limiter holds under parallel guesses', async () => {
+  const root = tmp('sb-hostile-srv-');
+  const data = path.join(root, 'data');
+  await fs.mkdir(data);
+  writeFileSync(path.join(data, 'f.txt'), 'x');
+  const pg = await startPostgres({ passwordFor: { user: 'app', password: 'pg-app-secret' } });
+  pg.psql('postgres', 'CREATE DATABASE appdb OWNER app');
+  await prepareInstance(root, {
+    docs: `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: docs, version: "1.0" }\nspec:\n  components:\n    - name: files\n      files: { path: ${data} }\n    - name: db\n      postgres: { url: "${pg.url('appdb', 'app')}", passwordFrom: { env: APP_DB_PASSWORD } }\n`,
+  });
+  const srv = await startServe(root, { env: { STRONGBOX_LOGIN_ATTEMPTS: '5', APP_DB_PASSWORD: 'pg-app-secret' } });
+  try {
+    const admin = new Api(srv.url);
+    await admin.login('admin', ADMIN_PASSWORD);
+    await admin.ok('PUT', '/api/settings/security', { operatorsMayRestore: true });
+    await admin.ok('POST', '/api/users', { name: 'olivia', role: 'operator', password: 'operator-password', mustChangePassword: false });
+    const o = new Api(srv.url);
+    await o.login('olivia', 'operator-password');
+    const token = (await o.ok('POST', '/api/tokens', { name: 'olivia-script' })).token as string;
+    const op = new Api(srv.url, token);
+    const job = await op.ok('POST', '/api/snapshots', { apps: ['docs'] });
+    await op.waitJob(job.id);
+
+    // 1. An operator cannot send the stored password elsewhere, nor read a password from elsewhere.
+    const exfil = [
+      [{ component: 'db', field: 'url', value: 'postgres://x@127.0.0.2:5432/x' }],
+      [{ component: 'db', field: 'passwordFrom.env', value: 'PATH' }],
+      [{ component: 'db', field: 'passwordFrom.file', value: '/etc/hostname' }],
+    ];
+    for (const maps of exfil) {
+      const r = await op.call('POST', '/api/snapshots/latest/restore', { dryRun: true, components: ['db'], maps });
+      if (r.status === 202) {
+        const j = await op.waitJob(r.body.id);
+        assert.equal(j.phase, 'failed', JSON.stringify(maps));
+        assert.match(JSON.stringify(j.errors), /only an admin may do that/);
+      } else assert.equal(r.status, 403, JSON.stringify(r.body));
+    }
+    // Another database on the same server is fine for an operator (the password goes where it always went).
+    const same = await op.call('POST', '/api/snapshots/latest/restore', { dryRun: true, components: ['db'], maps: [{ component: 'db', field: 'url', value: pg.url('otherdb', 'app') }] });
+    assert.equal(same.status, 202);
+    const sj = await op.waitJob(same.body.id);
+    assert.equal(sj.phase, 'completed', JSON.stringify(sj.errors));
+    // Strongbox's own variables can never be a component's password, not even for an admin.
+    const own = await admin.call('POST', '/api/snapshots/latest/restore', { dryRun: true, components: ['db'], maps: [{ component: 'db', field: 'passwordFrom.env', value: 'STRONGBOX_ADMIN_PASSWORD' }] });
+    const oj = own.status === 202 ? await admin.waitJob(own.body.id) : { phase: 'refused', errors: [JSON.stringify(own.body)] };
+    assert.notEqual(oj.phase, 'completed');
+    assert.match(JSON.stringify(oj.errors), /Strongbox's own variables/);
+    // Only an admin passes a spec (its commands would run here).
+    const specRestore = await op.call('POST', '/api/snapshots/latest/restore', { dryRun: true, specs: ['apiVersion: strongbox/v1'] });
+    const spj = specRestore.status === 202 ? await op.waitJob(specRestore.body.id) : { errors: [JSON.stringify(specRestore.body)] };
+    assert.match(JSON.stringify(spj.errors), /Only an admin may pass a spec/);
+
+    // 2. Operators cannot shorten history: no retention that forgets, no prune.
+    const keep1 = await op.call('POST', '/api/schedules', { name: 'short', app: 'docs', cron: 'daily', retention: { keepLast: 1 } });
+    assert.equal(keep1.status, 403);
+    const prune = await op.call('POST', '/api/schedules', { name: 'prune', kind: 'maintenance', cron: 'daily' });
+    assert.equal(prune.status, 403);
+    assert.equal((await op.call('POST', '/api/schedules', { name: 'keepall', app: 'docs', cron: 'daily' })).status, 201);
+    assert.equal((await op.call('PATCH', '/api/schedules/keepall', { retention: { keepLast: 1 } })).status, 403);
+    // An admin's retention deletes, and every removal is audited with who and why.
+    await admin.ok('POST', '/api/schedules', { name: 'adm', app: 'docs', cron: 'daily', retention: { keepLast: 1 } });
+    const run = await admin.ok('POST', '/api/schedules/adm/run');
+    await admin.waitJob(run.id);
+    const audit = await admin.ok('GET', '/api/audit?action=snapshot.forget');
+    const entries = (Array.isArray(audit) ? audit : audit.entries) as { actor: string; details: { reason: string } }[];
+    assert.ok(entries.some((e) => e.actor === 'schedule adm' && e.details.reason === 'retention'), JSON.stringify(audit));
+
+    // 3. Rights are current: a demoted user's token is demoted; a password reset revokes tokens.
+    assert.equal((await op.call('POST', '/api/snapshots', { apps: ['docs'] })).status, 202);
+    await admin.ok('PATCH', '/api/users/olivia', { role: 'viewer' });
+    assert.equal((await op.call('POST', '/api/snapshots', { apps: ['docs'] })).status, 403, 'the token lost the operator role with its user');
+    assert.equal((await op.call('GET', '/api/snapshots')).status, 200);
+    await admin.ok('PATCH', '/api/users/olivia', { password: 'a-new-password-1', mustChangePassword: false });
+    assert.equal((await op.call('GET', '/api/snapshots')).status, 401, 'a password reset revokes the tokens');
+
+    // 4. The limiter reserves before verifying: 20 parallel wrong passwords, at most 5 verified.
+    const guesses = await Promise.all(Array.from({ length: 20 }, () => new Api(srv.url).login('admin', 'wrong-password-xx')));
+    assert.ok(guesses.filter((g) => g.status === 401).length <= 5, guesses.map((g) => g.status).join(','));
+    // ... and it keys on (user, address): the admin is not locked out of another address.
+    assert.equal(await loginFrom(srv.url, '127.0.0.2', 'admin', ADMIN_PASSWORD), 200, 'the admin still signs in from another address');
+    assert.equal(await loginFrom(srv.url, '127.0.0.1', 'admin', ADMIN_PASSWORD), 429, 'the guessing address stays locked');
+    // A malformed cookie is ignored, not a server error.
+    const bad = await fetch(`${srv.url}/api/snapshots`, { headers: { cookie: 'sb_session=%E0%A4%A' } });
+    assert.equal(bad.status, 401);
+  } finally {
+    await srv.stop();
+    pg.stop();
+  }
+});
