@@ -1,8 +1,33 @@
 // Runs every compiled test file (unit tests beside the code, end-to-end tests in test/e2e)
 // with node's test runner. Pass file filters as arguments to run a subset.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+// The machine's prerequisites first: a missing one is one line naming every package, before any test runs.
+function onPath(cmd) {
+  if (cmd.startsWith('/')) return isExecutable(cmd);
+  return (process.env.PATH ?? '').split(delimiter).some((d) => d && isExecutable(join(d, cmd)));
+}
+function isExecutable(p) {
+  try {
+    accessSync(p, constants.X_OK);
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+const missing = new Set();
+for (const line of readFileSync(new URL('./prerequisites.txt', import.meta.url), 'utf8').split('\n')) {
+  const [cmd, pkg] = line.trim().split(/\s+/);
+  if (!cmd || cmd.startsWith('#') || !pkg) continue;
+  if (!onPath(cmd)) missing.add(pkg);
+}
+if (missing.size > 0) {
+  const list = [...missing].sort().join(' ');
+  console.error(`npm test needs these Debian packages, and runs nothing without them: ${list} (install them with: apt-get install ${list}; .ci/run does it for you)`);
+  process.exit(1);
+}
 
 function find(dir) {
   const out = [];
