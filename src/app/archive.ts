@@ -1,6 +1,6 @@
 import { AppError, type ProgressSink } from '../kernel/index.js';
 import { CodecPool, Repository } from '../repo/index.js';
-import { check, copySnapshots, type CopyResult } from '../engine/index.js';
+import { check, copySnapshots, importLimits, inspectForeign, type CopyResult, type ForeignReport } from '../engine/index.js';
 import { listSnapshots, type SnapshotRef } from '../tree/index.js';
 import { ArchiveReader, ArchiveWriter } from '../storage/archive/archive.js';
 import type { Backend } from '../storage/index.js';
@@ -30,7 +30,7 @@ export async function downloadSnapshot(o: { source: Repository; sourcePool: Code
   }
 }
 
-export async function uploadArchive(o: { file: string; password: string; target: Repository; targetPool: CodecPool; sink?: ProgressSink; signal?: AbortSignal }): Promise<CopyResult & { verifiedBytes: number }> {
+export async function uploadArchive(o: { file: string; password: string; target: Repository; targetPool: CodecPool; sink?: ProgressSink; signal?: AbortSignal; now?: Date }): Promise<CopyResult & { verifiedBytes: number; inspected: ForeignReport }> {
   o.sink?.emit({ type: 'phase', phase: 'verifying the archive' });
   const reader = await ArchiveReader.open(o.file);
   let pool: CodecPool | undefined;
@@ -44,9 +44,14 @@ export async function uploadArchive(o: { file: string; password: string; target:
     }
     const snapshots = await listSnapshots(archive);
     if (snapshots.length === 0) throw new AppError('CORRUPT', `${o.file} holds no snapshot. Nothing was imported.`);
+    // An archive is untrusted: what it really expands to is measured, and its manifests checked, before anything is imported.
+    const inspected = await inspectForeign(archive, snapshots, { now: o.now ?? new Date(), limits: importLimits(), ...(o.signal ? { signal: o.signal } : {}) });
+    if (inspected.problems.length > 0) {
+      throw new AppError('CORRUPT', `${o.file} fails verification (${inspected.problems.length} problem(s): ${inspected.problems.slice(0, 3).join('; ')}). Nothing was imported.`, { details: { problems: inspected.problems.slice(0, 100) } });
+    }
     o.sink?.emit({ type: 'phase', phase: 'importing' });
     const res = await copySnapshots({ source: archive, target: o.target, decoder: pool, encoder: o.targetPool, snapshots, ...(o.sink ? { sink: o.sink } : {}), ...(o.signal ? { signal: o.signal } : {}) });
-    return { ...res, verifiedBytes: snapshots.reduce((n, s) => n + s.snapshot.summary.bytes, 0) };
+    return { ...res, verifiedBytes: inspected.expandedBytes, inspected };
   } finally {
     await pool?.close();
     await reader.close();

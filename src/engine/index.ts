@@ -18,3 +18,4 @@ export * from './maintenance/rebuild-index.js';
 export * from './app/backup-app.js';
 export * from './app/restore-app.js';
 export * from './copy.js';
+export * from './foreign.js';

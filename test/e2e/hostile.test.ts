@@ -31,8 +31,8 @@ function loginFrom(url: string, localAddress: string, user: string, password: st
 }
 
 /** Runs the CLI with a time bound: a hostile restore must finish or fail, never hang. */
-function bounded(cli: Cli, args: string[], ms = 60_000): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: cli.env(), encoding: 'utf8', timeout: ms, killSignal: 'SIGKILL' });
+function bounded(cli: Cli, args: string[], ms = 60_000, extra: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: cli.env({ ...ARCHIVE_PW, STRONGBOX_IMPORT_MAX_FILES: '100000', ...extra }), encoding: 'utf8', timeout: ms, killSignal: 'SIGKILL' });
   assert.notEqual(r.signal, 'SIGKILL', `strongbox ${args.join(' ')} hung (killed after ${ms} ms)`);
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -239,4 +239,37 @@ test('secrets stay with their targets; rights are current; operators cannot shor
     await srv.stop();
     pg.stop();
   }
+});
+
+test('foreign manifests and size bombs: a future time, a file that claims more than its chunks, a tree that names one subtree a million times — refused at upload, nothing imported', async () => {
+  const root = tmp('sb-hostile-size-');
+  const victim = instanceCli(root, 'pw-victim');
+  victim.ok(['destination', 'add', 'main', path.join(root, 'repo'), '--init']);
+  const future = path.join(root, 'future.sbx');
+  await craft(future, 'evil-pass', async (f) => manifest(await f.tree([node('a', 'file', { size: 5, content: [await f.data('hello')] })]), { time: '2999-01-01T00:00:00Z' }));
+  const lying = path.join(root, 'lying.sbx');
+  await craft(lying, 'evil-pass', async (f) => manifest(await f.tree([node('a', 'file', { size: 2 ** 40, content: [await f.data('hello')] })])));
+  const fanout = path.join(root, 'fanout.sbx');
+  await craft(fanout, 'evil-pass', async (f) => {
+    // Each level names the one below 16 times: 16^6 = 16.7 million entries from seven small trees.
+    let sub = await f.tree([node('leaf', 'file', { size: 5, content: [await f.data('hello')] })]);
+    for (let level = 0; level < 6; level++) sub = await f.tree(Array.from({ length: 16 }, (_, i) => node(`d${i}`, 'dir', { subtree: sub })));
+    return manifest(sub);
+  });
+  const cases: [string, number, RegExp][] = [
+    [future, 1, /is in the future/],
+    [lying, 1, /claims 1099511627776 bytes but its chunks hold 5/],
+    [fanout, 2, /expand to more than 100000 entries/],
+  ];
+  for (const [file, code, why] of cases) {
+    const r = bounded(victim, ['snapshot', 'upload', file], 120_000);
+    assert.equal(r.code, code, r.stderr);
+    assert.match(r.stderr, why);
+    assert.match(r.stderr, /Nothing was imported/);
+  }
+  assert.deepEqual(victim.json<unknown[]>(['snapshot', 'list']), []);
+  // A sane archive reports what it really holds.
+  const sane = path.join(root, 'sane.sbx');
+  await craft(sane, 'evil-pass', async (f) => manifest(await f.tree([node('a', 'file', { size: 5, content: [await f.data('hello')] })])));
+  assert.match(victim.ok(['snapshot', 'upload', sane], ARCHIVE_PW), /verified: 1 snapshot\(s\) expanding to 1 file\(s\), 0 dir\(s\), 5 B/);
 });

@@ -224,7 +224,7 @@ export class ServerCore {
         try {
           let r: Awaited<ReturnType<typeof uploadArchive>>;
           try {
-            r = await uploadArchive({ file, password, target: repo, targetPool: pool, sink: ctx.sink, signal: ctx.signal });
+            r = await uploadArchive({ file, password, target: repo, targetPool: pool, sink: ctx.sink, signal: ctx.signal, now: this.clock.now() });
           } catch (err) {
             // The spool file's name means nothing to the uploader.
             if (err instanceof AppError) throw new AppError(err.code, err.message.split(file).join('The uploaded archive'), { cause: err });

@@ -74,6 +74,7 @@ export function addArchiveCommands(snap: Command): void {
             const res = await uploadArchive({ file: resolvePath(file), password: archivePassword(o, target.password), target: repo, targetPool: pool, sink: bar, signal });
             bar.clear();
             if (out.json) return out.data(res);
+            out.out(`verified: ${res.inspected.snapshots} snapshot(s) expanding to ${res.inspected.files} file(s), ${res.inspected.dirs} dir(s), ${formatBytes(res.inspected.expandedBytes)}`);
             for (const c of res.copied) out.out(`imported snapshot ${c.target.slice(0, 8)} (verified)`);
             for (const c of res.skipped) out.out(`already there: ${c.target.slice(0, 8)}`);
             out.out(`${res.copied.length} imported, ${res.skipped.length} already there; stored ${formatBytes(res.storedBytesSent)} new`);
