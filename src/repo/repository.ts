@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AppError, newId } from '../kernel/index.js';
 import type { Backend, FileKind } from '../storage/index.js';
 import { open, seal } from './crypto/aead.js';
-import { decodeKeyFile, encodeKeyFile, newMasterKey, sha256, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto/keys.js';
+import { decodeKeyFile, encodeKeyFile, keyFileProblem, newMasterKey, sha256, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto/keys.js';
 import { TreeCache } from './cache.js';
 import { createChunker, DEFAULT_CHUNKER, type Chunker, type ChunkerParams } from './chunker/fastcdc.js';
 import { BlobCodec } from './format/blob.js';
@@ -83,15 +83,29 @@ export class Repository {
     if (!(await backend.isRepository())) {
       throw new AppError('REPO_NOT_FOUND', `There is no Strongbox repository at ${backend.location}. Check the location, or create one with "strongbox repo init".`);
     }
+    const skipped: string[] = [];
     for await (const k of backend.list('keys')) {
-      const file = decodeKeyFile(await backend.get({ kind: 'keys', name: k.name }));
-      const master = await unwrapMasterKey(file, password);
+      // A malformed key file is skipped, not fatal: another key may still open the repository.
+      let master: MasterKey | undefined;
+      try {
+        const file = decodeKeyFile(await backend.get({ kind: 'keys', name: k.name }));
+        const problem = keyFileProblem(file);
+        if (problem) {
+          skipped.push(`${k.name.slice(0, 8)}: ${problem}`);
+          continue;
+        }
+        master = await unwrapMasterKey(file, password);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.code !== 'CORRUPT') throw err;
+        skipped.push(`${k.name.slice(0, 8)}: ${err.message}`);
+        continue;
+      }
       if (!master) continue;
       const config = JSON.parse(open(master.encrypt, await backend.get({ kind: 'config', name: 'config' }), 'config').toString('utf8')) as RepoConfig;
       if (config.version !== 1) throw new AppError('CORRUPT', `Repository format version ${String(config.version)} is not supported by this Strongbox; upgrade Strongbox.`);
       return new Repository(backend, master, config, k.name);
     }
-    throw new AppError('WRONG_PASSWORD', `Wrong password for the repository at ${backend.location}: no key opens with it. Nothing was changed.`);
+    throw new AppError('WRONG_PASSWORD', `Wrong password for the repository at ${backend.location}: no key opens with it${skipped.length ? ` (${skipped.length} malformed key file(s) skipped: ${skipped.slice(0, 3).join('; ')})` : ''}. Nothing was changed.`);
   }
 
   get location(): string {

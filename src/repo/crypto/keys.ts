@@ -59,9 +59,32 @@ export async function wrapMasterKey(master: MasterKey, password: string, params 
   };
 }
 
+/**
+ * The KDF parameters a key file may ask for: a repository is untrusted input,
+ * and a key file naming N = 2^40 would make opening it exhaust memory and time.
+ */
+export const SCRYPT_BOUNDS = { minLogN: 10, maxLogN: 20, maxR: 16, maxP: 4 };
+
+/** Why a key file cannot be used (undefined when its shape and parameters are sane). */
+export function keyFileProblem(file: unknown): string | undefined {
+  const f = file as Partial<KeyFile> | null;
+  if (!f || typeof f !== 'object') return 'not a JSON object';
+  if (f.kdf !== 'scrypt' || f.version !== 1) return `unsupported kdf ${String(f.kdf).slice(0, 20)}, version ${String(f.version).slice(0, 20)}`;
+  const { N, r, p } = f;
+  if (!Number.isInteger(N) || !Number.isInteger(r) || !Number.isInteger(p)) return 'scrypt parameters are not integers';
+  const logN = Math.log2(N!);
+  if (!Number.isInteger(logN) || logN < SCRYPT_BOUNDS.minLogN || logN > SCRYPT_BOUNDS.maxLogN) return `scrypt N=${N} is outside 2^${SCRYPT_BOUNDS.minLogN}..2^${SCRYPT_BOUNDS.maxLogN}`;
+  if (r! < 1 || r! > SCRYPT_BOUNDS.maxR || p! < 1 || p! > SCRYPT_BOUNDS.maxP) return `scrypt r=${r}, p=${p} are outside 1..${SCRYPT_BOUNDS.maxR} and 1..${SCRYPT_BOUNDS.maxP}`;
+  if (typeof f.salt !== 'string' || typeof f.data !== 'string') return 'salt or data missing';
+  const salt = Buffer.from(f.salt, 'base64');
+  if (salt.length < 16 || salt.length > 64) return 'salt of an implausible length';
+  return undefined;
+}
+
 /** Returns the master key, or undefined when the password does not open this key file. */
 export async function unwrapMasterKey(file: KeyFile, password: string): Promise<MasterKey | undefined> {
-  if (file.kdf !== 'scrypt' || file.version !== 1) throw new AppError('CORRUPT', `Unsupported key file (kdf ${String(file.kdf)}, version ${String(file.version)}).`);
+  const problem = keyFileProblem(file);
+  if (problem) throw new AppError('CORRUPT', `Unusable key file: ${problem}.`);
   const wrapKey = await deriveKey(password, Buffer.from(file.salt, 'base64'), file);
   let plain: Buffer;
   try {
@@ -70,7 +93,9 @@ export async function unwrapMasterKey(file: KeyFile, password: string): Promise<
     return undefined;
   }
   const parsed = JSON.parse(plain.toString('utf8')) as { encrypt: string; mac: string };
-  return { encrypt: Buffer.from(parsed.encrypt, 'base64'), mac: Buffer.from(parsed.mac, 'base64') };
+  const master = { encrypt: Buffer.from(String(parsed.encrypt), 'base64'), mac: Buffer.from(String(parsed.mac), 'base64') };
+  if (master.encrypt.length !== 32 || master.mac.length !== 32) throw new AppError('CORRUPT', 'A key file holds a master key of the wrong size.');
+  return master;
 }
 
 export function encodeKeyFile(file: KeyFile): Buffer {
