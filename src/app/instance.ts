@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
-import { AppError, registerSecret } from '../kernel/index.js';
+import { AppError, registerSecret, syncDirSync } from '../kernel/index.js';
 import { AccountStore, ApplicationStore, AuditLog, CatalogJobStore, catalogImage, LicenseStore, openCatalog, DestinationStore, PinStore, ScheduleStore, SettingsStore, SnapshotCache, type Catalog, type Destination, type PasswordRef } from '../catalog/index.js';
 import type { BackendCredentials } from './backends.js';
 import { openSealed, seal } from '../repo/index.js';
@@ -70,6 +70,8 @@ function instanceKey(home: string): Buffer {
   } finally {
     fs.rmSync(tmp, { force: true });
   }
+  // The key's name is durable before anything is sealed with it.
+  syncDirSync(home);
   return fs.readFileSync(file);
 }
 

@@ -19,7 +19,17 @@ export function formatDuration(ms: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}` : `${m}:${String(sec).padStart(2, '0')}`;
 }
 
-export function table(rows: string[][], header: string[]): string {
+/**
+ * A name or field from a snapshot, made safe for a terminal: control
+ * characters (a crafted name could carry escape sequences that rewrite the
+ * screen, or a newline that forges a line) are shown as \xNN.
+ */
+export function quoteControl(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+export function table(rawRows: string[][], header: string[]): string {
+  const rows = rawRows.map((r) => r.map(quoteControl));
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');

@@ -6,3 +6,4 @@ export * from './ids.js';
 export * from './gc.js';
 export * from './secrets.js';
 export * from './clock.js';
+export * from './durable.js';

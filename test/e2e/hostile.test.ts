@@ -273,3 +273,18 @@ test('foreign manifests and size bombs: a future time, a file that claims more t
   await craft(sane, 'evil-pass', async (f) => manifest(await f.tree([node('a', 'file', { size: 5, content: [await f.data('hello')] })])));
   assert.match(victim.ok(['snapshot', 'upload', sane], ARCHIVE_PW), /verified: 1 snapshot\(s\) expanding to 1 file\(s\), 0 dir\(s\), 5 B/);
 });
+
+test('names with control characters are quoted in listings: a crafted name cannot rewrite the terminal or forge a line', async () => {
+  const root = tmp('sb-hostile-names-');
+  const victim = instanceCli(root, 'pw-victim');
+  victim.ok(['destination', 'add', 'main', path.join(root, 'repo'), '--init']);
+  const archive = path.join(root, 'names.sbx');
+  await craft(archive, 'evil-pass', async (f) => manifest(await f.tree([node('evil\u001b[2J\nforged line', 'file', { size: 5, content: [await f.data('hello')] })]), { tags: ['tag\u001b]0;title\u0007'] }));
+  victim.ok(['snapshot', 'upload', archive], ARCHIVE_PW);
+  const ls = victim.ok(['snapshot', 'ls', 'latest']);
+  assert.match(ls, /evil\\x1b\[2J\\x0aforged line/);
+  assert.doesNotMatch(ls, /\u001b/);
+  const list = victim.ok(['snapshot', 'list']);
+  assert.doesNotMatch(list, /\u001b|\u0007/);
+  assert.match(list, /tag\\x1b\]0;title\\x07/);
+});

@@ -5,7 +5,7 @@ import { AppError, EXIT_PARTIAL, registerSecret } from '../../kernel/index.js';
 import { backup, copySnapshots, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
 import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
 import { codecPool, openRepository, VERSION, type BackendCredentials } from '../../app/index.js';
-import { formatBytes, formatDuration, ProgressBar, table, type Output } from '../render.js';
+import { formatBytes, formatDuration, ProgressBar, quoteControl, table, type Output } from '../render.js';
 import { collect, globals, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
 import { localOnly, remote } from '../remote.js';
 import type { ApiClient } from '../../api/client/client.js';
@@ -228,8 +228,8 @@ export function snapshotCommand(): Command {
           if (out.json) entries.push(e);
           else if (o.long) {
             const mode = (e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-') + e.mode.toString(8).padStart(4, '0');
-            out.out(`${mode} ${(e.user ?? '?').padEnd(8)} ${(e.group ?? '?').padEnd(8)} ${String(e.size ?? '').padStart(12)} ${e.mtime.slice(0, 19)} ${e.path}${e.target !== undefined ? ' -> ' + e.target : ''}`);
-          } else out.out(e.path);
+            out.out(`${mode} ${(e.user ?? '?').padEnd(8)} ${(e.group ?? '?').padEnd(8)} ${String(e.size ?? '').padStart(12)} ${e.mtime.slice(0, 19)} ${quoteControl(e.path)}${e.target !== undefined ? ' -> ' + quoteControl(e.target) : ''}`);
+          } else out.out(quoteControl(e.path));
         });
         if (out.json) out.data(entries);
       }, { loadIndex: true }),
@@ -242,7 +242,7 @@ export function snapshotCommand(): Command {
       repoAction(async ({ repo: r, out }, a: string, b: string, _o: unknown) => {
         const res = await diffSnapshots(r, await findSnapshot(r, a), await findSnapshot(r, b));
         if (out.json) return out.data(res);
-        for (const l of res.lines) out.out(`${l.change}  ${l.path}`);
+        for (const l of res.lines) out.out(`${l.change}  ${quoteControl(l.path)}`);
         out.out(`${res.added} added, ${res.removed} removed, ${res.modified} modified`);
       }, { loadIndex: true }),
     );

@@ -1,7 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { AppError } from '../../kernel/index.js';
+import { AppError, syncDirSync } from '../../kernel/index.js';
 import { fileKinds, type Backend, type FileKind, type Handle, type ObjectInfo } from '../backend.js';
 
 /**
@@ -139,6 +140,8 @@ export class ArchiveWriter implements Backend {
     fs.closeSync(this.fd);
     this.closed = true;
     fs.renameSync(this.tmp, this.file);
+    // The name is durable too: a crash after "download finished" must not lose the archive.
+    syncDirSync(path.dirname(this.file));
   }
 
   /** Gives up: the partial file is removed, nothing is left under the archive's name. */
