@@ -127,6 +127,8 @@ export async function copySnapshots(o: CopyOptions): Promise<CopyResult> {
       // The parent is an id in the source; in the target it would dangle.
       delete manifest.parent;
       throwIfAborted(o.signal);
+      await lockT.assertHeld();
+      await lockS.assertHeld();
       const id = await o.target.saveJSON('snapshots', manifest);
       result.copied.push({ source: s.id, target: id });
     }

@@ -9,7 +9,7 @@ import { BlobCodec } from './format/blob.js';
 import { DEFAULT_PACK_SIZE, type RepoConfig } from './format/config.js';
 import { BlobIndex, type BlobLocation } from './index/blob-index.js';
 import { decodeIndexFile, encodeIndexFile, type IndexedPack, type IndexFileContent } from './index/index-file.js';
-import { conflicting, lockedError, newLockInfo, REFRESH_EVERY_MS, type LockInfo, type LockRecord } from './lock/lock.js';
+import { conflicting, lockedError, newLockInfo, REFRESH_EVERY_MS, STALE_AFTER_MS, type LockInfo, type LockRecord } from './lock/lock.js';
 
 export interface InitOptions {
   chunker?: ChunkerParams;
@@ -28,6 +28,13 @@ export interface KeyListing {
 
 export interface LockHandle {
   readonly id: string;
+  /**
+   * Throws REPO_LOCKED when the lock may have been lost: its refresh failed for
+   * so long that others may take it for stale (and a prune may then delete
+   * data this holder is writing), or its lock object is gone. Holders call it
+   * at their safe points, and always before they make a snapshot visible.
+   */
+  assertHeld(): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -277,17 +284,37 @@ export class Repository {
       throw lockedError(after);
     }
     let released = false;
+    let refreshedAt = now().getTime();
+    let refreshError: unknown;
     const timer = setInterval(() => {
       void (async () => {
         const old = id;
         id = await this.saveJSON('locks', newLockInfo(exclusive, now()));
+        refreshedAt = now().getTime();
+        refreshError = undefined;
         await this.backend.remove({ kind: 'locks', name: old }).catch(() => undefined);
-      })().catch(() => undefined);
+      })().catch((err: unknown) => {
+        refreshError = err;
+      });
     }, REFRESH_EVERY_MS);
     timer.unref();
+    const backend = this.backend;
     return {
       get id() {
         return id;
+      },
+      async assertHeld() {
+        const age = now().getTime() - refreshedAt;
+        // Two refreshes of margin before anyone may call it stale.
+        if (age > STALE_AFTER_MS - 2 * REFRESH_EVERY_MS) {
+          throw new AppError('REPO_LOCKED', `This run's lock on the repository was last refreshed ${Math.round(age / 60000)} minute(s) ago${refreshError ? ` (${(refreshError as Error).message})` : ''}; another process may have taken it for stale, so nothing more is written. Run it again.`);
+        }
+        try {
+          await backend.stat({ kind: 'locks', name: id });
+        } catch (err) {
+          if (err instanceof AppError && err.code === 'NOT_FOUND') throw new AppError('REPO_LOCKED', `This run's lock ${id.slice(0, 8)} was removed from the repository (by "repo unlock" or another process); nothing more is written. Run it again.`);
+          throw err;
+        }
       },
       release: async () => {
         if (released) return;

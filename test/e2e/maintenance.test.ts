@@ -144,6 +144,32 @@ test('index rebuild recreates the index from the packs alone', async () => {
   assert.deepEqual(await fs.readFile(path.join(out, src, 'a.bin')), await fs.readFile(path.join(src, 'a.bin')));
 });
 
+test('index rebuild with a damaged pack header keeps what the old index knew of that pack, says so, and exits non-zero', async () => {
+  const root = tmp();
+  const src = path.join(root, 'src');
+  await writeRandom(path.join(src, 'a.bin'), 3 << 20, 5);
+  const repoDir = path.join(root, 'repo');
+  const cli = new Cli(repoDir);
+  cli.init(['--pack-size', '1']);
+  cli.ok(['snapshot', 'create', '--path', src]);
+  const packs = await listFiles(path.join(repoDir, 'data'));
+  // Damage the last bytes (the header's length and the sealed header) of one pack; its blobs' data is untouched.
+  const victim = path.join(repoDir, 'data', packs[0]!);
+  const bytes = await fs.readFile(victim);
+  bytes.fill(0xff, bytes.length - 8);
+  await fs.chmod(victim, 0o644);
+  await fs.writeFile(victim, bytes);
+  const r = cli.run(['repo', 'index', 'rebuild', '--json']);
+  assert.equal(r.code, 1, r.stderr);
+  const res = JSON.parse(r.stdout) as { unreadable: { pack: string; keptFromIndex: boolean }[] };
+  assert.deepEqual(res.unreadable.map((u) => [u.pack, u.keptFromIndex]), [[path.basename(packs[0]!), true]]);
+  assert.match(r.stderr, /1 pack\(s\) could not be read/);
+  // Nothing became unreachable: the old index's entries for that pack were kept, and its data still restores.
+  const out = path.join(root, 'out');
+  cli.ok(['snapshot', 'restore', 'latest', '--target', out]);
+  assert.deepEqual(await fs.readFile(path.join(out, src, 'a.bin')), await fs.readFile(path.join(src, 'a.bin')));
+});
+
 test('repo stats reports deduplication across snapshots', async () => {
   const root = tmp();
   const src = path.join(root, 'src');

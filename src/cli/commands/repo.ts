@@ -146,9 +146,15 @@ export function repoCommand(): Command {
     .action(
       repoAction(async ({ repo: r, out }, _o: unknown) => {
         const res = await rebuildIndex(r);
-        if (out.json) return out.data(res);
-        out.out(`indexed ${res.blobs} blobs in ${res.packs} packs (replacing ${res.superseded} index files)`);
-        for (const u of res.unreadable) out.out(`warning: pack ${u.pack} unreadable: ${u.message}`);
+        if (out.json) out.data(res);
+        else {
+          out.out(`indexed ${res.blobs} blobs in ${res.packs} packs (replacing ${res.superseded} index files)`);
+          for (const u of res.unreadable) out.out(`warning: pack ${u.pack} unreadable: ${u.message}${u.keptFromIndex ? ' (its entries were kept from the old index)' : ' (no old index had it: its blobs are not indexed)'}`);
+          for (const n of res.unreadableIndexFiles) out.out(`warning: old index file ${n} unreadable (superseded)`);
+        }
+        if (res.unreadable.length > 0) {
+          throw new AppError('CHECK_FAILED', `${res.unreadable.length} pack(s) could not be read; run "strongbox repo check --read-data" to see which snapshots and files they affect.`);
+        }
       }),
     );
 

@@ -106,6 +106,7 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
       log: logIds,
     };
     throwIfAborted(o.signal);
+    await lock.assertHeld();
     const id = await o.repo.saveJSON('snapshots', snapshot);
     return { id, snapshot };
   } catch (err) {

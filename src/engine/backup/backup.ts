@@ -73,6 +73,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
       program: opts.program ?? 'strongbox',
     };
     throwIfAborted(opts.signal);
+    await lock.assertHeld();
     const id = await opts.repo.saveJSON('snapshots', snapshot);
     return { id, snapshot };
   } catch (err) {

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { LocalBackend } from '../../storage/local/local-backend.js';
+import { Repository } from '../repository.js';
+import { STALE_AFTER_MS } from './lock.js';
+
+test('a holder whose lock may have been lost stops: refresh overdue, or its lock object removed', async () => {
+  const repo = await Repository.init(new LocalBackend(path.join(mkdtempSync(path.join(tmpdir(), 'sb-lock-')), 'repo')), 'pw', { scrypt: { N: 1024, r: 8, p: 1 } });
+  let t = Date.parse('2026-01-01T00:00:00Z');
+  const clock = () => new Date(t);
+  const lock = await repo.lock(false, clock);
+  await lock.assertHeld();
+  // No refresh for most of the stale period (a paused machine, a store that refuses writes).
+  t += STALE_AFTER_MS - 5 * 60e3;
+  await assert.rejects(lock.assertHeld(), /last refreshed 25 minute\(s\) ago/);
+  await lock.release();
+
+  const second = await repo.lock(false, clock);
+  await second.assertHeld();
+  await repo.removeLock(second.id);
+  await assert.rejects(second.assertHeld(), /was removed from the repository/);
+});
