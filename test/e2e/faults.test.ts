@@ -205,6 +205,35 @@ test('disk full at the destination: a clear error, no snapshot, the repository s
   }
 });
 
+test('disk full at the restore target: refused before a byte is written, with the sizes and the way out', async (t) => {
+  if (!isRoot) {
+    if (process.env.CI) assert.fail('this test needs root (to mount a small tmpfs) and CI runs as root');
+    t.skip('needs root to mount a small tmpfs');
+    return;
+  }
+  const root = tmp();
+  const src = path.join(root, 'src');
+  await writeRandom(path.join(src, 'big.bin'), 12 << 20, 6);
+  const cli = new Cli(path.join(root, 'repo'));
+  cli.init();
+  cli.ok(['snapshot', 'create', '--path', src]);
+  const mnt = path.join(root, 'small');
+  await fs.mkdir(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
+  try {
+    const r = cli.run(['snapshot', 'restore', 'latest', '--target', path.join(mnt, 'out')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /The restore needs about .* which has .* free.*--no-space-check/);
+    assert.deepEqual(await fs.readdir(mnt), [], 'nothing was written');
+    // Told to go ahead anyway, it fails on the full disk and says so (the files that did not fit are named).
+    const forced = cli.run(['snapshot', 'restore', 'latest', '--target', path.join(mnt, 'out'), '--no-space-check']);
+    assert.notEqual(forced.code, 0);
+    assert.match(forced.stderr, /ENOSPC|no space/i);
+  } finally {
+    execFileSync('umount', ['-l', mnt]);
+  }
+});
+
 test('engine: a storage failure mid-backup fails the backup and writes no snapshot', async () => {
   const root = tmp();
   const src = path.join(root, 'src');

@@ -43,6 +43,7 @@ export const RestoreBody = z.strictObject({
   specs: z.array(z.string().min(1).max(256 * 1024)).max(20).optional().describe('Admin only: application specs (YAML) to restore with instead of the installed ones. A snapshot\'s own spec is never run.'),
   dryRun: z.boolean().optional().describe('Plan and preflight only; nothing is changed.'),
   force: z.boolean().optional().describe('Restore into targets that are merely not empty.'),
+  spaceCheck: z.boolean().optional().describe('false: do not refuse a files component whose data is larger than its target\'s free space (sparse files may need less).'),
   destination: name.optional(),
 });
 

@@ -98,6 +98,8 @@ export interface RestoreRequest {
   maps?: TargetMapping[];
   /** Spec texts an admin passes for this restore (--spec FILE): trusted like installed ones. */
   specs?: string[];
+  /** false: do not refuse a files component that needs more than its target has free. */
+  spaceCheck?: boolean;
   dryRun?: boolean;
   force?: boolean;
 }
@@ -138,6 +140,7 @@ export async function restoreSnapshotRef(inst: Instance, repo: import('../../rep
       installed,
       specs: given,
       mayRedirectSecrets: ctx.role === 'admin',
+      spaceCheck: req.spaceCheck !== false,
       spoolDir: inst.spoolDir,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(ctx.sink ? { sink: ctx.sink } : {}),

@@ -124,7 +124,7 @@ export async function restoreAppSnapshot(
   cmd: Command,
   repo: Repository,
   ref: SnapshotRef,
-  o: { component?: string[]; app?: string[]; map?: string[]; spec?: string[]; dryRun?: boolean; force?: boolean },
+  o: { component?: string[]; app?: string[]; map?: string[]; spec?: string[]; spaceCheck?: boolean; dryRun?: boolean; force?: boolean },
 ): Promise<void> {
   const out = output(cmd);
   const { signal, dispose } = interruptSignal();
@@ -135,7 +135,7 @@ export async function restoreAppSnapshot(
       try {
         const specs = (o.spec ?? []).map((f) => readSpec(f));
         // The local CLI acts as this machine's admin: it can read the instance's key and catalog anyway.
-        res = await restoreSnapshotRef(inst, repo, ref, { ...(o.app ? { apps: o.app } : {}), ...(o.component ? { components: o.component } : {}), maps: parseMaps(o.map), specs, dryRun: !!o.dryRun, force: !!o.force }, { signal, sink: bar, role: 'admin' });
+        res = await restoreSnapshotRef(inst, repo, ref, { ...(o.app ? { apps: o.app } : {}), ...(o.component ? { components: o.component } : {}), maps: parseMaps(o.map), specs, ...(o.spaceCheck === false ? { spaceCheck: false } : {}), dryRun: !!o.dryRun, force: !!o.force }, { signal, sink: bar, role: 'admin' });
       } finally {
         bar.clear();
       }

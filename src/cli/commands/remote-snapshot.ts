@@ -31,12 +31,13 @@ export async function remoteCreate(c: ApiClient, out: Output, o: { app?: string[
   printAppSnapshotResult(out, { id, snapshot: s.manifest });
 }
 
-export async function remoteRestore(c: ApiClient, out: Output, id: string, o: { component?: string[]; app?: string[]; map?: string[]; spec?: string[]; dryRun?: boolean; force?: boolean; destination?: string }): Promise<void> {
+export async function remoteRestore(c: ApiClient, out: Output, id: string, o: { component?: string[]; app?: string[]; map?: string[]; spec?: string[]; spaceCheck?: boolean; dryRun?: boolean; force?: boolean; destination?: string }): Promise<void> {
   const job = await c.request<JobRecord>('POST', `/api/snapshots/${encodeURIComponent(id)}/restore`, {
     ...(o.app ? { apps: o.app } : {}),
     ...(o.component ? { components: o.component } : {}),
     maps: parseMaps(o.map),
     ...(o.spec?.length ? { specs: o.spec.map((f) => readSpec(f)) } : {}),
+    ...(o.spaceCheck === false ? { spaceCheck: false } : {}),
     dryRun: !!o.dryRun,
     force: !!o.force,
     ...(o.destination ? { destination: o.destination } : {}),

@@ -277,6 +277,7 @@ export function snapshotCommand(): Command {
     .option('--app <name>', 'full snapshots: restore only this application (repeat)', collect)
     .option('--map <COMPONENT.FIELD=VALUE>', 'restore a component somewhere else: db.url=postgres://…/copy, uploads.path=/srv/new, cache.rdbPath=/var/lib/redis/dump.rdb (repeat)', collect)
     .option('--spec <file>', 'application snapshots: the spec to restore an application with (its targets, hooks and commands), instead of the one installed here; a snapshot\'s own spec is never run (repeat)', collect)
+    .option('--no-space-check', 'do not refuse a restore whose files hold more than the target has free (sparse files may need less)')
     .option('--keep-privileges', 'file snapshots: also restore device nodes, setuid/setgid bits and security.*/trusted.* extended attributes (off by default: a snapshot may come from elsewhere)')
     .option('--dry-run', 'print the plan (with every command it would run) and the preflight result; change nothing (exit status 4 when the preflight fails)')
     .option('--force', 'restore into targets that are not empty (files are replaced; databases get the snapshot\'s objects dropped and recreated)')
@@ -284,7 +285,7 @@ export function snapshotCommand(): Command {
       'after',
       '\nFile snapshots: a snapshot of /srv/app restored with --target /tmp/r lands in /tmp/r/srv/app.\nFiles whose data is damaged are reported (exit status 1); everything else is still restored.\n\nApplication and full snapshots: every chosen component\'s target is checked before anything is\ntouched (empty database or directory, tools present and new enough); a target that is not clean\nis refused (exit status 4) with what is in the way, unless --force. Targets, credentials, hooks and\ncommands come from the spec installed here (or --spec), never from the snapshot: an application\nthat is not installed restores its data only, into targets you give with --map. A full snapshot\nrestored on a fresh instance also brings back its applications and destinations (disaster\nrecovery); the plan lists every command that installs.\n\nExamples:\n  strongbox snapshot restore latest --target /tmp/restore --include /srv/app/config\n  strongbox snapshot restore 3f2a --dry-run\n  strongbox snapshot restore 3f2a --component db --map db.url=postgres://notes@127.0.0.1/notes_copy',
     )
-    .action(async (id: string, o: { target?: string; include?: string[]; component?: string[]; app?: string[]; map?: string[]; spec?: string[]; keepPrivileges?: boolean; dryRun?: boolean; force?: boolean }, cmd: Command) => {
+    .action(async (id: string, o: { target?: string; include?: string[]; component?: string[]; app?: string[]; map?: string[]; spec?: string[]; keepPrivileges?: boolean; spaceCheck?: boolean; dryRun?: boolean; force?: boolean }, cmd: Command) => {
       const out = output(cmd);
       const c = remote(cmd);
       if (c && o.target) localOnly(cmd, 'Restoring files to a directory (--target)');
@@ -306,7 +307,7 @@ export function snapshotCommand(): Command {
           withPool(r, async (pool) => {
             const s = await findSnapshot(r, id);
             const bar = new ProgressBar('restoring', out);
-            const res = await restore({ repo: r, writer: pool, snapshot: s, target, includes: o.include ?? [], keepPrivileges: !!o.keepPrivileges, signal, sink: bar });
+            const res = await restore({ repo: r, writer: pool, snapshot: s, target, includes: o.include ?? [], keepPrivileges: !!o.keepPrivileges, spaceCheck: o.spaceCheck !== false, signal, sink: bar });
             bar.clear();
             if (out.json) out.data({ snapshot: s.id, target, ...res });
             else {

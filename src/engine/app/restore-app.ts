@@ -9,6 +9,7 @@ import { kinds, preloadSecrets, type PreflightReport, type SourceEnv } from '../
 import { components, NAME_RE, type ApplicationSpec, type ComponentSpec, type HookPhase } from '../../spec/index.js';
 import { componentKinds, type ComponentKindName } from '../../sources/index.js';
 import { restore } from '../restore/restore.js';
+import { checkFreeSpace } from '../restore/space.js';
 import { FORMAT_VERSION, INSTANCE_DIR } from './backup-app.js';
 import { RunLog } from './run-log.js';
 
@@ -51,6 +52,8 @@ export interface AppRestoreOptions {
    * admins only. Default false.
    */
   mayRedirectSecrets?: boolean;
+  /** Check free space before restoring a files component (default true). */
+  spaceCheck?: boolean;
   spoolDir: string;
   signal?: AbortSignal;
   sink?: ProgressSink;
@@ -156,6 +159,13 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
       ? { target: '(no target: see the problem)', problems: p.problems, plan: [] }
       : await kinds[p.kind].preflight(p.options as never, senv(p.app.name, p.name), rec.info, !!o.force);
     p.target = report.target;
+    if (o.spaceCheck !== false && kinds[p.kind].shape === 'tree' && report.problems.length === 0) {
+      try {
+        checkFreeSpace((p.options as { path: string }).path, Number(rec.bytes) || 0);
+      } catch (err) {
+        report.problems.push(`${(err as Error).message.replace(/ Free some space.*$/, '')}: free some space or map it elsewhere`);
+      }
+    }
     result.plan.push({ app: p.app.name, component: p.name, kind: p.kind, source: p.source, options: p.options, preflight: report });
   }
   result.ok = result.plan.every((p) => p.preflight.problems.length === 0);
@@ -439,6 +449,7 @@ async function restoreComponent(
           snapshot: { id: o.snapshot.id, snapshot: { ...o.snapshot.snapshot, tree: node.subtree } },
           target,
           linkBase: p.record.source,
+          spaceCheck: false,
           ...(o.signal ? { signal: o.signal } : {}),
           ...(o.sink ? { sink: o.sink } : {}),
         });

@@ -7,6 +7,7 @@ import type { BlobWriter, Repository, RestoreItem, WholeFile } from '../../repo/
 import { joinPath, linkTargetBytes, nameBytes, loadTree, type SnapshotRef, type TreeNode } from '../../tree/index.js';
 import { Tasks } from '../semaphore.js';
 import { writeXattrs } from '../xattrs.js';
+import { checkFreeSpace } from './space.js';
 
 const run = promisify(execFile);
 
@@ -23,6 +24,8 @@ export interface RestoreOptions {
    * come from elsewhere (docs/SECURITY.md).
    */
   keepPrivileges?: boolean;
+  /** Refuse up front when the target's file system has less free space than the snapshot's files hold (default true). */
+  spaceCheck?: boolean;
   /** The source path the snapshot's root stood for (an application's files component): hard links name their first link by source path. */
   linkBase?: string;
   signal?: AbortSignal;
@@ -70,6 +73,8 @@ const RANGES_IN_FLIGHT = 3;
 export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const r = new RestoreRun(opts);
   const target = opts.target.replace(/\/+$/, '') || '/';
+  // Only a whole restore is measured: the snapshot's summary is not broken down by path.
+  if (opts.spaceCheck !== false && !opts.includes?.length) checkFreeSpace(target, opts.snapshot.snapshot.summary.bytes);
   fs.mkdirSync(target, { recursive: true });
   await r.run(Buffer.from(target), (opts.includes ?? []).map(normalizeInclude));
   return r.result();
