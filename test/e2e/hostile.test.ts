@@ -288,3 +288,55 @@ test('names with control characters are quoted in listings: a crafted name canno
   assert.doesNotMatch(list, /\u001b|\u0007/);
   assert.match(list, /tag\\x1b\]0;title\\x07/);
 });
+
+test('role matrix: every route of the API refuses every role below the one it declares, for sessions and for tokens of demoted users; routes that carry commands or secrets are admin-only', async () => {
+  const root = tmp('sb-hostile-matrix-');
+  await prepareInstance(root);
+  const srv = await startServe(root);
+  try {
+    const admin = new Api(srv.url);
+    await admin.login('admin', ADMIN_PASSWORD);
+    for (const [name, role] of [['olga', 'operator'], ['vera', 'viewer'], ['dora', 'operator']] as const) await admin.ok('POST', '/api/users', { name, role, password: `${name}-password-1`, mustChangePassword: false });
+    const session = async (user: string) => {
+      const a = new Api(srv.url);
+      await a.login(user, `${user}-password-1`);
+      return a;
+    };
+    const olga = await session('olga');
+    const vera = await session('vera');
+    // dora's token is minted while she is an operator; then she is demoted: the token must act as a viewer.
+    const dora = await session('dora');
+    const demotedToken = new Api(srv.url, (await dora.ok('POST', '/api/tokens', { name: 'dora-script' })).token);
+    await admin.ok('PATCH', '/api/users/dora', { role: 'viewer' });
+    const spec = (await admin.ok('GET', '/api/openapi.json')) as { paths: Record<string, Record<string, { 'x-required-role': string }>> };
+    const rank: Record<string, number> = { public: -1, authenticated: 0, viewer: 0, operator: 1, admin: 2 };
+    const callers: [string, Api | undefined, number][] = [
+      ['anonymous', new Api(srv.url), -1],
+      ['viewer session', vera, 0],
+      ['operator session', olga, 1],
+      ['demoted operator token', demotedToken, 0],
+    ];
+    let checked = 0;
+    for (const [p, ops] of Object.entries(spec.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const need = rank[op['x-required-role']]!;
+        const url = p.replace(/\{[^}]+\}/g, 'x');
+        for (const [who, api, level] of callers) {
+          if (level >= need) continue;
+          const r = await api!.call(method.toUpperCase(), url, ['post', 'put', 'patch'].includes(method) ? {} : undefined);
+          assert.equal(r.status, level < 0 ? 401 : 403, `${method.toUpperCase()} ${p} as ${who}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked > 100, `${checked} (route, caller) pairs checked`);
+    // What carries commands or secrets: application specs, destinations, settings, users and accounts — admin only.
+    const carriers = ['POST /api/applications', 'DELETE /api/applications/{name}', 'POST /api/destinations', 'PATCH /api/destinations/{name}', 'PUT /api/settings/notifications', 'PUT /api/settings/security', 'POST /api/users', 'PATCH /api/users/{name}'];
+    for (const c of carriers) {
+      const [m, p] = c.split(' ') as [string, string];
+      assert.equal(spec.paths[p]?.[m.toLowerCase()]?.['x-required-role'], 'admin', c);
+    }
+  } finally {
+    await srv.stop();
+  }
+});
