@@ -1,3 +1,4 @@
+import { manifestProblems } from './foreign.js';
 import { AppError, nullSink, throwIfAborted, type ProgressSink } from '../kernel/index.js';
 import { blobId, BlobSaver, type BlobDecoder, type BlobEncoder, type Repository } from '../repo/index.js';
 import { decodeTree, encodeTree, listSnapshots, type Snapshot, type SnapshotRef, type TreeNode } from '../tree/index.js';
@@ -11,6 +12,8 @@ export interface CopyOptions {
   snapshots: SnapshotRef[];
   signal?: AbortSignal;
   sink?: ProgressSink;
+  /** For the manifests' sanity check (a time in the future). */
+  now?: Date;
 }
 
 export interface CopyResult {
@@ -53,6 +56,9 @@ export async function copySnapshots(o: CopyOptions): Promise<CopyResult> {
     return !t;
   });
   if (todo.length === 0) return result;
+  // A manifest that would mislead ordering or retention in the target is not carried there (docs/SECURITY.md).
+  const insane = todo.flatMap((s) => manifestProblems(s, o.now ?? new Date()));
+  if (insane.length) throw new AppError('CORRUPT', `Not copied: ${insane.slice(0, 3).join('; ')}. Nothing was copied.`);
   await o.source.loadIndex();
   await o.target.loadIndex();
   const lockS = await o.source.lock(false);

@@ -28,9 +28,9 @@ export function manifest(tree: string, extra: Partial<Snapshot> = {}): Snapshot 
 }
 
 /** Builds a valid archive (its checksum and seals are right) whose contents are hostile: `build` returns the manifest(s). */
-export async function craft(file: string, password: string, build: (f: Forge) => Promise<Snapshot | Snapshot[]>): Promise<void> {
+export async function craft(file: string, password: string, build: (f: Forge) => Promise<Snapshot | Snapshot[]>, o: { scrypt?: { N: number; r: number; p: number } } = {}): Promise<void> {
   const writer = new ArchiveWriter(file);
-  const repo = await Repository.init(writer, password);
+  const repo = await Repository.init(writer, password, o.scrypt ? { scrypt: o.scrypt } : {});
   const pool = new CodecPool(repo.master, repo.config, 1);
   try {
     const saver = new BlobSaver(repo, pool);

@@ -3,9 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { LocalBackend } from '../../storage/local/local-backend.js';
-import { Repository } from '../repository.js';
-import { STALE_AFTER_MS } from './lock.js';
+import { LocalBackend } from '../../src/storage/local/local-backend.js';
+import { Repository } from '../../src/repo/repository.js';
+import { STALE_AFTER_MS } from '../../src/repo/lock/lock.js';
 
 test('a holder whose lock may have been lost stops: refresh overdue, or its lock object removed', async () => {
   const repo = await Repository.init(new LocalBackend(path.join(mkdtempSync(path.join(tmpdir(), 'sb-lock-')), 'repo')), 'pw', { scrypt: { N: 1024, r: 8, p: 1 } });
