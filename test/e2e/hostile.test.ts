@@ -340,3 +340,32 @@ test('role matrix: every route of the API refuses every role below the one it de
     await srv.stop();
   }
 });
+
+test('a YAML alias bomb or an oversized spec is refused with a clear reason, exit 2 in the CLI and 400 in the API, and changes nothing', async () => {
+  const root = tmp('sb-hostile-spec-');
+  const cli = instanceCli(root);
+  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+  for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+  const bomb = path.join(root, 'bomb.yaml');
+  writeFileSync(bomb, `${levels.join('\n')}\napiVersion: strongbox/v1\nkind: Application\n`);
+  const r = bounded(cli, ['app', 'validate', '-f', bomb], 20_000);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stdout + r.stderr, /Excessive alias count|alias/i);
+  const big = path.join(root, 'big.yaml');
+  writeFileSync(big, `# ${'x'.repeat(300 * 1024)}\napiVersion: strongbox/v1\n`);
+  const b = bounded(cli, ['app', 'add', '-f', big], 20_000);
+  assert.equal(b.code, 2, b.stderr);
+  assert.match(b.stdout + b.stderr, /at most 262144/);
+  assert.deepEqual(cli.json<unknown[]>(['app', 'list']), []);
+  await prepareInstance(path.join(root, 'srv'));
+  const srv = await startServe(path.join(root, 'srv'));
+  try {
+    const admin = new Api(srv.url);
+    await admin.login('admin', ADMIN_PASSWORD);
+    const res = await admin.call('POST', '/api/applications/validate', { spec: readFileSync(bomb, 'utf8') });
+    assert.equal(res.status === 400 || (res.status === 200 && (res.body as { ok: boolean }).ok === false), true, JSON.stringify(res.body).slice(0, 200));
+    assert.match(JSON.stringify(res.body), /alias/i);
+  } finally {
+    await srv.stop();
+  }
+});

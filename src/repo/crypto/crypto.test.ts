@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { open, seal } from './aead.js';
-import { newMasterKey, unwrapMasterKey, wrapMasterKey } from './keys.js';
+import { keyFileProblem, newMasterKey, unwrapMasterKey, wrapMasterKey } from './keys.js';
 import { BlobCodec } from '../format/blob.js';
 
 const fast = { N: 1 << 10, r: 8, p: 1 };
@@ -39,4 +39,24 @@ test('blobs compress when it pays, stay raw when it does not, and verify their i
   assert.deepEqual(codec.decode(et), text);
   assert.deepEqual(codec.decode(er), rand);
   assert.throws(() => codec.decode(er, randomBytes(32)), /does not match its id/);
+});
+
+test('key files from a repository are untrusted: KDF parameters outside a fixed range are refused before any work', async () => {
+  const good = await wrapMasterKey(newMasterKey(), 'pw', fast);
+  assert.equal(keyFileProblem(good), undefined);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ N: 2 ** 30 }, /N=1073741824 is outside/],
+    [{ N: 1000 }, /N=1000 is outside/],
+    [{ r: 1e6 }, /r=1000000/],
+    [{ p: 0 }, /p=0/],
+    [{ N: 'x' }, /not integers/],
+    [{ salt: 'AA==' }, /salt of an implausible length/],
+    [{ kdf: 'argon2' }, /unsupported kdf/],
+  ];
+  for (const [change, why] of cases) {
+    const bad = { ...good, ...change };
+    assert.match(keyFileProblem(bad) ?? '', why);
+    await assert.rejects(unwrapMasterKey(bad as never, 'pw'), /Unusable key file/);
+  }
+  assert.equal(keyFileProblem(null), 'not a JSON object');
 });
