@@ -15,7 +15,10 @@ export class SettingsStore {
   }
 }
 
-/** Pinned snapshots (retention never forgets them), per repository. */
+/**
+ * Pins as earlier versions kept them, per repository, in this catalog. Pins now
+ * live in the repository itself; these are moved there on first use (drain).
+ */
 export class PinStore {
   constructor(private readonly db: Catalog) {}
 
@@ -29,6 +32,11 @@ export class PinStore {
 
   async unpin(repository: string, id: string): Promise<void> {
     await this.db.deleteFrom('pins').where('repository', '=', repository).where('snapshot_id', '=', id).execute();
+  }
+
+  /** The catalog's pins of a repository with who and when (for moving them into the repository). */
+  async entries(repository: string): Promise<{ id: string; by: string; at: string }[]> {
+    return (await this.db.selectFrom('pins').selectAll().where('repository', '=', repository).execute()).map((r) => ({ id: r.snapshot_id, by: r.pinned_by, at: r.pinned_at }));
   }
 }
 

@@ -26,6 +26,14 @@ export interface KeyListing {
   username: string;
 }
 
+/** A pin: the snapshot it keeps, who pinned it, when, and why. */
+export interface PinRecord {
+  snapshot: string;
+  by: string;
+  time: string;
+  reason?: string;
+}
+
 export interface LockHandle {
   readonly id: string;
   /**
@@ -130,7 +138,8 @@ export class Repository {
 
   async loadObject(kind: Exclude<FileKind, 'data' | 'config' | 'keys'>, name: string): Promise<Buffer> {
     const sealed = await this.backend.get({ kind, name });
-    if (kind !== 'locks' && sha256(sealed).toString('hex') !== name) {
+    // Locks and pins are named by what they are about, not by their content.
+    if (kind !== 'locks' && kind !== 'pins' && sha256(sealed).toString('hex') !== name) {
       throw new AppError('CORRUPT', `${kind} object ${name} does not match its name (damaged on storage).`);
     }
     return open(this.master.encrypt, sealed, `${kind} object ${name}`);
@@ -142,6 +151,52 @@ export class Repository {
 
   async loadJSON<T>(kind: 'snapshots' | 'locks', name: string): Promise<T> {
     return JSON.parse((await this.loadObject(kind, name)).toString('utf8')) as T;
+  }
+
+  // ---- pins ----
+
+  /**
+   * Pinned snapshots: one sealed object per pin (pins/<snapshot id>), so every
+   * instance and the CLI see the same pins (docs/FORMAT.md). A pin object that
+   * cannot be read still pins its snapshot: when in doubt, keep.
+   */
+  async listPins(): Promise<Map<string, PinRecord>> {
+    const out = new Map<string, PinRecord>();
+    for (const name of await this.listNames('pins')) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      try {
+        const rec = JSON.parse((await this.loadObject('pins', name)).toString('utf8')) as PinRecord;
+        out.set(name, rec.snapshot === name ? rec : { snapshot: name, by: '(unreadable pin)', time: '' });
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'NOT_FOUND') continue;
+        out.set(name, { snapshot: name, by: '(unreadable pin)', time: '' });
+      }
+    }
+    return out;
+  }
+
+  async pin(id: string, by: string, now: Date, reason?: string): Promise<PinRecord> {
+    const rec: PinRecord = { snapshot: id, by, time: now.toISOString(), ...(reason ? { reason } : {}) };
+    await this.backend.put({ kind: 'pins', name: id }, seal(this.master.encrypt, Buffer.from(JSON.stringify(rec))));
+    return rec;
+  }
+
+  /** Removes a pin (admins only, enforced by the callers); true when there was one. */
+  async unpin(id: string): Promise<boolean> {
+    try {
+      await this.backend.remove({ kind: 'pins', name: id });
+      return true;
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'NOT_FOUND') return false;
+      throw err;
+    }
+  }
+
+  /** Removes a snapshot's manifest; a pinned snapshot is refused (CONFLICT) on every instance alike. */
+  async removeSnapshot(id: string): Promise<void> {
+    const pin = (await this.listPins()).get(id);
+    if (pin) throw new AppError('CONFLICT', `Snapshot ${id.slice(0, 8)} is pinned${pin.by ? ` (by ${pin.by}${pin.time ? ` on ${pin.time.slice(0, 10)}` : ''})` : ''}; an admin must unpin it first ("strongbox snapshot unpin ${id.slice(0, 8)}").`, { details: { pinned: true } });
+    await this.backend.remove({ kind: 'snapshots', name: id });
   }
 
   async listNames(kind: FileKind): Promise<string[]> {

@@ -40,6 +40,8 @@ export interface Snapshot {
   /** Application and full snapshots: how the run ended. */
   status?: SnapshotStatus;
   note?: string;
+  /** The schedule that made it (application and full snapshots): its retention applies to its own snapshots only. */
+  schedule?: string;
   /** The Strongbox version that wrote it, and the repository format version it needs. */
   strongboxVersion?: string;
   formatVersion?: number;

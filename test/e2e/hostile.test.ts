@@ -212,8 +212,7 @@ test('secrets stay with their targets; rights are current; operators cannot shor
     assert.equal((await op.call('PATCH', '/api/schedules/keepall', { retention: { keepLast: 1 } })).status, 403);
     // An admin's retention deletes, and every removal is audited with who and why.
     await admin.ok('POST', '/api/schedules', { name: 'adm', app: 'docs', cron: 'daily', retention: { keepLast: 1 } });
-    const run = await admin.ok('POST', '/api/schedules/adm/run');
-    await admin.waitJob(run.id);
+    for (let i = 0; i < 2; i++) await admin.waitJob((await admin.ok('POST', '/api/schedules/adm/run')).id);
     const audit = await admin.ok('GET', '/api/audit?action=snapshot.forget');
     const entries = (Array.isArray(audit) ? audit : audit.entries) as { actor: string; details: { reason: string } }[];
     assert.ok(entries.some((e) => e.actor === 'schedule adm' && e.details.reason === 'retention'), JSON.stringify(audit));

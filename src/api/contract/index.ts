@@ -47,6 +47,8 @@ export const RestoreBody = z.strictObject({
   destination: name.optional(),
 });
 
+export const PinBody = z.strictObject({ reason: z.string().max(500).optional().describe('Why the snapshot is kept (shown with the pin).') }).optional();
+
 export const CopyBody = z.strictObject({ to: name.describe('The destination to copy to.'), destination: name.optional().describe('Where the snapshot is (default: the default destination).') });
 
 export const DownloadBody = z.strictObject({ password: z.string().min(8, 'at least 8 characters').max(1024).describe('Encrypts the archive; needed to upload it elsewhere.'), destination: name.optional() });

@@ -154,13 +154,13 @@ export class ServerCore {
       },
       async (ctx): Promise<JobOutcome> => {
         const target = await destinationTarget(this.inst, dest);
-        const res = await snapshotApplications(this.inst, target, req, { signal: ctx.signal, sink: ctx.sink, clock: this.clock });
+        const res = await snapshotApplications(this.inst, target, { ...req, ...(schedule ? { schedule: schedule.name } : {}) }, { signal: ctx.signal, sink: ctx.sink, clock: this.clock });
         const m = res.snapshot;
         const result: Record<string, unknown> = { snapshot: res.id, status: m.status, bytes: m.summary.bytes, newBytes: m.summary.newBytes, storedBytes: m.summary.storedBytes, durationMs: m.summary.durationMs, destination: target.name };
         const errors = (m.applications ?? []).flatMap((a) => [...a.components.filter((c) => c.error).map((c) => `${a.name}/${c.name}: ${c.error}`), ...a.errors.filter((e) => !e.startsWith('component ')).map((e) => `${a.name}: ${e}`)]);
         if (schedule && m.status !== 'failed' && hasRules(schedule)) {
           try {
-            const r = await applyScheduleRetention(this.inst, target, { app: schedule.app, rules: schedule.retention, dryRun: false, now: this.clock.now() });
+            const r = await applyScheduleRetention(this.inst, target, { schedule: schedule.name, app: schedule.app, rules: schedule.retention, dryRun: false, now: this.clock.now() });
             result.retention = { removed: r.removed, kept: r.groups.flatMap((g) => g.decisions.filter((d) => d.keep).map((d) => d.id)) };
             ctx.log(`retention of schedule ${schedule.name}: forgot ${r.removed.length} snapshot(s)${r.removed.length ? `: ${r.removed.map((x) => x.slice(0, 8)).join(', ')}` : ''}`);
             // Every removal is in the audit log, with who (the schedule) and why (its rules).

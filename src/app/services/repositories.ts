@@ -63,3 +63,16 @@ export async function resolveSnapshot(inst: Instance, repo: Repository, ref: str
 }
 
 export { listSnapshots };
+
+/**
+ * The repository's pins, after moving any that this instance's catalog still
+ * holds for it (pins were kept in the catalog before they moved into the
+ * repository, where every instance sees them).
+ */
+export async function repositoryPins(inst: Instance, repo: Repository): Promise<Set<string>> {
+  for (const p of await inst.pins.entries(repo.location)) {
+    await repo.pin(p.id, p.by, new Date(p.at));
+    await inst.pins.unpin(repo.location, p.id);
+  }
+  return new Set((await repo.listPins()).keys());
+}

@@ -6,7 +6,7 @@ import type { SnapshotRef } from '../../tree/index.js';
 import { instanceRestorer, loadSpecs } from '../instance-state.js';
 import type { Instance } from '../instance.js';
 import { VERSION } from '../version.js';
-import { cachedSnapshots, resolveSnapshot, withCodecPool, withTarget, type Target } from './repositories.js';
+import { cachedSnapshots, repositoryPins, resolveSnapshot, withCodecPool, withTarget, type Target } from './repositories.js';
 
 export interface RunContext {
   signal?: AbortSignal;
@@ -50,6 +50,8 @@ export interface SnapshotRequest {
   tags?: string[];
   note?: string;
   host?: string;
+  /** Set when a schedule makes the snapshot (recorded in its manifest). */
+  schedule?: string;
 }
 
 /** The components an application snapshot will go through (for a job's progress, before it starts). */
@@ -77,6 +79,7 @@ export async function snapshotApplications(inst: Instance, target: Target, req: 
           tags: req.tags ?? [],
           ...(req.note ? { note: req.note } : {}),
           ...(req.host ? { host: req.host } : {}),
+          ...(req.schedule ? { schedule: req.schedule } : {}),
           previous: await cachedSnapshots(inst, repo),
           spoolDir: inst.spoolDir,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -163,21 +166,21 @@ export function retentionPolicy(r: RetentionRules): RetentionPolicy {
 }
 
 /**
- * A schedule's retention over its own snapshots: an application's partial
- * snapshots (or the full ones), pinned ones excluded. dryRun shows the result
- * without forgetting anything.
+ * A schedule's retention over its own snapshots — those whose manifest names
+ * it (manual snapshots and other schedules' are never touched) — pinned ones
+ * excluded. dryRun shows the result without forgetting anything.
  */
-export async function applyScheduleRetention(inst: Instance, target: Target, o: { app: string | null; rules: RetentionRules; dryRun: boolean; now: Date }): Promise<ForgetResult> {
+export async function applyScheduleRetention(inst: Instance, target: Target, o: { schedule: string; app: string | null; rules: RetentionRules; dryRun: boolean; now: Date }): Promise<ForgetResult> {
   const policy = retentionPolicy(o.rules);
   return withTarget(target, async (repo) => {
-    const pinned = await inst.pins.list(repo.location);
+    const pinned = await repositoryPins(inst, repo);
     const res = await forget({
       repo,
       policy,
       dryRun: o.dryRun,
       now: o.now,
       pinned,
-      select: (s) => (o.app === null ? s.snapshot.type === 'full' : s.snapshot.type === 'application' && s.snapshot.applications?.length === 1 && s.snapshot.applications[0]!.name === o.app),
+      select: (s) => s.snapshot.schedule === o.schedule && (o.app === null ? s.snapshot.type === 'full' : s.snapshot.type === 'application' && s.snapshot.applications?.length === 1 && s.snapshot.applications[0]!.name === o.app),
     });
     if (!o.dryRun && res.removed.length) await cachedSnapshots(inst, repo);
     return res;

@@ -255,7 +255,7 @@ export function snapshotCommand(): Command {
         const s = await findSnapshot(r, id);
         const lock = await r.lock(false);
         try {
-          await r.backend.remove({ kind: 'snapshots', name: s.id });
+          await r.removeSnapshot(s.id);
         } finally {
           await lock.release();
         }
@@ -267,6 +267,27 @@ export function snapshotCommand(): Command {
         else out.out(`Deleted snapshot ${r.deleted.slice(0, 8)}; the server's maintenance (prune) reclaims its space.`);
       }),
     );
+
+  for (const pin of [true, false]) {
+    snap
+      .command(`${pin ? 'pin' : 'unpin'} <id>`)
+      .description(pin ? 'Pin a snapshot: no retention, forget or delete removes it, on any instance (the pin is kept in the repository)' : 'Unpin a snapshot (admins): retention may forget it again')
+      .option(pin ? '--reason <text>' : '--quiet-if-missing', pin ? 'why it is kept (shown with the pin)' : 'no error when it is not pinned')
+      .action(
+        orRemote(repoAction(async ({ repo: r, out }, id: string, o: { reason?: string; quietIfMissing?: boolean }) => {
+          const s = await findSnapshot(r, id);
+          const by = `local:${process.env.USER ?? 'cli'}`;
+          if (pin) await r.pin(s.id, by, new Date(), o.reason);
+          else if (!(await r.unpin(s.id)) && !o.quietIfMissing) throw new AppError('NOT_FOUND', `Snapshot ${s.id.slice(0, 8)} is not pinned.`);
+          if (out.json) out.data({ id: s.id, pinned: pin });
+          else out.out(`${pin ? 'Pinned' : 'Unpinned'} snapshot ${s.id.slice(0, 8)}`);
+        }), async (c, out, cmd, id: string, o: { reason?: string }) => {
+          const r = await c.request<{ id: string; pinned: boolean }>(pin ? 'POST' : 'DELETE', `/api/snapshots/${encodeURIComponent(id)}/pin${destQuery(cmd)}`, pin && o.reason ? { reason: o.reason } : undefined);
+          if (out.json) out.data(r);
+          else out.out(`${pin ? 'Pinned' : 'Unpinned'} snapshot ${r.id.slice(0, 8)}`);
+        }),
+      );
+  }
 
   snap
     .command('restore <id>')

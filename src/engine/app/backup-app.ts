@@ -25,6 +25,8 @@ export interface AppBackupOptions {
   tags?: string[];
   note?: string;
   host?: string;
+  /** The schedule that makes this snapshot: its retention later applies to it, and only to its own. */
+  schedule?: string;
   /** Earlier snapshots, to find a parent per application (unchanged files are not read again). */
   previous?: SnapshotRef[];
   spoolDir: string;
@@ -97,6 +99,7 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
       type: o.type,
       status,
       ...(o.note ? { note: o.note } : {}),
+      ...(o.schedule ? { schedule: o.schedule } : {}),
       strongboxVersion: o.strongboxVersion,
       formatVersion: FORMAT_VERSION,
       runId,

@@ -39,6 +39,8 @@ export async function forget(opts: ForgetOptions): Promise<ForgetResult> {
   const lock = await repo.lock(false);
   try {
     const all = await listSnapshots(repo);
+    // Pins live in the repository, so every instance and the CLI honour the same ones.
+    const pinned = new Set([...(opts.pinned ?? []), ...(await repo.listPins()).keys()]);
     const snaps = opts.select ? all.filter(opts.select) : all;
     const groups = new Map<string, typeof snaps>();
     for (const s of snaps) {
@@ -51,14 +53,14 @@ export async function forget(opts: ForgetOptions): Promise<ForgetResult> {
       const [host, paths] = JSON.parse(key) as [string, string[]];
       const times = new Map(members.map((m) => [m.id, m.snapshot.time]));
       const decisions = applyRetention(
-        members.map((m) => ({ id: m.id, time: m.snapshot.time, tags: m.snapshot.tags, pinned: !!opts.pinned?.has(m.id), ...(m.snapshot.status ? { status: m.snapshot.status } : {}) })),
+        members.map((m) => ({ id: m.id, time: m.snapshot.time, tags: m.snapshot.tags, pinned: pinned.has(m.id), ...(m.snapshot.status ? { status: m.snapshot.status } : {}) })),
         opts.policy,
         opts.now ?? new Date(),
       ).map((d) => ({ ...d, time: times.get(d.id)! }));
       out.push({ host, paths, decisions });
       for (const d of decisions) if (!d.keep) removed.push(d.id);
     }
-    if (!opts.dryRun) for (const id of removed) await repo.backend.remove({ kind: 'snapshots', name: id });
+    if (!opts.dryRun) for (const id of removed) await repo.removeSnapshot(id);
     return { dryRun: !!opts.dryRun, groups: out, removed };
   } finally {
     await lock.release().catch(() => undefined);

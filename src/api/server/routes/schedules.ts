@@ -104,7 +104,7 @@ export function scheduleRoutes(t: RouteTable): void {
       const s = await core.inst.schedules.get(params.name!);
       if (s.kind !== 'backup') throw new AppError('INVALID_ARGUMENT', `Schedule ${s.name} is a maintenance schedule; it has no retention.`);
       if (isEmptyPolicy(retentionPolicy(s.retention))) return { schedule: s.name, rules: s.retention, keepsEverything: true, decisions: [] };
-      const r = await applyScheduleRetention(core.inst, await destinationTarget(core.inst, s.destination), { app: s.app, rules: s.retention, dryRun: true, now: core.clock.now() });
+      const r = await applyScheduleRetention(core.inst, await destinationTarget(core.inst, s.destination), { schedule: s.name, app: s.app, rules: s.retention, dryRun: true, now: core.clock.now() });
       return { schedule: s.name, rules: s.retention, keepsEverything: false, decisions: r.groups.flatMap((g) => g.decisions), forget: r.removed };
     },
   });

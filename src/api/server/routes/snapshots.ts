@@ -5,9 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { AppError, registerSecret } from '../../../kernel/index.js';
-import { cachedSnapshots, destinationTarget, resolveSnapshot, withTarget } from '../../../app/index.js';
+import { cachedSnapshots, destinationTarget, repositoryPins, resolveSnapshot, withTarget } from '../../../app/index.js';
 import { snapshotView } from '../../contract/views.js';
-import { CopyBody, DestinationQuery, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
+import { CopyBody, DestinationQuery, PinBody, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
 import type { ServerCore } from '../core.js';
 import type { RouteTable } from '../http.js';
 
@@ -31,7 +31,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     query: SnapshotsQuery,
     async handler({ query, core }) {
       return onRepo(core, query.destination, async (repo, name) => {
-        const pins = await core.inst.pins.list(repo.location);
+        const pins = await repositoryPins(core.inst, repo);
         const all = await cachedSnapshots(core.inst, repo);
         if (query.manifest === 'true') return all.filter((s) => !query.app || (s.snapshot.applications ?? []).some((a) => a.name === query.app)).map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })).reverse();
         return all
@@ -52,7 +52,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     async handler({ query, params, core }) {
       return onRepo(core, query.destination, async (repo, name) => {
         const ref = await resolveSnapshot(core.inst, repo, params.id!);
-        const pins = await core.inst.pins.list(repo.location);
+        const pins = await repositoryPins(core.inst, repo);
         return { ...snapshotView(ref, pins.has(ref.id), name), manifest: ref.snapshot };
       });
     },
@@ -109,10 +109,10 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     async handler({ req, query, params, actor, core }) {
       return onRepo(core, query.destination, async (repo) => {
         const ref = await resolveSnapshot(core.inst, repo, params.id!);
-        if ((await core.inst.pins.list(repo.location)).has(ref.id)) throw new AppError('CONFLICT', `Snapshot ${ref.id.slice(0, 8)} is pinned; unpin it first.`);
+        await repositoryPins(core.inst, repo);
         const lock = await repo.lock(false);
         try {
-          await repo.backend.remove({ kind: 'snapshots', name: ref.id });
+          await repo.removeSnapshot(ref.id);
         } finally {
           await lock.release();
         }
@@ -127,16 +127,20 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     t.add({
       method: pin ? 'POST' : 'DELETE',
       url: '/api/snapshots/:id/pin',
-      access: 'operator',
+      // Pinning keeps history (operators); unpinning lets it be removed (admins).
+      access: pin ? 'operator' : 'admin',
       tag: 'snapshots',
-      summary: pin ? 'Pin a snapshot: retention never forgets it' : 'Unpin a snapshot',
+      summary: pin ? 'Pin a snapshot: no retention, forget or delete removes it, on any instance (the pin is kept in the repository)' : 'Unpin a snapshot (admins)',
       query: DestinationQuery,
-      async handler({ req, query, params, actor, core }) {
+      ...(pin ? { body: PinBody } : {}),
+      async handler({ req, query, params, body, actor, core }) {
         return onRepo(core, query.destination, async (repo) => {
           const ref = await resolveSnapshot(core.inst, repo, params.id!);
-          if (pin) await core.inst.pins.pin(repo.location, ref.id, actor, core.clock.now());
-          else await core.inst.pins.unpin(repo.location, ref.id);
-          await core.audit(actor, pin ? 'snapshot.pin' : 'snapshot.unpin', ref.id, req.ip, 'ok');
+          await repositoryPins(core.inst, repo);
+          const reason = (body as { reason?: string } | undefined)?.reason;
+          if (pin) await repo.pin(ref.id, actor, core.clock.now(), reason);
+          else await repo.unpin(ref.id);
+          await core.audit(actor, pin ? 'snapshot.pin' : 'snapshot.unpin', ref.id, req.ip, 'ok', reason ? { reason } : undefined);
           return { id: ref.id, pinned: pin };
         });
       },
