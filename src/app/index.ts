@@ -13,3 +13,4 @@ export * from './services/destinations.js';
 export { instanceRestorer, loadSpecs } from './instance-state.js';
 export type { InstanceExport } from './instance.js';
 export { downloadSnapshot, uploadArchive } from './archive.js';
+export * from './services/applications.js';

@@ -9,6 +9,7 @@ import { BlobCodec } from './format/blob.js';
 import { DEFAULT_PACK_SIZE, type RepoConfig } from './format/config.js';
 import { BlobIndex, type BlobLocation } from './index/blob-index.js';
 import { decodeIndexFile, encodeIndexFile, type IndexedPack, type IndexFileContent } from './index/index-file.js';
+import { decodePackHeader, type PackedBlob } from './pack/pack.js';
 import { conflicting, lockedError, newLockInfo, REFRESH_EVERY_MS, STALE_AFTER_MS, type LockInfo, type LockRecord } from './lock/lock.js';
 
 export interface InitOptions {
@@ -61,7 +62,8 @@ export class Repository {
   treeCache: TreeCache | undefined;
 
   private constructor(
-    readonly backend: Backend,
+    /** The store: only the repository touches it, so the layout has one owner (docs/DESIGN.md). */
+    private readonly backend: Backend,
     readonly master: MasterKey,
     readonly config: RepoConfig,
     readonly keyId: string,
@@ -125,6 +127,47 @@ export class Repository {
 
   get location(): string {
     return this.backend.location;
+  }
+
+  /** Closes the store's connections. */
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+
+  // ---- packs ----
+
+  /** Every pack file with its stored size. */
+  packs(): AsyncIterable<{ name: string; size: number }> {
+    return this.backend.list('data');
+  }
+
+  /** A pack's bytes, or a range of them. */
+  readPack(name: string, range?: { offset: number; length: number }): Promise<Buffer> {
+    return this.backend.get({ kind: 'data', name }, range);
+  }
+
+  /** The blobs a pack's own (sealed) header lists: how an index is rebuilt from the packs alone. */
+  async readPackHeader(name: string, size: number): Promise<PackedBlob[]> {
+    const lenBuf = await this.readPack(name, { offset: size - 4, length: 4 });
+    const hlen = lenBuf.readUInt32LE(0);
+    const tailLen = Math.min(size, hlen + 4);
+    const tail = await this.readPack(name, { offset: size - tailLen, length: tailLen });
+    return decodePackHeader(this.master.encrypt, tail, size, name);
+  }
+
+  /** Writes a whole pack (its parts, header last), atomically. */
+  async writePack(name: string, parts: readonly Uint8Array[]): Promise<void> {
+    await this.backend.put({ kind: 'data', name }, parts);
+  }
+
+  /** Deletes packs (prune); a pack already gone is not an error. */
+  async removePack(name: string): Promise<void> {
+    await this.backend.remove({ kind: 'data', name }).catch(ignoreMissing);
+  }
+
+  /** Deletes index files another one supersedes; one already gone is not an error. */
+  async removeIndexFile(name: string): Promise<void> {
+    await this.backend.remove({ kind: 'index', name }).catch(ignoreMissing);
   }
 
   // ---- sealed objects ----
@@ -302,6 +345,13 @@ export class Repository {
     return name;
   }
 
+  /** A new password: a key for it is added, then the key this repository was opened with is removed. */
+  async changePassword(newPassword: string, scrypt?: { N: number; r: number; p: number }): Promise<{ added: string; removed: string }> {
+    const added = await this.addKey(newPassword, scrypt);
+    await this.backend.remove({ kind: 'keys', name: this.keyId });
+    return { added, removed: this.keyId };
+  }
+
   async removeKey(id: string): Promise<void> {
     const keys = await this.listKeys();
     if (id === this.keyId) throw new AppError('CONFLICT', 'Refusing to remove the key you opened the repository with; open it with another password first.');
@@ -385,6 +435,10 @@ export class Repository {
   async removeLock(id: string): Promise<void> {
     await this.backend.remove({ kind: 'locks', name: id });
   }
+}
+
+function ignoreMissing(err: unknown): void {
+  if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
 }
 
 function checkPassword(password: string): void {

@@ -148,7 +148,7 @@ export class BlobSaver {
     const size = parts.reduce((n, p) => n + p.length, 0);
     this.backlog += size;
     try {
-      await this.repo.backend.put({ kind: 'data', name }, parts);
+      await this.repo.writePack(name, parts);
     } finally {
       this.backlog -= size;
       this.garbage.spent(size);

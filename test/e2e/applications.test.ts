@@ -99,7 +99,7 @@ test('postgres: back up server A, restore into a clean server B (and a new datab
     const m = await repo.loadJSON<{ applications: { components: { info: Record<string, unknown> }[] }[] }>('snapshots', snap.id);
     Object.assign(m.applications[0]!.components[0]!.info, { tool: 'pg_dump (PostgreSQL) 99.1', toolMajor: 99 });
     const newer = await repo.saveJSON('snapshots', m);
-    await repo.backend.close();
+    await repo.close();
     const tooOld = cli.run(['snapshot', 'restore', newer, '--map', `db.url=${b.url('newer')}`, '--dry-run']);
     assert.equal(tooOld.code, 4);
     assert.match(tooOld.stdout, /pg_restore \(PostgreSQL\) 15\.\d+.* cannot read a dump made by pg_dump \(PostgreSQL\) 99\.1; install PostgreSQL client 99 or newer/);
@@ -386,7 +386,7 @@ test('snapshots from a newer Strongbox are refused naming both versions; plain f
   const repo = await openRepository(path.join(root, 'repo'), 'app-test-password');
   const m = await repo.loadJSON<Record<string, unknown>>('snapshots', snap.id);
   const futureId = await repo.saveJSON('snapshots', { ...m, strongboxVersion: '9.1.0', formatVersion: 2 });
-  await repo.backend.close();
+  await repo.close();
   const r = cli.run(['snapshot', 'restore', futureId, '--map', `f.path=${root}/out`]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /made by Strongbox 9\.1\.0 with snapshot format 2; this is Strongbox 0\.1\.0, which reads format 1/);

@@ -103,7 +103,8 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
     await page.getByRole('button', { name: 'Add schedule' }).click();
     await page.getByRole('cell', { name: 'notes-nightly' }).waitFor();
     await page.getByRole('row', { name: /notes-nightly/ }).getByRole('button', { name: 'Preview retention' }).click();
-    await page.getByRole('region', { name: 'Retention of notes-nightly' }).getByText(/keep/).first().waitFor();
+    // A new schedule's retention applies only to the snapshots it makes: it has none yet.
+    await page.getByRole('region', { name: 'Retention of notes-nightly' }).getByText(/has made no snapshots yet/).waitFor();
     await page.getByLabel('Name').fill('upkeep');
     await page.getByLabel('What').selectOption('__maintenance');
     await page.getByLabel('When (hourly, daily, weekly or cron)').fill('weekly');

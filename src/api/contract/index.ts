@@ -149,4 +149,5 @@ export const MaintenanceBody = z.strictObject({ destination: name.optional(), re
 export const JobsQuery = z.strictObject({ app: z.string().optional(), kind: z.string().optional(), phase: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
 export const SnapshotsQuery = z.strictObject({ manifest: z.enum(['true', 'false']).optional().describe('true: whole manifests instead of summaries'), destination: name.optional(), app: z.string().optional(), type: z.enum(['files', 'application', 'full']).optional(), status: z.string().optional(), tag: z.string().optional() });
 export const AuditQuery = z.strictObject({ actor: z.string().optional(), action: z.string().optional(), since: z.string().optional(), limit: z.coerce.number().int().min(1).max(5000).optional() });
+export const RemoveApplicationQuery = z.strictObject({ withSchedules: z.enum(['true', 'false']).optional().describe('Also remove the schedules that snapshot it.') });
 export const DestinationQuery = z.strictObject({ destination: name.optional() });

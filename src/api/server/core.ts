@@ -57,7 +57,7 @@ export class OpenRepositories {
   }
 
   async close(): Promise<void> {
-    for (const p of this.open.values()) await p.then((r) => r.backend.close()).catch(() => undefined);
+    for (const p of this.open.values()) await p.then((r) => r.close()).catch(() => undefined);
     this.open.clear();
   }
 }
@@ -187,7 +187,8 @@ export class ServerCore {
     }
     const apps = (ref.snapshot.applications ?? []).map((a) => a.name).filter((a) => !req.apps?.length || req.apps.includes(a));
     return this.runner.submit(
-      { kind: 'restore', app: apps.join(',') || null, destination: dest, params: { snapshot: ref.id, ...req }, requestedBy: by, exclusive: ref.snapshot.type === 'full' && !req.apps?.length ? ['*'] : apps },
+      // A dry run is its own kind: it restores nothing, so it is never counted or notified as a restore.
+      { kind: req.dryRun ? 'restore-dry-run' : 'restore', app: apps.join(',') || null, destination: dest, params: { snapshot: ref.id, ...req }, requestedBy: by, exclusive: ref.snapshot.type === 'full' && !req.apps?.length ? ['*'] : apps },
       async (ctx): Promise<JobOutcome> => {
         const res = await restoreFromSnapshot(this.inst, target, { ...req, snapshot: ref.id }, { signal: ctx.signal, sink: ctx.sink, role });
         const result = res as unknown as Record<string, unknown>;
@@ -210,7 +211,7 @@ export class ServerCore {
         return { phase: 'completed', result: { snapshot: ref.id, archiveBytes: r.bytes, artifact: `/api/jobs/${ctx.id}/artifact`, fileName: `strongbox-${ref.id.slice(0, 8)}.sbx` } };
       } finally {
         await pool.close();
-        await repo.backend.close();
+        await repo.close();
       }
     });
   }
@@ -233,7 +234,7 @@ export class ServerCore {
           return { phase: 'completed', result: { snapshots: r.copied.map((c) => c.target), skipped: r.skipped.map((c) => c.target), verifiedBytes: r.verifiedBytes } };
         } finally {
           await pool.close();
-          await repo.backend.close();
+          await repo.close();
         }
       } finally {
         rmSync(file, { force: true });
@@ -260,8 +261,8 @@ export class ServerCore {
       } finally {
         await srcPool.close();
         await dstPool.close();
-        await src.backend.close();
-        await dst.backend.close();
+        await src.close();
+        await dst.close();
       }
     });
   }

@@ -57,7 +57,6 @@ export class Notifier {
 
   async jobFinished(job: JobRecord): Promise<void> {
     if (!NOTIFIED_KINDS.has(job.kind) || job.phase === 'canceled') return;
-    if (job.kind === 'restore' && (job.params as { dryRun?: boolean }).dryRun) return;
     const history = await this.inst.jobs.list({ kind: job.kind, ...(job.app ? { app: job.app } : {}), limit: 20 });
     const previous = history.find((j) => j.id !== job.id && j.finishedAt && j.phase !== 'canceled' && (j.app ?? null) === (job.app ?? null) && j.createdAt <= job.createdAt);
     const event = classify(job, previous);

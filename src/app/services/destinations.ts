@@ -72,7 +72,7 @@ export async function validateDestination(location: string, password: string, cr
     await step('deleted it', () => lock.release());
     return { repositoryId: repo.config.id, snapshots: (await repo.listNames('snapshots')).length, steps };
   } finally {
-    await repo.backend.close();
+    await repo.close();
   }
 }
 
@@ -99,7 +99,7 @@ export async function addDestination(inst: Instance, r: AddDestinationRequest): 
   const stored = storeCredentials(kind, r.store ?? {}, (plain) => inst.sealSecret(plain));
   const probe = { ...(stored ? { credentials: stored } : {}) };
   const credentials = inst.resolveCredentials({ name: r.name, kind, location: r.location, password: r.passwordRef, isDefault: false, createdAt: '', ...probe });
-  if (r.init) await (await initRepository(r.location, r.password, { credentials })).backend.close();
+  if (r.init) await (await initRepository(r.location, r.password, { credentials })).close();
   const validation = r.skipValidation ? undefined : await validateDestination(r.location, r.password, credentials);
   const added = await inst.destinations.add({ name: r.name, kind, location: r.location, password: r.passwordRef, isDefault: !!r.makeDefault, ...probe });
   return { added, validation };

@@ -26,7 +26,7 @@ export async function withTarget<T>(t: Target, fn: (repo: Repository) => Promise
   try {
     return await fn(repo);
   } finally {
-    await repo.backend.close();
+    await repo.close();
   }
 }
 

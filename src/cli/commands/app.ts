@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { AppError } from '../../kernel/index.js';
 import { applicationJsonSchema, components, formatProblems, loadApplication, parseApplication } from '../../spec/index.js';
 import { kinds } from '../../sources/index.js';
-import { openInstance } from '../../app/index.js';
+import { openInstance, removeApplication, type RemoveApplicationResult } from '../../app/index.js';
 import { output } from '../context.js';
 import { remote } from '../remote.js';
 import { table } from '../render.js';
@@ -107,19 +107,23 @@ export function appCommand(): Command {
 
   app
     .command('remove <name>')
-    .description('Remove an application from this instance (its snapshots stay in the repository)')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
+    .description('Remove an application from this instance (its snapshots stay in the repository); refused while schedules snapshot it')
+    .option('--with-schedules', 'also remove the schedules that snapshot it')
+    .action(async (name: string, o: { withSchedules?: boolean }, cmd: Command) => {
       const out = output(cmd);
       const c = remote(cmd);
-      if (c) await c.request('DELETE', `/api/applications/${encodeURIComponent(name)}`);
-      const inst = c ? undefined : await openInstance();
-      try {
-        await inst?.applications.remove(name);
-        if (out.json) out.data({ removed: name });
-        else out.out(`Removed application ${name}; its snapshots are untouched.`);
-      } finally {
-        await inst?.close();
+      let r: RemoveApplicationResult;
+      if (c) r = await c.request<RemoveApplicationResult>('DELETE', `/api/applications/${encodeURIComponent(name)}${o.withSchedules ? '?withSchedules=true' : ''}`);
+      else {
+        const inst = await openInstance();
+        try {
+          r = await removeApplication(inst, name, { withSchedules: !!o.withSchedules });
+        } finally {
+          await inst.close();
+        }
       }
+      if (out.json) return out.data(r);
+      out.out(`Removed application ${name}${r.schedulesRemoved.length ? ` and its schedule(s) ${r.schedulesRemoved.join(', ')}` : ''}; its snapshots are untouched.`);
     });
 
   app

@@ -80,7 +80,7 @@ export function addArchiveCommands(snap: Command): void {
             out.out(`${res.copied.length} imported, ${res.skipped.length} already there; stored ${formatBytes(res.storedBytesSent)} new`);
           });
         } finally {
-          await repo.backend.close();
+          await repo.close();
         }
       } finally {
         dispose();

@@ -24,7 +24,7 @@ export function repoCommand(): Command {
       const password = await getPassword(globals(cmd), { confirm: true });
       const r = await initRepository(location, password, { packSize: o.packSize * 1024 * 1024, compressionLevel: o.compressionLevel });
       // A network store keeps a connection open; close it so the command ends.
-      await r.backend.close();
+      await r.close();
       if (out.json) out.data({ location: r.location, id: r.config.id, keyId: r.keyId });
       else out.out(`Created repository ${r.config.id.slice(0, 8)} at ${r.location}`);
     });
@@ -199,8 +199,7 @@ export function repoCommand(): Command {
     .option('--new-password-file <file>', 'read the new password from a file')
     .action(
       repoAction(async ({ repo: r, out }, o: { newPasswordFile?: string }) => {
-        const id = await r.addKey(await getNewPassword(o.newPasswordFile));
-        await r.backend.remove({ kind: 'keys', name: r.keyId });
+        const { added: id } = await r.changePassword(await getNewPassword(o.newPasswordFile));
         if (out.json) out.data({ id, removed: r.keyId });
         else out.out(`Password changed (key ${r.keyId.slice(0, 8)} replaced by ${id.slice(0, 8)})`);
       }),

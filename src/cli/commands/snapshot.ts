@@ -47,6 +47,25 @@ function orRemote<A extends unknown[]>(local: (...all: [...A, Command]) => Promi
   };
 }
 
+/** A plain file snapshot's manifest in words: the same output locally and through a server. */
+function showFileSnapshot(out: Output, id: string, m: Snapshot): void {
+  const lines = [
+    `snapshot  ${id}`,
+    `time      ${m.time}`,
+    `host      ${quoteControl(m.host)} (user ${quoteControl(m.username)})`,
+    `paths     ${quoteControl(m.paths.join(', '))}`,
+    `tags      ${quoteControl(m.tags.join(', ')) || '-'}`,
+    `parent    ${m.parent ?? '-'}`,
+    `status    ${m.partial ? `partial: ${m.warningCount} item(s) could not be read` : 'complete'}`,
+    `files     ${m.summary.files} (${m.summary.newFiles} new, ${m.summary.changedFiles} changed, ${m.summary.unchangedFiles} unchanged), ${m.summary.dirs} dirs`,
+    `size      ${formatBytes(m.summary.bytes)}; added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored)`,
+    `duration  ${formatDuration(m.summary.durationMs)}`,
+    `program   ${quoteControl(m.program)}`,
+  ];
+  for (const w of m.warnings) lines.push(`warning   ${quoteControl(w.path ? w.path + ': ' : '')}${quoteControl(w.message)}`);
+  out.out(lines.join('\n'));
+}
+
 /** The --destination a remote command names (the server's default otherwise). */
 function destQuery(cmd: Command): string {
   const d = globals(cmd).destination;
@@ -176,27 +195,12 @@ export function snapshotCommand(): Command {
         const s = await findSnapshot(r, id);
         if (out.json) return out.data({ id: s.id, ...s.snapshot });
         if (s.snapshot.type) return showAppSnapshot(out, s.id, s.snapshot);
-        const m = s.snapshot;
-        const lines = [
-          `snapshot  ${s.id}`,
-          `time      ${m.time}`,
-          `host      ${m.host} (user ${m.username})`,
-          `paths     ${m.paths.join(', ')}`,
-          `tags      ${m.tags.join(', ') || '-'}`,
-          `parent    ${m.parent ?? '-'}`,
-          `status    ${m.partial ? `partial: ${m.warningCount} item(s) could not be read` : 'complete'}`,
-          `files     ${m.summary.files} (${m.summary.newFiles} new, ${m.summary.changedFiles} changed, ${m.summary.unchangedFiles} unchanged), ${m.summary.dirs} dirs`,
-          `size      ${formatBytes(m.summary.bytes)}; added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored)`,
-          `duration  ${formatDuration(m.summary.durationMs)}`,
-          `program   ${m.program}`,
-        ];
-        for (const w of m.warnings) lines.push(`warning   ${w.path ? w.path + ': ' : ''}${w.message}`);
-        out.out(lines.join('\n'));
+        showFileSnapshot(out, s.id, s.snapshot);
       }), async (c, out, cmd, id: string) => {
         const s = await c.get<{ id: string; manifest: Snapshot }>(`/api/snapshots/${encodeURIComponent(id)}${destQuery(cmd)}`);
         if (out.json) return out.data({ id: s.id, ...s.manifest });
         if (s.manifest.type) return showAppSnapshot(out, s.id, s.manifest);
-        out.out(JSON.stringify(s.manifest, null, 2));
+        showFileSnapshot(out, s.id, s.manifest);
       }),
     );
 
@@ -314,7 +318,7 @@ export function snapshotCommand(): Command {
       const first = await withRepo(cmd, async (r) => {
         const s = await findSnapshot(r, id);
         if (!s.snapshot.type) return s;
-        if (o.target || o.include) throw new AppError('USAGE', `Snapshot ${s.id.slice(0, 8)} is an ${s.snapshot.type} snapshot: it restores into its components' targets; change them with --map (e.g. --map uploads.path=/srv/new) instead of --target/--include.`);
+        if (o.target || o.include) throw new AppError('USAGE', `Snapshot ${s.id.slice(0, 8)} is ${s.snapshot.type === 'application' ? 'an application' : 'a full'} snapshot: it restores into its components' targets; change them with --map (e.g. --map uploads.path=/srv/new) instead of --target/--include.`);
         await restoreAppSnapshot(cmd, r, s, o);
         return undefined;
       }, { loadIndex: false });
@@ -380,7 +384,7 @@ export function snapshotCommand(): Command {
               await targetPool.close();
             }
           } finally {
-            await t.backend.close();
+            await t.close();
           }
         });
       } finally {

@@ -7,9 +7,15 @@ import { table } from '../render.js';
 import { output, parseCount, withInstance } from '../context.js';
 import { remote } from '../remote.js';
 
-/** A new password: from --password-file, STRONGBOX_NEW_PASSWORD, or a prompt on a terminal. */
-async function newPassword(o: { passwordFile?: string }): Promise<string> {
-  let pw = o.passwordFile ? readFileSync(o.passwordFile, 'utf8').replace(/\r?\n$/, '') : process.env.STRONGBOX_NEW_PASSWORD;
+/**
+ * A new password: from --password-file, STRONGBOX_NEW_PASSWORD, or a prompt on a terminal.
+ * The program's own --password-file (the repository's) shares the name and is parsed wherever
+ * it stands, so a file given after "user add" arrives there: these commands need no repository
+ * password, so it is this one.
+ */
+async function newPassword(o: { passwordFile?: string }, cmd: Command): Promise<string> {
+  const file = o.passwordFile ?? (cmd.optsWithGlobals() as { passwordFile?: string }).passwordFile;
+  let pw = file ? readFileSync(file, 'utf8').replace(/\r?\n$/, '') : process.env.STRONGBOX_NEW_PASSWORD;
   if (!pw) {
     if (!process.stdin.isTTY) throw new AppError('PASSWORD_REQUIRED', 'Give the new password with --password-file FILE or STRONGBOX_NEW_PASSWORD (no terminal to ask on).');
     const { promptHidden: prompt } = await import('../password.js');
@@ -52,7 +58,7 @@ export function userCommand(): Command {
     .option('--no-must-change', 'do not ask for a new password at first sign-in')
     .action(async (name: string, o: { role: Role; passwordFile?: string; mustChange: boolean }, cmd: Command) => {
       const out = output(cmd);
-      const password = await newPassword(o);
+      const password = await newPassword(o, cmd);
       const c = remote(cmd);
       const u = c ? await c.request<User>('POST', '/api/users', { name, role: o.role, password, mustChangePassword: o.mustChange }) : await withInstance(async (i) => {
         const added = await i.accounts.add(name, o.role, password, o.mustChange, new Date());
@@ -83,7 +89,7 @@ export function userCommand(): Command {
     .option('--keep-tokens', 'keep the user\'s API tokens (by default a new password revokes them, and always ends their sessions)')
     .action(async (name: string, o: { passwordFile?: string; mustChange: boolean; keepTokens?: boolean }, cmd: Command) => {
       const out = output(cmd);
-      const password = await newPassword(o);
+      const password = await newPassword(o, cmd);
       const c = remote(cmd);
       if (c) await c.request('PATCH', `/api/users/${encodeURIComponent(name)}`, { password, mustChangePassword: o.mustChange, ...(o.keepTokens ? { keepTokens: true } : {}) });
       else

@@ -203,15 +203,16 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
     try {
       const pre = await hookRun('preRestore', appHooks?.preRestore);
       if (pre) {
+        // Nothing of this application is restored: it counts as failed (not "continue", which would skip the tally below).
         appOk = false;
         for (const p of items) result.outcomes.push(outcome(p, 'skipped', `${pre.error}; not restored`));
-        continue;
-      }
-      for (const p of items) {
-        throwIfAborted(o.signal);
-        const out = await restoreComponent(o, p, senv(appName, p.name), hookRun, log);
-        result.outcomes.push(out);
-        if (out.status !== 'completed') appOk = false;
+      } else {
+        for (const p of items) {
+          throwIfAborted(o.signal);
+          const out = await restoreComponent(o, p, senv(appName, p.name), hookRun, log);
+          result.outcomes.push(out);
+          if (out.status !== 'completed') appOk = false;
+        }
       }
     } finally {
       const post = await hookRun('postRestore', appHooks?.postRestore, undefined, undefined);

@@ -50,7 +50,7 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
   await repo.loadIndex((name, err) => errors.push({ kind: 'index', message: `index ${name}: ${(err as Error).message}` }));
 
   const stored = new Map<string, number>();
-  for await (const o of repo.backend.list('data')) stored.set(o.name, o.size);
+  for await (const o of repo.packs()) stored.set(o.name, o.size);
   const byPack = new Map<string, { id: Buffer; offset: number; length: number }[]>();
   for (const [id, loc] of repo.index.entries()) {
     const arr = byPack.get(loc.pack) ?? [];
@@ -172,7 +172,7 @@ async function readPack(
   const { repo } = opts;
   let data: Buffer;
   try {
-    data = await repo.backend.get({ kind: 'data', name: pack });
+    data = await repo.readPack(pack);
   } catch (err) {
     report({ kind: 'pack-damaged', pack, message: `pack ${pack} cannot be read: ${(err as Error).message}` }, indexed.map((b) => b.id.toString('hex')));
     return;

@@ -101,7 +101,7 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
     }
     const indexFiles = await repo.readIndexFiles();
     const stored = new Map<string, number>();
-    for await (const o of repo.backend.list('data')) stored.set(o.name, o.size);
+    for await (const o of repo.packs()) stored.set(o.name, o.size);
     const packs = new Map<string, PackUsage>();
     for (const content of indexFiles.values()) {
       for (const p of content.packs) {
@@ -130,10 +130,10 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
     // Packs no index lists (left by an interrupted backup) go first: nothing can refer to
     // them (a snapshot is written only after its index), and on a full disk freeing them
     // is what makes room for the new index below.
-    for (const p of plan.unindexed) await repo.backend.remove({ kind: 'data', name: p }).catch(ignoreMissing);
+    for (const p of plan.unindexed) await repo.removePack(p);
     if (plan.remove.length === 0 && plan.repack.length === 0) {
       let bytesAfter = 0;
-      for await (const o of repo.backend.list('data')) bytesAfter += o.size;
+      for await (const o of repo.packs()) bytesAfter += o.size;
       return { ...planOut, dryRun: false, packsWritten: 0, bytesBefore, bytesAfter, reclaimedBytes: bytesBefore - bytesAfter };
     }
 
@@ -141,7 +141,7 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
     const saver = new BlobSaver(repo, opts.encoder, { deferIndex: true });
     for (const pack of plan.repack) {
       throwIfAborted(opts.signal);
-      const data = await repo.backend.get({ kind: 'data', name: pack });
+      const data = await repo.readPack(pack);
       for (const b of packs.get(pack)!.blobs) {
         if (wanted.get(b.id.toString('hex')) !== pack) continue;
         const sealed = data.subarray(b.offset, b.offset + b.length);
@@ -156,17 +156,14 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
     const oldIndexes = [...indexFiles.keys()];
     await repo.saveObjectIndex({ supersedes: oldIndexes, packs: [...keptPacks, ...saver.written] });
     sink.emit({ type: 'phase', phase: 'deleting' });
-    for (const name of oldIndexes) await repo.backend.remove({ kind: 'index', name }).catch(ignoreMissing);
-    for (const p of [...plan.remove, ...plan.repack]) await repo.backend.remove({ kind: 'data', name: p }).catch(ignoreMissing);
+    for (const name of oldIndexes) await repo.removeIndexFile(name);
+    for (const p of [...plan.remove, ...plan.repack]) await repo.removePack(p);
     const written = saver.written.length;
     let bytesAfter = 0;
-    for await (const o of repo.backend.list('data')) bytesAfter += o.size;
+    for await (const o of repo.packs()) bytesAfter += o.size;
     return { ...planOut, dryRun: false, packsWritten: written, bytesBefore, bytesAfter, reclaimedBytes: bytesBefore - bytesAfter };
   } finally {
     await lock.release().catch(() => undefined);
   }
 }
 
-function ignoreMissing(err: unknown): void {
-  if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
-}

@@ -1,5 +1,5 @@
 import { throwIfAborted } from '../../kernel/index.js';
-import { decodeIndexFile, decodePackHeader, type IndexedPack, type Repository } from '../../repo/index.js';
+import { decodeIndexFile, type IndexedPack, type Repository } from '../../repo/index.js';
 
 export interface RebuildResult {
   packs: number;
@@ -22,14 +22,10 @@ export async function rebuildIndex(repo: Repository, signal?: AbortSignal): Prom
   try {
     const packs: IndexedPack[] = [];
     const unreadable: RebuildResult['unreadable'] = [];
-    for await (const o of repo.backend.list('data')) {
+    for await (const o of repo.packs()) {
       throwIfAborted(signal);
       try {
-        const lenBuf = await repo.backend.get({ kind: 'data', name: o.name }, { offset: o.size - 4, length: 4 });
-        const hlen = lenBuf.readUInt32LE(0);
-        const tailLen = Math.min(o.size, hlen + 4);
-        const tail = await repo.backend.get({ kind: 'data', name: o.name }, { offset: o.size - tailLen, length: tailLen });
-        packs.push({ id: o.name, blobs: decodePackHeader(repo.master.encrypt, tail, o.size, o.name) });
+        packs.push({ id: o.name, blobs: await repo.readPackHeader(o.name, o.size) });
       } catch (err) {
         unreadable.push({ pack: o.name, message: (err as Error).message, keptFromIndex: false });
       }
@@ -51,7 +47,7 @@ export async function rebuildIndex(repo: Repository, signal?: AbortSignal): Prom
       if (kept) packs.push(kept);
     }
     await repo.saveObjectIndex({ supersedes: old, packs });
-    for (const name of old) await repo.backend.remove({ kind: 'index', name }).catch(() => undefined);
+    for (const name of old) await repo.removeIndexFile(name).catch(() => undefined);
     return { packs: packs.length, blobs: packs.reduce((n, p) => n + p.blobs.length, 0), unreadable, superseded: old.length, unreadableIndexFiles };
   } finally {
     await lock.release().catch(() => undefined);

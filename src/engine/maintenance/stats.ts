@@ -20,7 +20,7 @@ export async function stats(repo: Repository): Promise<RepoStats> {
   const snaps = await listSnapshots(repo);
   let storedBytes = 0;
   let packs = 0;
-  for await (const o of repo.backend.list('data')) {
+  for await (const o of repo.packs()) {
     storedBytes += o.size;
     packs++;
   }

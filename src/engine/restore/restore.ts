@@ -304,7 +304,7 @@ class RestoreRun {
     const length = last.offset + last.length - start;
     let outcomes: ({ ok: true; rawLength: number } | { ok: false; message: string })[];
     try {
-      const data = await this.opts.repo.backend.get({ kind: 'data', name: first.pack }, { offset: start, length });
+      const data = await this.opts.repo.readPack(first.pack, { offset: start, length });
       const items: RestoreItem[] = range.map((n) => ({
         off: n.offset - start,
         len: n.length,

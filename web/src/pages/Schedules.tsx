@@ -91,6 +91,8 @@ export function Schedules({ me }: { me: Me }) {
           <h2>Retention of {preview.name} now (a dry run: nothing is deleted)</h2>
           {preview.keepsEverything ? (
             <p>No retention rules: every snapshot is kept.</p>
+          ) : preview.decisions.length === 0 ? (
+            <p>This schedule has made no snapshots yet. Its rules apply only to the snapshots it makes: manual snapshots and other schedules&apos; are never touched.</p>
           ) : (
             <ul>
               {preview.decisions.map((d) => (

@@ -1,7 +1,7 @@
 import { AppError } from '../../../kernel/index.js';
-import { addDestination, describeCredentials, describePasswordRef, updateDestinationSecrets, validateDestination } from '../../../app/index.js';
+import { addDestination, describeCredentials, describePasswordRef, removeApplication, updateDestinationSecrets, validateDestination } from '../../../app/index.js';
 import { components, loadApplication, parseApplication, checkEntitlement, parseLicense } from '../../../spec/index.js';
-import { ApplicationBody, DestinationBody, DestinationPatch } from '../../contract/index.js';
+import { ApplicationBody, DestinationBody, DestinationPatch, RemoveApplicationQuery } from '../../contract/index.js';
 import type { Destination } from '../../../catalog/index.js';
 import { kinds } from '../../../sources/index.js';
 import type { ServerCore } from '../core.js';
@@ -171,11 +171,13 @@ export function configRoutes(t: RouteTable): void {
     url: '/api/applications/:name',
     access: 'admin',
     tag: 'applications',
-    summary: 'Remove an application (its snapshots stay)',
-    async handler({ req, params, actor, core }) {
-      await core.inst.applications.remove(params.name!);
-      await core.audit(actor, 'application.remove', params.name!, req.ip, 'ok');
-      return { removed: params.name };
+    summary: 'Remove an application (its snapshots stay); refused while schedules snapshot it, unless withSchedules=true removes them too',
+    query: RemoveApplicationQuery,
+    async handler({ req, params, query, actor, core }) {
+      const r = await removeApplication(core.inst, params.name!, { withSchedules: query.withSchedules === 'true' });
+      for (const s of r.schedulesRemoved) await core.audit(actor, 'schedule.remove', s, req.ip, 'ok', { with: `application ${r.removed}` });
+      await core.audit(actor, 'application.remove', params.name!, req.ip, 'ok', r.schedulesRemoved.length ? { schedulesRemoved: r.schedulesRemoved } : undefined);
+      return r;
     },
   });
 }
