@@ -19,6 +19,13 @@ module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     {
+      name: 'web-talks-to-the-api-contract-only',
+      comment: 'the console imports nothing of the server but the API contract (ARCHITECTURE.md)',
+      severity: 'error',
+      from: { path: '^web/' },
+      to: { path: '^src/', pathNot: '^src/api/contract/' },
+    },
+    {
       name: 'repo-knows-only-the-backend-contract',
       comment: 'repo/ talks to storage through the Backend interface, never a concrete backend',
       severity: 'error',

@@ -1,4 +1,4 @@
-import { AppError, type ProgressSink } from '../kernel/index.js';
+import { AppError, systemClock, type ProgressSink } from '../kernel/index.js';
 import { CodecPool, Repository } from '../repo/index.js';
 import { check, copySnapshots, importLimits, inspectForeign, type CopyResult, type ForeignReport } from '../engine/index.js';
 import { listSnapshots, type SnapshotRef } from '../tree/index.js';
@@ -45,7 +45,7 @@ export async function uploadArchive(o: { file: string; password: string; target:
     const snapshots = await listSnapshots(archive);
     if (snapshots.length === 0) throw new AppError('CORRUPT', `${o.file} holds no snapshot. Nothing was imported.`);
     // An archive is untrusted: what it really expands to is measured, and its manifests checked, before anything is imported.
-    const inspected = await inspectForeign(archive, snapshots, { now: o.now ?? new Date(), limits: importLimits(), ...(o.signal ? { signal: o.signal } : {}) });
+    const inspected = await inspectForeign(archive, snapshots, { now: o.now ?? systemClock.now(), limits: importLimits(), ...(o.signal ? { signal: o.signal } : {}) });
     if (inspected.problems.length > 0) {
       throw new AppError('CORRUPT', `${o.file} fails verification (${inspected.problems.length} problem(s): ${inspected.problems.slice(0, 3).join('; ')}). Nothing was imported.`, { details: { problems: inspected.problems.slice(0, 100) } });
     }

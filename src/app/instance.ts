@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
-import { AppError, registerSecret, syncDirSync } from '../kernel/index.js';
+import { AppError, registerSecret, syncDirSync, systemClock } from '../kernel/index.js';
 import { AccountStore, ApplicationStore, AuditLog, CatalogJobStore, catalogImage, LicenseStore, openCatalog, DestinationStore, PinStore, ScheduleStore, SettingsStore, SnapshotCache, type Catalog, type Destination, type PasswordRef } from '../catalog/index.js';
 import type { BackendCredentials } from './backends.js';
 import { openSealed, seal } from '../repo/index.js';
@@ -102,7 +102,7 @@ export async function openInstance(home = instanceHome()): Promise<Instance> {
     async stateFiles() {
       const state: InstanceExport = {
         format: 1,
-        exportedAt: new Date().toISOString(),
+        exportedAt: systemClock.now().toISOString(),
         applications: (await applications.list()).map((a) => ({ name: a.name, version: a.version, specText: a.specText })),
         destinations: (await destinations.list()).map((d) => ({ name: d.name, kind: d.kind, location: d.location, password: d.password, isDefault: d.isDefault, ...(d.credentials ? { credentials: d.credentials } : {}) })),
       };

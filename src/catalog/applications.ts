@@ -1,4 +1,4 @@
-import { AppError } from '../kernel/index.js';
+import { AppError, systemClock } from '../kernel/index.js';
 import type { Catalog } from './database.js';
 
 export interface StoredApplication {
@@ -32,7 +32,7 @@ export class ApplicationStore {
 
   /** Adds a spec; an existing name is refused unless `replace`. */
   async put(name: string, version: string, specText: string, replace: boolean): Promise<'added' | 'replaced'> {
-    const now = new Date().toISOString();
+    const now = systemClock.now().toISOString();
     const existing = await this.find(name);
     if (existing && !replace) throw new AppError('CONFLICT', `Application "${name}" exists already; use --replace to update its spec.`);
     if (existing) {

@@ -1,4 +1,4 @@
-import { AppError } from '../kernel/index.js';
+import { AppError, systemClock } from '../kernel/index.js';
 import type { Catalog } from './database.js';
 
 /**
@@ -67,7 +67,7 @@ export class DestinationStore {
     return row ? fromRow(row) : undefined;
   }
 
-  async add(d: Omit<Destination, 'createdAt'>, now = new Date()): Promise<Destination> {
+  async add(d: Omit<Destination, 'createdAt'>, now = systemClock.now()): Promise<Destination> {
     checkDestinationName(d.name);
     return this.db.transaction().execute(async (tx) => {
       const exists = await tx.selectFrom('destinations').select('name').where('name', '=', d.name).executeTakeFirst();

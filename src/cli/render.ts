@@ -1,4 +1,4 @@
-import { AppError, type ProgressEvent, type ProgressSink } from '../kernel/index.js';
+import { AppError, systemClock, type ProgressEvent, type ProgressSink } from '../kernel/index.js';
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -64,7 +64,7 @@ export function makeOutput(json: boolean, quiet: boolean): Output {
  */
 export class ProgressBar implements ProgressSink {
   private readonly tty = !!process.stderr.isTTY;
-  private readonly started = Date.now();
+  private readonly started = systemClock.now().getTime();
   private lastDraw = 0;
   private drawn = false;
   private phase = '';
@@ -100,7 +100,7 @@ export class ProgressBar implements ProgressSink {
       return;
     }
     if (!this.bar || e.type !== 'progress') return;
-    const now = Date.now();
+    const now = systemClock.now().getTime();
     if (now - this.lastDraw < 100) return;
     this.lastDraw = now;
     const c = e.counters;

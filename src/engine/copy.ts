@@ -1,5 +1,5 @@
 import { manifestProblems } from './foreign.js';
-import { AppError, nullSink, throwIfAborted, type ProgressSink } from '../kernel/index.js';
+import { AppError, nullSink, systemClock, throwIfAborted, type ProgressSink } from '../kernel/index.js';
 import { blobId, BlobSaver, type BlobDecoder, type BlobEncoder, type Repository } from '../repo/index.js';
 import { decodeTree, encodeTree, listSnapshots, type Snapshot, type SnapshotRef, type TreeNode } from '../tree/index.js';
 
@@ -57,7 +57,7 @@ export async function copySnapshots(o: CopyOptions): Promise<CopyResult> {
   });
   if (todo.length === 0) return result;
   // A manifest that would mislead ordering or retention in the target is not carried there (docs/SECURITY.md).
-  const insane = todo.flatMap((s) => manifestProblems(s, o.now ?? new Date()));
+  const insane = todo.flatMap((s) => manifestProblems(s, o.now ?? systemClock.now()));
   if (insane.length) throw new AppError('CORRUPT', `Not copied: ${insane.slice(0, 3).join('; ')}. Nothing was copied.`);
   await o.source.loadIndex();
   await o.target.loadIndex();
@@ -83,7 +83,7 @@ export async function copySnapshots(o: CopyOptions): Promise<CopyResult> {
       result.bytesSent += raw.length;
     }
     counters.bytes += raw.length;
-    const now = Date.now();
+    const now = systemClock.now().getTime();
     if (now - lastEmit > 200) {
       lastEmit = now;
       sink.emit({ type: 'progress', counters: { ...counters, newBytes: saver.stats.newRawBytes } });

@@ -217,7 +217,7 @@ export class JobRunner {
         }
         if (e.type === 'error') job.errors.push(`${e.path ? `${e.path}: ` : ''}${e.message}`);
         tracker.apply(e);
-        const t = Date.now();
+        const t = this.clock.now().getTime();
         if (e.type === 'component' || t - lastPublish > 250) {
           lastPublish = t;
           this.publish({ type: 'progress', id: job.id, progress: structuredClone(job.progress) });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AppError, newId } from '../kernel/index.js';
+import { AppError, newId, systemClock } from '../kernel/index.js';
 import type { Backend, FileKind } from '../storage/index.js';
 import { open, seal } from './crypto/aead.js';
 import { decodeKeyFile, encodeKeyFile, keyFileProblem, newMasterKey, sha256, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto/keys.js';
@@ -7,8 +7,8 @@ import { TreeCache } from './cache.js';
 import { createChunker, DEFAULT_CHUNKER, type Chunker, type ChunkerParams } from './chunker/fastcdc.js';
 import { BlobCodec } from './format/blob.js';
 import { DEFAULT_PACK_SIZE, type RepoConfig } from './format/config.js';
-import { BlobIndex, type BlobLocation } from './index/blob-index.js';
-import { decodeIndexFile, encodeIndexFile, type IndexedPack, type IndexFileContent } from './index/index-file.js';
+import { BlobIndex, type BlobLocation } from './blob-index/blob-index.js';
+import { decodeIndexFile, encodeIndexFile, type IndexedPack, type IndexFileContent } from './blob-index/index-file.js';
 import { decodePackHeader, type PackedBlob } from './pack/pack.js';
 import { conflicting, lockedError, newLockInfo, REFRESH_EVERY_MS, STALE_AFTER_MS, type LockInfo, type LockRecord } from './lock/lock.js';
 
@@ -378,7 +378,7 @@ export class Repository {
    * Takes a shared or exclusive lock: writes ours, then looks for conflicting ones
    * (and backs off if any), so two racing exclusive lockers cannot both win.
    */
-  async lock(exclusive: boolean, now = () => new Date()): Promise<LockHandle> {
+  async lock(exclusive: boolean, now = () => systemClock.now()): Promise<LockHandle> {
     const before = conflicting({ exclusive }, await this.listLocks(), now());
     if (before.length > 0) throw lockedError(before);
     let id = await this.saveJSON('locks', newLockInfo(exclusive, now()));

@@ -1,5 +1,5 @@
 import { AppError, GarbageBudget } from '../kernel/index.js';
-import type { IndexedPack } from './index/index-file.js';
+import type { IndexedPack } from './blob-index/index-file.js';
 import { encodePackHeader, packName, type BlobType, type PackedBlob } from './pack/pack.js';
 import type { Repository } from './repository.js';
 import type { BlobEncoder } from './workers/pool.js';

@@ -118,7 +118,7 @@ export class ServerCore {
 
   /** Downloads are kept a day, leftovers of interrupted uploads an hour, finished job records --job-retention days. */
   private async sweep(): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     const before = new Date(this.clock.now().getTime() - this.jobRetentionDays * 86400e3).toISOString();
     const forgotten = await this.inst.jobs.pruneFinished(before).catch(() => 0);
     if (forgotten) this.log.info(`forgot ${forgotten} job record(s) older than ${this.jobRetentionDays} days`);

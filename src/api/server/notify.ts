@@ -1,3 +1,4 @@
+import { systemClock } from '../../kernel/index.js';
 import { createHmac } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -64,7 +65,7 @@ export class Notifier {
     const s = await this.settings();
     const payload = {
       event,
-      time: new Date().toISOString(),
+      time: systemClock.now().toISOString(),
       strongbox: VERSION,
       job: { id: job.id, kind: job.kind, app: job.app, destination: job.destination, phase: job.phase, requestedBy: job.requestedBy, schedule: job.scheduleId, startedAt: job.startedAt, finishedAt: job.finishedAt, errors: job.errors.slice(0, 20), result: job.result },
       summary: summary(event, job),
@@ -177,7 +178,7 @@ export async function sendMail(o: { host: string; port: number; from: string; to
     await say(`MAIL FROM:<${o.from}>`, 250);
     for (const t of o.to) await say(`RCPT TO:<${t}>`, 250);
     await say('DATA', 354);
-    const msg = [`From: ${o.from}`, `To: ${o.to.join(', ')}`, `Subject: ${subject.replace(/[\r\n]/g, ' ')}`, `Date: ${new Date().toUTCString()}`, 'Content-Type: text/plain; charset=utf-8', '', text.replace(/^\./gm, '..')].join('\r\n');
+    const msg = [`From: ${o.from}`, `To: ${o.to.join(', ')}`, `Subject: ${subject.replace(/[\r\n]/g, ' ')}`, `Date: ${systemClock.now().toUTCString()}`, 'Content-Type: text/plain; charset=utf-8', '', text.replace(/^\./gm, '..')].join('\r\n');
     await say(`${msg}\r\n.`, 250);
     await say('QUIT', 221);
   } finally {

@@ -1,4 +1,4 @@
-import { AppError, throwIfAborted, type Clock, type ProgressSink } from '../../kernel/index.js';
+import { AppError, systemClock, throwIfAborted, type Clock, type ProgressSink } from '../../kernel/index.js';
 import { backupApplications, check, forget, parseDuration, prune, restoreApplications, type AppBackupResult, type AppRestoreResult, type CheckResult, type ForgetResult, type PruneResult, type RetentionPolicy, type TargetMapping } from '../../engine/index.js';
 import type { RetentionRules } from '../../jobs/index.js';
 import { checkEntitlement, components, loadApplication, parseLicense, type ApplicationSpec } from '../../spec/index.js';
@@ -64,7 +64,7 @@ export async function plannedComponents(inst: Instance, req: SnapshotRequest): P
 export async function snapshotApplications(inst: Instance, target: Target, req: SnapshotRequest, ctx: RunContext & { clock?: Clock } = {}): Promise<AppBackupResult> {
   if (!req.full && !req.apps?.length) throw new AppError('USAGE', 'Say what to snapshot: one or more applications, or a full snapshot.');
   const specs = await loadSpecs(inst, req.full ? undefined : req.apps);
-  await licenseGate(inst, specs, ctx.clock?.now() ?? new Date());
+  await licenseGate(inst, specs, ctx.clock?.now() ?? systemClock.now());
   return withTarget(
     target,
     (repo) =>

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { AppError, EXIT_PARTIAL, errorTable } from '../../kernel/index.js';
+import { AppError, errorTable, EXIT_PARTIAL, systemClock } from '../../kernel/index.js';
 import type { JobRecord } from '../../jobs/index.js';
 import { formatBytes, formatDuration, table, type Output } from '../render.js';
 import { outcome, output, parseCount } from '../context.js';
@@ -7,7 +7,7 @@ import { serverOnly, watchJob } from '../remote.js';
 
 function duration(j: JobRecord): string {
   if (!j.startedAt) return '-';
-  return formatDuration((j.finishedAt ? Date.parse(j.finishedAt) : Date.now()) - Date.parse(j.startedAt));
+  return formatDuration((j.finishedAt ? Date.parse(j.finishedAt) : systemClock.now().getTime()) - Date.parse(j.startedAt));
 }
 
 export function printJob(out: Output, j: JobRecord): void {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { AppError } from '../../kernel/index.js';
+import { AppError, systemClock } from '../../kernel/index.js';
 import { fingerprint, generateVendorKeys, loadApplication, parseLicense, signatureValid, signLicense } from '../../spec/index.js';
 import { table } from '../render.js';
 import { collect, output, withInstance } from '../context.js';
@@ -31,8 +31,8 @@ export function licenseCommand(): Command {
           const keys = (await i.applications.list()).map((a) => loadApplication(a.specText, a.name).spec.license?.publicKey).filter((k): k is string => !!k);
           const key = keys.find((k) => signatureValid(doc, k));
           if (!key) throw new AppError('INVALID_ARGUMENT', keys.length === 0 ? 'No application of this instance names a vendor key: add the vendor\'s application spec first.' : `The license's signature matches no vendor key of this instance's applications (${keys.map(fingerprint).join(', ')}).`);
-          await i.licenses.put({ id: doc.license.id, keyFingerprint: fingerprint(key), licensee: doc.license.licensee, document: text, installedAt: new Date().toISOString() });
-          await i.audit.record({ time: new Date().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'license.install', target: doc.license.id, ip: null, outcome: 'ok', details: { product: doc.license.product, expiresAt: doc.license.expiresAt } });
+          await i.licenses.put({ id: doc.license.id, keyFingerprint: fingerprint(key), licensee: doc.license.licensee, document: text, installedAt: systemClock.now().toISOString() });
+          await i.audit.record({ time: systemClock.now().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'license.install', target: doc.license.id, ip: null, outcome: 'ok', details: { product: doc.license.product, expiresAt: doc.license.expiresAt } });
           return { installed: doc.license.id, product: doc.license.product, expiresAt: doc.license.expiresAt, keyFingerprint: fingerprint(key) };
         });
       if (out.json) return out.data(r);
@@ -51,7 +51,7 @@ export function licenseCommand(): Command {
         : await withInstance(async (i) => (await i.licenses.list()).map((l) => ({ ...parseLicense(l.document).license, keyFingerprint: l.keyFingerprint })));
       if (out.json) return out.data(list);
       if (list.length === 0) return out.out('No licenses installed.');
-      out.out(table(list.map((l) => [l.id, l.licensee, l.product, l.entitlements.join(','), l.expiresAt.slice(0, 10), Date.parse(l.expiresAt) < Date.now() ? 'EXPIRED' : 'valid', l.keyFingerprint]), ['ID', 'Licensee', 'Product', 'Entitlements', 'Expires', 'State', 'Vendor key']));
+      out.out(table(list.map((l) => [l.id, l.licensee, l.product, l.entitlements.join(','), l.expiresAt.slice(0, 10), Date.parse(l.expiresAt) < systemClock.now().getTime() ? 'EXPIRED' : 'valid', l.keyFingerprint]), ['ID', 'Licensee', 'Product', 'Entitlements', 'Expires', 'State', 'Vendor key']));
     });
 
   lic
@@ -91,7 +91,7 @@ export function licenseCommand(): Command {
     .addHelpText('after', '\nExample:\n  strongbox license keygen --private-key vendor.key\n  strongbox license sign --private-key vendor.key --licensee "ACME Corp" --product notes --days 365 -o acme.license\n  # the customer: strongbox license install acme.license')
     .action((o: { privateKey: string; licensee: string; product: string; entitlement?: string[]; days: number; id?: string; output: string }, cmd: Command) => {
       const out = output(cmd);
-      const now = new Date();
+      const now = systemClock.now();
       const doc = signLicense(
         { id: o.id ?? `lic_${randomBytes(6).toString('hex')}`, licensee: o.licensee, product: o.product, entitlements: o.entitlement ?? ['snapshots'], issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + o.days * 86400e3).toISOString() },
         readFileSync(o.privateKey, 'utf8'),

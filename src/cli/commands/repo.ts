@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { AppError } from '../../kernel/index.js';
+import { AppError, systemClock } from '../../kernel/index.js';
 import { initRepository } from '../../app/index.js';
 import { check, prune, rebuildIndex, stats } from '../../engine/index.js';
 import { isStale, processAlive } from '../../repo/index.js';
@@ -93,7 +93,7 @@ export function repoCommand(): Command {
     .option('--remove-all', 'also remove locks that look alive (only when you are sure nothing runs)')
     .action(
       repoAction(async ({ repo: r, out }, o: { removeAll?: boolean }) => {
-        const now = new Date();
+        const now = systemClock.now();
         const removed: string[] = [];
         const kept: string[] = [];
         for (const l of await r.listLocks()) {

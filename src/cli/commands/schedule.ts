@@ -1,3 +1,4 @@
+import { systemClock } from '../../kernel/index.js';
 import { Command } from 'commander';
 import { checkTimezone, describeCron, nextRuns, resolveCron, type Schedule } from '../../jobs/index.js';
 import type { JobRecord } from '../../jobs/index.js';
@@ -164,7 +165,7 @@ export function scheduleCommand(): Command {
       else {
         const tz = checkTimezone(o.tz);
         const cron = resolveCron(when, tz);
-        r = { cron, description: describeCron(cron, tz), nextRuns: nextRuns(cron, tz, new Date(), o.count).map((d) => d.toISOString()) };
+        r = { cron, description: describeCron(cron, tz), nextRuns: nextRuns(cron, tz, systemClock.now(), o.count).map((d) => d.toISOString()) };
       }
       if (out.json) return out.data(r);
       out.out(`${r.description}  [${r.cron}]\n${r.nextRuns.map((t) => `  ${t}`).join('\n')}`);

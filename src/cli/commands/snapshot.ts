@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { resolve as resolvePath } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { AppError, EXIT_PARTIAL, registerSecret } from '../../kernel/index.js';
+import { AppError, EXIT_PARTIAL, registerSecret, systemClock } from '../../kernel/index.js';
 import { backup, copySnapshots, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
 import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
 import { codecPool, openRepository, VERSION, type BackendCredentials } from '../../app/index.js';
@@ -281,7 +281,7 @@ export function snapshotCommand(): Command {
         orRemote(repoAction(async ({ repo: r, out }, id: string, o: { reason?: string; quietIfMissing?: boolean }) => {
           const s = await findSnapshot(r, id);
           const by = `local:${process.env.USER ?? 'cli'}`;
-          if (pin) await r.pin(s.id, by, new Date(), o.reason);
+          if (pin) await r.pin(s.id, by, systemClock.now(), o.reason);
           else if (!(await r.unpin(s.id)) && !o.quietIfMissing) throw new AppError('NOT_FOUND', `Snapshot ${s.id.slice(0, 8)} is not pinned.`);
           if (out.json) out.data({ id: s.id, pinned: pin });
           else out.out(`${pin ? 'Pinned' : 'Unpinned'} snapshot ${s.id.slice(0, 8)}`);

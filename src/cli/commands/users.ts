@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { AppError, registerSecret } from '../../kernel/index.js';
+import { AppError, registerSecret, systemClock } from '../../kernel/index.js';
 import { ROLES, type Role, type TokenInfo, type User } from '../../catalog/index.js';
 import type { AuditEntry } from '../../catalog/index.js';
 import { table } from '../render.js';
@@ -61,8 +61,8 @@ export function userCommand(): Command {
       const password = await newPassword(o, cmd);
       const c = remote(cmd);
       const u = c ? await c.request<User>('POST', '/api/users', { name, role: o.role, password, mustChangePassword: o.mustChange }) : await withInstance(async (i) => {
-        const added = await i.accounts.add(name, o.role, password, o.mustChange, new Date());
-        await i.audit.record({ time: new Date().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'user.add', target: name, ip: null, outcome: 'ok', details: { role: o.role } });
+        const added = await i.accounts.add(name, o.role, password, o.mustChange, systemClock.now());
+        await i.audit.record({ time: systemClock.now().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'user.add', target: name, ip: null, outcome: 'ok', details: { role: o.role } });
         return added;
       });
       if (out.json) return out.data(u);
@@ -76,7 +76,7 @@ export function userCommand(): Command {
       const out = output(cmd);
       const c = remote(cmd);
       if (c) await c.request('PATCH', `/api/users/${encodeURIComponent(name)}`, { role: role(r) });
-      else await withInstance((i) => i.accounts.setRole(name, role(r), new Date()));
+      else await withInstance((i) => i.accounts.setRole(name, role(r), systemClock.now()));
       if (out.json) out.data({ name, role: r });
       else out.out(`${name} is now ${r}`);
     });
@@ -94,8 +94,8 @@ export function userCommand(): Command {
       if (c) await c.request('PATCH', `/api/users/${encodeURIComponent(name)}`, { password, mustChangePassword: o.mustChange, ...(o.keepTokens ? { keepTokens: true } : {}) });
       else
         await withInstance(async (i) => {
-          const r = await i.accounts.setPassword(name, password, new Date(), o.mustChange, { keepTokens: !!o.keepTokens });
-          await i.audit.record({ time: new Date().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'user.password-reset', target: name, ip: null, outcome: 'ok', details: { tokensRevoked: r.tokensRevoked } });
+          const r = await i.accounts.setPassword(name, password, systemClock.now(), o.mustChange, { keepTokens: !!o.keepTokens });
+          await i.audit.record({ time: systemClock.now().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'user.password-reset', target: name, ip: null, outcome: 'ok', details: { tokensRevoked: r.tokensRevoked } });
         });
       if (out.json) out.data({ name, passwordSet: true });
       else out.out(`Password of ${name} set${o.mustChange ? '; they choose a new one at next sign-in' : ''}`);
@@ -134,7 +134,7 @@ export function tokenCommand(): Command {
           const u = (await i.accounts.find(o.user)) ?? (() => {
             throw new AppError('NOT_FOUND', `No user "${o.user}" here. Start "strongbox serve" once to create the admin, or add one with "strongbox user add".`);
           })();
-          const now = new Date();
+          const now = systemClock.now();
           const made = await i.accounts.createToken(name, u.name, o.role ?? u.role, now, o.expires ? new Date(now.getTime() + o.expires * 86400e3).toISOString() : null);
           await i.audit.record({ time: now.toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'token.create', target: `${name} (${made.info.id})`, ip: null, outcome: 'ok', details: { user: u.name, role: made.info.role } });
           return { ...made.info, token: made.token };
@@ -161,7 +161,7 @@ export function tokenCommand(): Command {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const out = output(cmd);
       const c = remote(cmd);
-      const r = c ? await c.request<TokenInfo>('DELETE', `/api/tokens/${encodeURIComponent(id)}`) : await withInstance((i) => i.accounts.revokeToken(id, new Date()));
+      const r = c ? await c.request<TokenInfo>('DELETE', `/api/tokens/${encodeURIComponent(id)}`) : await withInstance((i) => i.accounts.revokeToken(id, systemClock.now()));
       if (out.json) return out.data(r);
       out.out(`Revoked token ${r.name} (${r.id})`);
     });

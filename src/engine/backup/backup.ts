@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import * as path from 'node:path';
 import type { BigIntStats } from 'node:fs';
-import { AppError, errnoCode, nullSink, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
+import { AppError, errnoCode, nullSink, systemClock, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
 import { blobId, BlobSaver, readXattrs, SourceReadError, type XattrRead, type BlobEncoder, type ChunkedFile, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
 import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotSummary, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
 import { compileExcludes, type Matcher } from '../glob.js';
@@ -47,7 +47,7 @@ const MAX_WARNINGS_KEPT = 1000;
  * written, so a snapshot is visible only when every object it needs is durable.
  */
 export async function backup(opts: BackupOptions): Promise<BackupResult> {
-  const started = (opts.now ?? (() => new Date()))();
+  const started = (opts.now ?? (() => systemClock.now()))();
   const t0 = performance.now();
   const run = new BackupRun(opts);
   const roots = await resolveRoots(opts.paths, opts.fs ?? nodeFs);
@@ -171,7 +171,7 @@ export class BackupRun {
   }
 
   emitProgress(force = false): void {
-    const now = Date.now();
+    const now = systemClock.now().getTime();
     if (!force && now - this.lastEmit < 200) return;
     this.lastEmit = now;
     this.counters.newBytes = this.saver.stats.newRawBytes;
@@ -471,14 +471,14 @@ export class BackupRun {
     if (failure !== undefined) throw failure;
     this.counters.files++;
     this.emitProgress();
-    const now = BigInt(Date.now()) * 1_000_000n;
+    const now = BigInt(systemClock.now().getTime()) * 1_000_000n;
     const node: TreeNode = { ...encodeName(Buffer.from(name)), type: 'file', mode: 0o600, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeNs: now.toString(), size: total, content };
     return { node, sha256: hash.digest('hex'), bytes: total };
   }
 
   /** A directory node made by Strongbox itself (an application or component folder in the snapshot). */
   syntheticDir(name: string, subtree: string): TreeNode {
-    return { ...encodeName(Buffer.from(name)), type: 'dir', mode: 0o700, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeNs: (BigInt(Date.now()) * 1_000_000n).toString(), subtree };
+    return { ...encodeName(Buffer.from(name)), type: 'dir', mode: 0o700, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeNs: (BigInt(systemClock.now().getTime()) * 1_000_000n).toString(), subtree };
   }
 
   private unchanged(st: BigIntStats, prev: TreeNode | undefined): boolean {

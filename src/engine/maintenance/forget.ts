@@ -1,4 +1,4 @@
-import { AppError, type ProgressSink } from '../../kernel/index.js';
+import { AppError, systemClock, type ProgressSink } from '../../kernel/index.js';
 import type { Repository } from '../../repo/index.js';
 import { listSnapshots, type SnapshotRef } from '../../tree/index.js';
 import { applyRetention, isEmptyPolicy, type RetentionDecision, type RetentionPolicy } from '../retention.js';
@@ -55,7 +55,7 @@ export async function forget(opts: ForgetOptions): Promise<ForgetResult> {
       const decisions = applyRetention(
         members.map((m) => ({ id: m.id, time: m.snapshot.time, tags: m.snapshot.tags, pinned: pinned.has(m.id), ...(m.snapshot.status ? { status: m.snapshot.status } : {}) })),
         opts.policy,
-        opts.now ?? new Date(),
+        opts.now ?? systemClock.now(),
       ).map((d) => ({ ...d, time: times.get(d.id)! }));
       out.push({ host, paths, decisions });
       for (const d of decisions) if (!d.keep) removed.push(d.id);

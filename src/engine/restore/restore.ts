@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { AppError, nullSink, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
+import { AppError, nullSink, systemClock, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
 import type { BlobWriter, Repository, RestoreItem, WholeFile } from '../../repo/index.js';
 import { joinPath, linkTargetBytes, nameBytes, loadTree, type SnapshotRef, type TreeNode } from '../../tree/index.js';
 import { Tasks } from '../semaphore.js';
@@ -158,7 +158,7 @@ class RestoreRun {
   }
 
   private emit(force = false): void {
-    const now = Date.now();
+    const now = systemClock.now().getTime();
     if (!force && now - this.lastEmit < 200) return;
     this.lastEmit = now;
     this.sink.emit({ type: 'progress', counters: { ...this.counters } });

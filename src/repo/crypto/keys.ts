@@ -1,6 +1,6 @@
 import { randomBytes, scrypt as scryptCb, createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { AppError } from '../../kernel/index.js';
+import { AppError, systemClock } from '../../kernel/index.js';
 import { open, seal } from './aead.js';
 
 /** The repository's master key: one AES-256-GCM key for every object, one HMAC key for ids. */
@@ -49,7 +49,7 @@ export async function wrapMasterKey(master: MasterKey, password: string, params 
   }
   return {
     version: 1,
-    created: new Date().toISOString(),
+    created: systemClock.now().toISOString(),
     host: hostname(),
     username,
     kdf: 'scrypt',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { AppError, GarbageBudget, nullSink, throwIfAborted, type ProgressSink } from '../../kernel/index.js';
+import { AppError, GarbageBudget, nullSink, systemClock, throwIfAborted, type ProgressSink } from '../../kernel/index.js';
 import type { BlobDecoder, BlobWriter, Repository } from '../../repo/index.js';
 import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
 import { runHooks, type Hook } from '../../hooks/index.js';
@@ -139,7 +139,7 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
   checkSnapshotVersion(o.snapshot, o.strongboxVersion);
   const snap = o.snapshot.snapshot;
   const sink = o.sink ?? nullSink;
-  const log = new RunLog(sink, () => new Date());
+  const log = new RunLog(sink, () => systemClock.now());
   const records = snap.applications ?? [];
   const planned = planComponents(o, records);
   for (const p of planned.items) preloadSecrets(p.options);

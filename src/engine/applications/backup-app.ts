@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { AppError, nullSink, throwIfAborted, type ProgressSink } from '../../kernel/index.js';
+import { AppError, nullSink, systemClock, throwIfAborted, type ProgressSink } from '../../kernel/index.js';
 import type { BlobEncoder, FileChunker, Repository } from '../../repo/index.js';
 import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type Snapshot, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
 import { runHooks, type Hook } from '../../hooks/index.js';
@@ -50,7 +50,7 @@ export interface AppBackupResult {
  * (partially_failed); a repository failure or a cancel writes no snapshot.
  */
 export async function backupApplications(o: AppBackupOptions): Promise<AppBackupResult> {
-  const now = o.now ?? (() => new Date());
+  const now = o.now ?? (() => systemClock.now());
   const started = now();
   const t0 = performance.now();
   const sink = o.sink ?? nullSink;
@@ -241,7 +241,7 @@ async function backupComponent(
   const kind = kinds[c.kind];
   const opts = c.options as never;
   const t0 = performance.now();
-  const startedAt = new Date().toISOString();
+  const startedAt = systemClock.now().toISOString();
   const before = { bytes: run.counters.bytes, files: run.counters.files, newBytes: run.saver.stats.newRawBytes, warnings: run.warningCount };
   const record: ComponentRecord = {
     name: c.name,
