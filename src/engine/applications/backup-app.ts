@@ -6,7 +6,7 @@ import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type S
 import { runHooks, type Hook } from '../../hooks/index.js';
 import { kinds, preloadSecrets, type SourceEnv } from '../../sources/index.js';
 import { components, type ApplicationSpec, type HookPhase } from '../../spec/index.js';
-import { BackupRun } from '../backup/backup.js';
+import { BackupRun, writeSnapshot } from '../backup/backup.js';
 import { RunLog } from './run-log.js';
 
 export const INSTANCE_DIR = '_instance';
@@ -57,8 +57,7 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
   const runId = randomBytes(8).toString('hex');
   const log = new RunLog(sink, now);
   const run = new BackupRun({ repo: o.repo, pipeline: o.pipeline, paths: [], sink, ...(o.signal ? { signal: o.signal } : {}), ...(o.pipelineSize ? { pipelineSize: o.pipelineSize } : {}) });
-  const lock = await o.repo.lock(false);
-  try {
+  return writeSnapshot(o.repo, run.saver, o.signal, async () => {
     log.line(`${o.type === 'full' ? 'full snapshot' : `snapshot of ${o.apps.map((a) => a.metadata.name).join(', ')}`} (run ${runId}) to ${o.repo.location}`);
     const rootNodes: TreeNode[] = [];
     const records: AppRecord[] = [];
@@ -108,16 +107,8 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
       ...(errors.length ? { errors } : {}),
       log: logIds,
     };
-    throwIfAborted(o.signal);
-    await lock.assertHeld();
-    const id = await o.repo.saveJSON('snapshots', snapshot);
-    return { id, snapshot };
-  } catch (err) {
-    await run.saver.salvage();
-    throw err;
-  } finally {
-    await lock.release().catch(() => undefined);
-  }
+    return snapshot;
+  });
 }
 
 function currentUser(): string {

@@ -51,13 +51,12 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
   const t0 = performance.now();
   const run = new BackupRun(opts);
   const roots = await resolveRoots(opts.paths, opts.fs ?? nodeFs);
-  const lock = await opts.repo.lock(false);
-  try {
+  return writeSnapshot(opts.repo, run.saver, opts.signal, async () => {
     if (opts.estimate) void run.estimate(roots.map((r) => r.abs));
     const rootTree = await run.saveRoots(roots);
     await run.saver.flush();
     run.emitProgress(true);
-    const snapshot: Snapshot = {
+    return {
       version: 1,
       time: started.toISOString(),
       host: opts.host ?? hostname(),
@@ -72,12 +71,27 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
       summary: run.summary(Math.round(performance.now() - t0)),
       program: opts.program ?? 'strongbox',
     };
-    throwIfAborted(opts.signal);
+  });
+}
+
+/**
+ * The one way a snapshot is written, for file and application snapshots alike:
+ * under a shared lock, `build` saves (and flushes) every blob and returns the
+ * manifest; then, if the run was not cancelled and still holds its lock, the
+ * manifest is written last — so a snapshot is visible only when everything it
+ * needs is durable. On any failure the saver salvages what it wrote (indexed,
+ * so a re-run reuses it) and no snapshot appears.
+ */
+export async function writeSnapshot(repo: Repository, saver: BlobSaver, signal: AbortSignal | undefined, build: () => Promise<Snapshot>): Promise<{ id: string; snapshot: Snapshot }> {
+  const lock = await repo.lock(false);
+  try {
+    const snapshot = await build();
+    throwIfAborted(signal);
     await lock.assertHeld();
-    const id = await opts.repo.saveJSON('snapshots', snapshot);
+    const id = await repo.saveJSON('snapshots', snapshot);
     return { id, snapshot };
   } catch (err) {
-    await run.saver.salvage();
+    await saver.salvage();
     throw err;
   } finally {
     await lock.release().catch(() => undefined);
