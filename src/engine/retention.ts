@@ -4,16 +4,16 @@
  * keeps the newest snapshot of each of the last N distinct periods that have one.
  */
 export interface RetentionPolicy {
-  keepLast?: number;
-  keepHourly?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
+  keepLast?: number | undefined;
+  keepHourly?: number | undefined;
+  keepDaily?: number | undefined;
+  keepWeekly?: number | undefined;
+  keepMonthly?: number | undefined;
+  keepYearly?: number | undefined;
   /** Keep everything newer than this many milliseconds before now. */
-  keepWithinMs?: number;
+  keepWithinMs?: number | undefined;
   /** Tags that are never forgotten. */
-  keepTags?: string[];
+  keepTags?: string[] | undefined;
 }
 
 export interface RetentionItem {

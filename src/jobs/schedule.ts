@@ -16,7 +16,7 @@ export interface Schedule {
   retention: RetentionRules;
   tags: string[];
   /** Maintenance: the share of data read back by the check (0–100), and whether prune runs after it. */
-  maintenance?: { readDataPercent: number; prune: boolean };
+  maintenance?: { readDataPercent: number; prune: boolean } | undefined;
   createdAt: string;
   updatedAt: string;
   lastRunAt: string | null;
@@ -28,7 +28,7 @@ export interface Schedule {
 /** Retention as an operator writes it (a schedule's part): a TTL and the engine's GFS counts. */
 export type RetentionRules = Omit<RetentionPolicy, 'keepWithinMs' | 'keepTags'> & {
   /** Delete snapshots older than this (30d, 12h, 2w, 6m, 1y), unless another rule keeps them. */
-  ttl?: string;
+  ttl?: string | undefined;
 };
 
 export const PRESETS: Record<string, string> = {

@@ -8,12 +8,12 @@ import { initRepository, openRepository } from '../open.js';
 
 /** A store secret as given (already read from its env var, file or request body). */
 export interface StoreSecret {
-  accessKeyId?: string;
-  secret?: string;
+  accessKeyId?: string | undefined;
+  secret?: string | undefined;
   /** Azure: the secret is a SAS token. */
-  sas?: boolean;
+  sas?: boolean | undefined;
   /** SFTP: the secret is a private key. */
-  sshKey?: boolean;
+  sshKey?: boolean | undefined;
 }
 
 /** Seals a store secret for the catalog; the catalog never holds it in plain text. */
@@ -82,10 +82,10 @@ export interface AddDestinationRequest {
   location: string;
   passwordRef: PasswordRef;
   password: string;
-  init?: boolean;
-  makeDefault?: boolean;
-  skipValidation?: boolean;
-  store?: StoreSecret;
+  init?: boolean | undefined;
+  makeDefault?: boolean | undefined;
+  skipValidation?: boolean | undefined;
+  store?: StoreSecret | undefined;
 }
 
 /** Adds a destination: refuses a duplicate before touching the location, creates the repository if asked, validates, then records it. */

@@ -96,15 +96,15 @@ export async function snapshotApplications(inst: Instance, target: Target, req: 
 
 export interface RestoreRequest {
   snapshot: string;
-  apps?: string[];
-  components?: string[];
-  maps?: TargetMapping[];
+  apps?: string[] | undefined;
+  components?: string[] | undefined;
+  maps?: TargetMapping[] | undefined;
   /** Spec texts an admin passes for this restore (--spec FILE): trusted like installed ones. */
-  specs?: string[];
+  specs?: string[] | undefined;
   /** false: do not refuse a files component that needs more than its target has free. */
-  spaceCheck?: boolean;
-  dryRun?: boolean;
-  force?: boolean;
+  spaceCheck?: boolean | undefined;
+  dryRun?: boolean | undefined;
+  force?: boolean | undefined;
 }
 
 export async function restoreFromSnapshot(inst: Instance, target: Target, req: RestoreRequest, ctx: RunContext & RestoreCaller): Promise<AppRestoreResult> {

@@ -5,9 +5,9 @@ import { listSnapshots, walkTree } from '../../tree/index.js';
 export interface PruneOptions {
   repo: Repository;
   decoder: BlobDecoder;
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /** Repack a pack when more than this fraction of its bytes is unused. */
-  maxUnused?: number;
+  maxUnused?: number | undefined;
   signal?: AbortSignal;
   sink?: ProgressSink;
 }
