@@ -14,3 +14,4 @@ export { instanceRestorer, loadSpecs } from './instance-state.js';
 export type { InstanceExport } from './instance.js';
 export { downloadSnapshot, uploadArchive } from './archive.js';
 export * from './services/applications.js';
+export * from './services/snapshot-admin.js';

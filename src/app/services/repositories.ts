@@ -46,7 +46,10 @@ export async function cachedSnapshots(inst: Instance, repo: Repository): Promise
 }
 
 /** A snapshot by id, unique prefix or "latest" (listing through the cache). */
-export async function resolveSnapshot(inst: Instance, repo: Repository, ref: string): Promise<SnapshotRef> {
+export async function resolveSnapshot(inst: Instance | undefined, repo: Repository, ref: string): Promise<SnapshotRef> {
+  // Without an instance (the CLI on --repo) the repository is listed directly; the rules are the same.
+  if (!inst) return findSnapshot(repo, ref);
+  if (ref !== 'latest' && !/^[0-9a-f]+$/.test(ref)) throw new AppError('INVALID_ARGUMENT', `"${ref}" is not a snapshot id (hex digits, or "latest").`);
   if (ref === 'latest' || ref.length < 64) {
     const list = await cachedSnapshots(inst, repo);
     if (ref === 'latest') {

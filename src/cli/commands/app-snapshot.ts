@@ -96,15 +96,6 @@ export function showAppSnapshot(out: Output, id: string, m: Snapshot): void {
   }
 }
 
-export async function snapshotLogs(repo: Repository, ref: SnapshotRef): Promise<string> {
-  const ids = ref.snapshot.log;
-  if (!ids?.length) throw new AppError('NOT_FOUND', `Snapshot ${ref.id.slice(0, 8)} has no log: only application and full snapshots keep one.`);
-  await repo.loadIndex();
-  const parts: Buffer[] = [];
-  for (const id of ids) parts.push(await repo.loadBlob(Buffer.from(id, 'hex')));
-  return Buffer.concat(parts).toString('utf8');
-}
-
 export function parseMaps(maps: string[] | undefined): TargetMapping[] {
   return (maps ?? []).map((m) => {
     const eq = m.indexOf('=');

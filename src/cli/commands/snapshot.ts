@@ -4,14 +4,14 @@ import { readFileSync } from 'node:fs';
 import { AppError, EXIT_PARTIAL, registerSecret, systemClock } from '../../kernel/index.js';
 import { backup, copySnapshots, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
 import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
-import { codecPool, openRepository, VERSION, type BackendCredentials } from '../../app/index.js';
+import { codecPool, deleteSnapshot, openRepository, pinSnapshot, snapshotLog, unpinSnapshot, VERSION, type BackendCredentials } from '../../app/index.js';
 import { formatBytes, formatDuration, ProgressBar, quoteControl, table, type Output } from '../render.js';
 import { collect, globals, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
 import { localOnly, remote } from '../remote.js';
 import type { ApiClient } from '../../api/client/client.js';
 import { remoteCreate, remoteList, remoteRestore } from './remote-snapshot.js';
 import { addArchiveCommands } from './archive.js';
-import { createAppSnapshot, listSnapshotsCached, restoreAppSnapshot, showAppSnapshot, snapshotLogs } from './app-snapshot.js';
+import { createAppSnapshot, listSnapshotsCached, restoreAppSnapshot, showAppSnapshot } from './app-snapshot.js';
 
 export { outcome };
 
@@ -210,7 +210,7 @@ export function snapshotCommand(): Command {
     .action(
       orRemote(repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
         const s = await findSnapshot(r, id);
-        const text = await snapshotLogs(r, s);
+        const text = await snapshotLog(r, s);
         if (out.json) return out.data({ id: s.id, lines: text.split('\n').filter((l) => l !== '') });
         process.stdout.write(text);
       }), async (c, out, cmd, id: string) => {
@@ -257,12 +257,7 @@ export function snapshotCommand(): Command {
     .action(
       orRemote(repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
         const s = await findSnapshot(r, id);
-        const lock = await r.lock(false);
-        try {
-          await r.removeSnapshot(s.id);
-        } finally {
-          await lock.release();
-        }
+        await deleteSnapshot(undefined, r, s);
         if (out.json) out.data({ deleted: s.id });
         else out.out(`Deleted snapshot ${s.id.slice(0, 8)}; run "strongbox repo prune" to reclaim its space.`);
       }), async (c, out, cmd, id: string) => {
@@ -281,8 +276,8 @@ export function snapshotCommand(): Command {
         orRemote(repoAction(async ({ repo: r, out }, id: string, o: { reason?: string; quietIfMissing?: boolean }) => {
           const s = await findSnapshot(r, id);
           const by = `local:${process.env.USER ?? 'cli'}`;
-          if (pin) await r.pin(s.id, by, systemClock.now(), o.reason);
-          else if (!(await r.unpin(s.id)) && !o.quietIfMissing) throw new AppError('NOT_FOUND', `Snapshot ${s.id.slice(0, 8)} is not pinned.`);
+          if (pin) await pinSnapshot(undefined, r, s, by, systemClock.now(), o.reason);
+          else await unpinSnapshot(undefined, r, s, { quiet: !!o.quietIfMissing });
           if (out.json) out.data({ id: s.id, pinned: pin });
           else out.out(`${pin ? 'Pinned' : 'Unpinned'} snapshot ${s.id.slice(0, 8)}`);
         }), async (c, out, cmd, id: string, o: { reason?: string }) => {

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { AppError, registerSecret } from '../../../kernel/index.js';
-import { cachedSnapshots, destinationTarget, repositoryPins, resolveSnapshot, withTarget } from '../../../app/index.js';
+import { cachedSnapshots, deleteSnapshot, destinationTarget, pinSnapshot, repositoryPins, resolveSnapshot, snapshotLog, unpinSnapshot, withTarget } from '../../../app/index.js';
 import { snapshotView } from '../../contract/views.js';
 import { CopyBody, DestinationQuery, PinBody, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
 import type { ServerCore } from '../core.js';
@@ -69,12 +69,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
       const target = await destinationTarget(core.inst, query.destination ?? null);
       return withTarget(target, async (repo) => {
         const ref = await resolveSnapshot(core.inst, repo, params.id!);
-        const ids = ref.snapshot.log;
-        if (!ids?.length) throw new AppError('NOT_FOUND', `Snapshot ${ref.id.slice(0, 8)} has no log: only application and full snapshots keep one.`);
-        await repo.loadIndex();
-        const parts: Buffer[] = [];
-        for (const id of ids) parts.push(await repo.loadBlob(Buffer.from(id, 'hex')));
-        return { id: ref.id, lines: Buffer.concat(parts).toString('utf8').split('\n').filter((l) => l !== '') };
+        return { id: ref.id, lines: (await snapshotLog(repo, ref)).split('\n').filter((l) => l !== '') };
       });
     },
   });
@@ -109,13 +104,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     async handler({ req, query, params, actor, core }) {
       return onRepo(core, query.destination, async (repo) => {
         const ref = await resolveSnapshot(core.inst, repo, params.id!);
-        await repositoryPins(core.inst, repo);
-        const lock = await repo.lock(false);
-        try {
-          await repo.removeSnapshot(ref.id);
-        } finally {
-          await lock.release();
-        }
+        await deleteSnapshot(core.inst, repo, ref);
         await cachedSnapshots(core.inst, repo);
         await core.audit(actor, 'snapshot.delete', ref.id, req.ip, 'ok');
         return { deleted: ref.id };
@@ -136,10 +125,9 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
       async handler({ req, query, params, body, actor, core }) {
         return onRepo(core, query.destination, async (repo) => {
           const ref = await resolveSnapshot(core.inst, repo, params.id!);
-          await repositoryPins(core.inst, repo);
           const reason = (body as { reason?: string } | undefined)?.reason;
-          if (pin) await repo.pin(ref.id, actor, core.clock.now(), reason);
-          else await repo.unpin(ref.id);
+          if (pin) await pinSnapshot(core.inst, repo, ref, actor, core.clock.now(), reason);
+          else await unpinSnapshot(core.inst, repo, ref, { quiet: true });
           await core.audit(actor, pin ? 'snapshot.pin' : 'snapshot.unpin', ref.id, req.ip, 'ok', reason ? { reason } : undefined);
           return { id: ref.id, pinned: pin };
         });
