@@ -49,6 +49,16 @@ test('user add --password-file sets that password; app remove refuses while sche
   try {
     // On the server's machine (the catalog is shared with the running server).
     await local.okAsync(['user', 'add', 'bob', '--role', 'viewer', '--password-file', pwFile, '--no-must-change']);
+    // A viewer added before the server's first start does not stop the admin account from being made.
+    const early = tmp('sb-defect-early-');
+    await prepareInstance(early);
+    await instanceCli(early).okAsync(['user', 'add', 'vic', '--role', 'viewer', '--password-file', pwFile, '--no-must-change']);
+    const earlySrv = await startServe(early);
+    try {
+      assert.equal((await new Api(earlySrv.url).login('admin', ADMIN_PASSWORD)).status, 200);
+    } finally {
+      await earlySrv.stop();
+    }
     const bob = new Api(srv.url);
     assert.equal((await bob.login('bob', 'bobs-password-123')).status, 200, 'the password from the file works');
 

@@ -55,7 +55,14 @@ async function ensureAdmin(inst: Instance, clock: Clock, say: (l: string) => voi
   // The bootstrap password is for the first start only: afterwards it is ignored, masked, and gone from this process's environment.
   registerSecret(given);
   delete process.env.STRONGBOX_ADMIN_PASSWORD;
-  if ((await inst.accounts.count()) > 0) return;
+  // The first start is "no admin yet" — not "no user yet": users added on this machine before the
+  // server ever ran must not leave the instance without anyone who can administer it.
+  const users = await inst.accounts.list();
+  if (users.some((u) => u.role === 'admin')) return;
+  if (users.some((u) => u.name === 'admin')) {
+    say('No user has the admin role; make one with "strongbox user set-role NAME admin" on this machine.');
+    return;
+  }
   const password = given || randomBytes(12).toString('base64url');
   await inst.accounts.add('admin', 'admin', password, !given, clock.now());
   await inst.audit.record({ time: clock.now().toISOString(), actor: 'server', action: 'user.add', target: 'admin', ip: null, outcome: 'ok', details: { firstStart: true, passwordFrom: given ? 'STRONGBOX_ADMIN_PASSWORD' : 'one-time' } });
