@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { AppError } from '../kernel/index.js';
+import { AppError, systemClock } from '../kernel/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { codecPool, instanceHome, openInstance, withTarget, type BackendCredentials, type Instance } from '../app/index.js';
@@ -139,4 +139,16 @@ export async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promi
   } finally {
     await inst.close();
   }
+}
+
+/**
+ * Records a local command's change in the instance's audit log, as the server
+ * records its own — when the repository is one of this instance's destinations
+ * (a bare --repo has no instance, and so no log).
+ */
+export async function auditLocal(cmd: Command, action: string, target: string | null, details: Record<string, unknown> | null = null): Promise<void> {
+  const g = globals(cmd);
+  if (g.repo ?? process.env.STRONGBOX_REPO) return;
+  if (!existsSync(join(instanceHome(), 'catalog.sqlite'))) return;
+  await withInstance((i) => i.audit.record({ time: systemClock.now().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action, target, ip: null, outcome: 'ok', details }));
 }

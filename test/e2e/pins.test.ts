@@ -60,6 +60,14 @@ test("a schedule's retention forgets only that schedule's own snapshots; pins ma
     assert.equal((await admin.call('DELETE', `/api/snapshots/${manual}`)).status, 409);
     await admin.ok('DELETE', `/api/snapshots/${manual}/pin`);
     assert.equal((await admin.call('DELETE', `/api/snapshots/${manual}`)).status, 200);
+    // The same use-cases on the server's machine land in the same audit log.
+    await local.okAsync(['snapshot', 'pin', runs[2]!, '--reason', 'local pin']);
+    await local.okAsync(['snapshot', 'unpin', runs[2]!]);
+    await local.okAsync(['snapshot', 'delete', other]);
+    const localAudit = (await admin.ok('GET', '/api/audit?action=snapshot.')) as { action: string; target: string; actor: string }[];
+    for (const [action, target] of [['snapshot.pin', runs[2]!], ['snapshot.unpin', runs[2]!], ['snapshot.delete', other]] as const) {
+      assert.ok(localAudit.some((e) => e.action === action && e.target === target && e.actor.startsWith('local:')), `${action} ${target}: ${JSON.stringify(localAudit)}`);
+    }
   } finally {
     await srv.stop();
   }

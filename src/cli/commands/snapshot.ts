@@ -6,7 +6,7 @@ import { backup, copySnapshots, diffSnapshots, forget, listEntries, parseDuratio
 import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
 import { codecPool, deleteSnapshot, openRepository, pinSnapshot, snapshotLog, unpinSnapshot, VERSION, type BackendCredentials } from '../../app/index.js';
 import { formatBytes, formatDuration, ProgressBar, quoteControl, table, type Output } from '../render.js';
-import { collect, globals, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
+import { auditLocal, collect, globals, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
 import { localOnly, remote } from '../remote.js';
 import type { ApiClient } from '../../api/client/client.js';
 import { remoteCreate, remoteList, remoteRestore } from './remote-snapshot.js';
@@ -255,9 +255,10 @@ export function snapshotCommand(): Command {
     .command('delete <id>')
     .description('Delete one snapshot (its data is reclaimed by "repo prune")')
     .action(
-      orRemote(repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
+      orRemote(repoAction(async ({ repo: r, out, cmd }, id: string, _o: unknown) => {
         const s = await findSnapshot(r, id);
         await deleteSnapshot(undefined, r, s);
+        await auditLocal(cmd, 'snapshot.delete', s.id);
         if (out.json) out.data({ deleted: s.id });
         else out.out(`Deleted snapshot ${s.id.slice(0, 8)}; run "strongbox repo prune" to reclaim its space.`);
       }), async (c, out, cmd, id: string) => {
@@ -273,11 +274,12 @@ export function snapshotCommand(): Command {
       .description(pin ? 'Pin a snapshot: no retention, forget or delete removes it, on any instance (the pin is kept in the repository)' : 'Unpin a snapshot (admins): retention may forget it again')
       .option(pin ? '--reason <text>' : '--quiet-if-missing', pin ? 'why it is kept (shown with the pin)' : 'no error when it is not pinned')
       .action(
-        orRemote(repoAction(async ({ repo: r, out }, id: string, o: { reason?: string; quietIfMissing?: boolean }) => {
+        orRemote(repoAction(async ({ repo: r, out, cmd }, id: string, o: { reason?: string; quietIfMissing?: boolean }) => {
           const s = await findSnapshot(r, id);
           const by = `local:${process.env.USER ?? 'cli'}`;
           if (pin) await pinSnapshot(undefined, r, s, by, systemClock.now(), o.reason);
           else await unpinSnapshot(undefined, r, s, { quiet: !!o.quietIfMissing });
+          await auditLocal(cmd, pin ? 'snapshot.pin' : 'snapshot.unpin', s.id, o.reason ? { reason: o.reason } : null);
           if (out.json) out.data({ id: s.id, pinned: pin });
           else out.out(`${pin ? 'Pinned' : 'Unpinned'} snapshot ${s.id.slice(0, 8)}`);
         }), async (c, out, cmd, id: string, o: { reason?: string }) => {
@@ -418,6 +420,7 @@ export function snapshotCommand(): Command {
         cmd,
         async (r) => {
           const res = await forget({ repo: r, policy, dryRun: !!o.dryRun });
+          for (const id of res.removed) if (!res.dryRun) await auditLocal(cmd, 'snapshot.forget', id, { reason: 'snapshot forget', policy });
           if (out.json) return out.data(res);
           for (const g of res.groups) {
             out.out(`host ${g.host}, paths ${g.paths.join(' ')}:`);
