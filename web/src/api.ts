@@ -1,10 +1,11 @@
 /** The console talks to the API only: a session cookie, and the CSRF token on every change. */
-export interface Me {
-  user: string;
-  role: 'admin' | 'operator' | 'viewer';
-  csrf?: string;
-  mustChangePassword: boolean;
-}
+import type { JobView, MeView, SnapshotView } from '../../src/api/contract/responses.js';
+
+// Response bodies come from the API's contract (src/api/contract/responses.ts): the server is
+// compiled against the same types, so the console cannot drift from what the server sends.
+export type { SnapshotView };
+export type Me = MeView;
+export type JobRecord = JobView;
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly details?: Record<string, unknown>) {
@@ -57,38 +58,4 @@ export function when(iso: string | null | undefined): string {
   return iso ? iso.replace('T', ' ').slice(0, 19) + ' UTC' : '—';
 }
 
-export interface JobRecord {
-  id: string;
-  kind: string;
-  app: string | null;
-  destination: string | null;
-  phase: string;
-  params: Record<string, unknown>;
-  progress: { current?: string; bytes: number; newBytes: number; items: number; rate: number; etaSeconds?: number; components: { app: string; component: string; kind: string; state: string; bytes: number; items: number; rate: number; error?: string }[] };
-  result: Record<string, unknown> | null;
-  warnings: string[];
-  errors: string[];
-  requestedBy: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
 
-export interface SnapshotView {
-  id: string;
-  time: string;
-  type: string;
-  status: string;
-  host: string;
-  tags: string[];
-  note: string | null;
-  applications: { name: string; version: string; status: string }[];
-  paths: string[];
-  bytes: number;
-  newBytes: number;
-  storedBytes: number;
-  durationMs: number;
-  warningCount: number;
-  pinned: boolean;
-  destination: string | null;
-}

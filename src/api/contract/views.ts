@@ -1,7 +1,10 @@
 import type { SnapshotRef } from '../../tree/index.js';
+import type { SnapshotView } from './responses.js';
 
-/** A snapshot as listings show it (API, CLI, console). */
-export function snapshotView(ref: SnapshotRef, pinned: boolean, destination: string | null) {
+export type { SnapshotView };
+
+/** A snapshot as listings show it (API, CLI, console): the contract's SnapshotView. */
+export function snapshotView(ref: SnapshotRef, pinned: boolean, destination: string | null): SnapshotView {
   const m = ref.snapshot;
   return {
     id: ref.id,
@@ -24,4 +27,4 @@ export function snapshotView(ref: SnapshotRef, pinned: boolean, destination: str
 }
 
 
-export type SnapshotView = ReturnType<typeof snapshotView>;
+

@@ -1,3 +1,4 @@
+import type { MeView } from '../../contract/responses.js';
 import { AppError } from '../../../kernel/index.js';
 import { LoginBody, PasswordBody } from '../../contract/index.js';
 import { COOKIE, type RouteTable } from '../http.js';
@@ -57,7 +58,7 @@ export function authRoutes(t: RouteTable, o: { limiter: LoginLimiter; secureCook
     beforePasswordChange: true,
     tag: 'auth',
     summary: 'Who is signed in, with which role (and the session\'s CSRF token)',
-    async handler({ principal }) {
+    async handler({ principal }): Promise<MeView> {
       const p = principal!;
       return { user: p.user, role: p.role, via: p.via, ...(p.csrf ? { csrf: p.csrf } : {}), ...(p.token ? { token: p.token } : {}), mustChangePassword: !!p.mustChangePassword };
     },

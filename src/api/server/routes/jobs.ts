@@ -1,3 +1,4 @@
+import type { JobView } from '../../contract/responses.js';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../../kernel/index.js';
@@ -24,13 +25,13 @@ export function jobRoutes(t: RouteTable): void {
     tag: 'jobs',
     summary: 'Recent jobs, newest first (filters: app, kind, phase, limit)',
     query: JobsQuery,
-    async handler({ query, core }) {
+    async handler({ query, core }): Promise<JobView[]> {
       const rows = await core.inst.jobs.list({ ...(query.app ? { app: query.app } : {}), ...(query.kind ? { kind: query.kind as never } : {}), ...(query.phase ? { phase: query.phase as never } : {}), limit: query.limit ?? 100 });
       return rows.map((j) => core.runner.live(j.id) ?? j);
     },
   });
 
-  t.add({ method: 'GET', url: '/api/jobs/:id', access: 'viewer', tag: 'jobs', summary: 'One job: phase, progress per component, result, warnings and errors', handler: async ({ params, core }) => getJob(core, params.id!) });
+  t.add({ method: 'GET', url: '/api/jobs/:id', access: 'viewer', tag: 'jobs', summary: 'One job: phase, progress per component, result, warnings and errors', handler: async ({ params, core }): Promise<JobView> => getJob(core, params.id!) });
 
   t.add({
     method: 'GET',
