@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { AppError, systemClock } from '../kernel/index.js';
+import { AppError, localActor, systemClock } from '../kernel/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { codecPool, instanceHome, openInstance, withTarget, type BackendCredentials, type Instance } from '../app/index.js';
@@ -150,5 +150,5 @@ export async function auditLocal(cmd: Command, action: string, target: string | 
   const g = globals(cmd);
   if (g.repo ?? process.env.STRONGBOX_REPO) return;
   if (!existsSync(join(instanceHome(), 'catalog.sqlite'))) return;
-  await withInstance((i) => i.audit.record({ time: systemClock.now().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action, target, ip: null, outcome: 'ok', details }));
+  await withInstance((i) => i.audit.record({ time: systemClock.now().toISOString(), actor: localActor(), action, target, ip: null, outcome: 'ok', details }));
 }

@@ -7,3 +7,4 @@ export * from './gc.js';
 export * from './secrets.js';
 export * from './clock.js';
 export * from './durable.js';
+export * from './actor.js';

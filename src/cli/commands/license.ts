@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { AppError, systemClock } from '../../kernel/index.js';
+import { AppError, localActor, systemClock } from '../../kernel/index.js';
 import { fingerprint, generateVendorKeys, loadApplication, parseLicense, signatureValid, signLicense } from '../../spec/index.js';
 import { table } from '../render.js';
 import { collect, output, withInstance } from '../context.js';
@@ -32,7 +32,7 @@ export function licenseCommand(): Command {
           const key = keys.find((k) => signatureValid(doc, k));
           if (!key) throw new AppError('INVALID_ARGUMENT', keys.length === 0 ? 'No application of this instance names a vendor key: add the vendor\'s application spec first.' : `The license's signature matches no vendor key of this instance's applications (${keys.map(fingerprint).join(', ')}).`);
           await i.licenses.put({ id: doc.license.id, keyFingerprint: fingerprint(key), licensee: doc.license.licensee, document: text, installedAt: systemClock.now().toISOString() });
-          await i.audit.record({ time: systemClock.now().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'license.install', target: doc.license.id, ip: null, outcome: 'ok', details: { product: doc.license.product, expiresAt: doc.license.expiresAt } });
+          await i.audit.record({ time: systemClock.now().toISOString(), actor: localActor(), action: 'license.install', target: doc.license.id, ip: null, outcome: 'ok', details: { product: doc.license.product, expiresAt: doc.license.expiresAt } });
           return { installed: doc.license.id, product: doc.license.product, expiresAt: doc.license.expiresAt, keyFingerprint: fingerprint(key) };
         });
       if (out.json) return out.data(r);

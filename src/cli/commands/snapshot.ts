@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { resolve as resolvePath } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { AppError, EXIT_PARTIAL, registerSecret, systemClock } from '../../kernel/index.js';
+import { AppError, EXIT_PARTIAL, localActor, registerSecret, systemClock } from '../../kernel/index.js';
 import { backup, copySnapshots, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
 import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
 import { codecPool, deleteSnapshot, openRepository, pinSnapshot, snapshotLog, unpinSnapshot, VERSION, type BackendCredentials } from '../../app/index.js';
@@ -276,7 +276,7 @@ export function snapshotCommand(): Command {
       .action(
         orRemote(repoAction(async ({ repo: r, out, cmd }, id: string, o: { reason?: string; quietIfMissing?: boolean }) => {
           const s = await findSnapshot(r, id);
-          const by = `local:${process.env.USER ?? 'cli'}`;
+          const by = localActor();
           if (pin) await pinSnapshot(undefined, r, s, by, systemClock.now(), o.reason);
           else await unpinSnapshot(undefined, r, s, { quiet: !!o.quietIfMissing });
           await auditLocal(cmd, pin ? 'snapshot.pin' : 'snapshot.unpin', s.id, o.reason ? { reason: o.reason } : null);

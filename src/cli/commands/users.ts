@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { AppError, registerSecret, systemClock } from '../../kernel/index.js';
+import { AppError, localActor, registerSecret, systemClock } from '../../kernel/index.js';
 import { ROLES, type Role, type TokenInfo, type User } from '../../catalog/index.js';
 import type { AuditEntry } from '../../catalog/index.js';
 import { table } from '../render.js';
@@ -62,7 +62,7 @@ export function userCommand(): Command {
       const c = remote(cmd);
       const u = c ? await c.request<User>('POST', '/api/users', { name, role: o.role, password, mustChangePassword: o.mustChange }) : await withInstance(async (i) => {
         const added = await i.accounts.add(name, o.role, password, o.mustChange, systemClock.now());
-        await i.audit.record({ time: systemClock.now().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'user.add', target: name, ip: null, outcome: 'ok', details: { role: o.role } });
+        await i.audit.record({ time: systemClock.now().toISOString(), actor: localActor(), action: 'user.add', target: name, ip: null, outcome: 'ok', details: { role: o.role } });
         return added;
       });
       if (out.json) return out.data(u);
@@ -95,7 +95,7 @@ export function userCommand(): Command {
       else
         await withInstance(async (i) => {
           const r = await i.accounts.setPassword(name, password, systemClock.now(), o.mustChange, { keepTokens: !!o.keepTokens });
-          await i.audit.record({ time: systemClock.now().toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'user.password-reset', target: name, ip: null, outcome: 'ok', details: { tokensRevoked: r.tokensRevoked } });
+          await i.audit.record({ time: systemClock.now().toISOString(), actor: localActor(), action: 'user.password-reset', target: name, ip: null, outcome: 'ok', details: { tokensRevoked: r.tokensRevoked } });
         });
       if (out.json) out.data({ name, passwordSet: true });
       else out.out(`Password of ${name} set${o.mustChange ? '; they choose a new one at next sign-in' : ''}`);
@@ -136,7 +136,7 @@ export function tokenCommand(): Command {
           })();
           const now = systemClock.now();
           const made = await i.accounts.createToken(name, u.name, o.role ?? u.role, now, o.expires ? new Date(now.getTime() + o.expires * 86400e3).toISOString() : null);
-          await i.audit.record({ time: now.toISOString(), actor: `local:${process.env.USER ?? 'cli'}`, action: 'token.create', target: `${name} (${made.info.id})`, ip: null, outcome: 'ok', details: { user: u.name, role: made.info.role } });
+          await i.audit.record({ time: now.toISOString(), actor: localActor(), action: 'token.create', target: `${name} (${made.info.id})`, ip: null, outcome: 'ok', details: { user: u.name, role: made.info.role } });
           return { ...made.info, token: made.token };
         });
       if (out.json) return out.data(r);
