@@ -2,3 +2,4 @@
 export * from './node.js';
 export * from './snapshot.js';
 export * from './walk.js';
+export * from './filter.js';

@@ -43,7 +43,7 @@ test('remote CLI: the same commands and output through a server; download, uploa
     // A plain file snapshot in the same destination, made on the server's machine.
     const plain = JSON.parse(await localA.okAsync(['snapshot', 'create', '--path', path.join(rootA, 'data'), '--json'])) as { id: string };
     // Same output as on the server's machine.
-    for (const args of [['snapshot', 'list'], ['snapshot', 'list', '--json'], ['snapshot', 'show', id.slice(0, 8)], ['snapshot', 'show', plain.id.slice(0, 8)], ['app', 'list'], ['app', 'show', 'docs'], ['destination', 'list', '--json']]) {
+    for (const args of [['snapshot', 'list'], ['snapshot', 'list', '--json'], ['snapshot', 'show', id.slice(0, 8)], ['snapshot', 'show', plain.id.slice(0, 8)], ['snapshot', 'list', '--tag', 'remote'], ['snapshot', 'list', '--path', path.join(rootA, 'data'), '--json'], ['snapshot', 'list', '--host', 'no-such-host'], ['app', 'list'], ['app', 'show', 'docs'], ['destination', 'list', '--json']]) {
       const there = await localA.okAsync(args);
       const here = await remoteA.okAsync(args, envA);
       assert.equal(here, there, `strongbox ${args.join(' ')}`);

@@ -147,7 +147,16 @@ export type SecuritySettingsT = z.infer<typeof SecuritySettings>;
 export const MaintenanceBody = z.strictObject({ destination: name.optional(), readDataPercent: z.number().min(0).max(100).default(5), prune: z.boolean().default(true) });
 
 export const JobsQuery = z.strictObject({ app: z.string().optional(), kind: z.string().optional(), phase: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
-export const SnapshotsQuery = z.strictObject({ manifest: z.enum(['true', 'false']).optional().describe('true: whole manifests instead of summaries'), destination: name.optional(), app: z.string().optional(), type: z.enum(['files', 'application', 'full']).optional(), status: z.string().optional(), tag: z.string().optional() });
+export const SnapshotsQuery = z.strictObject({
+  manifest: z.enum(['true', 'false']).optional().describe('true: whole manifests instead of summaries'),
+  destination: name.optional(),
+  app: z.string().optional(),
+  type: z.enum(['files', 'application', 'full']).optional(),
+  status: z.string().optional(),
+  tag: z.string().optional().describe('Any of these tags (comma-separated).'),
+  host: z.string().optional(),
+  path: z.string().optional().describe('Snapshots that include this path.'),
+});
 export const AuditQuery = z.strictObject({ actor: z.string().optional(), action: z.string().optional(), since: z.string().optional(), limit: z.coerce.number().int().min(1).max(5000).optional() });
 export const RemoveApplicationQuery = z.strictObject({ withSchedules: z.enum(['true', 'false']).optional().describe('Also remove the schedules that snapshot it.') });
 export const DestinationQuery = z.strictObject({ destination: name.optional() });

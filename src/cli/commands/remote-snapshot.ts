@@ -48,11 +48,17 @@ export async function remoteRestore(c: ApiClient, out: Output, id: string, o: { 
   printRestoreResult(out, res);
 }
 
-export async function remoteList(c: ApiClient, out: Output, o: { tag?: string[]; app?: string; destination?: string }, render: (rows: { id: string; snapshot: Snapshot }[]) => void): Promise<void> {
-  const params = new URLSearchParams({ manifest: 'true', ...(o.destination ? { destination: o.destination } : {}), ...(o.app ? { app: o.app } : {}) });
+export async function remoteList(c: ApiClient, out: Output, o: { tag?: string[]; host?: string; path?: string; app?: string; destination?: string }, render: (rows: { id: string; snapshot: Snapshot }[]) => void): Promise<void> {
+  const params = new URLSearchParams({
+    manifest: 'true',
+    ...(o.destination ? { destination: o.destination } : {}),
+    ...(o.app ? { app: o.app } : {}),
+    ...(o.tag?.length ? { tag: o.tag.join(',') } : {}),
+    ...(o.host ? { host: o.host } : {}),
+    ...(o.path ? { path: o.path } : {}),
+  });
   const rows = await c.get<({ id: string } & Snapshot)[]>(`/api/snapshots?${params}`);
-  const refs = rows.map(({ id, ...snapshot }) => ({ id, snapshot: snapshot as Snapshot })).filter((s) => !o.tag || s.snapshot.tags.some((t) => o.tag!.includes(t)));
-  render(refs.reverse());
+  render(rows.map(({ id, ...snapshot }) => ({ id, snapshot: snapshot as Snapshot })).reverse());
 }
 
 export async function remoteDownload(c: ApiClient, out: Output, id: string, o: { output: string; password: string; destination?: string }): Promise<void> {

@@ -3,7 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { AppError, EXIT_PARTIAL, localActor, registerSecret, systemClock } from '../../kernel/index.js';
 import { backup, copySnapshots, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
-import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
+import { findSnapshot, listSnapshots, matchesFilter, type Snapshot, type SnapshotRef } from '../../tree/index.js';
 import { codecPool, deleteSnapshot, openRepository, pinSnapshot, snapshotLog, unpinSnapshot, VERSION, type BackendCredentials } from '../../app/index.js';
 import { formatBytes, formatDuration, ProgressBar, quoteControl, table, type Output } from '../render.js';
 import { auditLocal, collect, globals, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
@@ -174,16 +174,11 @@ export function snapshotCommand(): Command {
     .action(
       orRemote(
         repoAction(async ({ repo: r, out }, o: { tag?: string[]; host?: string; path?: string; app?: string }) => {
-          const all = (await listSnapshotsCached(r)).filter(
-            (s) => (!o.tag || s.snapshot.tags.some((t) => o.tag!.includes(t))) && (!o.host || s.snapshot.host === o.host) && (!o.path || s.snapshot.paths.includes(o.path)) &&
-              (!o.app || (s.snapshot.applications ?? []).some((a) => a.name === o.app)),
-          );
-          renderSnapshotList(out, all);
+          renderSnapshotList(out, (await listSnapshotsCached(r)).filter((s) => matchesFilter(s, { tags: o.tag, host: o.host, path: o.path, app: o.app })));
         }),
+        // Through a server the server filters, by the same rules (tree/filter.ts).
         (c, out, cmd, o: { tag?: string[]; host?: string; path?: string; app?: string }) =>
-          remoteList(c, out, { ...o, ...(globals(cmd).destination ? { destination: globals(cmd).destination } : {}) }, (all) =>
-            renderSnapshotList(out, all.filter((s) => (!o.host || s.snapshot.host === o.host) && (!o.path || s.snapshot.paths.includes(o.path)))),
-          ),
+          remoteList(c, out, { ...o, ...(globals(cmd).destination ? { destination: globals(cmd).destination } : {}) }, (all) => renderSnapshotList(out, all)),
       ),
     );
 

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { AppError, registerSecret } from '../../../kernel/index.js';
 import { cachedSnapshots, deleteSnapshot, destinationTarget, pinSnapshot, repositoryPins, resolveSnapshot, snapshotLog, unpinSnapshot, withTarget } from '../../../app/index.js';
 import { snapshotView } from '../../contract/views.js';
+import { matchesFilter } from '../../../tree/index.js';
 import { CopyBody, DestinationQuery, PinBody, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
 import type { ServerCore } from '../core.js';
 import type { RouteTable } from '../http.js';
@@ -33,11 +34,10 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
       return onRepo(core, query.destination, async (repo, name) => {
         const pins = await repositoryPins(core.inst, repo);
         const all = await cachedSnapshots(core.inst, repo);
-        if (query.manifest === 'true') return all.filter((s) => !query.app || (s.snapshot.applications ?? []).some((a) => a.name === query.app)).map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })).reverse();
-        return all
-          .map((s) => snapshotView(s, pins.has(s.id), name))
-          .filter((s) => (!query.app || s.applications.some((a) => a.name === query.app)) && (!query.type || s.type === query.type) && (!query.status || s.status === query.status) && (!query.tag || s.tags.includes(query.tag)))
-          .reverse();
+        // One filter for every listing (tree/filter.ts): the CLI, local or remote, and the console see the same rows.
+        const chosen = all.filter((s) => matchesFilter(s, { tags: query.tag?.split(',').filter(Boolean), host: query.host, path: query.path, app: query.app, type: query.type, status: query.status }));
+        if (query.manifest === 'true') return chosen.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })).reverse();
+        return chosen.map((s) => snapshotView(s, pins.has(s.id), name)).reverse();
       });
     },
   });
