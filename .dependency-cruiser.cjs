@@ -2,7 +2,7 @@
  * The layering of ARCHITECTURE.md, enforced: dependencies point one way,
  * kernel <- storage <- repo <- tree <- engine <- (jobs, catalog, app) <- api <- cli.
  */
-const layers = ['kernel', 'storage', 'repo', 'tree', 'hooks', 'sources', 'spec', 'engine', 'jobs', 'catalog', 'app', 'api', 'cli'];
+const layers = ['kernel', 'storage', 'repo', 'tree', 'hooks', 'sources', 'spec', 'engine', 'jobs', 'catalog', 'app', 'operations', 'api', 'cli'];
 const rules = [];
 layers.forEach((layer, i) => {
   const above = layers.slice(i + 1);

@@ -7,11 +7,6 @@ export { instanceHome, openInstance, describePasswordRef, type Instance } from '
 
 export { openRepository, initRepository, cacheHome, codecPool } from './open.js';
 export { VERSION } from './version.js';
-export * from './services/repositories.js';
-export * from './services/snapshots.js';
-export * from './services/destinations.js';
 export { instanceRestorer, loadSpecs } from './instance-state.js';
 export type { InstanceExport } from './instance.js';
 export { downloadSnapshot, uploadArchive } from './archive.js';
-export * from './services/applications.js';
-export * from './services/snapshot-admin.js';

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z, type ZodType } from 'zod';
 import { AppError, errorTable, redactSecrets, toAppError } from '../../kernel/index.js';
 import type { Principal } from '../../catalog/index.js';
+import type { Caller } from '../../operations/index.js';
 import { roleAllows, type Access, type ErrorBody } from '../contract/index.js';
 import type { ServerCore } from './core.js';
 
@@ -19,6 +20,8 @@ export interface Ctx<B, Q> {
   principal: Principal | undefined;
   /** "user" or "user (token NAME)" — for the audit log and job records. */
   actor: string;
+  /** Who asks, as the operations take it: actor, role and address. */
+  caller: Caller;
   body: B;
   query: Q;
   params: Record<string, string>;
@@ -95,6 +98,7 @@ export class RouteTable {
             reply,
             principal: p,
             actor: actorOf(p),
+            caller: { actor: actorOf(p), role: p?.role ?? 'viewer', ip: req.ip },
             body: def.rawBody ? (undefined as never) : parse(def.body, req.body, 'body'),
             query: parse(def.query, req.query, 'query'),
             params: req.params as Record<string, string>,

@@ -1,6 +1,7 @@
 import { AppError } from '../../../kernel/index.js';
 import { checkTimezone, describeCron, nextRuns, resolveCron, type RetentionRules, type Schedule } from '../../../jobs/index.js';
-import { applyScheduleRetention, destinationTarget, licenseGate, loadSpecs, retentionPolicy } from '../../../app/index.js';
+import { loadSpecs } from '../../../app/index.js';
+import { destinationTarget, licenseGate, previewScheduleRetention, retentionPolicy } from '../../../operations/index.js';
 import { isEmptyPolicy } from '../../../engine/index.js';
 import { CronPreviewBody, ScheduleBody, SchedulePatch } from '../../contract/index.js';
 import type { ServerCore } from '../core.js';
@@ -102,10 +103,7 @@ export function scheduleRoutes(t: RouteTable): void {
     summary: 'What the schedule\'s retention would keep and forget now (a dry run)',
     async handler({ params, core }) {
       const s = await core.inst.schedules.get(params.name!);
-      if (s.kind !== 'backup') throw new AppError('INVALID_ARGUMENT', `Schedule ${s.name} is a maintenance schedule; it has no retention.`);
-      if (isEmptyPolicy(retentionPolicy(s.retention))) return { schedule: s.name, rules: s.retention, keepsEverything: true, decisions: [] };
-      const r = await applyScheduleRetention(core.inst, await destinationTarget(core.inst, s.destination), { schedule: s.name, app: s.app, rules: s.retention, dryRun: true, now: core.clock.now() });
-      return { schedule: s.name, rules: s.retention, keepsEverything: false, decisions: r.groups.flatMap((g) => g.decisions), forget: r.removed };
+      return previewScheduleRetention(core.env, s);
     },
   });
 

@@ -1,13 +1,12 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { AppError, registerSecret } from '../../../kernel/index.js';
-import { cachedSnapshots, deleteSnapshot, destinationTarget, pinSnapshot, repositoryPins, resolveSnapshot, snapshotLog, unpinSnapshot, withTarget } from '../../../app/index.js';
+import { deleteSnapshot, destinationTarget, listSnapshotsOf, pinSnapshot, showSnapshot, snapshotLog, unpinSnapshot } from '../../../operations/index.js';
 import { snapshotView } from '../../contract/views.js';
-import { matchesFilter } from '../../../tree/index.js';
 import { CopyBody, DestinationQuery, PinBody, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
 import type { ServerCore } from '../core.js';
 import type { RouteTable } from '../http.js';
@@ -16,11 +15,7 @@ async function security(core: ServerCore) {
   return SecuritySettings.parse(await core.inst.settings.get('security', {}));
 }
 
-/** Runs fn on the destination's repository, kept open by the server between requests. */
-async function onRepo<T>(core: ServerCore, destination: string | undefined, fn: (repo: import('../../../repo/index.js').Repository, name: string | null) => Promise<T>): Promise<T> {
-  const t = await destinationTarget(core.inst, destination ?? null);
-  return core.repos.use(t, (repo) => fn(repo, t.name));
-}
+const at = (destination: string | undefined) => ({ destination: destination ?? null });
 
 export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): void {
   t.add({
@@ -31,14 +26,10 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     summary: 'List snapshots of a destination (default: the default destination), newest first, with filters',
     query: SnapshotsQuery,
     async handler({ query, core }) {
-      return onRepo(core, query.destination, async (repo, name) => {
-        const pins = await repositoryPins(core.inst, repo);
-        const all = await cachedSnapshots(core.inst, repo);
-        // One filter for every listing (tree/filter.ts): the CLI, local or remote, and the console see the same rows.
-        const chosen = all.filter((s) => matchesFilter(s, { tags: query.tag?.split(',').filter(Boolean), host: query.host, path: query.path, app: query.app, type: query.type, status: query.status }));
-        if (query.manifest === 'true') return chosen.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })).reverse();
-        return chosen.map((s) => snapshotView(s, pins.has(s.id), name)).reverse();
-      });
+      // One filter for every listing (tree/filter.ts): the CLI, local or remote, and the console see the same rows.
+      const chosen = await listSnapshotsOf(core.env, at(query.destination), { tags: query.tag?.split(',').filter(Boolean), host: query.host, path: query.path, app: query.app, type: query.type, status: query.status });
+      if (query.manifest === 'true') return chosen.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined, pinned: s.pinned })).reverse();
+      return chosen.map((s) => snapshotView(s, s.pinned, s.destination)).reverse();
     },
   });
 
@@ -50,11 +41,8 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     summary: 'One snapshot (id, unique prefix or "latest"): the whole manifest — components, hooks, warnings, errors',
     query: DestinationQuery,
     async handler({ query, params, core }) {
-      return onRepo(core, query.destination, async (repo, name) => {
-        const ref = await resolveSnapshot(core.inst, repo, params.id!);
-        const pins = await repositoryPins(core.inst, repo);
-        return { ...snapshotView(ref, pins.has(ref.id), name), manifest: ref.snapshot };
-      });
+      const s = await showSnapshot(core.env, at(query.destination), params.id!);
+      return { ...snapshotView(s, s.pinned, s.destination), manifest: s.snapshot };
     },
   });
 
@@ -66,11 +54,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     summary: 'The log an application or full snapshot keeps (hooks, tools, components)',
     query: DestinationQuery,
     async handler({ query, params, core }) {
-      const target = await destinationTarget(core.inst, query.destination ?? null);
-      return withTarget(target, async (repo) => {
-        const ref = await resolveSnapshot(core.inst, repo, params.id!);
-        return { id: ref.id, lines: (await snapshotLog(repo, ref)).split('\n').filter((l) => l !== '') };
-      });
+      return snapshotLog(core.env, at(query.destination), params.id!);
     },
   });
 
@@ -82,15 +66,8 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     summary: 'Start a snapshot: of applications (partial) or full; returns the job (202)',
     body: SnapshotCreateBody,
     status: 202,
-    async handler({ req, body, actor, core }) {
-      try {
-        const job = await core.submitSnapshot({ ...(body.full ? { full: true } : { apps: body.apps! }), tags: body.tags ?? [], ...(body.note ? { note: body.note } : {}), destination: body.destination ?? null }, actor);
-        await core.audit(actor, 'snapshot.create', body.full ? 'full' : body.apps!.join(','), req.ip, 'ok', { job: job.id });
-        return job;
-      } catch (err) {
-        await core.audit(actor, 'snapshot.create', body.full ? 'full' : (body.apps ?? []).join(','), req.ip, 'refused', { message: (err as Error).message });
-        throw err;
-      }
+    async handler({ body, caller, core }) {
+      return core.submit('backup', { ...(body.full ? { full: true } : { apps: body.apps! }), tags: body.tags ?? [], ...(body.note ? { note: body.note } : {}), where: at(body.destination ?? undefined) }, caller);
     },
   });
 
@@ -101,14 +78,8 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     tag: 'snapshots',
     summary: 'Delete a snapshot (pinned ones must be unpinned first); space is reclaimed by maintenance (prune)',
     query: DestinationQuery,
-    async handler({ req, query, params, actor, core }) {
-      return onRepo(core, query.destination, async (repo) => {
-        const ref = await resolveSnapshot(core.inst, repo, params.id!);
-        await deleteSnapshot(core.inst, repo, ref);
-        await cachedSnapshots(core.inst, repo);
-        await core.audit(actor, 'snapshot.delete', ref.id, req.ip, 'ok');
-        return { deleted: ref.id };
-      });
+    async handler({ query, params, caller, core }) {
+      return deleteSnapshot(core.env, at(query.destination), params.id!, caller);
     },
   });
 
@@ -122,15 +93,13 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
       summary: pin ? 'Pin a snapshot: no retention, forget or delete removes it, on any instance (the pin is kept in the repository)' : 'Unpin a snapshot (admins)',
       query: DestinationQuery,
       ...(pin ? { body: PinBody } : {}),
-      async handler({ req, query, params, body, actor, core }) {
-        return onRepo(core, query.destination, async (repo) => {
-          const ref = await resolveSnapshot(core.inst, repo, params.id!);
-          const reason = (body as { reason?: string } | undefined)?.reason;
-          if (pin) await pinSnapshot(core.inst, repo, ref, actor, core.clock.now(), reason);
-          else await unpinSnapshot(core.inst, repo, ref, { quiet: true });
-          await core.audit(actor, pin ? 'snapshot.pin' : 'snapshot.unpin', ref.id, req.ip, 'ok', reason ? { reason } : undefined);
-          return { id: ref.id, pinned: pin };
-        });
+      async handler({ query, params, body, caller, core }) {
+        const reason = (body as { reason?: string } | undefined)?.reason;
+        if (pin) {
+          const r = await pinSnapshot(core.env, at(query.destination), params.id!, caller, reason);
+          return { id: r.id, pinned: true };
+        }
+        return unpinSnapshot(core.env, at(query.destination), params.id!, caller, { quiet: true });
       },
     });
   }
@@ -143,15 +112,13 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     summary: 'Restore (admin; operators when allowed in settings) or dry-run (operator): plan, preflight, apply; returns the job (202)',
     body: RestoreBody,
     status: 202,
-    async handler({ req, body, params, principal, actor, core }) {
+    async handler({ req, body, params, principal, actor, caller, core }) {
       if (!body.dryRun && principal!.role !== 'admin' && !(await security(core)).operatorsMayRestore) {
         await core.audit(actor, 'snapshot.restore', params.id!, req.ip, 'forbidden');
         throw new AppError('FORBIDDEN', 'Restores are for admins (an operator may run a dry run); an admin can allow operators in settings (security.operatorsMayRestore).');
       }
       const { destination, ...rest } = body;
-      const job = await core.submitRestore(params.id!, { ...rest, destination: destination ?? null }, actor, principal!.role);
-      await core.audit(actor, body.dryRun ? 'snapshot.restore-dry-run' : 'snapshot.restore', String(job.params.snapshot), req.ip, 'ok', { job: job.id, components: body.components ?? null, maps: (body.maps ?? []).map((m) => `${m.component}.${m.field}`) });
-      return job;
+      return core.submit(body.dryRun ? 'restore-dry-run' : 'restore', { ...rest, snapshot: params.id!, where: at(destination ?? undefined) }, caller);
     },
   });
 
@@ -163,10 +130,8 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     summary: 'Replicate a snapshot (or "all") to another destination; only missing data is sent, re-runs copy nothing; returns the job',
     body: CopyBody,
     status: 202,
-    async handler({ req, body, params, actor, core }) {
-      const job = await core.submitCopy(params.id!, { from: body.destination ?? null, to: body.to }, actor);
-      await core.audit(actor, 'snapshot.copy', params.id!, req.ip, 'ok', { job: job.id, to: body.to });
-      return job;
+    async handler({ body, params, caller, core }) {
+      return core.submit('copy', { snapshots: params.id === 'all' ? 'all' : [params.id!], from: at(body.destination ?? undefined), to: { destination: body.to } }, caller);
     },
   });
 
@@ -178,15 +143,13 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     summary: 'Prepare a snapshot as one encrypted archive file (admin by default); returns the job, whose result names the file to GET',
     body: DownloadBody,
     status: 202,
-    async handler({ req, body, params, principal, actor, core }) {
+    async handler({ req, body, params, principal, actor, caller, core }) {
       if (principal!.role !== 'admin' && !(await security(core)).operatorsMayDownload) {
         await core.audit(actor, 'snapshot.download', params.id!, req.ip, 'forbidden');
         throw new AppError('FORBIDDEN', 'Downloads are for admins; an admin can allow operators in settings (security.operatorsMayDownload).');
       }
       registerSecret(body.password);
-      const job = await core.submitDownload(params.id!, body.password, body.destination ?? null, actor);
-      await core.audit(actor, 'snapshot.download', String(job.params.snapshot), req.ip, 'ok', { job: job.id });
-      return job;
+      return core.submit('download', { snapshot: params.id!, where: at(body.destination ?? undefined), password: body.password, output: { spoolDir: core.downloadsDir } }, caller);
     },
   });
 
@@ -200,11 +163,11 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     query: DestinationQuery,
     rawBody: true,
     status: 202,
-    async handler({ req, reply, query, actor, core }) {
+    async handler({ req, reply, query, actor, caller, core }) {
       const password = req.headers['x-archive-password'];
       if (typeof password !== 'string' || !password) throw new AppError('PASSWORD_REQUIRED', 'Send the archive\'s password in the X-Archive-Password header.');
       registerSecret(password);
-      await destinationTarget(core.inst, query.destination ?? null);
+      await destinationTarget(core.inst, query.destination ?? null); // an unknown destination is refused before the body is read
       const declared = Number(req.headers['content-length'] ?? NaN);
       if (declared > o.maxUploadBytes) {
         // Read and drop a body of modest size, so that a client still sending it sees the answer;
@@ -226,14 +189,16 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
       try {
         await pipeline(req.body as Readable, counter, createWriteStream(file, { mode: 0o600 }));
       } catch (err) {
-        const { rmSync } = await import('node:fs');
         rmSync(file, { force: true });
         await core.audit(actor, 'snapshot.upload', null, req.ip, 'failed', { message: (err as Error).message });
         throw err instanceof AppError ? err : new AppError('INVALID_ARGUMENT', `The upload broke off: ${(err as Error).message}`);
       }
-      const job = await core.submitUpload(file, password, query.destination ?? null, actor);
-      await core.audit(actor, 'snapshot.upload', null, req.ip, 'ok', { job: job.id, bytes: size });
-      return job;
+      try {
+        return await core.submit('upload', { file, password, where: at(query.destination), spooled: true }, caller);
+      } catch (err) {
+        rmSync(file, { force: true });
+        throw err;
+      }
     },
   });
 }

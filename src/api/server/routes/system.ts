@@ -120,10 +120,8 @@ export function systemRoutes(t: RouteTable): void {
     summary: 'Run maintenance now: check (reading back a share of the data), then prune; returns the job',
     body: MaintenanceBody,
     status: 202,
-    async handler({ req, body, actor, core }) {
-      const job = await core.submitMaintenance({ destination: body.destination ?? null, readDataPercent: body.readDataPercent, prune: body.prune }, actor);
-      await core.audit(actor, 'maintenance.run', body.destination ?? null, req.ip, 'ok', { job: job.id });
-      return job;
+    async handler({ body, caller, core }) {
+      return core.submit(body.prune ? 'prune' : 'check', { where: { destination: body.destination ?? null }, readDataPercent: body.readDataPercent, prune: body.prune }, caller);
     },
   });
 }

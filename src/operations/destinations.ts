@@ -1,10 +1,11 @@
-import { AppError, registerSecret } from '../../kernel/index.js';
-import type { Destination, PasswordRef, StoredCredentials } from '../../catalog/index.js';
-import type { Repository } from '../../repo/index.js';
-import type { BackendCredentials } from '../backends.js';
-import type { Instance } from '../instance.js';
-import { describePasswordRef } from '../instance.js';
-import { initRepository, openRepository } from '../open.js';
+import { AppError, registerSecret } from '../kernel/index.js';
+import type { Destination, PasswordRef, StoredCredentials } from '../catalog/index.js';
+import type { Repository } from '../repo/index.js';
+import { audit, needInstance, type Caller, type Env } from './context.js';
+import type { BackendCredentials } from '../app/index.js';
+import type { Instance } from '../app/index.js';
+import { describePasswordRef } from '../app/index.js';
+import { initRepository, openRepository } from '../app/index.js';
 
 /** A store secret as given (already read from its env var, file or request body). */
 export interface StoreSecret {
@@ -117,4 +118,85 @@ export async function updateDestinationSecrets(inst: Instance, name: string, r: 
   const validation = await validateDestination(d.location, inst.resolvePassword(passwordRef), inst.resolveCredentials(candidate));
   const updated = await inst.destinations.updateSecrets(name, { password: passwordRef, ...(stored ? { credentials: stored } : {}) });
   return { updated, validation };
+}
+
+/** A destination as every surface shows it: where, and how its secrets are kept — never the secrets. */
+export interface DestinationView {
+  name: string;
+  kind: string;
+  location: string;
+  password: string;
+  isDefault: boolean;
+  createdAt: string;
+  credentials: string;
+}
+
+export function viewDestination(d: Destination): DestinationView {
+  return { name: d.name, kind: d.kind, location: d.location, password: describePasswordRef(d.password), isDefault: d.isDefault, createdAt: d.createdAt, credentials: describeCredentials(d.credentials) };
+}
+
+export async function listDestinations(env: Env): Promise<DestinationView[]> {
+  return (await needInstance(env).destinations.list()).map(viewDestination);
+}
+
+export async function showDestination(env: Env, name: string): Promise<DestinationView> {
+  return viewDestination(await needInstance(env).destinations.get(name));
+}
+
+/** How a new destination's repository password is kept: sealed in the catalog, or read from a variable or file of this machine when needed. */
+export type PasswordSource = { sealed: string } | { env: string } | { file: string };
+
+export interface NewDestination {
+  name: string;
+  location: string;
+  password: PasswordSource;
+  init?: boolean | undefined;
+  makeDefault?: boolean | undefined;
+  skipValidation?: boolean | undefined;
+  store?: StoreSecret | undefined;
+}
+
+/** Adds a destination (audited, a failure too, with its reason): the one home of "destination add". */
+export async function addDestinationAs(env: Env, r: NewDestination, caller: Caller): Promise<DestinationView & { validation: Validation | null }> {
+  const inst = needInstance(env);
+  try {
+    const src = r.password;
+    const passwordRef: PasswordRef = 'sealed' in src ? inst.sealSecret(src.sealed) : 'env' in src ? { type: 'env', name: src.env } : { type: 'file', path: src.file };
+    const password = 'sealed' in src ? src.sealed : inst.resolvePassword(passwordRef);
+    const { added, validation } = await addDestination(inst, { name: r.name, location: r.location, passwordRef, password, init: !!r.init, makeDefault: !!r.makeDefault, skipValidation: !!r.skipValidation, ...(r.store ? { store: r.store } : {}) });
+    await audit(env, caller, 'destination.add', r.name, 'ok', { location: r.location, init: !!r.init });
+    return { ...viewDestination(added), validation: validation ?? null };
+  } catch (err) {
+    await audit(env, caller, 'destination.add', r.name, 'failed', { location: r.location, message: (err as Error).message });
+    throw err;
+  }
+}
+
+export async function updateDestinationAs(env: Env, name: string, r: { password?: string | undefined; store?: StoreSecret | undefined }, caller: Caller): Promise<DestinationView & { validation: Validation }> {
+  try {
+    const { updated, validation } = await updateDestinationSecrets(needInstance(env), name, { ...(r.password ? { password: r.password } : {}), ...(r.store ? { store: r.store } : {}) });
+    await audit(env, caller, 'destination.update', name, 'ok', { password: !!r.password, store: !!r.store?.secret });
+    return { ...viewDestination(updated), validation };
+  } catch (err) {
+    await audit(env, caller, 'destination.update', name, 'failed', { message: (err as Error).message });
+    throw err;
+  }
+}
+
+export async function validateNamedDestination(env: Env, name: string): Promise<Validation & { name: string }> {
+  const inst = needInstance(env);
+  const d = await inst.destinations.get(name);
+  return { name: d.name, ...(await validateDestination(d.location, inst.resolvePassword(d.password), inst.resolveCredentials(d))) };
+}
+
+export async function setDefaultDestination(env: Env, name: string, caller: Caller): Promise<{ default: string }> {
+  await needInstance(env).destinations.setDefault(name);
+  await audit(env, caller, 'destination.default', name, 'ok');
+  return { default: name };
+}
+
+export async function removeDestination(env: Env, name: string, caller: Caller): Promise<{ removed: string }> {
+  await needInstance(env).destinations.remove(name);
+  await audit(env, caller, 'destination.remove', name, 'ok');
+  return { removed: name };
 }

@@ -1,10 +1,10 @@
-import { AppError } from '../../kernel/index.js';
-import type { Repository } from '../../repo/index.js';
-import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
-import type { BackendCredentials } from '../backends.js';
-import { codecPool, openRepository } from '../open.js';
-import type { Instance } from '../instance.js';
-import type { CodecPool } from '../../repo/index.js';
+import { AppError } from '../kernel/index.js';
+import type { Repository } from '../repo/index.js';
+import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../tree/index.js';
+import type { BackendCredentials } from '../app/index.js';
+import { codecPool, openRepository } from '../app/index.js';
+import type { Instance } from '../app/index.js';
+import type { CodecPool } from '../repo/index.js';
 
 /** A repository to work on: where, its password, the store's credentials, and the destination's name if it has one. */
 export interface Target {

@@ -1,0 +1,119 @@
+import type { ProgressSink } from '../kernel/index.js';
+import type { AppRestoreResult, BackupResult, CheckResult, DiffResult, Entry, ForgetResult, PruneResult, RebuildResult, RepoStats, RestoreResult, RetentionPolicy, TargetMapping } from '../engine/index.js';
+import type { KeyListing } from '../repo/index.js';
+import type { SnapshotFilter, SnapshotRef } from '../tree/index.js';
+import type { ApplicationDetail, ApplicationView, RemoveApplicationResult, SpecCheck } from './applications.js';
+import type { DestinationView, StoreSecret, Validation } from './destinations.js';
+import type { ListedSnapshot } from './snapshot-admin.js';
+
+/** How a front end follows a long operation: progress to a sink, Ctrl-C to a signal. */
+export interface Ui {
+  sink: ProgressSink;
+  signal: AbortSignal;
+}
+
+export interface SnapshotCreate {
+  apps?: string[] | undefined;
+  full?: boolean | undefined;
+  tags: string[];
+  note?: string | undefined;
+  host?: string | undefined;
+}
+
+export interface AppRestore {
+  apps?: string[] | undefined;
+  components?: string[] | undefined;
+  maps: TargetMapping[];
+  specs?: string[] | undefined;
+  spaceCheck?: boolean | undefined;
+  dryRun: boolean;
+  force: boolean;
+}
+
+/** What an upload did, the same locally and from a server's job. */
+export interface UploadSummary {
+  copied: { source: string; target: string }[];
+  skipped: { source: string; target: string }[];
+  inspected: { snapshots: number; files: number; dirs: number; expandedBytes: number };
+  storedBytesSent: number;
+}
+
+export interface CopySummary {
+  copied: { source: string; target: string }[];
+  skipped: { source: string; target: string }[];
+  blobsSent: number;
+  bytesSent: number;
+  storedBytesSent: number;
+}
+
+/** Where a copy goes: a destination of the instance, or (this machine only) a repository with its own password. */
+export type CopyTo = { destination: string } | { location: string; password: string };
+
+export interface NewDestinationRequest {
+  name: string;
+  location: string;
+  /** The repository's password, sealed where the destination is kept; or (this machine only) a variable or file to read it from. */
+  password: { plain: string } | { env: string } | { file: string };
+  init: boolean;
+  makeDefault: boolean;
+  skipValidation: boolean;
+  store?: StoreSecret | undefined;
+}
+
+/**
+ * Everything a front end asks of Strongbox, as one interface with two
+ * implementations: in-process (this machine's instance and repositories:
+ * operations/local.ts) and over HTTP (a server: api/client/operations.ts).
+ * A command parses, calls one method and renders the answer, so the same
+ * command prints the same thing and exits the same way either way. Methods
+ * that read or write this machine's files refuse over HTTP with a USAGE error.
+ */
+export interface Operations {
+  /** "this machine" or the server's URL, for messages. */
+  readonly place: string;
+
+  createSnapshot(req: SnapshotCreate, ui: Ui): Promise<{ id: string; snapshot: SnapshotRef['snapshot'] }>;
+  restoreSnapshot(id: string, req: AppRestore, ui: Ui): Promise<AppRestoreResult>;
+  /** Whether a snapshot is of paths, an application or a full one (a restore routes on it). */
+  snapshotKind(id: string): Promise<{ id: string; kind: 'files' | 'application' | 'full' }>;
+  listSnapshots(filter: SnapshotFilter): Promise<ListedSnapshot[]>;
+  showSnapshot(id: string): Promise<ListedSnapshot>;
+  snapshotLog(id: string): Promise<{ id: string; lines: string[] }>;
+  deleteSnapshot(id: string): Promise<{ deleted: string }>;
+  pinSnapshot(id: string, reason: string | undefined): Promise<{ id: string; pinned: true }>;
+  unpinSnapshot(id: string, quiet: boolean): Promise<{ id: string; pinned: false }>;
+  downloadSnapshot(id: string, file: string, password: string, ui: Ui): Promise<{ source: string; file: string; bytes: number }>;
+  uploadArchive(file: string, password: string, to: string | undefined, ui: Ui): Promise<UploadSummary>;
+  copySnapshots(ids: string[] | 'all', to: CopyTo, ui: Ui): Promise<CopySummary>;
+  forgetSnapshots(policy: RetentionPolicy, dryRun: boolean): Promise<ForgetResult>;
+
+  backupPaths(req: { paths: string[]; excludes: string[]; tags: string[]; host?: string | undefined; parent?: string | undefined; force?: boolean | undefined; estimate: boolean }, ui: Ui): Promise<BackupResult>;
+  restoreFiles(id: string, req: { target: string; includes: string[]; keepPrivileges: boolean; spaceCheck: boolean }, ui: Ui): Promise<RestoreResult & { snapshot: string; target: string }>;
+  listFiles(id: string, path: string, each: (e: Entry) => void): Promise<void>;
+  diff(a: string, b: string): Promise<DiffResult>;
+
+  listApplications(): Promise<ApplicationView[]>;
+  showApplication(name: string): Promise<ApplicationDetail>;
+  validateSpec(text: string): Promise<SpecCheck>;
+  addApplication(text: string, replace: boolean): Promise<{ name: string; version: string; result: 'added' | 'replaced'; components: { name: string; kind: string }[] }>;
+  removeApplication(name: string, withSchedules: boolean): Promise<RemoveApplicationResult>;
+
+  listDestinations(): Promise<DestinationView[]>;
+  showDestination(name: string): Promise<DestinationView>;
+  addDestination(req: NewDestinationRequest): Promise<DestinationView & { validation: Validation | null }>;
+  validateDestination(name: string): Promise<Validation & { name: string }>;
+  setDefaultDestination(name: string): Promise<{ default: string }>;
+  removeDestination(name: string): Promise<{ removed: string }>;
+
+  checkRepository(o: { readData: boolean | number }, ui: Ui): Promise<CheckResult>;
+  pruneRepository(o: { dryRun: boolean; maxUnused: number }, ui: Ui): Promise<PruneResult>;
+  repositoryStats(): Promise<RepoStats>;
+  unlockRepository(o: { removeAll: boolean }): Promise<{ removed: string[]; kept: string[] }>;
+  rebuildIndex(ui: Ui): Promise<RebuildResult>;
+  listKeys(): Promise<KeyListing[]>;
+  addKey(password: string): Promise<{ id: string }>;
+  removeKey(prefix: string): Promise<{ removed: string }>;
+  changePassword(password: string): Promise<{ id: string; removed: string }>;
+
+  close(): Promise<void>;
+}
