@@ -32,6 +32,20 @@ module.exports = {
       from: { path: '^src/repo/' },
       to: { path: '^src/storage/(local|s3|azure|sftp)/' },
     },
+    {
+      name: 'only-the-repository-touches-a-backend',
+      comment: 'the Repository owns its layout: outside src/repo/ only the composition root (src/app/) and storage itself reach the Backend contract or a store',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/(repo|storage|app)/', '\\.test\\.ts$'] },
+      to: { path: '^src/storage/' },
+    },
+    {
+      name: 'cli-is-parse-operation-render',
+      comment: 'the CLI calls the operations (in-process or through the HTTP client) and renders; it imports no lower layer but the composition root and the kernel',
+      severity: 'error',
+      from: { path: '^src/cli/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^src/(storage|repo|tree|hooks|sources|spec|engine|jobs|catalog)/' },
+    },
     ...rules,
   ],
   options: {

@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
-import { AppError, localActor, systemClock } from '../kernel/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { codecPool, instanceHome, openInstance, withTarget, type BackendCredentials, type Instance } from '../app/index.js';
-import type { CodecPool, Repository } from '../repo/index.js';
+import { AppError, localActor, registerSecret } from '../kernel/index.js';
+import { instanceHome, openInstance, type Instance } from '../app/index.js';
+import { LocalOperations, type Operations, type Ui, type Where } from '../operations/index.js';
+import { ApiClient } from '../api/client/client.js';
+import { HttpOperations } from '../api/client/operations.js';
 import { getPassword } from './password.js';
-import { makeOutput, type Output } from './render.js';
+import { makeOutput, ProgressBar, type Output } from './render.js';
 
 export interface GlobalOptions {
   repo?: string;
@@ -34,43 +36,77 @@ function explicitPassword(g: GlobalOptions): boolean {
   return !!g.passwordFile || !!process.env.STRONGBOX_PASSWORD || !!process.env.STRONGBOX_PASSWORD_FILE;
 }
 
+const hasInstance = () => existsSync(join(instanceHome(), 'catalog.sqlite'));
+
 /**
  * Which repository a command works on, and its password: --repo (or STRONGBOX_REPO)
  * with a password from the flags, environment or a prompt; otherwise --destination
  * (or STRONGBOX_DESTINATION), or the instance's default destination, with the
  * password the destination refers to (explicit flags and environment still win).
  */
-export async function resolveRepo(cmd: Command): Promise<{ location: string; password: string; credentials?: BackendCredentials }> {
+async function whereOf(cmd: Command, inst: Instance | undefined): Promise<Where> {
   const g = globals(cmd);
-  if ((g as { server?: string }).server ?? process.env.STRONGBOX_SERVER) {
-    throw new AppError('USAGE', `"${cmd.parent?.name() ?? ''} ${cmd.name()}" works on the machine that holds the repository, not through a server: run it there without --server (or unset STRONGBOX_SERVER).`);
-  }
   const direct = g.repo ?? process.env.STRONGBOX_REPO;
-  if (direct) return { location: direct, password: await getPassword(g) };
+  if (direct) return { target: { name: null, location: direct, password: await getPassword(g) } };
   const name = g.destination ?? process.env.STRONGBOX_DESTINATION;
-  if (!name && !existsSync(join(instanceHome(), 'catalog.sqlite'))) {
-    throw new AppError('USAGE', 'No repository given: use --repo LOCATION (or STRONGBOX_REPO), or add a destination with "strongbox destination add NAME LOCATION".');
-  }
-  const inst = await openInstance();
+  if (!inst) throw new AppError('USAGE', 'No repository given: use --repo LOCATION (or STRONGBOX_REPO), or add a destination with "strongbox destination add NAME LOCATION".');
+  const dest = name ? await inst.destinations.get(name) : await inst.destinations.getDefault();
+  if (!dest) throw new AppError('USAGE', 'No repository given and no default destination: use --repo, --destination NAME, or "strongbox destination default NAME".');
+  return { target: { name: dest.name, location: dest.location, password: explicitPassword(g) ? await getPassword(g) : inst.resolvePassword(dest.password), credentials: inst.resolveCredentials(dest) } };
+}
+
+/** The server this command talks to (--server/STRONGBOX_SERVER with --token/STRONGBOX_TOKEN), or undefined to work locally. */
+export function remote(cmd: Command): ApiClient | undefined {
+  const g = globals(cmd) as { server?: string; token?: string };
+  const url = g.server ?? process.env.STRONGBOX_SERVER;
+  if (!url) return undefined;
   try {
-    const dest = name ? await inst.destinations.get(name) : await inst.destinations.getDefault();
-    if (!dest) throw new AppError('USAGE', 'No repository given and no default destination: use --repo, --destination NAME, or "strongbox destination default NAME".');
-    return { location: dest.location, password: explicitPassword(g) ? await getPassword(g) : inst.resolvePassword(dest.password), credentials: inst.resolveCredentials(dest) };
+    new URL(url);
+  } catch {
+    throw new AppError('USAGE', `--server ${url}: not a URL (e.g. http://127.0.0.1:8080).`);
+  }
+  const token = g.token ?? process.env.STRONGBOX_TOKEN;
+  if (!token) throw new AppError('USAGE', `Talking to ${url} needs an API token: --token TOKEN or STRONGBOX_TOKEN (an admin creates one with "strongbox token create NAME").`);
+  registerSecret(token);
+  return new ApiClient(url, token);
+}
+
+/**
+ * The operations a command calls: through the server with --server (or
+ * STRONGBOX_SERVER), in this process otherwise — one interface, so a command
+ * prints and exits the same either way. The local CLI acts as this machine's
+ * admin: it can read the instance's key and catalog anyway.
+ */
+export function operations(cmd: Command): Operations {
+  const c = remote(cmd);
+  if (c) return new HttpOperations(c, globals(cmd).destination);
+  const g = globals(cmd);
+  return new LocalOperations({
+    instance: async (create) => (create || (!(g.repo ?? process.env.STRONGBOX_REPO) && hasInstance()) ? openInstance() : undefined),
+    where: (inst) => whereOf(cmd, inst),
+    caller: { actor: localActor(), role: 'admin', ip: null },
+  });
+}
+
+/** Runs a command body with its operations and output, and closes what it opened. */
+export async function withOperations<T>(cmd: Command, fn: (ops: Operations, out: Output) => Promise<T>): Promise<T> {
+  const ops = operations(cmd);
+  try {
+    return await fn(ops, output(cmd));
   } finally {
-    await inst.close();
+    await ops.close();
   }
 }
 
-export async function withRepo<T>(cmd: Command, fn: (repo: Repository) => Promise<T>, opts: { loadIndex?: boolean } = {}): Promise<T> {
-  return withTarget({ name: null, ...(await resolveRepo(cmd)) }, fn, { loadIndex: opts.loadIndex ?? true });
-}
-
-export async function withPool<T>(repo: Repository, fn: (pool: CodecPool) => Promise<T>): Promise<T> {
-  const pool = codecPool(repo);
+/** A progress bar and Ctrl-C for a long operation, cleared and released whatever happens. */
+export async function withUi<T>(out: Output, label: string, fn: (ui: Ui) => Promise<T>): Promise<T> {
+  const { signal, dispose } = interruptSignal();
+  const bar = new ProgressBar(label, out);
   try {
-    return await fn(pool);
+    return await fn({ sink: bar, signal });
   } finally {
-    await pool.close();
+    bar.clear();
+    dispose();
   }
 }
 
@@ -112,22 +148,6 @@ export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 
-/**
- * Wraps a command body that works on an opened repository: resolves the output
- * mode, opens the repository (by default without loading the index, which only
- * data-reading commands need) and passes the command's own arguments through.
- */
-export function repoAction<A extends unknown[]>(
-  body: (c: { repo: Repository; out: Output; cmd: Command }, ...args: A) => Promise<void>,
-  opts: { loadIndex?: boolean } = { loadIndex: false },
-): (...all: [...A, Command]) => Promise<void> {
-  return async (...all) => {
-    const cmd = all[all.length - 1] as Command;
-    const out = output(cmd);
-    await withRepo(cmd, (repo) => body({ repo, out, cmd }, ...(all.slice(0, -1) as A)), opts);
-  };
-}
-
 /** Set by a command whose work succeeded only in part; main exits with it. */
 export const outcome = { exitCode: 0 };
 
@@ -139,16 +159,4 @@ export async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promi
   } finally {
     await inst.close();
   }
-}
-
-/**
- * Records a local command's change in the instance's audit log, as the server
- * records its own — when the repository is one of this instance's destinations
- * (a bare --repo has no instance, and so no log).
- */
-export async function auditLocal(cmd: Command, action: string, target: string | null, details: Record<string, unknown> | null = null): Promise<void> {
-  const g = globals(cmd);
-  if (g.repo ?? process.env.STRONGBOX_REPO) return;
-  if (!existsSync(join(instanceHome(), 'catalog.sqlite'))) return;
-  await withInstance((i) => i.audit.record({ time: systemClock.now().toISOString(), actor: localActor(), action, target, ip: null, outcome: 'ok', details }));
 }

@@ -85,12 +85,12 @@ export function validateSpec(text: string): SpecCheck {
 }
 
 /** Adds an application from its spec text (replace: update one that exists). */
-export async function addApplication(env: Env, text: string, o: { replace: boolean }, caller: Caller): Promise<{ name: string; version: string; result: 'added' | 'replaced'; components: { name: string; kind: string }[] }> {
-  const r = parseApplication(text);
-  if (!r.ok) throw new AppError('INVALID_ARGUMENT', `The spec is not valid: ${r.problems.map((p) => `${p.line ? `line ${p.line}${p.column ? `:${p.column}` : ''}: ` : ''}${p.path ? `${p.path}: ` : ''}${p.message}`).join('; ')}`, { details: { problems: r.problems } });
-  const how = await needInstance(env).applications.put(r.spec.metadata.name, r.spec.metadata.version, text, o.replace);
-  await audit(env, caller, `application.${how === 'added' ? 'add' : 'replace'}`, r.spec.metadata.name, 'ok', { version: r.spec.metadata.version });
-  return { name: r.spec.metadata.name, version: r.spec.metadata.version, result: how, components: components(r.spec).map((c) => ({ name: c.name, kind: c.kind })) };
+export async function addApplication(env: Env, text: string, o: { replace: boolean; source?: string | undefined }, caller: Caller): Promise<{ name: string; version: string; result: 'added' | 'replaced'; components: { name: string; kind: string }[] }> {
+  // A bad spec is refused with every problem, by line and column, and changes nothing.
+  const spec = loadApplication(text, o.source ?? 'the spec');
+  const how = await needInstance(env).applications.put(spec.metadata.name, spec.metadata.version, text, o.replace);
+  await audit(env, caller, `application.${how === 'added' ? 'add' : 'replace'}`, spec.metadata.name, 'ok', { version: spec.metadata.version });
+  return { name: spec.metadata.name, version: spec.metadata.version, result: how, components: components(spec).map((c) => ({ name: c.name, kind: c.kind })) };
 }
 
 /**

@@ -1,10 +1,13 @@
 import type { ProgressSink } from '../kernel/index.js';
 import type { AppRestoreResult, BackupResult, CheckResult, DiffResult, Entry, ForgetResult, PruneResult, RebuildResult, RepoStats, RestoreResult, RetentionPolicy, TargetMapping } from '../engine/index.js';
 import type { KeyListing } from '../repo/index.js';
+import type { JobRecord } from '../jobs/index.js';
 import type { SnapshotFilter, SnapshotRef } from '../tree/index.js';
 import type { ApplicationDetail, ApplicationView, RemoveApplicationResult, SpecCheck } from './applications.js';
 import type { DestinationView, StoreSecret, Validation } from './destinations.js';
 import type { ListedSnapshot } from './snapshot-admin.js';
+import type { InstalledLicense } from './licenses.js';
+import type { LicenseBody } from '../spec/index.js';
 
 /** How a front end follows a long operation: progress to a sink, Ctrl-C to a signal. */
 export interface Ui {
@@ -71,7 +74,11 @@ export interface NewDestinationRequest {
 export interface Operations {
   /** "this machine" or the server's URL, for messages. */
   readonly place: string;
+  /** Whether the work happens on a server (long operations are its jobs). */
+  readonly remote: boolean;
 
+  /** Starts a snapshot and returns at once with its job (servers only: --detach). */
+  submitSnapshot(req: SnapshotCreate): Promise<JobRecord>;
   createSnapshot(req: SnapshotCreate, ui: Ui): Promise<{ id: string; snapshot: SnapshotRef['snapshot'] }>;
   restoreSnapshot(id: string, req: AppRestore, ui: Ui): Promise<AppRestoreResult>;
   /** Whether a snapshot is of paths, an application or a full one (a restore routes on it). */
@@ -82,8 +89,9 @@ export interface Operations {
   deleteSnapshot(id: string): Promise<{ deleted: string }>;
   pinSnapshot(id: string, reason: string | undefined): Promise<{ id: string; pinned: true }>;
   unpinSnapshot(id: string, quiet: boolean): Promise<{ id: string; pinned: false }>;
-  downloadSnapshot(id: string, file: string, password: string, ui: Ui): Promise<{ source: string; file: string; bytes: number }>;
-  uploadArchive(file: string, password: string, to: string | undefined, ui: Ui): Promise<UploadSummary>;
+  downloadSnapshot(id: string, file: string, password: string | undefined, ui: Ui): Promise<{ source: string; file: string; bytes: number }>;
+  /** An archive's password: undefined takes the repository's own (this machine only). */
+  uploadArchive(file: string, password: string | undefined, to: string | undefined, ui: Ui): Promise<UploadSummary>;
   copySnapshots(ids: string[] | 'all', to: CopyTo, ui: Ui): Promise<CopySummary>;
   forgetSnapshots(policy: RetentionPolicy, dryRun: boolean): Promise<ForgetResult>;
 
@@ -95,7 +103,7 @@ export interface Operations {
   listApplications(): Promise<ApplicationView[]>;
   showApplication(name: string): Promise<ApplicationDetail>;
   validateSpec(text: string): Promise<SpecCheck>;
-  addApplication(text: string, replace: boolean): Promise<{ name: string; version: string; result: 'added' | 'replaced'; components: { name: string; kind: string }[] }>;
+  addApplication(text: string, replace: boolean, source?: string): Promise<{ name: string; version: string; result: 'added' | 'replaced'; components: { name: string; kind: string }[] }>;
   removeApplication(name: string, withSchedules: boolean): Promise<RemoveApplicationResult>;
 
   listDestinations(): Promise<DestinationView[]>;
@@ -114,6 +122,10 @@ export interface Operations {
   addKey(password: string): Promise<{ id: string }>;
   removeKey(prefix: string): Promise<{ removed: string }>;
   changePassword(password: string): Promise<{ id: string; removed: string }>;
+
+  listLicenses(): Promise<InstalledLicense[]>;
+  installLicense(text: string): Promise<LicenseBody & { installed: string; keyFingerprint: string }>;
+  removeLicense(id: string): Promise<{ removed: string }>;
 
   close(): Promise<void>;
 }

@@ -20,3 +20,5 @@ export * from './applications.js';
 export * from './destinations.js';
 export * from './front.js';
 export * from './local.js';
+export * from './vocabulary.js';
+export * from './licenses.js';

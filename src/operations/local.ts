@@ -1,13 +1,14 @@
-import { systemClock, type Clock } from '../kernel/index.js';
+import { AppError, systemClock, type Clock } from '../kernel/index.js';
 import type { Instance } from '../app/index.js';
 import { addApplication, listApplications, removeApplication, showApplication, validateSpec } from './applications.js';
-import { CommandRepositories, type Caller, type Env, type Where } from './context.js';
+import { CommandRepositories, targetOf, type Caller, type Env, type Where } from './context.js';
 import { addDestinationAs, listDestinations, removeDestination, setDefaultDestination, showDestination, validateNamedDestination } from './destinations.js';
 import { backupPaths, diff, listFiles } from './files.js';
 import type { Operations, Ui } from './front.js';
 import { perform } from './operation.js';
 import { addKey, changePassword, checkRepository, listKeys, pruneRepository, rebuildRepositoryIndex, removeKey, repositoryStats, unlockRepository } from './repository.js';
 import { forgetSnapshots } from './retention.js';
+import { installLicense, listLicenses, removeLicense } from './licenses.js';
 import { createSnapshot } from './snapshot-create.js';
 import { deleteSnapshot, listSnapshotsOf, pinSnapshot, showSnapshot, snapshotLog, unpinSnapshot } from './snapshot-admin.js';
 import { restoreFiles, restoreSnapshot, snapshotKind } from './snapshot-restore.js';
@@ -31,6 +32,7 @@ export interface LocalOptions {
  */
 export class LocalOperations implements Operations {
   readonly place = 'this machine';
+  readonly remote = false;
   private readonly repos = new CommandRepositories();
   private inst: Instance | undefined;
 
@@ -48,6 +50,10 @@ export class LocalOperations implements Operations {
 
   private ctx(ui: Ui) {
     return { signal: ui.signal, sink: ui.sink };
+  }
+
+  submitSnapshot(): Promise<never> {
+    return Promise.reject(new AppError('USAGE', '--detach is for --server: a snapshot on this machine runs in the foreground.'));
   }
 
   async createSnapshot(req: Parameters<Operations['createSnapshot']>[0], ui: Ui) {
@@ -96,16 +102,16 @@ export class LocalOperations implements Operations {
     return unpinSnapshot(env, where, id, this.o.caller, { quiet });
   }
 
-  async downloadSnapshot(id: string, file: string, password: string, ui: Ui) {
+  async downloadSnapshot(id: string, file: string, password: string | undefined, ui: Ui) {
     const { env, where } = await this.at();
-    const r = await perform(downloadArchive, env, { snapshot: id, where, password, output: { file } }, this.o.caller, this.ctx(ui));
+    const r = await perform(downloadArchive, env, { snapshot: id, where, password: password ?? (await targetOf(env, where)).password, output: { file } }, this.o.caller, this.ctx(ui));
     return { source: r.source, file: r.file, bytes: r.bytes };
   }
 
-  async uploadArchive(file: string, password: string, to: string | undefined, ui: Ui) {
+  async uploadArchive(file: string, password: string | undefined, to: string | undefined, ui: Ui) {
     const env = await this.env(to !== undefined);
     const where = to !== undefined ? await this.named(env, to) : await this.o.where(env.inst);
-    const r = await perform(uploadArchiveOp, env, { file, password, where }, this.o.caller, this.ctx(ui));
+    const r = await perform(uploadArchiveOp, env, { file, password: password ?? (await targetOf(env, where)).password, where }, this.o.caller, this.ctx(ui));
     return { copied: r.copied, skipped: r.skipped, inspected: { snapshots: r.inspected.snapshots, files: r.inspected.files, dirs: r.inspected.dirs, expandedBytes: r.inspected.expandedBytes }, storedBytesSent: r.storedBytesSent };
   }
 
@@ -153,8 +159,8 @@ export class LocalOperations implements Operations {
     return Promise.resolve(validateSpec(text));
   }
 
-  async addApplication(text: string, replace: boolean) {
-    return addApplication(await this.env(true), text, { replace }, this.o.caller);
+  async addApplication(text: string, replace: boolean, source?: string) {
+    return addApplication(await this.env(true), text, { replace, source }, this.o.caller);
   }
 
   async removeApplication(name: string, withSchedules: boolean) {
@@ -229,6 +235,18 @@ export class LocalOperations implements Operations {
   async changePassword(password: string) {
     const { env, where } = await this.at();
     return changePassword(env, where, password);
+  }
+
+  async listLicenses() {
+    return listLicenses(await this.env(true));
+  }
+
+  async installLicense(text: string) {
+    return installLicense(await this.env(true), text, this.o.caller);
+  }
+
+  async removeLicense(id: string) {
+    return removeLicense(await this.env(true), id, this.o.caller);
   }
 
   private async named(env: Env, name: string): Promise<Where> {

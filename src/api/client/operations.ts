@@ -3,7 +3,7 @@ import { AppError, type ProgressSink } from '../../kernel/index.js';
 import type { JobRecord } from '../../jobs/index.js';
 import type { AppRestoreResult } from '../../engine/index.js';
 import type { Snapshot, SnapshotFilter } from '../../tree/index.js';
-import { validateSpec, type ApplicationDetail, type ApplicationView, type CopySummary, type DestinationView, type ListedSnapshot, type Operations, type RemoveApplicationResult, type SpecCheck, type Ui, type UploadSummary, type Validation } from '../../operations/index.js';
+import { validateSpec, type ApplicationDetail, type ApplicationView, type CopySummary, type DestinationView, type InstalledLicense, type ListedSnapshot, type Operations, type RemoveApplicationResult, type SpecCheck, type Ui, type UploadSummary, type Validation } from '../../operations/index.js';
 import type { ApiClient } from './client.js';
 
 /** A job that ended without what the command waits for: its errors as the command's failure, with the code its phase implies. */
@@ -47,6 +47,8 @@ export async function followJob(client: ApiClient, id: string, ui: { sink: Progr
 
 const enc = encodeURIComponent;
 
+const noArchivePassword = () => new AppError('PASSWORD_REQUIRED', 'The archive needs a password: --archive-password-file FILE or STRONGBOX_ARCHIVE_PASSWORD (with --server it is always needed: the server\'s repository password is not known here).');
+
 /**
  * The operations through a Strongbox server: the same interface as in-process,
  * so commands print the same and exit the same. Long operations are the
@@ -54,6 +56,7 @@ const enc = encodeURIComponent;
  */
 export class HttpOperations implements Operations {
   readonly place: string;
+  readonly remote = true;
 
   constructor(private readonly c: ApiClient, private readonly destination: string | undefined) {
     this.place = c.baseUrl;
@@ -72,17 +75,21 @@ export class HttpOperations implements Operations {
   }
 
   private here(what: string): never {
-    throw new AppError('USAGE', `${what} works on the machine that holds the data; run it there without --server (or unset STRONGBOX_SERVER).`);
+    throw new AppError('USAGE', `${what} works on the machine that holds the repository, not through a server: run it there without --server (or unset STRONGBOX_SERVER).`);
   }
 
-  /** Submits a job and follows it; a job that ends without a result is the command's failure. */
-  private async job(path: string, body: unknown, ui: Ui, what: string, o: { quietLog?: boolean } = {}): Promise<JobRecord> {
+  /** Submits a job and follows it to its end. */
+  private async job(path: string, body: unknown, ui: Ui, o: { quietLog?: boolean } = {}): Promise<JobRecord> {
     const job = await this.c.request<JobRecord>('POST', path, body);
-    return followJob(this.c, job.id, ui, o).then((j) => j ?? Promise.reject(jobFailure(job, what)));
+    return followJob(this.c, job.id, ui, o);
+  }
+
+  submitSnapshot(req: Parameters<Operations['submitSnapshot']>[0]) {
+    return this.c.request<JobRecord>('POST', '/api/snapshots', { ...(req.full ? { full: true } : { apps: req.apps }), tags: req.tags, ...(req.note ? { note: req.note } : {}), ...this.dest() });
   }
 
   async createSnapshot(req: Parameters<Operations['createSnapshot']>[0], ui: Ui) {
-    const j = await this.job('/api/snapshots', { ...(req.full ? { full: true } : { apps: req.apps }), tags: req.tags, ...(req.note ? { note: req.note } : {}), ...this.dest() }, ui, 'The snapshot');
+    const j = await this.job('/api/snapshots', { ...(req.full ? { full: true } : { apps: req.apps }), tags: req.tags, ...(req.note ? { note: req.note } : {}), ...this.dest() }, ui);
     const id = (j.result as { snapshot?: string } | null)?.snapshot;
     if (!id) throw jobFailure(j, 'The snapshot');
     const s = await this.c.get<{ manifest: Snapshot }>(`/api/snapshots/${id}${this.q({ destination: j.destination ?? undefined })}`);
@@ -90,7 +97,7 @@ export class HttpOperations implements Operations {
   }
 
   async restoreSnapshot(id: string, req: Parameters<Operations['restoreSnapshot']>[1], ui: Ui) {
-    const j = await this.job(`/api/snapshots/${enc(id)}/restore`, { ...req, ...this.dest() }, ui, 'The restore', { quietLog: req.dryRun });
+    const j = await this.job(`/api/snapshots/${enc(id)}/restore`, { ...req, ...this.dest() }, ui, { quietLog: req.dryRun });
     const res = j.result as AppRestoreResult | null;
     if (!res?.plan) throw jobFailure(j, 'The restore');
     return res;
@@ -131,15 +138,17 @@ export class HttpOperations implements Operations {
     return this.c.request<{ id: string; pinned: false }>('DELETE', `/api/snapshots/${enc(id)}/pin${this.q()}`);
   }
 
-  async downloadSnapshot(id: string, file: string, password: string, ui: Ui) {
-    const j = await this.job(`/api/snapshots/${enc(id)}/download`, { password, ...this.dest() }, ui, 'Preparing the archive', { quietLog: true });
+  async downloadSnapshot(id: string, file: string, password: string | undefined, ui: Ui) {
+    if (!password) throw noArchivePassword();
+    const j = await this.job(`/api/snapshots/${enc(id)}/download`, { password, ...this.dest() }, ui, { quietLog: true });
     if (j.phase !== 'completed') throw jobFailure(j, 'Preparing the archive');
     const out = resolvePath(file);
     const bytes = await this.c.download(`/api/jobs/${j.id}/artifact`, out);
     return { source: String((j.result as { snapshot?: string }).snapshot), file: out, bytes };
   }
 
-  async uploadArchive(file: string, password: string, to: string | undefined, ui: Ui): Promise<UploadSummary> {
+  async uploadArchive(file: string, password: string | undefined, to: string | undefined, ui: Ui): Promise<UploadSummary> {
+    if (!password) throw noArchivePassword();
     const where = to ?? this.destination;
     const job = await this.c.upload<JobRecord>(`/api/snapshots/upload${where ? `?destination=${enc(where)}` : ''}`, resolvePath(file), { 'x-archive-password': password });
     const j = await followJob(this.c, job.id, ui, { quietLog: true });
@@ -154,7 +163,7 @@ export class HttpOperations implements Operations {
     if (!('destination' in to)) this.here('Copying to a repository location (--to-repo)');
     const sum: CopySummary = { copied: [], skipped: [], blobsSent: 0, bytesSent: 0, storedBytesSent: 0 };
     for (const id of ids === 'all' ? ['all'] : ids) {
-      const j = await this.job(`/api/snapshots/${enc(id)}/copy`, { to: to.destination, ...this.dest() }, ui, 'The copy', { quietLog: true });
+      const j = await this.job(`/api/snapshots/${enc(id)}/copy`, { to: to.destination, ...this.dest() }, ui, { quietLog: true });
       if (j.phase !== 'completed') throw jobFailure(j, 'The copy');
       const r = j.result as unknown as CopySummary;
       sum.copied.push(...r.copied);
@@ -269,6 +278,18 @@ export class HttpOperations implements Operations {
 
   changePassword(): never {
     return this.here('"repo key"');
+  }
+
+  listLicenses() {
+    return this.c.get<InstalledLicense[]>('/api/licenses');
+  }
+
+  installLicense(text: string) {
+    return this.c.request<Awaited<ReturnType<Operations['installLicense']>>>('POST', '/api/licenses', JSON.parse(text) as unknown);
+  }
+
+  removeLicense(id: string) {
+    return this.c.request<{ removed: string }>('DELETE', `/api/licenses/${enc(id)}`);
   }
 
   async close(): Promise<void> {}

@@ -46,10 +46,15 @@ export interface RouteDef<B = unknown, Q = unknown> {
   /** Responds with a file. */
   binary?: boolean;
   status?: number;
+  /** The response body of a JSON route (api/contract/schemas.ts): in the OpenAPI document, and checked under STRONGBOX_CHECK_RESPONSES. */
+  response?: ZodType;
   handler(ctx: Ctx<B, Q>): Promise<unknown>;
 }
 
 export const COOKIE = 'strongbox_session';
+
+/** Tests start servers with STRONGBOX_CHECK_RESPONSES=1: every JSON answer is checked against its route's schema. */
+const checkResponses = process.env.STRONGBOX_CHECK_RESPONSES === '1';
 
 export function actorOf(p: Principal | undefined): string {
   if (!p) return 'anonymous';
@@ -82,6 +87,8 @@ export class RouteTable {
   readonly routes: RouteDef<never, never>[] = [];
 
   add<B, Q>(def: RouteDef<B, Q>): void {
+    // Every JSON route says what it answers: the OpenAPI document describes it, and tests check it.
+    if (!def.response && !def.sse && !def.binary) throw new Error(`route ${def.method} ${def.url} has no response schema`);
     this.routes.push(def as unknown as RouteDef<never, never>);
   }
 
@@ -107,7 +114,12 @@ export class RouteTable {
           const out = await def.handler(ctx);
           if (def.sse || def.binary || reply.sent) return reply;
           if (def.status) reply.code(def.status);
-          return out ?? { ok: true };
+          const body = out ?? { ok: true };
+          if (checkResponses && def.response) {
+            const r = def.response.safeParse(JSON.parse(JSON.stringify(body)));
+            if (!r.success) throw new AppError('INTERNAL', `${def.method} ${def.url} answered a body its response schema does not describe: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+          }
+          return body;
         },
       });
     }

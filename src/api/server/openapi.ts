@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { errorTable } from '../../kernel/index.js';
 import type { RouteTable } from './http.js';
 
-function schemaOf(s: unknown): Record<string, unknown> {
-  const j = z.toJSONSchema(s as z.ZodType, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+function schemaOf(s: unknown, io: 'input' | 'output' = 'input'): Record<string, unknown> {
+  const j = z.toJSONSchema(s as z.ZodType, { io, unrepresentable: 'any' }) as Record<string, unknown>;
   delete j.$schema;
   return j;
 }
@@ -27,7 +27,7 @@ export function openApiDocument(t: RouteTable, version: string): Record<string, 
       ...(params.length ? { parameters: params } : {}),
       ...(r.access === 'public' ? { security: [] } : {}),
       responses: {
-        [String(r.status ?? 200)]: r.sse ? { description: 'text/event-stream', content: { 'text/event-stream': {} } } : r.binary ? { description: 'a file or text' } : { description: 'OK', content: { 'application/json': {} } },
+        [String(r.status ?? 200)]: r.sse ? { description: 'text/event-stream', content: { 'text/event-stream': {} } } : r.binary ? { description: 'a file or text' } : { description: 'OK', content: { 'application/json': { schema: schemaOf(r.response, 'output') } } },
         default: { description: 'An error: { error: { code, message, details } }', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
       },
     };
@@ -65,7 +65,7 @@ export function referencePage(t: RouteTable, version: string): string {
     t.routes
       .filter((r) => r.tag === tag)
       .map(
-        (r) => `<div class="route"><div><span class="m ${r.method}">${r.method}</span> <code>${escapeHtml(r.url)}</code> <span class="role">${r.access}</span></div><p>${escapeHtml(r.summary)}</p>${r.description ? `<p>${escapeHtml(r.description)}</p>` : ''}${r.body ? `<details><summary>Request body</summary><pre>${escapeHtml(JSON.stringify(schemaOf(r.body), null, 2))}</pre></details>` : ''}${r.query ? `<details><summary>Query</summary><pre>${escapeHtml(JSON.stringify(schemaOf(r.query), null, 2))}</pre></details>` : ''}</div>`,
+        (r) => `<div class="route"><div><span class="m ${r.method}">${r.method}</span> <code>${escapeHtml(r.url)}</code> <span class="role">${r.access}</span></div><p>${escapeHtml(r.summary)}</p>${r.description ? `<p>${escapeHtml(r.description)}</p>` : ''}${r.body ? `<details><summary>Request body</summary><pre>${escapeHtml(JSON.stringify(schemaOf(r.body), null, 2))}</pre></details>` : ''}${r.query ? `<details><summary>Query</summary><pre>${escapeHtml(JSON.stringify(schemaOf(r.query), null, 2))}</pre></details>` : ''}${r.response ? `<details><summary>Response</summary><pre>${escapeHtml(JSON.stringify(schemaOf(r.response, 'output'), null, 2))}</pre></details>` : ''}</div>`,
       )
       .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Strongbox API ${version}</title>

@@ -2,12 +2,10 @@ import { Command } from 'commander';
 import { resolve as resolvePath } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { AppError } from '../../kernel/index.js';
-import { addDestination, describeCredentials, describePasswordRef, validateDestination, type StoreSecret } from '../../app/index.js';
-import type { PasswordRef } from '../../catalog/index.js';
+import type { StoreSecret } from '../../operations/index.js';
 import { getPassword } from '../password.js';
 import { table } from '../render.js';
-import { globals, output, withInstance } from '../context.js';
-import { remote } from '../remote.js';
+import { globals, withOperations } from '../context.js';
 
 /** Reads the store secret given on the command line now; the service seals it. */
 function storeSecret(o: { accessKeyId?: string; secretFromEnv?: string; secretFromFile?: string; sas?: boolean; sshKeyFile?: string }): StoreSecret {
@@ -49,117 +47,75 @@ Example:
   strongbox destination add main /mnt/backups/strongbox --init
   strongbox snapshot create --path /srv/app`,
     )
-    .action(async (name: string, location: string, o: { init?: boolean; default?: boolean; passwordFromEnv?: string; passwordFromFile?: string; skipValidation?: boolean; accessKeyId?: string; secretFromEnv?: string; secretFromFile?: string; sas?: boolean; sshKeyFile?: string }, cmd: Command) => {
-      const out = output(cmd);
-      const isStore = /^(s3|azure|sftp):\/\//.test(location);
-      const abs = isStore ? location : resolvePath(location);
-      if (o.passwordFromEnv && o.passwordFromFile) throw new AppError('USAGE', 'Give either --password-from-env or --password-from-file, not both.');
-      const c = remote(cmd);
-      if (c) {
-        if (o.passwordFromEnv || o.passwordFromFile) throw new AppError('USAGE', 'With --server the password is sent to the server and stored sealed there; --password-from-env/--password-from-file name places on the server\'s machine and are set there.');
-        const password = await getPassword(globals(cmd), { confirm: !!o.init });
-        const st = storeSecret(o);
-        const r = await c.request<Record<string, unknown> & { isDefault: boolean; validation: { steps: string[]; repositoryId: string; snapshots: number } | null }>('POST', '/api/destinations', { name, location, password, init: !!o.init, default: !!o.default, skipValidation: !!o.skipValidation, ...(st.secret || st.accessKeyId ? { store: st } : {}) });
+    .action((name: string, location: string, o: { init?: boolean; default?: boolean; passwordFromEnv?: string; passwordFromFile?: string; skipValidation?: boolean; accessKeyId?: string; secretFromEnv?: string; secretFromFile?: string; sas?: boolean; sshKeyFile?: string }, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const isStore = /^(s3|azure|sftp):\/\//.test(location);
+        // A path is this machine's: through a server it is sent as given, for the server's machine.
+        const where = isStore || ops.remote ? location : resolvePath(location);
+        if (o.passwordFromEnv && o.passwordFromFile) throw new AppError('USAGE', 'Give either --password-from-env or --password-from-file, not both.');
+        const password = o.passwordFromEnv ? { env: o.passwordFromEnv } : o.passwordFromFile ? { file: resolvePath(o.passwordFromFile) } : { plain: await getPassword(globals(cmd), { confirm: !!o.init }) };
+        const r = await ops.addDestination({ name, location: where, password, init: !!o.init, makeDefault: !!o.default, skipValidation: !!o.skipValidation, store: storeSecret(o) });
         if (out.json) return out.data(r);
-        out.out(`Added destination "${name}" at ${location}${r.isDefault ? ' (default)' : ''} on ${c.baseUrl}`);
+        out.out(`Added destination "${name}" at ${where}${r.isDefault ? ' (default)' : ''}${ops.remote ? ` on ${ops.place}` : ''}`);
         if (r.validation) out.out(`validated: ${r.validation.steps.join(', ')}; repository ${r.validation.repositoryId.slice(0, 8)} with ${r.validation.snapshots} snapshot(s)`);
-        return;
-      }
-      await withInstance(async (inst) => {
-        let ref: PasswordRef;
-        let password: string;
-        if (o.passwordFromEnv) {
-          ref = { type: 'env', name: o.passwordFromEnv };
-          password = inst.resolvePassword(ref);
-        } else if (o.passwordFromFile) {
-          ref = { type: 'file', path: resolvePath(o.passwordFromFile) };
-          password = inst.resolvePassword(ref);
-        } else {
-          password = await getPassword(globals(cmd), { confirm: !!o.init });
-          ref = inst.sealSecret(password);
-        }
-        const { added, validation: checked } = await addDestination(inst, { name, location: abs, passwordRef: ref, password, init: !!o.init, makeDefault: !!o.default, skipValidation: !!o.skipValidation, store: storeSecret(o) });
-        if (out.json) return out.data({ ...added, password: describePasswordRef(ref), credentials: describeCredentials(added.credentials), validation: checked ?? null });
-        out.out(`Added destination "${name}" at ${abs}${added.isDefault ? ' (default)' : ''}`);
-        if (checked) out.out(`validated: ${checked.steps.join(', ')}; repository ${checked.repositoryId.slice(0, 8)} with ${checked.snapshots} snapshot(s)`);
-      });
-    });
+      }),
+    );
 
   dest
     .command('list')
     .description('List destinations')
-    .action(async (_o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      type Row = { name: string; kind: string; location: string; isDefault: boolean; password: string; credentials: string };
-      await (c ? (fn: (x: undefined) => Promise<void>) => fn(undefined) : withInstance)(async (inst) => {
-        const all: Row[] = inst ? (await inst.destinations.list()).map((d) => ({ ...d, password: describePasswordRef(d.password), credentials: describeCredentials(d.credentials) })) : await c!.get<Row[]>('/api/destinations');
+    .action((_o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const all = await ops.listDestinations();
         if (out.json) return out.data(all);
         if (all.length === 0) return out.out('No destinations yet. Add one with "strongbox destination add NAME LOCATION --init".');
         out.out(table(all.map((d) => [(d.isDefault ? '*' : ' ') + d.name, d.kind, d.location, d.password]), [' Name', 'Kind', 'Location', 'Password']));
-      });
-    });
+      }),
+    );
 
   dest
     .command('show <name>')
     .description('Show one destination')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      type Row = { name: string; kind: string; location: string; isDefault: boolean; password: string; credentials: string; createdAt: string };
-      const d: Row = c
-        ? await c.get<Row>(`/api/destinations/${encodeURIComponent(name)}`)
-        : await withInstance(async (inst) => {
-            const x = await inst.destinations.get(name);
-            return { ...x, password: describePasswordRef(x.password), credentials: describeCredentials(x.credentials) };
-          });
-      if (out.json) return out.data(d);
-      out.out([`name      ${d.name}${d.isDefault ? ' (default)' : ''}`, `kind      ${d.kind}`, `location  ${d.location}`, `password  ${d.password}`, `store     ${d.credentials}`, `added     ${d.createdAt}`].join('\n'));
-    });
+    .action((name: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const d = await ops.showDestination(name);
+        if (out.json) return out.data(d);
+        out.out([`name      ${d.name}${d.isDefault ? ' (default)' : ''}`, `kind      ${d.kind}`, `location  ${d.location}`, `password  ${d.password}`, `store     ${d.credentials}`, `added     ${d.createdAt}`].join('\n'));
+      }),
+    );
 
   dest
     .command('validate <name>')
     .description('Open the repository and write, read back and delete a test object')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      await (c ? (fn: (x: undefined) => Promise<void>) => fn(undefined) : withInstance)(async (inst) => {
-        const res = inst ? await (async () => {
-          const d = await inst.destinations.get(name);
-          return validateDestination(d.location, inst.resolvePassword(d.password), inst.resolveCredentials(d));
-        })() : await c!.request<{ steps: string[]; repositoryId: string; snapshots: number }>('POST', `/api/destinations/${encodeURIComponent(name)}/validate`);
-        if (out.json) return out.data({ name, ...res });
+    .action((name: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const res = await ops.validateDestination(name);
+        if (out.json) return out.data(res);
         out.out(`"${name}" works: ${res.steps.join(', ')}; repository ${res.repositoryId.slice(0, 8)} with ${res.snapshots} snapshot(s)`);
-      });
-    });
+      }),
+    );
 
   dest
     .command('default <name>')
     .description('Make a destination the default')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      await (c ? (fn: (x: undefined) => Promise<void>) => fn(undefined) : withInstance)(async (inst) => {
-        if (inst) await inst.destinations.setDefault(name);
-        else await c!.request('POST', `/api/destinations/${encodeURIComponent(name)}/default`);
-        if (out.json) out.data({ default: name });
+    .action((name: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const r = await ops.setDefaultDestination(name);
+        if (out.json) out.data(r);
         else out.out(`"${name}" is now the default destination`);
-      });
-    });
+      }),
+    );
 
   dest
     .command('remove <name>')
     .description('Forget a destination (its repository and data are left untouched)')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      await (c ? (fn: (x: undefined) => Promise<void>) => fn(undefined) : withInstance)(async (inst) => {
-        if (inst) await inst.destinations.remove(name);
-        else await c!.request('DELETE', `/api/destinations/${encodeURIComponent(name)}`);
-        if (out.json) out.data({ removed: name });
+    .action((name: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const r = await ops.removeDestination(name);
+        if (out.json) out.data(r);
         else out.out(`Removed destination "${name}" (the repository at its location was not touched)`);
-      });
-    });
+      }),
+    );
 
   return dest;
 }

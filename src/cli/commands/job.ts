@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { AppError, errorTable, EXIT_PARTIAL, systemClock } from '../../kernel/index.js';
-import type { JobRecord } from '../../jobs/index.js';
+import type { JobRecord } from '../../operations/index.js';
 import { formatBytes, formatDuration, table, type Output } from '../render.js';
 import { outcome, output, parseCount } from '../context.js';
 import { serverOnly, watchJob } from '../remote.js';

@@ -1,11 +1,10 @@
 import { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { AppError, localActor, systemClock } from '../../kernel/index.js';
-import { fingerprint, generateVendorKeys, loadApplication, parseLicense, signatureValid, signLicense } from '../../spec/index.js';
+import { AppError, systemClock } from '../../kernel/index.js';
+import { fingerprint, generateVendorKeys, parseLicense, signLicense } from '../../operations/index.js';
 import { table } from '../render.js';
-import { collect, output, withInstance } from '../context.js';
-import { remote } from '../remote.js';
+import { collect, output, withOperations } from '../context.js';
 
 function days(v: string): number {
   const n = Number(v);
@@ -19,52 +18,38 @@ export function licenseCommand(): Command {
   lic
     .command('install <file>')
     .description('Install a license file from the application\'s vendor (checked against the vendor keys of this instance\'s applications)')
-    .action(async (file: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const text = readFileSync(file, 'utf8');
-      const doc = parseLicense(text);
-      const c = remote(cmd);
-      let r: { installed: string; product: string; expiresAt: string; keyFingerprint: string };
-      if (c) r = await c.request('POST', '/api/licenses', doc);
-      else
-        r = await withInstance(async (i) => {
-          const keys = (await i.applications.list()).map((a) => loadApplication(a.specText, a.name).spec.license?.publicKey).filter((k): k is string => !!k);
-          const key = keys.find((k) => signatureValid(doc, k));
-          if (!key) throw new AppError('INVALID_ARGUMENT', keys.length === 0 ? 'No application of this instance names a vendor key: add the vendor\'s application spec first.' : `The license's signature matches no vendor key of this instance's applications (${keys.map(fingerprint).join(', ')}).`);
-          await i.licenses.put({ id: doc.license.id, keyFingerprint: fingerprint(key), licensee: doc.license.licensee, document: text, installedAt: systemClock.now().toISOString() });
-          await i.audit.record({ time: systemClock.now().toISOString(), actor: localActor(), action: 'license.install', target: doc.license.id, ip: null, outcome: 'ok', details: { product: doc.license.product, expiresAt: doc.license.expiresAt } });
-          return { installed: doc.license.id, product: doc.license.product, expiresAt: doc.license.expiresAt, keyFingerprint: fingerprint(key) };
-        });
-      if (out.json) return out.data(r);
-      out.out(`Installed license ${r.installed} for ${r.product} (vendor key ${r.keyFingerprint}), valid until ${r.expiresAt}`);
-    });
+    .action((file: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const text = readFileSync(file, 'utf8');
+        parseLicense(text);
+        const r = await ops.installLicense(text);
+        if (out.json) return out.data({ installed: r.installed, product: r.product, expiresAt: r.expiresAt, keyFingerprint: r.keyFingerprint });
+        out.out(`Installed license ${r.installed} for ${r.product} (vendor key ${r.keyFingerprint}), valid until ${r.expiresAt}`);
+      }),
+    );
 
   lic
     .command('list')
     .description('Installed licenses')
-    .action(async (_o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      type Row = { id: string; licensee: string; product: string; entitlements: string[]; expiresAt: string; keyFingerprint: string };
-      const list: Row[] = c
-        ? await c.get<Row[]>('/api/licenses')
-        : await withInstance(async (i) => (await i.licenses.list()).map((l) => ({ ...parseLicense(l.document).license, keyFingerprint: l.keyFingerprint })));
-      if (out.json) return out.data(list);
-      if (list.length === 0) return out.out('No licenses installed.');
-      out.out(table(list.map((l) => [l.id, l.licensee, l.product, l.entitlements.join(','), l.expiresAt.slice(0, 10), Date.parse(l.expiresAt) < systemClock.now().getTime() ? 'EXPIRED' : 'valid', l.keyFingerprint]), ['ID', 'Licensee', 'Product', 'Entitlements', 'Expires', 'State', 'Vendor key']));
-    });
+    .action((_o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const list = await ops.listLicenses();
+        if (out.json) return out.data(list.map((l) => ({ ...l, installedAt: undefined })));
+        if (list.length === 0) return out.out('No licenses installed.');
+        out.out(table(list.map((l) => [l.id, l.licensee, l.product, l.entitlements.join(','), l.expiresAt.slice(0, 10), Date.parse(l.expiresAt) < systemClock.now().getTime() ? 'EXPIRED' : 'valid', l.keyFingerprint]), ['ID', 'Licensee', 'Product', 'Entitlements', 'Expires', 'State', 'Vendor key']));
+      }),
+    );
 
   lic
     .command('remove <id>')
     .description('Remove an installed license')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      if (c) await c.request('DELETE', `/api/licenses/${encodeURIComponent(id)}`);
-      else if (!(await withInstance((i) => i.licenses.remove(id)))) throw new AppError('NOT_FOUND', `No license "${id}".`);
-      if (out.json) out.data({ removed: id });
-      else out.out(`Removed license ${id}`);
-    });
+    .action((id: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const r = await ops.removeLicense(id);
+        if (out.json) out.data(r);
+        else out.out(`Removed license ${id}`);
+      }),
+    );
 
   lic
     .command('keygen')

@@ -1,11 +1,9 @@
 import { Command, Option } from 'commander';
-import { AppError, systemClock } from '../../kernel/index.js';
-import { initRepository } from '../../app/index.js';
-import { check, prune, rebuildIndex, stats } from '../../engine/index.js';
-import { isStale, processAlive } from '../../repo/index.js';
+import { AppError } from '../../kernel/index.js';
+import { createRepository } from '../../operations/index.js';
 import { getNewPassword, getPassword } from '../password.js';
-import { formatBytes, ProgressBar, table } from '../render.js';
-import { globals, interruptSignal, output, repoAction, repoLocation, withPool, withRepo } from '../context.js';
+import { formatBytes, table } from '../render.js';
+import { globals, output, repoLocation, withOperations, withUi } from '../context.js';
 
 export function repoCommand(): Command {
   const repo = new Command('repo').description('Create, inspect, verify and maintain a repository');
@@ -22,11 +20,9 @@ export function repoCommand(): Command {
       if (!(Number.isInteger(o.compressionLevel) && o.compressionLevel >= 1 && o.compressionLevel <= 19)) throw new AppError('USAGE', '--compression-level must be 1…19.');
       const location = repoLocation(cmd);
       const password = await getPassword(globals(cmd), { confirm: true });
-      const r = await initRepository(location, password, { packSize: o.packSize * 1024 * 1024, compressionLevel: o.compressionLevel });
-      // A network store keeps a connection open; close it so the command ends.
-      await r.close();
-      if (out.json) out.data({ location: r.location, id: r.config.id, keyId: r.keyId });
-      else out.out(`Created repository ${r.config.id.slice(0, 8)} at ${r.location}`);
+      const r = await createRepository({ location, password }, { packSize: o.packSize * 1024 * 1024, compressionLevel: o.compressionLevel });
+      if (out.json) out.data(r);
+      else out.out(`Created repository ${r.id.slice(0, 8)} at ${r.location}`);
     });
 
   repo
@@ -35,43 +31,30 @@ export function repoCommand(): Command {
     .option('--read-data', 'read every pack and verify each blob (slow, thorough)')
     .option('--read-data-subset <percent>', 'read a random subset of packs, e.g. 10', Number)
     .addHelpText('after', '\nExit status is 0 when the repository is sound and 1 when problems were found; each problem names the damaged pack and the snapshots and files that depend on it.')
-    .action(async (o: { readData?: boolean; readDataSubset?: number }, cmd: Command) => {
-      const out = output(cmd);
-      const { signal, dispose } = interruptSignal();
-      try {
-        await withRepo(
-          cmd,
-          (r) =>
-            withPool(r, async (pool) => {
-              const bar = new ProgressBar('checking', out);
-              const readData = o.readData ? true : o.readDataSubset !== undefined ? o.readDataSubset / 100 : false;
-              const res = await check({ repo: r, decoder: pool, readData, signal, sink: bar });
-              bar.clear();
-              if (out.json) out.data(res);
-              else {
-                out.out(`${res.snapshots} snapshots, ${res.packs} packs, ${res.blobs} blobs${res.packsRead ? `, ${res.packsRead} packs read back` : ''}`);
-                for (const w of res.warnings) out.out(`warning: ${w}`);
-                for (const e of res.errors) {
-                  out.out(`error: ${e.message}`);
-                  for (const d of e.dependents ?? []) out.out(`  needed by snapshot ${d.snapshot.slice(0, 8)}: ${d.path}`);
-                }
-                out.out(res.ok ? 'no errors were found' : `${res.errors.length} error(s) found`);
-              }
-              if (!res.ok) throw new AppError('CHECK_FAILED', `The repository check found ${res.errors.length} problem(s).`, { details: { reported: true } });
-            }),
-          { loadIndex: false },
-        );
-      } finally {
-        dispose();
-      }
-    });
+    .action((o: { readData?: boolean; readDataSubset?: number }, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const readData = o.readData ? true : o.readDataSubset !== undefined ? o.readDataSubset / 100 : false;
+        const res = await withUi(out, 'checking', (ui) => ops.checkRepository({ readData }, ui));
+        if (out.json) out.data(res);
+        else {
+          out.out(`${res.snapshots} snapshots, ${res.packs} packs, ${res.blobs} blobs${res.packsRead ? `, ${res.packsRead} packs read back` : ''}`);
+          for (const w of res.warnings) out.out(`warning: ${w}`);
+          for (const e of res.errors) {
+            out.out(`error: ${e.message}`);
+            for (const d of e.dependents ?? []) out.out(`  needed by snapshot ${d.snapshot.slice(0, 8)}: ${d.path}`);
+          }
+          out.out(res.ok ? 'no errors were found' : `${res.errors.length} error(s) found`);
+        }
+        if (!res.ok) throw new AppError('CHECK_FAILED', `The repository check found ${res.errors.length} problem(s).`, { details: { reported: true } });
+      }),
+    );
 
   repo
     .command('stats')
     .description('Show sizes, deduplication and compression of the repository')
-    .action(
-      repoAction(async ({ repo: r, out }) => {
-        const s = await stats(r);
+    .action((_o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const s = await ops.repositoryStats();
         if (out.json) return out.data(s);
         out.out(
           [
@@ -84,24 +67,16 @@ export function repoCommand(): Command {
             `keys          ${s.keys}`,
           ].join('\n'),
         );
-      }, { loadIndex: true }),
+      }),
     );
 
   repo
     .command('unlock')
     .description('Remove stale locks (left by a process that died); --remove-all removes every lock')
     .option('--remove-all', 'also remove locks that look alive (only when you are sure nothing runs)')
-    .action(
-      repoAction(async ({ repo: r, out }, o: { removeAll?: boolean }) => {
-        const now = systemClock.now();
-        const removed: string[] = [];
-        const kept: string[] = [];
-        for (const l of await r.listLocks()) {
-          if (o.removeAll || isStale(l, now, processAlive)) {
-            await r.removeLock(l.id);
-            removed.push(l.id);
-          } else kept.push(l.id);
-        }
+    .action((o: { removeAll?: boolean }, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const { removed, kept } = await ops.unlockRepository({ removeAll: !!o.removeAll });
         if (out.json) out.data({ removed, kept });
         else {
           out.out(`removed ${removed.length} lock(s)`);
@@ -115,37 +90,24 @@ export function repoCommand(): Command {
     .description('Delete data that no snapshot uses and report the space reclaimed')
     .option('--dry-run', 'only show what would be removed')
     .option('--max-unused <percent>', 'repack packs with more unused bytes than this', Number, 10)
-    .action(async (o: { dryRun?: boolean; maxUnused: number }, cmd: Command) => {
-      const out = output(cmd);
-      const { signal, dispose } = interruptSignal();
-      try {
-        await withRepo(
-          cmd,
-          (r) =>
-            withPool(r, async (pool) => {
-              const bar = new ProgressBar('pruning', out);
-              const res = await prune({ repo: r, decoder: pool, encoder: pool, dryRun: o.dryRun, maxUnused: o.maxUnused / 100, signal, sink: bar });
-              bar.clear();
-              if (out.json) return out.data(res);
-              const verb = res.dryRun ? 'would' : 'did';
-              out.out(`${res.usedBlobs} blobs in use, ${res.unusedBlobs} unused`);
-              out.out(`${verb} delete ${res.remove.length} unused pack(s), repack ${res.repack.length}, remove ${res.unindexed.length} unindexed`);
-              out.out(`${res.dryRun ? 'would reclaim' : 'reclaimed'} ${formatBytes(res.reclaimedBytes)} (${formatBytes(res.bytesBefore)} → ${formatBytes(res.bytesAfter)})`);
-            }),
-          { loadIndex: false },
-        );
-      } finally {
-        dispose();
-      }
-    });
+    .action((o: { dryRun?: boolean; maxUnused: number }, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const res = await withUi(out, 'pruning', (ui) => ops.pruneRepository({ dryRun: !!o.dryRun, maxUnused: o.maxUnused / 100 }, ui));
+        if (out.json) return out.data(res);
+        const verb = res.dryRun ? 'would' : 'did';
+        out.out(`${res.usedBlobs} blobs in use, ${res.unusedBlobs} unused`);
+        out.out(`${verb} delete ${res.remove.length} unused pack(s), repack ${res.repack.length}, remove ${res.unindexed.length} unindexed`);
+        out.out(`${res.dryRun ? 'would reclaim' : 'reclaimed'} ${formatBytes(res.reclaimedBytes)} (${formatBytes(res.bytesBefore)} → ${formatBytes(res.bytesAfter)})`);
+      }),
+    );
 
   const index = repo.command('index').description('Index maintenance');
   index
     .command('rebuild')
     .description('Rebuild the index from the pack files themselves')
-    .action(
-      repoAction(async ({ repo: r, out }, _o: unknown) => {
-        const res = await rebuildIndex(r);
+    .action((_o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const res = await withUi(out, 'rebuilding the index', (ui) => ops.rebuildIndex(ui));
         if (out.json) out.data(res);
         else {
           out.out(`indexed ${res.blobs} blobs in ${res.packs} packs (replacing ${res.superseded} index files)`);
@@ -162,9 +124,9 @@ export function repoCommand(): Command {
   key
     .command('list')
     .description('List keys')
-    .action(
-      repoAction(async ({ repo: r, out }) => {
-        const keys = await r.listKeys();
+    .action((_o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const keys = await ops.listKeys();
         if (out.json) return out.data(keys);
         out.out(table(keys.map((k) => [(k.current ? '*' : ' ') + k.id.slice(0, 8), k.username, k.host, k.created]), [' ID', 'User', 'Host', 'Created']));
       }),
@@ -173,35 +135,32 @@ export function repoCommand(): Command {
     .command('add')
     .description('Add another password (from --new-password-file, STRONGBOX_NEW_PASSWORD or a prompt)')
     .option('--new-password-file <file>', 'read the new password from a file')
-    .action(
-      repoAction(async ({ repo: r, out }, o: { newPasswordFile?: string }) => {
-        const id = await r.addKey(await getNewPassword(o.newPasswordFile));
-        if (out.json) out.data({ id });
-        else out.out(`Added key ${id.slice(0, 8)}`);
+    .action((o: { newPasswordFile?: string }, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const r = await ops.addKey(await getNewPassword(o.newPasswordFile));
+        if (out.json) out.data(r);
+        else out.out(`Added key ${r.id.slice(0, 8)}`);
       }),
     );
   key
     .command('remove <id>')
     .description('Remove a key (not the one in use)')
-    .action(
-      repoAction(async ({ repo: r, out }, id: string) => {
-        const match = (await r.listKeys()).filter((k) => k.id.startsWith(id));
-        if (match.length === 0) throw new AppError('NOT_FOUND', `No key "${id}"; "strongbox repo key list" shows them.`);
-        if (match.length > 1) throw new AppError('AMBIGUOUS_ID', `"${id}" matches several keys; give more characters.`);
-        await r.removeKey(match[0]!.id);
-        if (out.json) out.data({ removed: match[0]!.id });
-        else out.out(`Removed key ${match[0]!.id.slice(0, 8)}`);
+    .action((id: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const r = await ops.removeKey(id);
+        if (out.json) out.data(r);
+        else out.out(`Removed key ${r.removed.slice(0, 8)}`);
       }),
     );
   key
     .command('passwd')
     .description('Change the password: adds a key with the new password and removes the one in use')
     .option('--new-password-file <file>', 'read the new password from a file')
-    .action(
-      repoAction(async ({ repo: r, out }, o: { newPasswordFile?: string }) => {
-        const { added: id } = await r.changePassword(await getNewPassword(o.newPasswordFile));
-        if (out.json) out.data({ id, removed: r.keyId });
-        else out.out(`Password changed (key ${r.keyId.slice(0, 8)} replaced by ${id.slice(0, 8)})`);
+    .action((o: { newPasswordFile?: string }, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const r = await ops.changePassword(await getNewPassword(o.newPasswordFile));
+        if (out.json) out.data(r);
+        else out.out(`Password changed (key ${r.removed.slice(0, 8)} replaced by ${r.id.slice(0, 8)})`);
       }),
     );
 

@@ -1,7 +1,7 @@
 import { systemClock } from '../../kernel/index.js';
 import { Command } from 'commander';
-import { checkTimezone, describeCron, nextRuns, resolveCron, type Schedule } from '../../jobs/index.js';
-import type { JobRecord } from '../../jobs/index.js';
+import { checkTimezone, describeCron, nextRuns, resolveCron, type Schedule } from '../../operations/index.js';
+import type { JobRecord } from '../../operations/index.js';
 import { table, type Output } from '../render.js';
 import { collect, output, parseCount } from '../context.js';
 import { remote, serverOnly } from '../remote.js';

@@ -1,89 +1,24 @@
 import { Command } from 'commander';
-import { resolve as resolvePath } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { AppError, EXIT_PARTIAL, localActor, registerSecret, systemClock } from '../../kernel/index.js';
-import { backup, copySnapshots, diffSnapshots, forget, listEntries, parseDuration, restore, type RetentionPolicy } from '../../engine/index.js';
-import { findSnapshot, listSnapshots, matchesFilter, type Snapshot, type SnapshotRef } from '../../tree/index.js';
-import { codecPool, deleteSnapshot, openRepository, pinSnapshot, snapshotLog, unpinSnapshot, VERSION, type BackendCredentials } from '../../app/index.js';
-import { formatBytes, formatDuration, ProgressBar, quoteControl, table, type Output } from '../render.js';
-import { auditLocal, collect, globals, interruptSignal, outcome, output, parseCount, repoAction, withInstance, withPool, withRepo } from '../context.js';
-import { localOnly, remote } from '../remote.js';
-import type { ApiClient } from '../../api/client/client.js';
-import { remoteCreate, remoteList, remoteRestore } from './remote-snapshot.js';
+import { AppError, EXIT_PARTIAL, registerSecret } from '../../kernel/index.js';
+import { parseDuration, type CopyTo, type RetentionPolicy } from '../../operations/index.js';
+import { formatBytes, formatDuration, quoteControl, table } from '../render.js';
+import { collect, outcome, parseCount, withOperations, withUi } from '../context.js';
 import { addArchiveCommands } from './archive.js';
-import { createAppSnapshot, listSnapshotsCached, restoreAppSnapshot, showAppSnapshot } from './app-snapshot.js';
+import { readSpec } from './app.js';
+import { parseMaps, printAppSnapshotResult, printRestoreResult, renderSnapshotList, showAppSnapshot, showFileSnapshot } from './snapshot-views.js';
 
 export { outcome };
 
-/** The snapshot listing, the same for a local repository and a server. */
-function renderSnapshotList(out: Output, all: SnapshotRef[]): void {
-  if (out.json) return out.data(all.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })));
-  if (all.length === 0) return out.out('No snapshots yet. Create one with "strongbox snapshot create --path DIR".');
-  out.out(
-    table(
-      all.map((s) => [
-        s.id.slice(0, 8),
-        s.snapshot.time.replace('T', ' ').slice(0, 19),
-        s.snapshot.host,
-        s.snapshot.type ?? 'files',
-        s.snapshot.status ?? (s.snapshot.partial ? 'partial' : 'completed'),
-        s.snapshot.tags.join(','),
-        formatBytes(s.snapshot.summary.bytes),
-        s.snapshot.applications ? s.snapshot.applications.map((a) => `${a.name} ${a.version}`).join(', ') : s.snapshot.paths.join(' '),
-      ]),
-      ['ID', 'Time (UTC)', 'Host', 'Type', 'Status', 'Tags', 'Size', 'Applications / paths'],
-    ),
-  );
-  out.out(`${all.length} snapshot(s)`);
-}
-
-/** An action that goes to the server with --server (STRONGBOX_SERVER), and works locally otherwise. */
-function orRemote<A extends unknown[]>(local: (...all: [...A, Command]) => Promise<void>, rem: (c: ApiClient, out: Output, cmd: Command, ...args: A) => Promise<void>): (...all: [...A, Command]) => Promise<void> {
-  return async (...all) => {
-    const cmd = all[all.length - 1] as Command;
-    const c = remote(cmd);
-    if (c) return rem(c, output(cmd), cmd, ...(all.slice(0, -1) as A));
-    return local(...all);
-  };
-}
-
-/** A plain file snapshot's manifest in words: the same output locally and through a server. */
-function showFileSnapshot(out: Output, id: string, m: Snapshot): void {
-  const lines = [
-    `snapshot  ${id}`,
-    `time      ${m.time}`,
-    `host      ${quoteControl(m.host)} (user ${quoteControl(m.username)})`,
-    `paths     ${quoteControl(m.paths.join(', '))}`,
-    `tags      ${quoteControl(m.tags.join(', ')) || '-'}`,
-    `parent    ${m.parent ?? '-'}`,
-    `status    ${m.partial ? `partial: ${m.warningCount} item(s) could not be read` : 'complete'}`,
-    `files     ${m.summary.files} (${m.summary.newFiles} new, ${m.summary.changedFiles} changed, ${m.summary.unchangedFiles} unchanged), ${m.summary.dirs} dirs`,
-    `size      ${formatBytes(m.summary.bytes)}; added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored)`,
-    `duration  ${formatDuration(m.summary.durationMs)}`,
-    `program   ${quoteControl(m.program)}`,
-  ];
-  for (const w of m.warnings) lines.push(`warning   ${quoteControl(w.path ? w.path + ': ' : '')}${quoteControl(w.message)}`);
-  out.out(lines.join('\n'));
-}
-
-/** The --destination a remote command names (the server's default otherwise). */
-function destQuery(cmd: Command): string {
-  const d = globals(cmd).destination;
-  return d ? `?destination=${encodeURIComponent(d)}` : '';
-}
-
-/** The repository a copy goes to: a destination of this instance, or a location with its own password. */
-async function targetRepo(o: { to?: string; toRepo?: string; toPasswordFile?: string }): Promise<{ location: string; password: string; credentials?: BackendCredentials }> {
+/** Where a copy goes: a destination of this instance, or a location with its own password. */
+function copyTarget(o: { to?: string; toRepo?: string; toPasswordFile?: string }): CopyTo {
   if (o.toRepo) {
     const password = o.toPasswordFile ? readFileSync(o.toPasswordFile, 'utf8').replace(/\r?\n$/, '') : process.env.STRONGBOX_TO_PASSWORD;
     if (!password) throw new AppError('PASSWORD_REQUIRED', 'The target repository\'s password is needed: --to-password-file FILE or STRONGBOX_TO_PASSWORD.');
     registerSecret(password);
     return { location: o.toRepo, password };
   }
-  return withInstance(async (inst) => {
-    const d = await inst.destinations.get(o.to!);
-    return { location: d.location, password: inst.resolvePassword(d.password), credentials: inst.resolveCredentials(d) };
-  });
+  return { destination: o.to! };
 }
 
 export function snapshotCommand(): Command {
@@ -109,59 +44,30 @@ export function snapshotCommand(): Command {
     .action(async (o: { path?: string[]; app?: string[]; full?: boolean; note?: string; exclude?: string[]; tag?: string[]; host?: string; parent?: string; force?: boolean; detach?: boolean }, cmd: Command) => {
       const modes = [o.path ? '--path' : '', o.app ? '--app' : '', o.full ? '--full' : ''].filter(Boolean);
       if (modes.length !== 1) throw new AppError('USAGE', modes.length === 0 ? 'Say what to back up: --path DIR, --app NAME or --full.' : `Use one of ${modes.join(', ')}, not several.`);
-      const c = remote(cmd);
-      if (c && (o.app || o.full)) return remoteCreate(c, output(cmd), { ...o, ...(globals(cmd).destination ? { destination: globals(cmd).destination } : {}) });
-      if (c) localOnly(cmd, 'A snapshot of paths (--path)');
-      if (o.app || o.full) return createAppSnapshot(cmd, o);
-      const paths = o.path!;
-      if (o.note) throw new AppError('USAGE', '--note is for --app and --full snapshots.');
-      const out = output(cmd);
-      const { signal, dispose } = interruptSignal();
-      try {
-        await withRepo(cmd, (r) =>
-          withPool(r, async (pool) => {
-            let parent: SnapshotRef | undefined;
-            if (o.parent) parent = await findSnapshot(r, o.parent);
-            else if (!o.force) {
-              const abs = paths.map((p) => resolvePath(p));
-              const host = o.host ?? (await import('node:os')).hostname();
-              const same = (await listSnapshots(r)).filter(
-                (s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === JSON.stringify([...new Set(abs)].sort()),
-              );
-              parent = same[same.length - 1];
-            }
-            const bar = new ProgressBar('backing up', out);
-            const res = await backup({
-              repo: r,
-              pipeline: pool,
-              paths,
-              excludes: o.exclude ?? [],
-              tags: o.tag ?? [],
-              ...(o.host ? { host: o.host } : {}),
-              ...(parent ? { parent } : {}),
-              signal,
-              sink: bar,
-              estimate: !!process.stderr.isTTY && !out.quiet && !out.json,
-              program: `strongbox ${VERSION}`,
-            });
-            bar.clear();
-            const s = res.snapshot.summary;
-            if (out.json) out.data({ id: res.id, ...res.snapshot });
-            else {
-              process.stderr.write(
-                out.quiet
-                  ? ''
-                  : `${s.files} files, ${s.dirs} dirs, ${formatBytes(s.bytes)} (${s.newFiles} new, ${s.changedFiles} changed, ${s.unchangedFiles} unchanged); added ${formatBytes(s.newBytes)} (${formatBytes(s.storedBytes)} stored) in ${formatDuration(s.durationMs)}\n`,
-              );
-              if (res.snapshot.partial) process.stderr.write(`warning: snapshot is partial: ${res.snapshot.warningCount} item(s) could not be read (listed above)\n`);
-              out.out(res.id);
-            }
-            if (res.snapshot.partial) outcome.exitCode = EXIT_PARTIAL;
-          }),
+      if (o.path && o.note) throw new AppError('USAGE', '--note is for --app and --full snapshots.');
+      await withOperations(cmd, async (ops, out) => {
+        if (o.app || o.full) {
+          if (o.detach && ops.remote) {
+            const job = await ops.submitSnapshot({ ...(o.app ? { apps: o.app } : {}), full: !!o.full, tags: o.tag ?? [], note: o.note });
+            if (out.json) return out.data(job);
+            out.err(`job ${job.id} started; "strongbox job watch ${job.id.slice(0, 8)}" follows it`);
+            return out.out(job.id);
+          }
+          const res = await withUi(out, 'backing up', (ui) => ops.createSnapshot({ ...(o.app ? { apps: o.app } : {}), full: !!o.full, tags: o.tag ?? [], note: o.note, host: o.host }, ui));
+          return printAppSnapshotResult(out, res);
+        }
+        const res = await withUi(out, 'backing up', (ui) =>
+          ops.backupPaths({ paths: o.path!, excludes: o.exclude ?? [], tags: o.tag ?? [], host: o.host, parent: o.parent, force: o.force, estimate: !!process.stderr.isTTY && !out.quiet && !out.json }, ui),
         );
-      } finally {
-        dispose();
-      }
+        const s = res.snapshot.summary;
+        if (out.json) out.data({ id: res.id, ...res.snapshot });
+        else {
+          if (!out.quiet) out.err(`${s.files} files, ${s.dirs} dirs, ${formatBytes(s.bytes)} (${s.newFiles} new, ${s.changedFiles} changed, ${s.unchangedFiles} unchanged); added ${formatBytes(s.newBytes)} (${formatBytes(s.storedBytes)} stored) in ${formatDuration(s.durationMs)}`);
+          if (res.snapshot.partial) process.stderr.write(`warning: snapshot is partial: ${res.snapshot.warningCount} item(s) could not be read (listed above)\n`);
+          out.out(res.id);
+        }
+        if (res.snapshot.partial) outcome.exitCode = EXIT_PARTIAL;
+      });
     });
 
   snap
@@ -171,45 +77,29 @@ export function snapshotCommand(): Command {
     .option('--host <host>', 'only snapshots of this host')
     .option('--path <path>', 'only snapshots that include this path')
     .option('--app <name>', 'only snapshots that hold this application')
-    .action(
-      orRemote(
-        repoAction(async ({ repo: r, out }, o: { tag?: string[]; host?: string; path?: string; app?: string }) => {
-          renderSnapshotList(out, (await listSnapshotsCached(r)).filter((s) => matchesFilter(s, { tags: o.tag, host: o.host, path: o.path, app: o.app })));
-        }),
-        // Through a server the server filters, by the same rules (tree/filter.ts).
-        (c, out, cmd, o: { tag?: string[]; host?: string; path?: string; app?: string }) =>
-          remoteList(c, out, { ...o, ...(globals(cmd).destination ? { destination: globals(cmd).destination } : {}) }, (all) => renderSnapshotList(out, all)),
-      ),
+    .action((o: { tag?: string[]; host?: string; path?: string; app?: string }, cmd: Command) =>
+      // Locally and through a server the same filter applies (tree/filter.ts).
+      withOperations(cmd, async (ops, out) => renderSnapshotList(out, await ops.listSnapshots({ tags: o.tag, host: o.host, path: o.path, app: o.app }))),
     );
 
   snap
     .command('show <id>')
     .description('Show a snapshot\'s manifest: paths, tags, parent, summary and warnings')
-    .action(
-      orRemote(repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
-        const s = await findSnapshot(r, id);
+    .action((id: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const s = await ops.showSnapshot(id);
         if (out.json) return out.data({ id: s.id, ...s.snapshot });
         if (s.snapshot.type) return showAppSnapshot(out, s.id, s.snapshot);
         showFileSnapshot(out, s.id, s.snapshot);
-      }), async (c, out, cmd, id: string) => {
-        const s = await c.get<{ id: string; manifest: Snapshot }>(`/api/snapshots/${encodeURIComponent(id)}${destQuery(cmd)}`);
-        if (out.json) return out.data({ id: s.id, ...s.manifest });
-        if (s.manifest.type) return showAppSnapshot(out, s.id, s.manifest);
-        showFileSnapshot(out, s.id, s.manifest);
       }),
     );
 
   snap
     .command('logs <id>')
     .description('Print the log of an application or full snapshot: hooks, tools, components, errors')
-    .action(
-      orRemote(repoAction(async ({ repo: r, out }, id: string, _o: unknown) => {
-        const s = await findSnapshot(r, id);
-        const text = await snapshotLog(r, s);
-        if (out.json) return out.data({ id: s.id, lines: text.split('\n').filter((l) => l !== '') });
-        process.stdout.write(text);
-      }), async (c, out, cmd, id: string) => {
-        const r = await c.get<{ id: string; lines: string[] }>(`/api/snapshots/${encodeURIComponent(id)}/logs${destQuery(cmd)}`);
+    .action((id: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const r = await ops.snapshotLog(id);
         if (out.json) return out.data(r);
         process.stdout.write(r.lines.map((l) => `${l}\n`).join(''));
       }),
@@ -219,11 +109,10 @@ export function snapshotCommand(): Command {
     .command('ls <id> [path]')
     .description('List the files in a snapshot, at and below PATH')
     .option('-l, --long', 'show mode, owner, size and time')
-    .action(
-      repoAction(async ({ repo: r, out }, id: string, path: string | undefined, o: { long?: boolean }) => {
-        const s = await findSnapshot(r, id);
+    .action((id: string, path: string | undefined, o: { long?: boolean }, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
         const entries: unknown[] = [];
-        await listEntries(r, s, path ?? '/', (e) => {
+        await ops.listFiles(id, path ?? '/', (e) => {
           if (out.json) entries.push(e);
           else if (o.long) {
             const mode = (e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-') + e.mode.toString(8).padStart(4, '0');
@@ -231,35 +120,29 @@ export function snapshotCommand(): Command {
           } else out.out(quoteControl(e.path));
         });
         if (out.json) out.data(entries);
-      }, { loadIndex: true }),
+      }),
     );
 
   snap
     .command('diff <a> <b>')
     .description('Show what changed between two snapshots (+ added, - removed, M modified, T type changed, U metadata)')
-    .action(
-      repoAction(async ({ repo: r, out }, a: string, b: string, _o: unknown) => {
-        const res = await diffSnapshots(r, await findSnapshot(r, a), await findSnapshot(r, b));
+    .action((a: string, b: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const res = await ops.diff(a, b);
         if (out.json) return out.data(res);
         for (const l of res.lines) out.out(`${l.change}  ${quoteControl(l.path)}`);
         out.out(`${res.added} added, ${res.removed} removed, ${res.modified} modified`);
-      }, { loadIndex: true }),
+      }),
     );
 
   snap
     .command('delete <id>')
     .description('Delete one snapshot (its data is reclaimed by "repo prune")')
-    .action(
-      orRemote(repoAction(async ({ repo: r, out, cmd }, id: string, _o: unknown) => {
-        const s = await findSnapshot(r, id);
-        await deleteSnapshot(undefined, r, s);
-        await auditLocal(cmd, 'snapshot.delete', s.id);
-        if (out.json) out.data({ deleted: s.id });
-        else out.out(`Deleted snapshot ${s.id.slice(0, 8)}; run "strongbox repo prune" to reclaim its space.`);
-      }), async (c, out, cmd, id: string) => {
-        const r = await c.request<{ deleted: string }>('DELETE', `/api/snapshots/${encodeURIComponent(id)}${destQuery(cmd)}`);
+    .action((id: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const r = await ops.deleteSnapshot(id);
         if (out.json) out.data(r);
-        else out.out(`Deleted snapshot ${r.deleted.slice(0, 8)}; the server's maintenance (prune) reclaims its space.`);
+        else out.out(`Deleted snapshot ${r.deleted.slice(0, 8)}; ${ops.remote ? "the server's maintenance (prune) reclaims its space" : 'run "strongbox repo prune" to reclaim its space'}.`);
       }),
     );
 
@@ -268,17 +151,9 @@ export function snapshotCommand(): Command {
       .command(`${pin ? 'pin' : 'unpin'} <id>`)
       .description(pin ? 'Pin a snapshot: no retention, forget or delete removes it, on any instance (the pin is kept in the repository)' : 'Unpin a snapshot (admins): retention may forget it again')
       .option(pin ? '--reason <text>' : '--quiet-if-missing', pin ? 'why it is kept (shown with the pin)' : 'no error when it is not pinned')
-      .action(
-        orRemote(repoAction(async ({ repo: r, out, cmd }, id: string, o: { reason?: string; quietIfMissing?: boolean }) => {
-          const s = await findSnapshot(r, id);
-          const by = localActor();
-          if (pin) await pinSnapshot(undefined, r, s, by, systemClock.now(), o.reason);
-          else await unpinSnapshot(undefined, r, s, { quiet: !!o.quietIfMissing });
-          await auditLocal(cmd, pin ? 'snapshot.pin' : 'snapshot.unpin', s.id, o.reason ? { reason: o.reason } : null);
-          if (out.json) out.data({ id: s.id, pinned: pin });
-          else out.out(`${pin ? 'Pinned' : 'Unpinned'} snapshot ${s.id.slice(0, 8)}`);
-        }), async (c, out, cmd, id: string, o: { reason?: string }) => {
-          const r = await c.request<{ id: string; pinned: boolean }>(pin ? 'POST' : 'DELETE', `/api/snapshots/${encodeURIComponent(id)}/pin${destQuery(cmd)}`, pin && o.reason ? { reason: o.reason } : undefined);
+      .action((id: string, o: { reason?: string; quietIfMissing?: boolean }, cmd: Command) =>
+        withOperations(cmd, async (ops, out) => {
+          const r = pin ? await ops.pinSnapshot(id, o.reason) : await ops.unpinSnapshot(id, !!o.quietIfMissing);
           if (out.json) out.data(r);
           else out.out(`${pin ? 'Pinned' : 'Unpinned'} snapshot ${r.id.slice(0, 8)}`);
         }),
@@ -303,40 +178,28 @@ export function snapshotCommand(): Command {
       '\nFile snapshots: a snapshot of /srv/app restored with --target /tmp/r lands in /tmp/r/srv/app.\nFiles whose data is damaged are reported (exit status 1); everything else is still restored.\n\nApplication and full snapshots: every chosen component\'s target is checked before anything is\ntouched (empty database or directory, tools present and new enough); a target that is not clean\nis refused (exit status 4) with what is in the way, unless --force. Targets, credentials, hooks and\ncommands come from the spec installed here (or --spec), never from the snapshot: an application\nthat is not installed restores its data only, into targets you give with --map. A full snapshot\nrestored on a fresh instance also brings back its applications and destinations (disaster\nrecovery); the plan lists every command that installs.\n\nExamples:\n  strongbox snapshot restore latest --target /tmp/restore --include /srv/app/config\n  strongbox snapshot restore 3f2a --dry-run\n  strongbox snapshot restore 3f2a --component db --map db.url=postgres://notes@127.0.0.1/notes_copy',
     )
     .action(async (id: string, o: { target?: string; include?: string[]; component?: string[]; app?: string[]; map?: string[]; spec?: string[]; keepPrivileges?: boolean; spaceCheck?: boolean; dryRun?: boolean; force?: boolean }, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      if (c && o.target) localOnly(cmd, 'Restoring files to a directory (--target)');
-      if (c) return remoteRestore(c, out, id, { ...o, ...(globals(cmd).destination ? { destination: globals(cmd).destination! } : {}) });
-      const first = await withRepo(cmd, async (r) => {
-        const s = await findSnapshot(r, id);
-        if (!s.snapshot.type) return s;
-        if (o.target || o.include) throw new AppError('USAGE', `Snapshot ${s.id.slice(0, 8)} is ${s.snapshot.type === 'application' ? 'an application' : 'a full'} snapshot: it restores into its components' targets; change them with --map (e.g. --map uploads.path=/srv/new) instead of --target/--include.`);
-        await restoreAppSnapshot(cmd, r, s, o);
-        return undefined;
-      }, { loadIndex: false });
-      if (!first) return;
-      if (o.component || o.app || o.map || o.spec || o.dryRun || o.force) throw new AppError('USAGE', '--component, --app, --map, --spec, --dry-run and --force are for application and full snapshots; this is a file snapshot (use --target and --include).');
-      if (!o.target) throw new AppError('USAGE', 'A file snapshot restores under --target DIR.');
-      const target = o.target;
-      const { signal, dispose } = interruptSignal();
-      try {
-        await withRepo(cmd, (r) =>
-          withPool(r, async (pool) => {
-            const s = await findSnapshot(r, id);
-            const bar = new ProgressBar('restoring', out);
-            const res = await restore({ repo: r, writer: pool, snapshot: s, target, includes: o.include ?? [], keepPrivileges: !!o.keepPrivileges, spaceCheck: o.spaceCheck !== false, signal, sink: bar });
-            bar.clear();
-            if (out.json) out.data({ snapshot: s.id, target, ...res });
-            else {
-              out.out(`Restored ${res.files} files, ${res.dirs} dirs, ${formatBytes(res.bytes)} from ${s.id.slice(0, 8)} to ${target}`);
-              if (res.errors.length) out.out(`${res.errors.length} file(s) could not be restored completely (listed above)`);
-            }
-            if (res.errors.length) throw new AppError('RESTORE_INCOMPLETE', `${res.errors.length} file(s) could not be restored completely.`, { details: { reported: true } });
-          }),
-        );
-      } finally {
-        dispose();
-      }
+      await withOperations(cmd, async (ops, out) => {
+        if (o.target && ops.remote) throw new AppError('USAGE', 'Restoring files to a directory (--target) works on the machine that holds the data; run it there without --server (or unset STRONGBOX_SERVER).');
+        const { kind, id: full } = o.target || o.include ? { kind: 'files', id } : await ops.snapshotKind(id);
+        if (kind !== 'files') {
+          if (o.target || o.include) throw new AppError('USAGE', `Snapshot ${full.slice(0, 8)} is ${kind === 'application' ? 'an application' : 'a full'} snapshot: it restores into its components' targets; change them with --map (e.g. --map uploads.path=/srv/new) instead of --target/--include.`);
+          const specs = (o.spec ?? []).map((f) => readSpec(f));
+          const res = await withUi(out, 'restoring', (ui) =>
+            ops.restoreSnapshot(full, { ...(o.app ? { apps: o.app } : {}), ...(o.component ? { components: o.component } : {}), maps: parseMaps(o.map), ...(specs.length ? { specs } : {}), ...(o.spaceCheck === false ? { spaceCheck: false } : {}), dryRun: !!o.dryRun, force: !!o.force }, ui),
+          );
+          return printRestoreResult(out, res);
+        }
+        if (o.component || o.app || o.map || o.spec || o.dryRun || o.force) throw new AppError('USAGE', '--component, --app, --map, --spec, --dry-run and --force are for application and full snapshots; this is a file snapshot (use --target and --include).');
+        if (!o.target) throw new AppError('USAGE', 'A file snapshot restores under --target DIR.');
+        const target = o.target;
+        const res = await withUi(out, 'restoring', (ui) => ops.restoreFiles(id, { target, includes: o.include ?? [], keepPrivileges: !!o.keepPrivileges, spaceCheck: o.spaceCheck !== false }, ui));
+        if (out.json) out.data(res);
+        else {
+          out.out(`Restored ${res.files} files, ${res.dirs} dirs, ${formatBytes(res.bytes)} from ${res.snapshot.slice(0, 8)} to ${target}`);
+          if (res.errors.length) out.out(`${res.errors.length} file(s) could not be restored completely (listed above)`);
+        }
+        if (res.errors.length) throw new AppError('RESTORE_INCOMPLETE', `${res.errors.length} file(s) could not be restored completely.`, { details: { reported: true } });
+      });
     });
 
   snap
@@ -351,37 +214,16 @@ export function snapshotCommand(): Command {
       '\nThe source is the usual repository (--repo, --destination or the default destination). The target may\nhave another password: blobs are re-encrypted with its keys.\n\nExamples:\n  strongbox snapshot copy latest --to offsite\n  strongbox snapshot copy --all --to offsite',
     )
     .action(async (ids: string[], o: { to?: string; toRepo?: string; toPasswordFile?: string; all?: boolean }, cmd: Command) => {
-      const out = output(cmd);
       if (!o.to === !o.toRepo) throw new AppError('USAGE', 'Say where to copy to: --to DESTINATION or --to-repo LOCATION.');
       if (!o.all && ids.length === 0) throw new AppError('USAGE', 'Name the snapshots to copy (ids, prefixes or "latest"), or use --all.');
-      const target = await targetRepo(o);
-      const { signal, dispose } = interruptSignal();
-      try {
-        await withRepo(cmd, async (source) => {
-          const refs = o.all ? await listSnapshots(source) : await Promise.all(ids.map((i) => findSnapshot(source, i)));
-          const t = await openRepository(target.location, target.password, { ...(target.credentials ? { credentials: target.credentials } : {}) });
-          try {
-            const sourcePool = codecPool(source);
-            const targetPool = codecPool(t);
-            try {
-              const bar = new ProgressBar('copying', out);
-              const res = await copySnapshots({ source, target: t, decoder: sourcePool, encoder: targetPool, snapshots: refs, signal, sink: bar });
-              bar.clear();
-              if (out.json) return out.data(res);
-              for (const c of res.copied) out.out(`copied ${c.source.slice(0, 8)} → ${c.target.slice(0, 8)}`);
-              for (const c of res.skipped) out.out(`skipped ${c.source.slice(0, 8)}: already in the target as ${c.target.slice(0, 8)}`);
-              out.out(`${res.copied.length} copied, ${res.skipped.length} already there; sent ${res.blobsSent} blobs, ${formatBytes(res.bytesSent)} (${formatBytes(res.storedBytesSent)} stored)`);
-            } finally {
-              await sourcePool.close();
-              await targetPool.close();
-            }
-          } finally {
-            await t.close();
-          }
-        });
-      } finally {
-        dispose();
-      }
+      const to = copyTarget(o);
+      await withOperations(cmd, async (ops, out) => {
+        const res = await withUi(out, 'copying', (ui) => ops.copySnapshots(o.all ? 'all' : ids, to, ui));
+        if (out.json) return out.data(res);
+        for (const c of res.copied) out.out(`copied ${c.source.slice(0, 8)} → ${c.target.slice(0, 8)}`);
+        for (const c of res.skipped) out.out(`skipped ${c.source.slice(0, 8)}: already in the target as ${c.target.slice(0, 8)}`);
+        out.out(`${res.copied.length} copied, ${res.skipped.length} already there; sent ${res.blobsSent} blobs, ${formatBytes(res.bytesSent)} (${formatBytes(res.storedBytesSent)} stored)`);
+      });
     });
 
   addArchiveCommands(snap);
@@ -400,7 +242,6 @@ export function snapshotCommand(): Command {
     .option('--dry-run', 'only show what would be removed')
     .addHelpText('after', '\nPeriods are counted in UTC. The newest snapshot of each group is always kept.\nForget removes snapshots only; "strongbox repo prune" then reclaims the space.\n\nExample:\n  strongbox snapshot forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
-      const out = output(cmd);
       const policy: RetentionPolicy = {};
       for (const k of ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const) if (o[k] !== undefined) policy[k] = o[k] as number;
       if (o.keepWithin !== undefined) {
@@ -411,20 +252,15 @@ export function snapshotCommand(): Command {
         }
       }
       if (o.keepTag) policy.keepTags = o.keepTag as string[];
-      await withRepo(
-        cmd,
-        async (r) => {
-          const res = await forget({ repo: r, policy, dryRun: !!o.dryRun });
-          for (const id of res.removed) if (!res.dryRun) await auditLocal(cmd, 'snapshot.forget', id, { reason: 'snapshot forget', policy });
-          if (out.json) return out.data(res);
-          for (const g of res.groups) {
-            out.out(`host ${g.host}, paths ${g.paths.join(' ')}:`);
-            out.out(table(g.decisions.map((d) => [d.keep ? 'keep' : 'remove', d.id.slice(0, 8), d.time.replace('T', ' ').slice(0, 19), d.reasons.join(', ')]), ['Action', 'ID', 'Time (UTC)', 'Reasons']));
-          }
-          out.out(`${res.dryRun ? 'would remove' : 'removed'} ${res.removed.length} snapshot(s)${res.dryRun ? '' : '; run "strongbox repo prune" to reclaim space'}`);
-        },
-        { loadIndex: false },
-      );
+      await withOperations(cmd, async (ops, out) => {
+        const res = await ops.forgetSnapshots(policy, !!o.dryRun);
+        if (out.json) return out.data(res);
+        for (const g of res.groups) {
+          out.out(`host ${g.host}, paths ${g.paths.join(' ')}:`);
+          out.out(table(g.decisions.map((d) => [d.keep ? 'keep' : 'remove', d.id.slice(0, 8), d.time.replace('T', ' ').slice(0, 19), d.reasons.join(', ')]), ['Action', 'ID', 'Time (UTC)', 'Reasons']));
+        }
+        out.out(`${res.dryRun ? 'would remove' : 'removed'} ${res.removed.length} snapshot(s)${res.dryRun ? '' : '; run "strongbox repo prune" to reclaim space'}`);
+      });
     });
 
   return snap;

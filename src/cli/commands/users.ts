@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { AppError, localActor, registerSecret, systemClock } from '../../kernel/index.js';
-import { ROLES, type Role, type TokenInfo, type User } from '../../catalog/index.js';
-import type { AuditEntry } from '../../catalog/index.js';
+import { ROLES, type Role, type TokenInfo, type User } from '../../operations/index.js';
+import type { AuditEntry } from '../../operations/index.js';
 import { table } from '../render.js';
 import { output, parseCount, withInstance } from '../context.js';
 import { remote } from '../remote.js';

@@ -22,7 +22,8 @@ export const ADMIN_PASSWORD = 'admin-password-for-tests';
 
 export async function startServe(root: string, o: { env?: NodeJS.ProcessEnv; args?: string[]; adminPassword?: string | null } = {}): Promise<ServerProc> {
   const local = instanceCli(root);
-  const env = local.env({ ...(o.adminPassword === null ? {} : { STRONGBOX_ADMIN_PASSWORD: o.adminPassword ?? ADMIN_PASSWORD }), STRONGBOX_LOG_LEVEL: 'debug', ...o.env });
+  // Every answer of the server is checked against its route's response schema (api/contract/schemas.ts).
+  const env = local.env({ ...(o.adminPassword === null ? {} : { STRONGBOX_ADMIN_PASSWORD: o.adminPassword ?? ADMIN_PASSWORD }), STRONGBOX_LOG_LEVEL: 'debug', STRONGBOX_CHECK_RESPONSES: '1', ...o.env });
   if (o.adminPassword === null) delete env.STRONGBOX_ADMIN_PASSWORD;
   delete env.STRONGBOX_SERVER;
   delete env.STRONGBOX_TOKEN;

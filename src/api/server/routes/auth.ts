@@ -1,3 +1,4 @@
+import * as R from '../../contract/schemas.js';
 import type { MeView } from '../../contract/responses.js';
 import { AppError } from '../../../kernel/index.js';
 import { LoginBody, PasswordBody } from '../../contract/index.js';
@@ -10,6 +11,7 @@ export function authRoutes(t: RouteTable, o: { limiter: LoginLimiter; secureCook
   t.add({
     method: 'POST',
     url: '/api/auth/login',
+    response: R.Login,
     access: 'public',
     tag: 'auth',
     summary: 'Sign in: sets an HTTP-only session cookie and returns the CSRF token for state-changing requests',
@@ -39,6 +41,7 @@ export function authRoutes(t: RouteTable, o: { limiter: LoginLimiter; secureCook
   t.add({
     method: 'POST',
     url: '/api/auth/logout',
+    response: R.Ok,
     access: 'authenticated',
     beforePasswordChange: true,
     tag: 'auth',
@@ -54,6 +57,7 @@ export function authRoutes(t: RouteTable, o: { limiter: LoginLimiter; secureCook
   t.add({
     method: 'GET',
     url: '/api/auth/me',
+    response: R.Me,
     access: 'authenticated',
     beforePasswordChange: true,
     tag: 'auth',
@@ -67,6 +71,7 @@ export function authRoutes(t: RouteTable, o: { limiter: LoginLimiter; secureCook
   t.add({
     method: 'POST',
     url: '/api/auth/password',
+    response: R.Ok,
     access: 'authenticated',
     beforePasswordChange: true,
     tag: 'auth',

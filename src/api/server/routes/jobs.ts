@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import * as R from '../../contract/schemas.js';
 import type { JobView } from '../../contract/responses.js';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +23,7 @@ export function jobRoutes(t: RouteTable): void {
   t.add({
     method: 'GET',
     url: '/api/jobs',
+    response: z.array(R.Job),
     access: 'viewer',
     tag: 'jobs',
     summary: 'Recent jobs, newest first (filters: app, kind, phase, limit)',
@@ -31,11 +34,13 @@ export function jobRoutes(t: RouteTable): void {
     },
   });
 
-  t.add({ method: 'GET', url: '/api/jobs/:id', access: 'viewer', tag: 'jobs', summary: 'One job: phase, progress per component, result, warnings and errors', handler: async ({ params, core }): Promise<JobView> => getJob(core, params.id!) });
+  t.add({ method: 'GET', url: '/api/jobs/:id',
+    response: R.Job, access: 'viewer', tag: 'jobs', summary: 'One job: phase, progress per component, result, warnings and errors', handler: async ({ params, core }): Promise<JobView> => getJob(core, params.id!) });
 
   t.add({
     method: 'GET',
     url: '/api/jobs/:id/log',
+    response: R.JobLog,
     access: 'viewer',
     tag: 'jobs',
     summary: 'A job\'s log lines (after: only lines after this sequence number)',
@@ -113,6 +118,7 @@ export function jobRoutes(t: RouteTable): void {
   t.add({
     method: 'POST',
     url: '/api/jobs/:id/cancel',
+    response: R.Job,
     access: 'operator',
     tag: 'jobs',
     summary: 'Cancel a job: queued ones at once; running ones stop at the next safe point (post hooks still run)',

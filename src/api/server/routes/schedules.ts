@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import * as R from '../../contract/schemas.js';
 import { AppError } from '../../../kernel/index.js';
 import { checkTimezone, describeCron, nextRuns, resolveCron, type RetentionRules, type Schedule } from '../../../jobs/index.js';
 import { loadSpecs } from '../../../app/index.js';
@@ -19,12 +21,14 @@ async function checkTargets(core: ServerCore, b: { kind: string; app?: string | 
 }
 
 export function scheduleRoutes(t: RouteTable): void {
-  t.add({ method: 'GET', url: '/api/schedules', access: 'viewer', tag: 'schedules', summary: 'Schedules with their next five run times', handler: async ({ core }) => (await core.inst.schedules.list()).map((s) => view(core, s)) });
-  t.add({ method: 'GET', url: '/api/schedules/:name', access: 'viewer', tag: 'schedules', summary: 'One schedule', handler: async ({ params, core }) => view(core, await core.inst.schedules.get(params.name!)) });
+  t.add({ method: 'GET', url: '/api/schedules', response: z.array(R.Schedule), access: 'viewer', tag: 'schedules', summary: 'Schedules with their next five run times', handler: async ({ core }) => (await core.inst.schedules.list()).map((s) => view(core, s)) });
+  t.add({ method: 'GET', url: '/api/schedules/:name',
+    response: R.Schedule, access: 'viewer', tag: 'schedules', summary: 'One schedule', handler: async ({ params, core }) => view(core, await core.inst.schedules.get(params.name!)) });
 
   t.add({
     method: 'POST',
     url: '/api/schedules',
+    response: R.Schedule,
     access: 'operator',
     tag: 'schedules',
     summary: 'Add a schedule: an application\'s snapshots, full snapshots or maintenance, at a preset (hourly, daily, weekly) or cron time, with retention',
@@ -47,6 +51,7 @@ export function scheduleRoutes(t: RouteTable): void {
   t.add({
     method: 'PATCH',
     url: '/api/schedules/:name',
+    response: R.Schedule,
     access: 'operator',
     tag: 'schedules',
     summary: 'Change a schedule (time, zone, retention, tags, destination, pause)',
@@ -67,6 +72,7 @@ export function scheduleRoutes(t: RouteTable): void {
     t.add({
       method: 'POST',
       url: `/api/schedules/:name/${paused ? 'pause' : 'resume'}`,
+      response: R.Schedule,
       access: 'operator',
       tag: 'schedules',
       summary: paused ? 'Pause a schedule' : 'Resume a paused schedule',
@@ -82,6 +88,7 @@ export function scheduleRoutes(t: RouteTable): void {
   t.add({
     method: 'POST',
     url: '/api/schedules/:name/run',
+    response: R.Job,
     access: 'operator',
     tag: 'schedules',
     summary: 'Run a schedule now (with its retention); skipped when its previous run is still going',
@@ -98,6 +105,7 @@ export function scheduleRoutes(t: RouteTable): void {
   t.add({
     method: 'GET',
     url: '/api/schedules/:name/retention',
+    response: R.RetentionPreview,
     access: 'viewer',
     tag: 'schedules',
     summary: 'What the schedule\'s retention would keep and forget now (a dry run)',
@@ -110,6 +118,7 @@ export function scheduleRoutes(t: RouteTable): void {
   t.add({
     method: 'DELETE',
     url: '/api/schedules/:name',
+    response: R.Ack('removed'),
     access: 'operator',
     tag: 'schedules',
     summary: 'Remove a schedule (its snapshots stay)',
@@ -124,6 +133,7 @@ export function scheduleRoutes(t: RouteTable): void {
   t.add({
     method: 'POST',
     url: '/api/schedules/preview',
+    response: R.CronPreview,
     access: 'viewer',
     tag: 'schedules',
     summary: 'Check a preset or cron expression: its canonical form, a description and the next run times',

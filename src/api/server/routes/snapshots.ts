@@ -1,3 +1,4 @@
+import * as R from '../../contract/schemas.js';
 import { createWriteStream, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
   t.add({
     method: 'GET',
     url: '/api/snapshots',
+    response: R.SnapshotList,
     access: 'viewer',
     tag: 'snapshots',
     summary: 'List snapshots of a destination (default: the default destination), newest first, with filters',
@@ -36,6 +38,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
   t.add({
     method: 'GET',
     url: '/api/snapshots/:id',
+    response: R.SnapshotDetail,
     access: 'viewer',
     tag: 'snapshots',
     summary: 'One snapshot (id, unique prefix or "latest"): the whole manifest — components, hooks, warnings, errors',
@@ -49,6 +52,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
   t.add({
     method: 'GET',
     url: '/api/snapshots/:id/logs',
+    response: R.Lines,
     access: 'viewer',
     tag: 'snapshots',
     summary: 'The log an application or full snapshot keeps (hooks, tools, components)',
@@ -61,6 +65,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
   t.add({
     method: 'POST',
     url: '/api/snapshots',
+    response: R.Job,
     access: 'operator',
     tag: 'snapshots',
     summary: 'Start a snapshot: of applications (partial) or full; returns the job (202)',
@@ -74,6 +79,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
   t.add({
     method: 'DELETE',
     url: '/api/snapshots/:id',
+    response: R.Ack('deleted'),
     access: 'admin',
     tag: 'snapshots',
     summary: 'Delete a snapshot (pinned ones must be unpinned first); space is reclaimed by maintenance (prune)',
@@ -87,6 +93,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     t.add({
       method: pin ? 'POST' : 'DELETE',
       url: '/api/snapshots/:id/pin',
+      response: R.Pin,
       // Pinning keeps history (operators); unpinning lets it be removed (admins).
       access: pin ? 'operator' : 'admin',
       tag: 'snapshots',
@@ -107,6 +114,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
   t.add({
     method: 'POST',
     url: '/api/snapshots/:id/restore',
+    response: R.Job,
     access: 'operator',
     tag: 'snapshots',
     summary: 'Restore (admin; operators when allowed in settings) or dry-run (operator): plan, preflight, apply; returns the job (202)',
@@ -125,6 +133,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
   t.add({
     method: 'POST',
     url: '/api/snapshots/:id/copy',
+    response: R.Job,
     access: 'operator',
     tag: 'snapshots',
     summary: 'Replicate a snapshot (or "all") to another destination; only missing data is sent, re-runs copy nothing; returns the job',
@@ -138,6 +147,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
   t.add({
     method: 'POST',
     url: '/api/snapshots/:id/download',
+    response: R.Job,
     access: 'operator',
     tag: 'snapshots',
     summary: 'Prepare a snapshot as one encrypted archive file (admin by default); returns the job, whose result names the file to GET',
@@ -156,6 +166,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
   t.add({
     method: 'POST',
     url: '/api/snapshots/upload',
+    response: R.Job,
     access: 'admin',
     tag: 'snapshots',
     summary: 'Upload an archive (application/octet-stream body, password in X-Archive-Password): verified completely, then imported; returns the job',

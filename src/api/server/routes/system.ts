@@ -1,18 +1,20 @@
-import { AppError } from '../../../kernel/index.js';
-import { fingerprint, loadApplication, parseLicense, signatureValid } from '../../../spec/index.js';
+import * as R from '../../contract/schemas.js';
+import { installLicense, listLicenses, removeLicense } from '../../../operations/index.js';
 import { VERSION } from '../../../app/index.js';
 import { AuditQuery, MaintenanceBody, NotificationSettings, SecuritySettings } from '../../contract/index.js';
-import type { ZodType } from 'zod';
+import { z, type ZodType } from 'zod';
 import type { ServerCore } from '../core.js';
 import type { RouteTable } from '../http.js';
 import { renderMetrics } from '../metrics.js';
 
 export function systemRoutes(t: RouteTable): void {
-  t.add({ method: 'GET', url: '/healthz', access: 'public', tag: 'system', summary: 'Liveness: the process answers', handler: async () => ({ status: 'ok', version: VERSION }) });
+  t.add({ method: 'GET', url: '/healthz',
+    response: R.Health, access: 'public', tag: 'system', summary: 'Liveness: the process answers', handler: async () => ({ status: 'ok', version: VERSION }) });
 
   t.add({
     method: 'GET',
     url: '/readyz',
+    response: R.Health,
     access: 'public',
     tag: 'system',
     summary: 'Readiness: the catalog answers and the scheduler runs',
@@ -42,56 +44,37 @@ export function systemRoutes(t: RouteTable): void {
   t.add({
     method: 'GET',
     url: '/api/licenses',
+    response: z.array(R.InstalledLicense),
     access: 'viewer',
     tag: 'licenses',
     summary: 'Installed licenses',
-    async handler({ core }) {
-      return (await core.inst.licenses.list()).map((l) => {
-        const d = parseLicense(l.document);
-        return { ...d.license, keyFingerprint: l.keyFingerprint, installedAt: l.installedAt };
-      });
-    },
+    handler: async ({ core }) => listLicenses(core.env),
   });
 
   t.add({
     method: 'POST',
     url: '/api/licenses',
+    response: R.InstalledLicense.extend({ installed: z.string() }),
     access: 'admin',
     tag: 'licenses',
     summary: 'Install a license (the JSON document a vendor issued); it must be signed by the key of an application of this instance',
-    async handler({ req, actor, core }) {
-      const text = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
-      const doc = parseLicense(text);
-      const keys = new Set<string>();
-      for (const a of await core.inst.applications.list()) {
-        const k = loadApplication(a.specText, a.name).spec.license?.publicKey;
-        if (k) keys.add(k);
-      }
-      const key = [...keys].find((k) => signatureValid(doc, k));
-      if (!key) {
-        await core.audit(actor, 'license.install', doc.license.id, req.ip, 'refused');
-        throw new AppError('INVALID_ARGUMENT', keys.size === 0 ? 'No application of this instance names a vendor key, so no license can be checked: add the vendor\'s application spec first.' : `The license's signature does not match the vendor key of any application here (${[...keys].map(fingerprint).join(', ')}); it was changed, or is for another vendor.`);
-      }
-      await core.inst.licenses.put({ id: doc.license.id, keyFingerprint: fingerprint(key), licensee: doc.license.licensee, document: text, installedAt: core.clock.now().toISOString() });
-      await core.audit(actor, 'license.install', doc.license.id, req.ip, 'ok', { product: doc.license.product, expiresAt: doc.license.expiresAt });
-      return { installed: doc.license.id, ...doc.license, keyFingerprint: fingerprint(key) };
+    async handler({ req, caller, core }) {
+      return installLicense(core.env, typeof req.body === 'string' ? req.body : JSON.stringify(req.body), caller);
     },
   });
 
   t.add({
     method: 'DELETE',
     url: '/api/licenses/:id',
+    response: R.Ack('removed'),
     access: 'admin',
     tag: 'licenses',
     summary: 'Remove a license',
-    async handler({ req, params, actor, core }) {
-      if (!(await core.inst.licenses.remove(params.id!))) throw new AppError('NOT_FOUND', `No license "${params.id}".`);
-      await core.audit(actor, 'license.remove', params.id!, req.ip, 'ok');
-      return { removed: params.id };
-    },
+    handler: async ({ params, caller, core }) => removeLicense(core.env, params.id!, caller),
   });
 
-  t.add({ method: 'GET', url: '/api/audit', access: 'admin', tag: 'audit', summary: 'The audit log, newest first (filters: actor, action prefix, since, limit)', query: AuditQuery, handler: async ({ query, core }) => core.inst.audit.list(query as never) });
+  t.add({ method: 'GET', url: '/api/audit',
+    response: R.Audit, access: 'admin', tag: 'audit', summary: 'The audit log, newest first (filters: actor, action prefix, since, limit)', query: AuditQuery, handler: async ({ query, core }) => core.inst.audit.list(query as never) });
 
   settingRoutes(t, {
     key: 'notifications',
@@ -115,6 +98,7 @@ export function systemRoutes(t: RouteTable): void {
   t.add({
     method: 'POST',
     url: '/api/maintenance',
+    response: R.Job,
     access: 'admin',
     tag: 'maintenance',
     summary: 'Run maintenance now: check (reading back a share of the data), then prune; returns the job',
@@ -128,10 +112,11 @@ export function systemRoutes(t: RouteTable): void {
 
 /** A setting as a GET and an admin PUT (validated, audited). */
 function settingRoutes<T>(t: RouteTable, o: { key: string; schema: ZodType<T>; read: string; write: string; view: (core: ServerCore) => Promise<unknown>; save: (core: ServerCore, body: T) => Promise<void>; audit: (body: T) => Record<string, unknown> }): void {
-  t.add({ method: 'GET', url: `/api/settings/${o.key}`, access: 'admin', tag: 'settings', summary: o.read, handler: async ({ core }) => o.view(core) });
+  t.add({ method: 'GET', url: `/api/settings/${o.key}`, response: o.schema, access: 'admin', tag: 'settings', summary: o.read, handler: async ({ core }) => o.view(core) });
   t.add({
     method: 'PUT',
     url: `/api/settings/${o.key}`,
+    response: o.schema,
     access: 'admin',
     tag: 'settings',
     summary: o.write,

@@ -1,13 +1,17 @@
+import { z } from 'zod';
+import * as R from '../../contract/schemas.js';
 import { AppError } from '../../../kernel/index.js';
 import { TokenBody, UserBody, UserPatch } from '../../contract/index.js';
 import type { RouteTable } from '../http.js';
 
 export function userRoutes(t: RouteTable): void {
-  t.add({ method: 'GET', url: '/api/users', access: 'admin', tag: 'users', summary: 'List users', handler: async ({ core }) => core.inst.accounts.list() });
+  t.add({ method: 'GET', url: '/api/users',
+    response: z.array(R.User), access: 'admin', tag: 'users', summary: 'List users', handler: async ({ core }) => core.inst.accounts.list() });
 
   t.add({
     method: 'POST',
     url: '/api/users',
+    response: R.User,
     access: 'admin',
     tag: 'users',
     summary: 'Add a user (by default they must change the password at first sign-in)',
@@ -23,6 +27,7 @@ export function userRoutes(t: RouteTable): void {
   t.add({
     method: 'PATCH',
     url: '/api/users/:name',
+    response: R.User,
     access: 'admin',
     tag: 'users',
     summary: 'Change a user\'s role or set a new password (their sessions end; a new password also revokes their tokens unless keepTokens)',
@@ -42,6 +47,7 @@ export function userRoutes(t: RouteTable): void {
   t.add({
     method: 'DELETE',
     url: '/api/users/:name',
+    response: R.Ack('removed'),
     access: 'admin',
     tag: 'users',
     summary: 'Remove a user (their sessions and tokens end)',
@@ -55,6 +61,7 @@ export function userRoutes(t: RouteTable): void {
   t.add({
     method: 'GET',
     url: '/api/tokens',
+    response: z.array(R.Token),
     access: 'viewer',
     tag: 'tokens',
     summary: 'List API tokens (yours; an admin sees all)',
@@ -64,6 +71,7 @@ export function userRoutes(t: RouteTable): void {
   t.add({
     method: 'POST',
     url: '/api/tokens',
+    response: R.TokenCreated,
     access: 'viewer',
     tag: 'tokens',
     summary: 'Create an API token for yourself; the token is shown once',
@@ -81,6 +89,7 @@ export function userRoutes(t: RouteTable): void {
   t.add({
     method: 'DELETE',
     url: '/api/tokens/:id',
+    response: R.Token,
     access: 'viewer',
     tag: 'tokens',
     summary: 'Revoke a token (yours; an admin may revoke any)',

@@ -1,42 +1,13 @@
-import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { AppError, EXIT_PARTIAL } from '../../kernel/index.js';
-import type { AppRestoreResult, TargetMapping } from '../../engine/index.js';
-import { readSpec } from './app.js';
-import { listSnapshots, type Snapshot, type SnapshotRef } from '../../tree/index.js';
-import { cachedSnapshots, instanceHome, restoreSnapshotRef, snapshotApplications } from '../../app/index.js';
-import type { Repository } from '../../repo/index.js';
-import { formatBytes, formatDuration, ProgressBar, table, type Output } from '../render.js';
-import { interruptSignal, outcome, output, resolveRepo, withInstance } from '../context.js';
+import type { AppRestoreResult, Snapshot, TargetMapping } from '../../operations/index.js';
+import { formatBytes, formatDuration, quoteControl, table, type Output } from '../render.js';
+import { outcome } from '../context.js';
 
+/**
+ * How snapshots and their restores look on the command line: the same
+ * renderers for a local run and a server's job.
+ */
 
-/** Snapshot listings through the catalog's cache when this machine has an instance; straight from the repository otherwise. */
-export async function listSnapshotsCached(repo: Repository): Promise<SnapshotRef[]> {
-  if (!existsSync(join(instanceHome(), 'catalog.sqlite'))) return listSnapshots(repo);
-  return withInstance((inst) => cachedSnapshots(inst, repo));
-}
-
-export async function createAppSnapshot(cmd: Command, o: { app?: string[]; full?: boolean; tag?: string[]; note?: string; host?: string }): Promise<void> {
-  const out = output(cmd);
-  const { signal, dispose } = interruptSignal();
-  try {
-    const target = { name: null, ...(await resolveRepo(cmd)) };
-    await withInstance(async (inst) => {
-      if (o.full && (await inst.applications.list()).length === 0) out.err('note: this instance has no applications yet; the full snapshot holds only the instance state');
-      const bar = new ProgressBar('backing up', out);
-      let res;
-      try {
-        res = await snapshotApplications(inst, target, { ...(o.app ? { apps: o.app } : {}), full: !!o.full, tags: o.tag ?? [], ...(o.note ? { note: o.note } : {}), ...(o.host ? { host: o.host } : {}) }, { signal, sink: bar });
-      } finally {
-        bar.clear();
-      }
-      printAppSnapshotResult(out, res);
-    });
-  } finally {
-    dispose();
-  }
-}
 
 /** Prints a snapshot's outcome the same way for a local run and a server's job. */
 export function printAppSnapshotResult(out: Output, res: { id: string; snapshot: Snapshot }): void {
@@ -111,32 +82,6 @@ export function parseMaps(maps: string[] | undefined): TargetMapping[] {
   });
 }
 
-export async function restoreAppSnapshot(
-  cmd: Command,
-  repo: Repository,
-  ref: SnapshotRef,
-  o: { component?: string[]; app?: string[]; map?: string[]; spec?: string[]; spaceCheck?: boolean; dryRun?: boolean; force?: boolean },
-): Promise<void> {
-  const out = output(cmd);
-  const { signal, dispose } = interruptSignal();
-  try {
-    await withInstance(async (inst) => {
-      const bar = new ProgressBar('restoring', out);
-      let res: AppRestoreResult;
-      try {
-        const specs = (o.spec ?? []).map((f) => readSpec(f));
-        // The local CLI acts as this machine's admin: it can read the instance's key and catalog anyway.
-        res = await restoreSnapshotRef(inst, repo, ref, { ...(o.app ? { apps: o.app } : {}), ...(o.component ? { components: o.component } : {}), maps: parseMaps(o.map), specs, ...(o.spaceCheck === false ? { spaceCheck: false } : {}), dryRun: !!o.dryRun, force: !!o.force }, { signal, sink: bar, role: 'admin' });
-      } finally {
-        bar.clear();
-      }
-      printRestoreResult(out, res);
-    });
-  } finally {
-    dispose();
-  }
-}
-
 /** Prints a restore's plan or outcome and sets the exit status, for a local run and a server's job alike. */
 export function printRestoreResult(out: Output, res: AppRestoreResult): void {
   if (out.json) out.data(res);
@@ -172,4 +117,45 @@ function printRestore(out: Output, res: AppRestoreResult): void {
   for (const h of res.hooks.filter((h) => h.status !== 'succeeded')) out.err(`hook ${h.phase} ${h.name}: ${h.status}${h.error ? ` — ${h.error}` : ''}`);
   for (const s of res.skipped) out.err(`${s.app}/${s.component}: left out, ${s.reason}`);
   out.out(`Restore of ${res.snapshot.slice(0, 8)}: ${res.status}`);
+}
+
+/** The snapshot listing, the same for a local repository and a server. */
+export function renderSnapshotList(out: Output, all: { id: string; snapshot: Snapshot }[]): void {
+  if (out.json) return out.data(all.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })));
+  if (all.length === 0) return out.out('No snapshots yet. Create one with "strongbox snapshot create --path DIR".');
+  out.out(
+    table(
+      all.map((s) => [
+        s.id.slice(0, 8),
+        s.snapshot.time.replace('T', ' ').slice(0, 19),
+        s.snapshot.host,
+        s.snapshot.type ?? 'files',
+        s.snapshot.status ?? (s.snapshot.partial ? 'partial' : 'completed'),
+        s.snapshot.tags.join(','),
+        formatBytes(s.snapshot.summary.bytes),
+        s.snapshot.applications ? s.snapshot.applications.map((a) => `${a.name} ${a.version}`).join(', ') : s.snapshot.paths.join(' '),
+      ]),
+      ['ID', 'Time (UTC)', 'Host', 'Type', 'Status', 'Tags', 'Size', 'Applications / paths'],
+    ),
+  );
+  out.out(`${all.length} snapshot(s)`);
+}
+
+/** A plain file snapshot's manifest in words: the same output locally and through a server. */
+export function showFileSnapshot(out: Output, id: string, m: Snapshot): void {
+  const lines = [
+    `snapshot  ${id}`,
+    `time      ${m.time}`,
+    `host      ${quoteControl(m.host)} (user ${quoteControl(m.username)})`,
+    `paths     ${quoteControl(m.paths.join(', '))}`,
+    `tags      ${quoteControl(m.tags.join(', ')) || '-'}`,
+    `parent    ${m.parent ?? '-'}`,
+    `status    ${m.partial ? `partial: ${m.warningCount} item(s) could not be read` : 'complete'}`,
+    `files     ${m.summary.files} (${m.summary.newFiles} new, ${m.summary.changedFiles} changed, ${m.summary.unchangedFiles} unchanged), ${m.summary.dirs} dirs`,
+    `size      ${formatBytes(m.summary.bytes)}; added ${formatBytes(m.summary.newBytes)} (${formatBytes(m.summary.storedBytes)} stored)`,
+    `duration  ${formatDuration(m.summary.durationMs)}`,
+    `program   ${quoteControl(m.program)}`,
+  ];
+  for (const w of m.warnings) lines.push(`warning   ${quoteControl(w.path ? w.path + ': ' : '')}${quoteControl(w.message)}`);
+  out.out(lines.join('\n'));
 }
