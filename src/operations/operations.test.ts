@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ManualClock, type ProgressSink } from '../kernel/index.js';
 import { openInstance, type Instance } from '../app/index.js';
+import { generateVendorKeys } from '../spec/index.js';
 import { backupPaths, CommandRepositories, createRepository, createSnapshot, jobOperations, perform, prepare, restoreSnapshot, type Caller, type Env, type Where } from './index.js';
 
 // Every prepare, as a table: what it refuses (and with which code) before a job exists, and the job it describes.
@@ -26,13 +27,13 @@ before(async () => {
   writeFileSync(join(root, 'data', 'a.txt'), 'hello');
   inst = await openInstance(join(root, 'home'));
   await inst.applications.put('site', '1.0.0', spec('site'), false);
-  await inst.applications.put('paid', '1.0.0', spec('paid', '  license: { publicKey: "MCowBQYDK2VwAyEAq8ZfHbNqg8gBz7nPzeGOx7p3Ck0FJpmIqN1Ch+ly0EM=" }\n'), false);
   const repo = { location: join(root, 'repo'), password: 'pw-for-tests' };
   await createRepository(repo, {});
   env = { inst, clock: new ManualClock(new Date('2026-06-01T00:00:00Z')), repos: new CommandRepositories() };
   where = { target: { name: null, ...repo } };
   fileSnapshot = (await backupPaths(env, { where, paths: [join(root, 'data')], excludes: [], tags: [] }, {})).id;
   fullSnapshot = (await perform(createSnapshot, env, { full: true, apps: [], where, tags: [] }, admin, { sink: quiet })).id;
+  await inst.applications.put('paid', '1.0.0', spec('paid', `  license: { publicKey: "${generateVendorKeys().publicKey}" }\n`), false);
 });
 
 after(async () => {
