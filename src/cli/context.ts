@@ -98,6 +98,35 @@ export async function withOperations<T>(cmd: Command, fn: (ops: Operations, out:
   }
 }
 
+/**
+ * The action of a command that calls one operation and prints its answer:
+ * the answer as JSON with --json, otherwise in words. Commander passes the
+ * command's arguments, then its options, then the command itself (the last).
+ */
+export function answer<A extends unknown[], R>(call: (ops: Operations, ...args: A) => Promise<R>, words: (r: R, ...args: A) => string | string[]): (...all: A) => Promise<void> {
+  return (...args) => {
+    return withOperations(args[args.length - 1] as Command, async (ops, out) => {
+      const r = await call(ops, ...args);
+      if (out.json) return out.data(r);
+      const w = words(r, ...args);
+      for (const line of Array.isArray(w) ? w : [w]) out.out(line);
+    });
+  };
+}
+
+/**
+ * The action of a command that calls one operation and draws its answer: the
+ * answer (or `json` of it) as JSON with --json, otherwise `draw`.
+ */
+export function rendered<A extends unknown[], R>(call: (ops: Operations, ...args: A) => Promise<R>, draw: (out: Output, r: R, ops: Operations) => void, json: (r: R) => unknown = (r) => r): (...all: A) => Promise<void> {
+  return (...args) =>
+    withOperations(args[args.length - 1] as Command, async (ops, out) => {
+      const r = await call(ops, ...args);
+      if (out.json) out.data(json(r));
+      else draw(out, r, ops);
+    });
+}
+
 /** A progress bar and Ctrl-C for a long operation, cleared and released whatever happens. */
 export async function withUi<T>(out: Output, label: string, fn: (ui: Ui) => Promise<T>): Promise<T> {
   const { signal, dispose } = interruptSignal();

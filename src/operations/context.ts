@@ -61,12 +61,8 @@ function open(t: Target): Promise<Repository> {
   return openRepository(t.location, t.password, { loadIndex: false, ...(t.credentials ? { credentials: t.credentials } : {}) });
 }
 
-/**
- * The server's repositories: lookups share one handle per destination for the
- * life of the server; every job's run opens its own (jobs run side by side and
- * keep their own index and pack writers).
- */
-export class ServerRepositories implements Repositories {
+/** Repositories kept open by location, each opened once (opening derives the key), closed together. */
+abstract class KeptRepositories implements Repositories {
   private readonly open = new Map<string, Promise<Repository>>();
 
   async read<T>(t: Target, fn: (repo: Repository) => Promise<T>): Promise<T> {
@@ -79,6 +75,20 @@ export class ServerRepositories implements Repositories {
     return fn(await p);
   }
 
+  abstract work<T>(t: Target, fn: (repo: Repository) => Promise<T>): Promise<T>;
+
+  async close(): Promise<void> {
+    for (const p of this.open.values()) await p.then((r) => r.close()).catch(() => undefined);
+    this.open.clear();
+  }
+}
+
+/**
+ * The server's repositories: lookups share one handle per destination for the
+ * life of the server; every job's run opens its own (jobs run side by side and
+ * keep their own index and pack writers).
+ */
+export class ServerRepositories extends KeptRepositories {
   async work<T>(t: Target, fn: (repo: Repository) => Promise<T>): Promise<T> {
     const repo = await open(t);
     try {
@@ -87,34 +97,12 @@ export class ServerRepositories implements Repositories {
       await repo.close();
     }
   }
-
-  async close(): Promise<void> {
-    for (const p of this.open.values()) await p.then((r) => r.close()).catch(() => undefined);
-    this.open.clear();
-  }
 }
 
 /** One command's repositories: each is opened once, for lookups and work alike, and closed when the command ends. */
-export class CommandRepositories implements Repositories {
-  private readonly open = new Map<string, Promise<Repository>>();
-
-  async read<T>(t: Target, fn: (repo: Repository) => Promise<T>): Promise<T> {
-    let p = this.open.get(key(t));
-    if (!p) {
-      p = open(t);
-      this.open.set(key(t), p);
-      p.catch(() => this.open.delete(key(t)));
-    }
-    return fn(await p);
-  }
-
+export class CommandRepositories extends KeptRepositories {
   work<T>(t: Target, fn: (repo: Repository) => Promise<T>): Promise<T> {
     return this.read(t, fn);
-  }
-
-  async close(): Promise<void> {
-    for (const p of this.open.values()) await p.then((r) => r.close()).catch(() => undefined);
-    this.open.clear();
   }
 }
 

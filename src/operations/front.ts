@@ -1,5 +1,5 @@
 import type { ProgressSink } from '../kernel/index.js';
-import type { AppRestoreResult, BackupResult, CheckResult, DiffResult, Entry, ForgetResult, PruneResult, RebuildResult, RepoStats, RestoreResult, RetentionPolicy, TargetMapping } from '../engine/index.js';
+import type { AppRestoreResult, CopyResult, BackupResult, CheckResult, DiffResult, Entry, ForgetResult, PruneResult, RebuildResult, RepoStats, RestoreResult, RetentionPolicy, TargetMapping } from '../engine/index.js';
 import type { KeyListing } from '../repo/index.js';
 import type { JobRecord } from '../jobs/index.js';
 import type { SnapshotFilter, SnapshotRef } from '../tree/index.js';
@@ -7,6 +7,8 @@ import type { ApplicationDetail, ApplicationView, RemoveApplicationResult, SpecC
 import type { DestinationView, StoreSecret, Validation } from './destinations.js';
 import type { ListedSnapshot } from './snapshot-admin.js';
 import type { InstalledLicense } from './licenses.js';
+import type { AuditQueryOptions } from './accounts.js';
+import type { AuditEntry, Role, TokenInfo, User } from '../catalog/index.js';
 import type { LicenseBody } from '../spec/index.js';
 
 /** How a front end follows a long operation: progress to a sink, Ctrl-C to a signal. */
@@ -41,13 +43,8 @@ export interface UploadSummary {
   storedBytesSent: number;
 }
 
-export interface CopySummary {
-  copied: { source: string; target: string }[];
-  skipped: { source: string; target: string }[];
-  blobsSent: number;
-  bytesSent: number;
-  storedBytesSent: number;
-}
+/** What a copy did, the same locally and from a server's job. */
+export type CopySummary = CopyResult;
 
 /** Where a copy goes: a destination of the instance, or (this machine only) a repository with its own password. */
 export type CopyTo = { destination: string } | { location: string; password: string };
@@ -122,6 +119,16 @@ export interface Operations {
   addKey(password: string): Promise<{ id: string }>;
   removeKey(prefix: string): Promise<{ removed: string }>;
   changePassword(password: string): Promise<{ id: string; removed: string }>;
+
+  listUsers(): Promise<User[]>;
+  addUser(r: { name: string; role: Role; password: string; mustChangePassword: boolean }): Promise<User>;
+  updateUser(name: string, r: { role?: Role; password?: string; mustChangePassword?: boolean; keepTokens?: boolean }): Promise<User>;
+  removeUser(name: string): Promise<{ removed: string }>;
+  listTokens(): Promise<TokenInfo[]>;
+  /** A token for `user` (this machine: default admin; a server: always the caller). */
+  createToken(r: { name: string; user: string; role?: Role | undefined; expiresInDays?: number | undefined }): Promise<TokenInfo & { token: string }>;
+  revokeToken(idOrName: string): Promise<TokenInfo>;
+  auditLog(q: AuditQueryOptions): Promise<AuditEntry[]>;
 
   listLicenses(): Promise<InstalledLicense[]>;
   installLicense(text: string): Promise<LicenseBody & { installed: string; keyFingerprint: string }>;

@@ -22,3 +22,4 @@ export * from './front.js';
 export * from './local.js';
 export * from './vocabulary.js';
 export * from './licenses.js';
+export * from './accounts.js';

@@ -9,6 +9,7 @@ import { perform } from './operation.js';
 import { addKey, changePassword, checkRepository, listKeys, pruneRepository, rebuildRepositoryIndex, removeKey, repositoryStats, unlockRepository } from './repository.js';
 import { forgetSnapshots } from './retention.js';
 import { installLicense, listLicenses, removeLicense } from './licenses.js';
+import { addUser, auditLog, createToken, listTokens, listUsers, removeUser, revokeToken, updateUser } from './accounts.js';
 import { createSnapshot } from './snapshot-create.js';
 import { deleteSnapshot, listSnapshotsOf, pinSnapshot, showSnapshot, snapshotLog, unpinSnapshot } from './snapshot-admin.js';
 import { restoreFiles, restoreSnapshot, snapshotKind } from './snapshot-restore.js';
@@ -48,6 +49,27 @@ export class LocalOperations implements Operations {
     return { env, where: await this.o.where(env.inst) };
   }
 
+  /** An operation on the command's repository, in its arguments' order. */
+  private on<A extends unknown[], R>(fn: (env: Env, where: Where, ...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    return async (...args) => {
+      const { env, where } = await this.at();
+      return fn(env, where, ...args);
+    };
+  }
+
+  readonly snapshotKind = this.on(snapshotKind);
+  readonly listSnapshots = this.on(listSnapshotsOf);
+  readonly showSnapshot = this.on(showSnapshot);
+  readonly snapshotLog = this.on(snapshotLog);
+  readonly listFiles = this.on(listFiles);
+  readonly diff = this.on(diff);
+  readonly repositoryStats = this.on(repositoryStats);
+  readonly unlockRepository = this.on(unlockRepository);
+  readonly listKeys = this.on(listKeys);
+  readonly addKey = this.on(addKey);
+  readonly removeKey = this.on(removeKey);
+  readonly changePassword = this.on(changePassword);
+
   private ctx(ui: Ui) {
     return { signal: ui.signal, sink: ui.sink };
   }
@@ -64,26 +86,6 @@ export class LocalOperations implements Operations {
   async restoreSnapshot(id: string, req: Parameters<Operations['restoreSnapshot']>[1], ui: Ui) {
     const { env, where } = await this.at(true);
     return perform(restoreSnapshot, env, { ...req, snapshot: id, where }, this.o.caller, this.ctx(ui));
-  }
-
-  async snapshotKind(id: string) {
-    const { env, where } = await this.at();
-    return snapshotKind(env, where, id);
-  }
-
-  async listSnapshots(filter: Parameters<Operations['listSnapshots']>[0]) {
-    const { env, where } = await this.at();
-    return listSnapshotsOf(env, where, filter);
-  }
-
-  async showSnapshot(id: string) {
-    const { env, where } = await this.at();
-    return showSnapshot(env, where, id);
-  }
-
-  async snapshotLog(id: string) {
-    const { env, where } = await this.at();
-    return snapshotLog(env, where, id);
   }
 
   async deleteSnapshot(id: string) {
@@ -135,16 +137,6 @@ export class LocalOperations implements Operations {
   async restoreFiles(id: string, req: Parameters<Operations['restoreFiles']>[1], ui: Ui) {
     const { env, where } = await this.at();
     return restoreFiles(env, { ...req, snapshot: id, where }, this.ctx(ui));
-  }
-
-  async listFiles(id: string, path: string, each: Parameters<Operations['listFiles']>[2]) {
-    const { env, where } = await this.at();
-    return listFiles(env, where, id, path, each);
-  }
-
-  async diff(a: string, b: string) {
-    const { env, where } = await this.at();
-    return diff(env, where, a, b);
   }
 
   async listApplications() {
@@ -202,39 +194,41 @@ export class LocalOperations implements Operations {
     return pruneRepository(env, where, o, this.ctx(ui));
   }
 
-  async repositoryStats() {
-    const { env, where } = await this.at();
-    return repositoryStats(env, where);
-  }
-
-  async unlockRepository(o: { removeAll: boolean }) {
-    const { env, where } = await this.at();
-    return unlockRepository(env, where, o);
-  }
-
   async rebuildIndex(ui: Ui) {
     const { env, where } = await this.at();
     return rebuildRepositoryIndex(env, where, this.ctx(ui));
   }
 
-  async listKeys() {
-    const { env, where } = await this.at();
-    return listKeys(env, where);
+  async listUsers() {
+    return listUsers(await this.env(true));
   }
 
-  async addKey(password: string) {
-    const { env, where } = await this.at();
-    return addKey(env, where, password);
+  async addUser(r: Parameters<Operations['addUser']>[0]) {
+    return addUser(await this.env(true), r, this.o.caller);
   }
 
-  async removeKey(prefix: string) {
-    const { env, where } = await this.at();
-    return removeKey(env, where, prefix);
+  async updateUser(name: string, r: Parameters<Operations['updateUser']>[1]) {
+    return updateUser(await this.env(true), name, r, this.o.caller);
   }
 
-  async changePassword(password: string) {
-    const { env, where } = await this.at();
-    return changePassword(env, where, password);
+  async removeUser(name: string) {
+    return removeUser(await this.env(true), name, this.o.caller);
+  }
+
+  async listTokens() {
+    return listTokens(await this.env(true), this.o.caller, 'admin');
+  }
+
+  async createToken(r: Parameters<Operations['createToken']>[0]) {
+    return createToken(await this.env(true), r, this.o.caller);
+  }
+
+  async revokeToken(idOrName: string) {
+    return revokeToken(await this.env(true), idOrName, this.o.caller, 'admin');
+  }
+
+  async auditLog(q: Parameters<Operations['auditLog']>[0]) {
+    return auditLog(await this.env(true), q);
   }
 
   async listLicenses() {

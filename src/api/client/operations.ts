@@ -3,7 +3,7 @@ import { AppError, type ProgressSink } from '../../kernel/index.js';
 import type { JobRecord } from '../../jobs/index.js';
 import type { AppRestoreResult } from '../../engine/index.js';
 import type { Snapshot, SnapshotFilter } from '../../tree/index.js';
-import { validateSpec, type ApplicationDetail, type ApplicationView, type CopySummary, type DestinationView, type InstalledLicense, type ListedSnapshot, type Operations, type RemoveApplicationResult, type SpecCheck, type Ui, type UploadSummary, type Validation } from '../../operations/index.js';
+import { validateSpec, type ApplicationDetail, type ApplicationView, type CopySummary, type DestinationView, type AuditEntry, type InstalledLicense, type ListedSnapshot, type TokenInfo, type User, type Operations, type RemoveApplicationResult, type SpecCheck, type Ui, type UploadSummary, type Validation } from '../../operations/index.js';
 import type { ApiClient } from './client.js';
 
 /** A job that ended without what the command waits for: its errors as the command's failure, with the code its phase implies. */
@@ -47,6 +47,13 @@ export async function followJob(client: ApiClient, id: string, ui: { sink: Progr
 
 const enc = encodeURIComponent;
 
+/** An operation that works only on the machine that holds the data. */
+const here =
+  (what: string) =>
+  (): never => {
+    throw new AppError('USAGE', `${what} works on the machine that holds the repository, not through a server: run it there without --server (or unset STRONGBOX_SERVER).`);
+  };
+
 const noArchivePassword = () => new AppError('PASSWORD_REQUIRED', 'The archive needs a password: --archive-password-file FILE or STRONGBOX_ARCHIVE_PASSWORD (with --server it is always needed: the server\'s repository password is not known here).');
 
 /**
@@ -72,10 +79,6 @@ export class HttpOperations implements Operations {
 
   private dest(): { destination?: string } {
     return this.destination ? { destination: this.destination } : {};
-  }
-
-  private here(what: string): never {
-    throw new AppError('USAGE', `${what} works on the machine that holds the repository, not through a server: run it there without --server (or unset STRONGBOX_SERVER).`);
   }
 
   /** Submits a job and follows it to its end. */
@@ -160,7 +163,7 @@ export class HttpOperations implements Operations {
   }
 
   async copySnapshots(ids: string[] | 'all', to: Parameters<Operations['copySnapshots']>[1], ui: Ui): Promise<CopySummary> {
-    if (!('destination' in to)) this.here('Copying to a repository location (--to-repo)');
+    if (!('destination' in to)) return here('Copying to a repository location (--to-repo)')();
     const sum: CopySummary = { copied: [], skipped: [], blobsSent: 0, bytesSent: 0, storedBytesSent: 0 };
     for (const id of ids === 'all' ? ['all'] : ids) {
       const j = await this.job(`/api/snapshots/${enc(id)}/copy`, { to: to.destination, ...this.dest() }, ui, { quietLog: true });
@@ -179,21 +182,20 @@ export class HttpOperations implements Operations {
     throw new AppError('USAGE', 'Through a server, retention belongs to schedules ("strongbox schedule add … --keep-daily 7"); "snapshot forget" works on the machine that holds the repository, without --server.');
   }
 
-  backupPaths(): never {
-    return this.here('A snapshot of paths (--path)');
-  }
-
-  restoreFiles(): never {
-    return this.here('Restoring files to a directory (--target)');
-  }
-
-  listFiles(): never {
-    return this.here('"snapshot ls"');
-  }
-
-  diff(): never {
-    return this.here('"snapshot diff"');
-  }
+  // What reads or writes this machine's files, or the repository's own upkeep, is done where the data is.
+  readonly backupPaths = here('A snapshot of paths (--path)');
+  readonly restoreFiles = here('Restoring files to a directory (--target)');
+  readonly listFiles = here('"snapshot ls"');
+  readonly diff = here('"snapshot diff"');
+  readonly checkRepository = here('"repo check"');
+  readonly pruneRepository = here('"repo prune"');
+  readonly repositoryStats = here('"repo stats"');
+  readonly unlockRepository = here('"repo unlock"');
+  readonly rebuildIndex = here('"repo index rebuild"');
+  readonly listKeys = here('"repo key"');
+  readonly addKey = here('"repo key"');
+  readonly removeKey = here('"repo key"');
+  readonly changePassword = here('"repo key"');
 
   listApplications() {
     return this.c.get<ApplicationView[]>('/api/applications');
@@ -244,40 +246,38 @@ export class HttpOperations implements Operations {
     return this.c.request<{ removed: string }>('DELETE', `/api/destinations/${enc(name)}`);
   }
 
-  checkRepository(): never {
-    return this.here('"repo check"');
+  listUsers() {
+    return this.c.get<User[]>('/api/users');
   }
 
-  pruneRepository(): never {
-    return this.here('"repo prune"');
+  addUser(r: Parameters<Operations['addUser']>[0]) {
+    return this.c.request<User>('POST', '/api/users', r);
   }
 
-  repositoryStats(): never {
-    return this.here('"repo stats"');
+  updateUser(name: string, r: Parameters<Operations['updateUser']>[1]) {
+    return this.c.request<User>('PATCH', `/api/users/${enc(name)}`, r);
   }
 
-  unlockRepository(): never {
-    return this.here('"repo unlock"');
+  removeUser(name: string) {
+    return this.c.request<{ removed: string }>('DELETE', `/api/users/${enc(name)}`);
   }
 
-  rebuildIndex(): never {
-    return this.here('"repo index rebuild"');
+  listTokens() {
+    return this.c.get<TokenInfo[]>('/api/tokens');
   }
 
-  listKeys(): never {
-    return this.here('"repo key"');
+  createToken(r: Parameters<Operations['createToken']>[0]) {
+    // The server makes tokens for whoever asks (its own user), never for another.
+    return this.c.request<TokenInfo & { token: string }>('POST', '/api/tokens', { name: r.name, ...(r.role ? { role: r.role } : {}), ...(r.expiresInDays ? { expiresInDays: r.expiresInDays } : {}) });
   }
 
-  addKey(): never {
-    return this.here('"repo key"');
+  revokeToken(idOrName: string) {
+    return this.c.request<TokenInfo>('DELETE', `/api/tokens/${enc(idOrName)}`);
   }
 
-  removeKey(): never {
-    return this.here('"repo key"');
-  }
-
-  changePassword(): never {
-    return this.here('"repo key"');
+  auditLog(q: Parameters<Operations['auditLog']>[0]) {
+    const p = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+    return this.c.get<AuditEntry[]>(`/api/audit?${p}`);
   }
 
   listLicenses() {

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { AppError } from '../../kernel/index.js';
 import { applicationJsonSchema, components, formatProblems, validateSpec } from '../../operations/index.js';
-import { output, withOperations } from '../context.js';
+import { answer, output, rendered, withOperations } from '../context.js';
 import { table } from '../render.js';
 
 /** Reads a spec file (or stdin for -); the size limit is the parser's. */
@@ -50,37 +50,32 @@ export function appCommand(): Command {
   app
     .command('list')
     .description('List the applications of this instance')
-    .action((_o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const rows = (await ops.listApplications()).map((a) => ({ name: a.name, version: a.version, components: a.components, updatedAt: a.updatedAt }));
-        if (out.json) return out.data(rows);
-        if (rows.length === 0) return out.out('No applications yet. Add one with "strongbox app add -f SPEC.yaml" (see examples/).');
-        out.out(table(rows.map((r) => [r.name, r.version, r.components.map((x) => `${x.name}(${x.kind})`).join(' '), r.updatedAt.slice(0, 19).replace('T', ' ')]), ['Name', 'Version', 'Components', 'Updated (UTC)']));
-      }),
+    .action(
+      rendered(
+        async (ops) => (await ops.listApplications()).map((a) => ({ name: a.name, version: a.version, components: a.components, updatedAt: a.updatedAt })),
+        (out, rows) => {
+          if (rows.length === 0) return out.out('No applications yet. Add one with "strongbox app add -f SPEC.yaml" (see examples/).');
+          out.out(table(rows.map((r) => [r.name, r.version, r.components.map((x) => `${x.name}(${x.kind})`).join(' '), r.updatedAt.slice(0, 19).replace('T', ' ')]), ['Name', 'Version', 'Components', 'Updated (UTC)']));
+        },
+      ),
     );
 
   app
     .command('show <name>')
     .description('Print an application\'s spec as it was added (--json: parsed)')
-    .action((name: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const a = await ops.showApplication(name);
-        if (out.json) return out.data({ name: a.name, version: a.version, spec: a.spec, createdAt: a.createdAt, updatedAt: a.updatedAt });
-        process.stdout.write(a.specText.endsWith('\n') ? a.specText : a.specText + '\n');
-      }),
+    .action(
+      rendered(
+        (ops, name: string) => ops.showApplication(name),
+        (_out, a) => void process.stdout.write(a.specText.endsWith('\n') ? a.specText : a.specText + '\n'),
+        (a) => ({ name: a.name, version: a.version, spec: a.spec, createdAt: a.createdAt, updatedAt: a.updatedAt }),
+      ),
     );
 
   app
     .command('remove <name>')
     .description('Remove an application from this instance (its snapshots stay in the repository); refused while schedules snapshot it')
     .option('--with-schedules', 'also remove the schedules that snapshot it')
-    .action((name: string, o: { withSchedules?: boolean }, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const r = await ops.removeApplication(name, !!o.withSchedules);
-        if (out.json) return out.data(r);
-        out.out(`Removed application ${name}${r.schedulesRemoved.length ? ` and its schedule(s) ${r.schedulesRemoved.join(', ')}` : ''}; its snapshots are untouched.`);
-      }),
-    );
+    .action(answer((ops, name: string, o: { withSchedules?: boolean }) => ops.removeApplication(name, !!o.withSchedules), (r, name) => `Removed application ${name}${r.schedulesRemoved.length ? ` and its schedule(s) ${r.schedulesRemoved.join(', ')}` : ''}; its snapshots are untouched.`));
 
   app
     .command('schema')

@@ -5,7 +5,7 @@ import { AppError } from '../../kernel/index.js';
 import type { StoreSecret } from '../../operations/index.js';
 import { getPassword } from '../password.js';
 import { table } from '../render.js';
-import { globals, withOperations } from '../context.js';
+import { answer, globals, rendered, withOperations } from '../context.js';
 
 /** Reads the store secret given on the command line now; the service seals it. */
 function storeSecret(o: { accessKeyId?: string; secretFromEnv?: string; secretFromFile?: string; sas?: boolean; sshKeyFile?: string }): StoreSecret {
@@ -64,58 +64,35 @@ Example:
   dest
     .command('list')
     .description('List destinations')
-    .action((_o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const all = await ops.listDestinations();
-        if (out.json) return out.data(all);
-        if (all.length === 0) return out.out('No destinations yet. Add one with "strongbox destination add NAME LOCATION --init".');
-        out.out(table(all.map((d) => [(d.isDefault ? '*' : ' ') + d.name, d.kind, d.location, d.password]), [' Name', 'Kind', 'Location', 'Password']));
-      }),
+    .action(
+      rendered(
+        (ops) => ops.listDestinations(),
+        (out, all) => {
+          if (all.length === 0) return out.out('No destinations yet. Add one with "strongbox destination add NAME LOCATION --init".');
+          out.out(table(all.map((d) => [(d.isDefault ? '*' : ' ') + d.name, d.kind, d.location, d.password]), [' Name', 'Kind', 'Location', 'Password']));
+        },
+      ),
     );
 
   dest
     .command('show <name>')
     .description('Show one destination')
-    .action((name: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const d = await ops.showDestination(name);
-        if (out.json) return out.data(d);
-        out.out([`name      ${d.name}${d.isDefault ? ' (default)' : ''}`, `kind      ${d.kind}`, `location  ${d.location}`, `password  ${d.password}`, `store     ${d.credentials}`, `added     ${d.createdAt}`].join('\n'));
-      }),
-    );
+    .action(rendered((ops, name: string) => ops.showDestination(name), (out, d) => out.out([`name      ${d.name}${d.isDefault ? ' (default)' : ''}`, `kind      ${d.kind}`, `location  ${d.location}`, `password  ${d.password}`, `store     ${d.credentials}`, `added     ${d.createdAt}`].join('\n'))));
 
   dest
     .command('validate <name>')
     .description('Open the repository and write, read back and delete a test object')
-    .action((name: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const res = await ops.validateDestination(name);
-        if (out.json) return out.data(res);
-        out.out(`"${name}" works: ${res.steps.join(', ')}; repository ${res.repositoryId.slice(0, 8)} with ${res.snapshots} snapshot(s)`);
-      }),
-    );
+    .action(answer((ops, name: string) => ops.validateDestination(name), (r, name) => `"${name}" works: ${r.steps.join(', ')}; repository ${r.repositoryId.slice(0, 8)} with ${r.snapshots} snapshot(s)`));
 
   dest
     .command('default <name>')
     .description('Make a destination the default')
-    .action((name: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const r = await ops.setDefaultDestination(name);
-        if (out.json) out.data(r);
-        else out.out(`"${name}" is now the default destination`);
-      }),
-    );
+    .action(answer((ops, name: string) => ops.setDefaultDestination(name), (_r, name) => `"${name}" is now the default destination`));
 
   dest
     .command('remove <name>')
     .description('Forget a destination (its repository and data are left untouched)')
-    .action((name: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const r = await ops.removeDestination(name);
-        if (out.json) out.data(r);
-        else out.out(`Removed destination "${name}" (the repository at its location was not touched)`);
-      }),
-    );
+    .action(answer((ops, name: string) => ops.removeDestination(name), (_r, name) => `Removed destination "${name}" (the repository at its location was not touched)`));
 
   return dest;
 }

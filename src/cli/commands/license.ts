@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { AppError, systemClock } from '../../kernel/index.js';
 import { fingerprint, generateVendorKeys, parseLicense, signLicense } from '../../operations/index.js';
 import { table } from '../render.js';
-import { collect, output, withOperations } from '../context.js';
+import { answer, collect, output, rendered, withOperations } from '../context.js';
 
 function days(v: string): number {
   const n = Number(v);
@@ -31,25 +31,21 @@ export function licenseCommand(): Command {
   lic
     .command('list')
     .description('Installed licenses')
-    .action((_o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const list = await ops.listLicenses();
-        if (out.json) return out.data(list.map((l) => ({ ...l, installedAt: undefined })));
-        if (list.length === 0) return out.out('No licenses installed.');
-        out.out(table(list.map((l) => [l.id, l.licensee, l.product, l.entitlements.join(','), l.expiresAt.slice(0, 10), Date.parse(l.expiresAt) < systemClock.now().getTime() ? 'EXPIRED' : 'valid', l.keyFingerprint]), ['ID', 'Licensee', 'Product', 'Entitlements', 'Expires', 'State', 'Vendor key']));
-      }),
+    .action(
+      rendered(
+        (ops) => ops.listLicenses(),
+        (out, list) => {
+          if (list.length === 0) return out.out('No licenses installed.');
+          out.out(table(list.map((l) => [l.id, l.licensee, l.product, l.entitlements.join(','), l.expiresAt.slice(0, 10), Date.parse(l.expiresAt) < systemClock.now().getTime() ? 'EXPIRED' : 'valid', l.keyFingerprint]), ['ID', 'Licensee', 'Product', 'Entitlements', 'Expires', 'State', 'Vendor key']));
+        },
+        (list) => list.map((l) => ({ ...l, installedAt: undefined })),
+      ),
     );
 
   lic
     .command('remove <id>')
     .description('Remove an installed license')
-    .action((id: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const r = await ops.removeLicense(id);
-        if (out.json) out.data(r);
-        else out.out(`Removed license ${id}`);
-      }),
-    );
+    .action(answer((ops, id: string) => ops.removeLicense(id), (_r, id) => `Removed license ${id}`));
 
   lic
     .command('keygen')

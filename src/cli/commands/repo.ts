@@ -3,7 +3,7 @@ import { AppError } from '../../kernel/index.js';
 import { createRepository } from '../../operations/index.js';
 import { getNewPassword, getPassword } from '../password.js';
 import { formatBytes, table } from '../render.js';
-import { globals, output, repoLocation, withOperations, withUi } from '../context.js';
+import { answer, globals, output, rendered, repoLocation, withOperations, withUi } from '../context.js';
 
 export function repoCommand(): Command {
   const repo = new Command('repo').description('Create, inspect, verify and maintain a repository');
@@ -52,11 +52,11 @@ export function repoCommand(): Command {
   repo
     .command('stats')
     .description('Show sizes, deduplication and compression of the repository')
-    .action((_o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const s = await ops.repositoryStats();
-        if (out.json) return out.data(s);
-        out.out(
+    .action(
+      rendered(
+        (ops) => ops.repositoryStats(),
+        (out, s) =>
+          out.out(
           [
             `repository    ${s.repositoryId.slice(0, 8)} at ${s.location}`,
             `snapshots     ${s.snapshots}`,
@@ -66,24 +66,15 @@ export function repoCommand(): Command {
             `all snapshots ${formatBytes(s.logicalBytes)} (deduplication ${s.dedupRatio.toFixed(2)}×)`,
             `keys          ${s.keys}`,
           ].join('\n'),
-        );
-      }),
+          ),
+      ),
     );
 
   repo
     .command('unlock')
     .description('Remove stale locks (left by a process that died); --remove-all removes every lock')
     .option('--remove-all', 'also remove locks that look alive (only when you are sure nothing runs)')
-    .action((o: { removeAll?: boolean }, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const { removed, kept } = await ops.unlockRepository({ removeAll: !!o.removeAll });
-        if (out.json) out.data({ removed, kept });
-        else {
-          out.out(`removed ${removed.length} lock(s)`);
-          if (kept.length) out.out(`${kept.length} lock(s) belong to live processes and were kept (use --remove-all if you are sure)`);
-        }
-      }),
-    );
+    .action(answer((ops, o: { removeAll?: boolean }) => ops.unlockRepository({ removeAll: !!o.removeAll }), (r) => [`removed ${r.removed.length} lock(s)`, ...(r.kept.length ? [`${r.kept.length} lock(s) belong to live processes and were kept (use --remove-all if you are sure)`] : [])]));
 
   repo
     .command('prune')
@@ -124,45 +115,21 @@ export function repoCommand(): Command {
   key
     .command('list')
     .description('List keys')
-    .action((_o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const keys = await ops.listKeys();
-        if (out.json) return out.data(keys);
-        out.out(table(keys.map((k) => [(k.current ? '*' : ' ') + k.id.slice(0, 8), k.username, k.host, k.created]), [' ID', 'User', 'Host', 'Created']));
-      }),
-    );
+    .action(rendered((ops) => ops.listKeys(), (out, keys) => out.out(table(keys.map((k) => [(k.current ? '*' : ' ') + k.id.slice(0, 8), k.username, k.host, k.created]), [' ID', 'User', 'Host', 'Created']))));
   key
     .command('add')
     .description('Add another password (from --new-password-file, STRONGBOX_NEW_PASSWORD or a prompt)')
     .option('--new-password-file <file>', 'read the new password from a file')
-    .action((o: { newPasswordFile?: string }, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const r = await ops.addKey(await getNewPassword(o.newPasswordFile));
-        if (out.json) out.data(r);
-        else out.out(`Added key ${r.id.slice(0, 8)}`);
-      }),
-    );
+    .action(answer(async (ops, o: { newPasswordFile?: string }) => ops.addKey(await getNewPassword(o.newPasswordFile)), (r) => `Added key ${r.id.slice(0, 8)}`));
   key
     .command('remove <id>')
     .description('Remove a key (not the one in use)')
-    .action((id: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const r = await ops.removeKey(id);
-        if (out.json) out.data(r);
-        else out.out(`Removed key ${r.removed.slice(0, 8)}`);
-      }),
-    );
+    .action(answer((ops, id: string) => ops.removeKey(id), (r) => `Removed key ${r.removed.slice(0, 8)}`));
   key
     .command('passwd')
     .description('Change the password: adds a key with the new password and removes the one in use')
     .option('--new-password-file <file>', 'read the new password from a file')
-    .action((o: { newPasswordFile?: string }, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const r = await ops.changePassword(await getNewPassword(o.newPasswordFile));
-        if (out.json) out.data(r);
-        else out.out(`Password changed (key ${r.removed.slice(0, 8)} replaced by ${r.id.slice(0, 8)})`);
-      }),
-    );
+    .action(answer(async (ops, o: { newPasswordFile?: string }) => ops.changePassword(await getNewPassword(o.newPasswordFile)), (r) => `Password changed (key ${r.removed.slice(0, 8)} replaced by ${r.id.slice(0, 8)})`));
 
   return repo;
 }

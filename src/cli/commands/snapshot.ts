@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { AppError, EXIT_PARTIAL, registerSecret } from '../../kernel/index.js';
 import { parseDuration, type CopyTo, type RetentionPolicy } from '../../operations/index.js';
 import { formatBytes, formatDuration, quoteControl, table } from '../render.js';
-import { collect, outcome, parseCount, withOperations, withUi } from '../context.js';
+import { answer, collect, outcome, parseCount, rendered, withOperations, withUi } from '../context.js';
 import { addArchiveCommands } from './archive.js';
 import { readSpec } from './app.js';
 import { parseMaps, printAppSnapshotResult, printRestoreResult, renderSnapshotList, showAppSnapshot, showFileSnapshot } from './snapshot-views.js';
@@ -85,25 +85,18 @@ export function snapshotCommand(): Command {
   snap
     .command('show <id>')
     .description('Show a snapshot\'s manifest: paths, tags, parent, summary and warnings')
-    .action((id: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const s = await ops.showSnapshot(id);
-        if (out.json) return out.data({ id: s.id, ...s.snapshot });
-        if (s.snapshot.type) return showAppSnapshot(out, s.id, s.snapshot);
-        showFileSnapshot(out, s.id, s.snapshot);
-      }),
+    .action(
+      rendered(
+        (ops, id: string) => ops.showSnapshot(id),
+        (out, s) => (s.snapshot.type ? showAppSnapshot(out, s.id, s.snapshot) : showFileSnapshot(out, s.id, s.snapshot)),
+        (s) => ({ id: s.id, ...s.snapshot }),
+      ),
     );
 
   snap
     .command('logs <id>')
     .description('Print the log of an application or full snapshot: hooks, tools, components, errors')
-    .action((id: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const r = await ops.snapshotLog(id);
-        if (out.json) return out.data(r);
-        process.stdout.write(r.lines.map((l) => `${l}\n`).join(''));
-      }),
-    );
+    .action(rendered((ops, id: string) => ops.snapshotLog(id), (_out, r) => void process.stdout.write(r.lines.map((l) => `${l}\n`).join(''))));
 
   snap
     .command('ls <id> [path]')
@@ -126,38 +119,27 @@ export function snapshotCommand(): Command {
   snap
     .command('diff <a> <b>')
     .description('Show what changed between two snapshots (+ added, - removed, M modified, T type changed, U metadata)')
-    .action((a: string, b: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const res = await ops.diff(a, b);
-        if (out.json) return out.data(res);
-        for (const l of res.lines) out.out(`${l.change}  ${quoteControl(l.path)}`);
-        out.out(`${res.added} added, ${res.removed} removed, ${res.modified} modified`);
-      }),
+    .action(
+      rendered(
+        (ops, a: string, b: string) => ops.diff(a, b),
+        (out, res) => {
+          for (const l of res.lines) out.out(`${l.change}  ${quoteControl(l.path)}`);
+          out.out(`${res.added} added, ${res.removed} removed, ${res.modified} modified`);
+        },
+      ),
     );
 
   snap
     .command('delete <id>')
     .description('Delete one snapshot (its data is reclaimed by "repo prune")')
-    .action((id: string, _o: unknown, cmd: Command) =>
-      withOperations(cmd, async (ops, out) => {
-        const r = await ops.deleteSnapshot(id);
-        if (out.json) out.data(r);
-        else out.out(`Deleted snapshot ${r.deleted.slice(0, 8)}; ${ops.remote ? "the server's maintenance (prune) reclaims its space" : 'run "strongbox repo prune" to reclaim its space'}.`);
-      }),
-    );
+    .action(rendered((ops, id: string) => ops.deleteSnapshot(id), (out, r, ops) => out.out(`Deleted snapshot ${r.deleted.slice(0, 8)}; ${ops.remote ? "the server's maintenance (prune) reclaims its space" : 'run "strongbox repo prune" to reclaim its space'}.`)));
 
   for (const pin of [true, false]) {
     snap
       .command(`${pin ? 'pin' : 'unpin'} <id>`)
       .description(pin ? 'Pin a snapshot: no retention, forget or delete removes it, on any instance (the pin is kept in the repository)' : 'Unpin a snapshot (admins): retention may forget it again')
       .option(pin ? '--reason <text>' : '--quiet-if-missing', pin ? 'why it is kept (shown with the pin)' : 'no error when it is not pinned')
-      .action((id: string, o: { reason?: string; quietIfMissing?: boolean }, cmd: Command) =>
-        withOperations(cmd, async (ops, out) => {
-          const r = pin ? await ops.pinSnapshot(id, o.reason) : await ops.unpinSnapshot(id, !!o.quietIfMissing);
-          if (out.json) out.data(r);
-          else out.out(`${pin ? 'Pinned' : 'Unpinned'} snapshot ${r.id.slice(0, 8)}`);
-        }),
-      );
+      .action(answer((ops, id: string, o: { reason?: string; quietIfMissing?: boolean }): Promise<{ id: string; pinned: boolean }> => (pin ? ops.pinSnapshot(id, o.reason) : ops.unpinSnapshot(id, !!o.quietIfMissing)), (r) => `${pin ? 'Pinned' : 'Unpinned'} snapshot ${r.id.slice(0, 8)}`));
   }
 
   snap

@@ -1,11 +1,9 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { AppError, localActor, registerSecret, systemClock } from '../../kernel/index.js';
-import { ROLES, type Role, type TokenInfo, type User } from '../../operations/index.js';
-import type { AuditEntry } from '../../operations/index.js';
+import { AppError, registerSecret } from '../../kernel/index.js';
+import { ROLES, type Role } from '../../operations/index.js';
 import { table } from '../render.js';
-import { output, parseCount, withInstance } from '../context.js';
-import { remote } from '../remote.js';
+import { answer, parseCount, rendered, withOperations } from '../context.js';
 
 /**
  * A new password: from --password-file, STRONGBOX_NEW_PASSWORD, or a prompt on a terminal.
@@ -42,13 +40,7 @@ export function userCommand(): Command {
   user
     .command('list')
     .description('List users')
-    .action(async (_o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      const list = c ? await c.get<User[]>('/api/users') : await withInstance((i) => i.accounts.list());
-      if (out.json) return out.data(list);
-      out.out(table(list.map((u) => [u.name, u.role, u.mustChangePassword ? 'must change password' : '', u.createdAt.slice(0, 19)]), ['Name', 'Role', 'Note', 'Created']));
-    });
+    .action(rendered((ops) => ops.listUsers(), (out, list) => out.out(table(list.map((u) => [u.name, u.role, u.mustChangePassword ? 'must change password' : '', u.createdAt.slice(0, 19)]), ['Name', 'Role', 'Note', 'Created']))));
 
   user
     .command('add <name>')
@@ -56,30 +48,12 @@ export function userCommand(): Command {
     .requiredOption('--role <role>', 'admin, operator or viewer', role)
     .option('--password-file <file>', 'the initial password (or STRONGBOX_NEW_PASSWORD, or a prompt)')
     .option('--no-must-change', 'do not ask for a new password at first sign-in')
-    .action(async (name: string, o: { role: Role; passwordFile?: string; mustChange: boolean }, cmd: Command) => {
-      const out = output(cmd);
-      const password = await newPassword(o, cmd);
-      const c = remote(cmd);
-      const u = c ? await c.request<User>('POST', '/api/users', { name, role: o.role, password, mustChangePassword: o.mustChange }) : await withInstance(async (i) => {
-        const added = await i.accounts.add(name, o.role, password, o.mustChange, systemClock.now());
-        await i.audit.record({ time: systemClock.now().toISOString(), actor: localActor(), action: 'user.add', target: name, ip: null, outcome: 'ok', details: { role: o.role } });
-        return added;
-      });
-      if (out.json) return out.data(u);
-      out.out(`Added user ${u.name} (${u.role})`);
-    });
+    .action(answer(async (ops, name: string, o: { role: Role; passwordFile?: string; mustChange: boolean }, cmd: Command) => ops.addUser({ name, role: o.role, password: await newPassword(o, cmd), mustChangePassword: o.mustChange }), (u) => `Added user ${u.name} (${u.role})`));
 
   user
     .command('set-role <name> <role>')
     .description('Change a user\'s role (their sessions end)')
-    .action(async (name: string, r: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      if (c) await c.request('PATCH', `/api/users/${encodeURIComponent(name)}`, { role: role(r) });
-      else await withInstance((i) => i.accounts.setRole(name, role(r), systemClock.now()));
-      if (out.json) out.data({ name, role: r });
-      else out.out(`${name} is now ${r}`);
-    });
+    .action(answer(async (ops, name: string, r: string) => ({ name, role: (await ops.updateUser(name, { role: role(r) })).role }), (u) => `${u.name} is now ${u.role}`));
 
   user
     .command('passwd <name>')
@@ -87,31 +61,20 @@ export function userCommand(): Command {
     .option('--password-file <file>', 'the new password (or STRONGBOX_NEW_PASSWORD, or a prompt)')
     .option('--no-must-change', 'do not ask for a new password at next sign-in')
     .option('--keep-tokens', 'keep the user\'s API tokens (by default a new password revokes them, and always ends their sessions)')
-    .action(async (name: string, o: { passwordFile?: string; mustChange: boolean; keepTokens?: boolean }, cmd: Command) => {
-      const out = output(cmd);
-      const password = await newPassword(o, cmd);
-      const c = remote(cmd);
-      if (c) await c.request('PATCH', `/api/users/${encodeURIComponent(name)}`, { password, mustChangePassword: o.mustChange, ...(o.keepTokens ? { keepTokens: true } : {}) });
-      else
-        await withInstance(async (i) => {
-          const r = await i.accounts.setPassword(name, password, systemClock.now(), o.mustChange, { keepTokens: !!o.keepTokens });
-          await i.audit.record({ time: systemClock.now().toISOString(), actor: localActor(), action: 'user.password-reset', target: name, ip: null, outcome: 'ok', details: { tokensRevoked: r.tokensRevoked } });
-        });
-      if (out.json) out.data({ name, passwordSet: true });
-      else out.out(`Password of ${name} set${o.mustChange ? '; they choose a new one at next sign-in' : ''}`);
-    });
+    .action(
+      answer(
+        async (ops, name: string, o: { passwordFile?: string; mustChange: boolean; keepTokens?: boolean }, cmd: Command) => {
+          await ops.updateUser(name, { password: await newPassword(o, cmd), mustChangePassword: o.mustChange, ...(o.keepTokens ? { keepTokens: true } : {}) });
+          return { name, passwordSet: true, mustChange: o.mustChange };
+        },
+        (r) => `Password of ${r.name} set${r.mustChange ? '; they choose a new one at next sign-in' : ''}`,
+      ),
+    );
 
   user
     .command('remove <name>')
     .description('Remove a user (their sessions and tokens end; the last admin cannot be removed)')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      if (c) await c.request('DELETE', `/api/users/${encodeURIComponent(name)}`);
-      else await withInstance((i) => i.accounts.remove(name));
-      if (out.json) out.data({ removed: name });
-      else out.out(`Removed user ${name}`);
-    });
+    .action(answer((ops, name: string) => ops.removeUser(name), (_r, name) => `Removed user ${name}`));
   return user;
 }
 
@@ -124,47 +87,24 @@ export function tokenCommand(): Command {
     .option('--role <role>', 'admin, operator or viewer (default: the user\'s role)', role)
     .option('--user <name>', 'locally: whose token (default admin)', 'admin')
     .option('--expires <days>', 'expire after this many days', parseCount('--expires'))
-    .action(async (name: string, o: { role?: Role; user: string; expires?: number }, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      let r: TokenInfo & { token: string };
-      if (c) r = await c.request('POST', '/api/tokens', { name, ...(o.role ? { role: o.role } : {}), ...(o.expires ? { expiresInDays: o.expires } : {}) });
-      else
-        r = await withInstance(async (i) => {
-          const u = (await i.accounts.find(o.user)) ?? (() => {
-            throw new AppError('NOT_FOUND', `No user "${o.user}" here. Start "strongbox serve" once to create the admin, or add one with "strongbox user add".`);
-          })();
-          const now = systemClock.now();
-          const made = await i.accounts.createToken(name, u.name, o.role ?? u.role, now, o.expires ? new Date(now.getTime() + o.expires * 86400e3).toISOString() : null);
-          await i.audit.record({ time: now.toISOString(), actor: localActor(), action: 'token.create', target: `${name} (${made.info.id})`, ip: null, outcome: 'ok', details: { user: u.name, role: made.info.role } });
-          return { ...made.info, token: made.token };
-        });
-      if (out.json) return out.data(r);
-      out.err(`Token "${r.name}" for ${r.user} (${r.role})${r.expiresAt ? `, expires ${r.expiresAt}` : ''}. It is shown only now:`);
-      out.out(r.token);
-    });
+    .action((name: string, o: { role?: Role; user: string; expires?: number }, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const r = await ops.createToken({ name, user: o.user, role: o.role, expiresInDays: o.expires });
+        if (out.json) return out.data(r);
+        out.err(`Token "${r.name}" for ${r.user} (${r.role})${r.expiresAt ? `, expires ${r.expiresAt}` : ''}. It is shown only now:`);
+        out.out(r.token);
+      }),
+    );
 
   tok
     .command('list')
     .description('List tokens (never their secrets)')
-    .action(async (_o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      const list = c ? await c.get<TokenInfo[]>('/api/tokens') : await withInstance((i) => i.accounts.tokens());
-      if (out.json) return out.data(list);
-      out.out(table(list.map((t) => [t.id, t.name, t.user, t.role, t.createdAt.slice(0, 19), t.lastUsedAt?.slice(0, 19) ?? '-', t.revokedAt ? `revoked ${t.revokedAt.slice(0, 10)}` : t.expiresAt ? `expires ${t.expiresAt.slice(0, 10)}` : 'active']), ['ID', 'Name', 'User', 'Role', 'Created', 'Last used', 'State']));
-    });
+    .action(rendered((ops) => ops.listTokens(), (out, list) => out.out(table(list.map((t) => [t.id, t.name, t.user, t.role, t.createdAt.slice(0, 19), t.lastUsedAt?.slice(0, 19) ?? '-', t.revokedAt ? `revoked ${t.revokedAt.slice(0, 10)}` : t.expiresAt ? `expires ${t.expiresAt.slice(0, 10)}` : 'active']), ['ID', 'Name', 'User', 'Role', 'Created', 'Last used', 'State']))));
 
   tok
     .command('revoke <id-or-name>')
     .description('Revoke a token at once')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      const r = c ? await c.request<TokenInfo>('DELETE', `/api/tokens/${encodeURIComponent(id)}`) : await withInstance((i) => i.accounts.revokeToken(id, systemClock.now()));
-      if (out.json) return out.data(r);
-      out.out(`Revoked token ${r.name} (${r.id})`);
-    });
+    .action(answer((ops, id: string) => ops.revokeToken(id), (r) => `Revoked token ${r.name} (${r.id})`));
   return tok;
 }
 
@@ -175,12 +115,5 @@ export function auditCommand(): Command {
     .option('--action <prefix>', 'only actions starting so (auth., snapshot., user., …)')
     .option('--since <time>', 'only entries at or after this ISO time')
     .option('-n, --limit <n>', 'how many', parseCount('--limit'), 50)
-    .action(async (o: { actor?: string; action?: string; since?: string; limit: number }, cmd: Command) => {
-      const out = output(cmd);
-      const c = remote(cmd);
-      const q = { ...(o.actor ? { actor: o.actor } : {}), ...(o.action ? { action: o.action } : {}), ...(o.since ? { since: o.since } : {}), limit: o.limit };
-      const list = c ? await c.get<AuditEntry[]>(`/api/audit?${new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)]))}`) : await withInstance((i) => i.audit.list(q));
-      if (out.json) return out.data(list);
-      out.out(table(list.map((e) => [e.time.replace('T', ' ').slice(0, 19), e.actor, e.action, e.target ?? '-', e.ip ?? '-', e.outcome]), ['Time (UTC)', 'Actor', 'Action', 'Target', 'From', 'Outcome']));
-    });
+    .action(rendered((ops, o: { actor?: string; action?: string; since?: string; limit: number }) => ops.auditLog(o), (out, list) => out.out(table(list.map((e) => [e.time.replace('T', ' ').slice(0, 19), e.actor, e.action, e.target ?? '-', e.ip ?? '-', e.outcome]), ['Time (UTC)', 'Actor', 'Action', 'Target', 'From', 'Outcome']))));
 }

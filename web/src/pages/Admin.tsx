@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, call, get, post, when, type Me } from '../api.js';
+import { Table } from '../Table.js';
 
 interface User {
   name: string;
@@ -60,34 +61,24 @@ export function Users({ me }: { me: Me }) {
       {error && <div className="error" role="alert">{error}</div>}
       {me.role === 'admin' && (
         <>
-          <table aria-label="Users">
-            <thead>
-              <tr>
-                <th>User</th>
-                <th>Role</th>
-                <th>Since</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {users.map((u) => (
-                <tr key={u.name}>
-                  <td>
-                    {u.name} {u.mustChangePassword && <span className="muted">(must choose a password)</span>}
-                  </td>
-                  <td>
+          <Table
+            label="Users"
+            head={['User', 'Role', 'Since', null]}
+            rows={users}
+            rowKey={(u) => u.name}
+            cells={(u) => [
+              <>{u.name} {u.mustChangePassword && <span className="muted">(must choose a password)</span>}</>,
+              <>
                     <select aria-label={`Role of ${u.name}`} value={u.role} onChange={(e) => void act(() => call('PATCH', `/api/users/${u.name}`, { role: e.target.value }))()}>
                       <option>admin</option>
                       <option>operator</option>
                       <option>viewer</option>
                     </select>
-                  </td>
-                  <td>{when(u.createdAt)}</td>
-                  <td>{u.name !== me.user && <button className="danger" onClick={() => window.confirm(`Remove ${u.name}? Their sessions and tokens end.`) && void act(() => call('DELETE', `/api/users/${u.name}`))()}>Remove</button>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                </>,
+              when(u.createdAt),
+              u.name !== me.user && <button className="danger" onClick={() => window.confirm(`Remove ${u.name}? Their sessions and tokens end.`) && void act(() => call('DELETE', `/api/users/${u.name}`))()}>Remove</button>,
+            ]}
+          />
           <form className="panel row" onSubmit={(e) => void act(async () => { await post('/api/users', { ...nu, mustChangePassword: true }); setNu({ name: '', role: 'viewer', password: '' }); })(e)} aria-label="Add a user">
             <div className="grow">
               <label htmlFor="u-name">New user</label>
@@ -110,32 +101,22 @@ export function Users({ me }: { me: Me }) {
         </>
       )}
       <h2>API tokens</h2>
-      <table aria-label="Tokens">
-        <thead>
-          <tr>
-            <th>Token</th>
-            <th>User</th>
-            <th>Role</th>
-            <th>Created</th>
-            <th>Last used</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {tokens.map((t) => (
-            <tr key={t.id}>
-              <td>
+      <Table
+        label="Tokens"
+        head={['Token', 'User', 'Role', 'Created', 'Last used', null]}
+        rows={tokens}
+        rowKey={(t) => t.id}
+        cells={(t) => [
+          <>
                 {t.name} <span className="muted">{t.id}</span>
-              </td>
-              <td>{t.user}</td>
-              <td>{t.role}</td>
-              <td>{when(t.createdAt)}</td>
-              <td>{when(t.lastUsedAt)}</td>
-              <td>{t.revokedAt ? <span className="status canceled">revoked</span> : <button className="danger" onClick={() => void act(() => call('DELETE', `/api/tokens/${t.id}`))()}>Revoke</button>}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+            </>,
+          t.user,
+          t.role,
+          when(t.createdAt),
+          when(t.lastUsedAt),
+          t.revokedAt ? <span className="status canceled">revoked</span> : <button className="danger" onClick={() => void act(() => call('DELETE', `/api/tokens/${t.id}`))()}>Revoke</button>,
+        ]}
+      />
       <form className="panel row" onSubmit={(e) => void act(async () => { const r = await post<{ token: string }>('/api/tokens', { name: tn.name, role: tn.role }); setFresh(r.token); setTn({ ...tn, name: '' }); })(e)} aria-label="Create a token">
         <div className="grow">
           <label htmlFor="t-name">New token for scripts</label>
@@ -183,32 +164,19 @@ export function Audit() {
       </div>
       {error && <div className="error" role="alert">{error}</div>}
       {list && (
-        <table>
-          <thead>
-            <tr>
-              <th>Time</th>
-              <th>Actor</th>
-              <th>Action</th>
-              <th>Target</th>
-              <th>From</th>
-              <th>Outcome</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((e) => (
-              <tr key={e.id}>
-                <td>{when(e.time)}</td>
-                <td>{e.actor}</td>
-                <td>{e.action}</td>
-                <td>{e.target ?? '—'}</td>
-                <td>{e.ip ?? '—'}</td>
-                <td>
-                  <span className={`status ${e.outcome === 'ok' ? 'completed' : 'failed'}`}>{e.outcome}</span>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          head={['Time', 'Actor', 'Action', 'Target', 'From', 'Outcome']}
+          rows={list}
+          rowKey={(e) => e.id}
+          cells={(e) => [
+            when(e.time),
+            e.actor,
+            e.action,
+            e.target ?? '—',
+            e.ip ?? '—',
+            <span className={`status ${e.outcome === 'ok' ? 'completed' : 'failed'}`}>{e.outcome}</span>,
+          ]}
+        />
       )}
     </>
   );

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { ApiError, bytes, can, get, post, when, type JobRecord, type Me } from '../api.js';
+import { Table } from '../Table.js';
 
 export function Jobs() {
   const [list, setList] = useState<JobRecord[]>();
@@ -16,36 +17,20 @@ export function Jobs() {
       {list.length === 0 ? (
         <div className="panel empty">No jobs yet: snapshots, restores and maintenance appear here as they run.</div>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th>Job</th>
-              <th>Kind</th>
-              <th>Application</th>
-              <th>Phase</th>
-              <th>Created</th>
-              <th>By</th>
-              <th>Bytes</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((j) => (
-              <tr key={j.id}>
-                <td>
-                  <a href={`#/job/${j.id}`}>{j.id.slice(0, 8)}</a>
-                </td>
-                <td>{j.kind}</td>
-                <td>{j.app ?? '—'}</td>
-                <td>
-                  <span className={`status ${j.phase}`}>{j.phase}</span>
-                </td>
-                <td>{when(j.createdAt)}</td>
-                <td>{j.requestedBy}</td>
-                <td>{bytes(j.progress.bytes)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          head={['Job', 'Kind', 'Application', 'Phase', 'Created', 'By', 'Bytes']}
+          rows={list}
+          rowKey={(j) => j.id}
+          cells={(j) => [
+            <a href={`#/job/${j.id}`}>{j.id.slice(0, 8)}</a>,
+            j.kind,
+            j.app ?? '—',
+            <span className={`status ${j.phase}`}>{j.phase}</span>,
+            when(j.createdAt),
+            j.requestedBy,
+            bytes(j.progress.bytes),
+          ]}
+        />
       )}
     </>
   );
@@ -114,35 +99,23 @@ export function JobPage({ me, id }: { me: Me; id: string }) {
         )}
       </div>
       {job.progress.components.length > 0 && (
-        <table aria-label="Components">
-          <thead>
-            <tr>
-              <th>Component</th>
-              <th>Kind</th>
-              <th>State</th>
-              <th>Bytes</th>
-              <th>Items</th>
-              <th>Rate</th>
-            </tr>
-          </thead>
-          <tbody>
-            {job.progress.components.map((c) => (
-              <tr key={`${c.app}/${c.component}`}>
-                <td>
-                  {c.app}/{c.component}
-                </td>
-                <td>{c.kind}</td>
-                <td>
+        <Table
+          label="Components"
+          head={['Component', 'Kind', 'State', 'Bytes', 'Items', 'Rate']}
+          rows={job.progress.components}
+          rowKey={(c) => `${c.app}/${c.component}`}
+          cells={(c) => [
+            <>{c.app}/{c.component}</>,
+            c.kind,
+            <>
                   <span className={`status ${c.state}`}>{c.state}</span>
                   {c.error && <div className="gap">{c.error}</div>}
-                </td>
-                <td>{bytes(c.bytes)}</td>
-                <td>{c.items}</td>
-                <td>{c.rate ? `${bytes(c.rate)}/s` : '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+              </>,
+            bytes(c.bytes),
+            c.items,
+            c.rate ? `${bytes(c.rate)}/s` : '—',
+          ]}
+        />
       )}
       {job.errors.map((e) => (
         <div className="error" key={e}>

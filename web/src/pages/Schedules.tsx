@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, call, can, get, post, when, type Me } from '../api.js';
+import { Table } from '../Table.js';
 
 interface RetentionPreview {
   keepsEverything: boolean;
@@ -45,31 +46,21 @@ export function Schedules({ me }: { me: Me }) {
       {error && <div className="error" role="alert">{error}</div>}
       {list && list.length === 0 && <div className="panel empty">No schedules yet. Add one below: an application's snapshots every night, with what to keep.</div>}
       {list && list.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>What</th>
-              <th>When</th>
-              <th>Next run</th>
-              <th>Retention</th>
-              <th>Last run</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((s) => (
-              <tr key={s.id}>
-                <td>{s.name}</td>
-                <td>{s.kind === 'maintenance' ? 'maintenance' : (s.app ?? 'full')}</td>
-                <td>{s.description}</td>
-                <td>{s.paused ? <span className="status canceled">paused</span> : when(s.nextRuns[0])}</td>
-                <td>{Object.entries(s.retention).map(([k, v]) => `${k} ${v}`).join(', ') || 'keep all'}</td>
-                <td>
+        <Table
+          head={['Name', 'What', 'When', 'Next run', 'Retention', 'Last run', null]}
+          rows={list}
+          rowKey={(s) => s.id}
+          cells={(s) => [
+            s.name,
+            s.kind === 'maintenance' ? 'maintenance' : (s.app ?? 'full'),
+            s.description,
+            s.paused ? <span className="status canceled">paused</span> : when(s.nextRuns[0]),
+            Object.entries(s.retention).map(([k, v]) => `${k} ${v}`).join(', ') || 'keep all',
+            <>
                   {when(s.lastRunAt)} {s.lastOutcome ? <span className="muted">{s.lastOutcome}</span> : null}
                   {s.skipped ? <div className="muted">{s.skipped} skipped</div> : null}
-                </td>
-                <td>
+              </>,
+            <>
                   {can(me, 'operator') && (
                     <div className="row">
                       <button onClick={() => void act(() => post(`/api/schedules/${s.name}/${s.paused ? 'resume' : 'pause'}`))}>{s.paused ? 'Resume' : 'Pause'}</button>
@@ -80,11 +71,9 @@ export function Schedules({ me }: { me: Me }) {
                       </button>
                     </div>
                   )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+              </>,
+          ]}
+        />
       )}
       {preview && (
         <section className="panel" aria-label={`Retention of ${preview.name}`}>

@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, call, can, get, post, type Me } from '../api.js';
+import { Table } from '../Table.js';
 
 interface Destination {
   name: string;
@@ -38,39 +39,26 @@ export function Destinations({ me }: { me: Me }) {
       {error && <div className="error" role="alert">{error}</div>}
       {list && list.length === 0 && <div className="panel empty">No destination yet: add one below (a directory, S3, Azure or SFTP).</div>}
       {list && list.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Kind</th>
-              <th>Location</th>
-              <th>Password</th>
-              <th>Store credentials</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((d) => (
-              <tr key={d.name}>
-                <td>
-                  {d.name} {d.isDefault && <span className="status completed">default</span>}
-                </td>
-                <td>{d.kind}</td>
-                <td>{d.location}</td>
-                <td>{d.password}</td>
-                <td>{d.credentials}</td>
-                <td>
+        <Table
+          head={['Name', 'Kind', 'Location', 'Password', 'Store credentials', null]}
+          rows={list}
+          rowKey={(d) => d.name}
+          cells={(d) => [
+            <>{d.name} {d.isDefault && <span className="status completed">default</span>}</>,
+            d.kind,
+            d.location,
+            d.password,
+            d.credentials,
+            <>
                   <div className="row">
                     {can(me, 'operator') && <button onClick={() => void test(d.name)}>Test</button>}
                     {can(me, 'admin') && <EditSecrets d={d} onSaved={load} />}
                     {can(me, 'admin') && !d.isDefault && <button onClick={() => void call('POST', `/api/destinations/${d.name}/default`, {}).then(load, (e: unknown) => setError(message(e)))}>Make default</button>}
                   </div>
                   {status[d.name] && <div role="status" className={status[d.name]!.startsWith('failed') ? 'gap' : 'muted'}>{status[d.name]}</div>}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+              </>,
+          ]}
+        />
       )}
       {can(me, 'admin') && <AddDestination onAdded={load} />}
     </>
@@ -232,35 +220,25 @@ export function Applications({ me }: { me: Me }) {
       <h1>Applications</h1>
       {list && list.length === 0 && <div className="panel empty">No applications yet. Write or paste a spec below (docs/APPLICATIONS.md explains the format).</div>}
       {list && list.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Version</th>
-              <th>Components</th>
-              <th>Hooks</th>
-              <th>License</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((a) => (
-              <tr key={a.name}>
-                <td>{a.name}</td>
-                <td>{a.version}</td>
-                <td>{a.components.map((c) => `${c.name} (${c.kind})`).join(', ')}</td>
-                <td>
+        <Table
+          head={['Name', 'Version', 'Components', 'Hooks', 'License']}
+          rows={list}
+          rowKey={(a) => a.name}
+          cells={(a) => [
+            a.name,
+            a.version,
+            a.components.map((c) => `${c.name} (${c.kind})`).join(', '),
+            <>
                   {Object.entries(a.hooks).map(([phase, names]) => (
                     <div key={phase}>
                       {phase}: {names.join(', ')}
                     </div>
                   ))}
                   {Object.keys(a.hooks).length === 0 && <span className="muted">none</span>}
-                </td>
-                <td>{!a.license.required ? '—' : a.license.ok ? `${a.license.licensee}, until ${a.license.expiresAt?.slice(0, 10)}` : <span className="gap">{a.license.reason}</span>}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+              </>,
+            !a.license.required ? '—' : a.license.ok ? `${a.license.licensee}, until ${a.license.expiresAt?.slice(0, 10)}` : <span className="gap">{a.license.reason}</span>,
+          ]}
+        />
       )}
       <section className="panel" aria-label="Spec editor">
         <h2>Validate or add a spec</h2>

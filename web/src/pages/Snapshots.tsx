@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, bytes, call, can, get, post, when, type JobRecord, type Me, type SnapshotView } from '../api.js';
+import { Table } from '../Table.js';
 
 /** Start a snapshot (an application or full); the new job opens live. */
 export function CreateSnapshot({ me, apps }: { me: Me; apps: string[] }) {
@@ -109,36 +110,22 @@ export function Snapshots({ me }: { me: Me }) {
       {error && <div className="error" role="alert">{error}</div>}
       {shown && shown.length === 0 && <div className="panel empty">{list && list.length > 0 ? 'No snapshot matches these filters.' : 'No snapshots here yet. Create one with the button above, or add a schedule.'}</div>}
       {shown && shown.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th>Snapshot</th>
-              <th>Time</th>
-              <th>Type</th>
-              <th>Status</th>
-              <th>Applications</th>
-              <th>Tags</th>
-              <th>Size</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((s) => (
-              <tr key={s.id}>
-                <td>
+        <Table
+          head={['Snapshot', 'Time', 'Type', 'Status', 'Applications', 'Tags', 'Size']}
+          rows={shown}
+          rowKey={(s) => s.id}
+          cells={(s) => [
+            <>
                   <a href={`#/snapshot/${s.id}`}>{s.id.slice(0, 8)}</a> {s.pinned && <span title="pinned: retention never forgets it">📌</span>}
-                </td>
-                <td>{when(s.time)}</td>
-                <td>{s.type}</td>
-                <td>
-                  <span className={`status ${s.status}`}>{s.status}</span>
-                </td>
-                <td>{s.applications.map((a) => `${a.name} ${a.version}`).join(', ') || s.paths.join(' ')}</td>
-                <td>{s.tags.join(', ')}</td>
-                <td>{bytes(s.bytes)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+              </>,
+            when(s.time),
+            s.type,
+            <span className={`status ${s.status}`}>{s.status}</span>,
+            s.applications.map((a) => `${a.name} ${a.version}`).join(', ') || s.paths.join(' '),
+            s.tags.join(', '),
+            bytes(s.bytes),
+          ]}
+        />
       )}
     </>
   );
@@ -220,35 +207,23 @@ export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
           <h2>
             {a.name} {a.version} <span className={`status ${a.status}`}>{a.status}</span>
           </h2>
-          <table>
-            <thead>
-              <tr>
-                <th>Component</th>
-                <th>Kind</th>
-                <th>Status</th>
-                <th>Size</th>
-                <th>Items</th>
-                <th>Time</th>
-                <th>Source</th>
-              </tr>
-            </thead>
-            <tbody>
-              {a.components.map((c) => (
-                <tr key={c.name}>
-                  <td>{c.name}</td>
-                  <td>{c.kind}</td>
-                  <td>
+          <Table
+            head={['Component', 'Kind', 'Status', 'Size', 'Items', 'Time', 'Source']}
+            rows={a.components}
+            rowKey={(c) => c.name}
+            cells={(c) => [
+              c.name,
+              c.kind,
+              <>
                     <span className={`status ${c.status}`}>{c.status}</span>
                     {c.error && <div className="gap">{c.error}</div>}
-                  </td>
-                  <td>{bytes(c.bytes)}</td>
-                  <td>{c.items}</td>
-                  <td>{(c.durationMs / 1000).toFixed(1)} s</td>
-                  <td className="muted">{c.source}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                </>,
+              bytes(c.bytes),
+              c.items,
+              <>{(c.durationMs / 1000).toFixed(1)} s</>,
+              <td className="muted">{c.source}</td>,
+            ]}
+          />
           {a.hooks.length > 0 && (
             <table aria-label="Hooks">
               <thead>
@@ -356,21 +331,19 @@ function Timeline({ s }: { s: Detail }) {
   return (
     <section aria-label="Timeline">
       <h2>Timeline</h2>
-      <table>
-        <tbody>
-          {items.map((i) => (
-            <tr key={i.label}>
-              <td>{i.label}</td>
-              <td className="grow" style={{ width: '70%' }}>
+      <Table
+        rows={items}
+        rowKey={(i) => i.label}
+        cells={(i) => [
+          i.label,
+          <td className="grow" style={{ width: '70%' }}>
                 <div className="bar" role="img" aria-label={`${i.label}: from +${((i.start - t0) / 1000).toFixed(1)} s for ${(i.ms / 1000).toFixed(1)} s`}>
                   <div className={`span ${i.status}`} style={{ marginLeft: `${((i.start - t0) / total) * 100}%`, width: `${Math.max(1, (i.ms / total) * 100)}%` }} />
                 </div>
-              </td>
-              <td className="muted">{(i.ms / 1000).toFixed(1)} s</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+              </td>,
+          <td className="muted">{(i.ms / 1000).toFixed(1)} s</td>,
+        ]}
+      />
     </section>
   );
 }
