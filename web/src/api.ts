@@ -13,6 +13,23 @@ export class ApiError extends Error {
   }
 }
 
+/** An error in words for the page: the server's message, or the error itself. */
+export function message(e: unknown): string {
+  return e instanceof ApiError ? e.message : String(e);
+}
+
+/** A form's submit: no reload, the error (if any) shown with setError. */
+export function submitting(setError: (m: string | undefined) => void, fn: () => Promise<void>): (e: { preventDefault(): void }) => Promise<void> {
+  return async (e) => {
+    e.preventDefault();
+    try {
+      await fn();
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+}
+
 let csrf: string | undefined;
 export function csrfToken(): string | undefined {
   return csrf;

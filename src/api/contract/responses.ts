@@ -1,8 +1,11 @@
 /**
- * Response bodies of the API, as plain types with no imports: the server must
- * produce them (the compiler checks it where they are built), and the CLI's
- * client and the console read them — so the three cannot drift apart.
+ * Response bodies of the API as types: the server must produce them (the
+ * compiler checks it where they are built), and the CLI's client and the
+ * console read them — so the three cannot drift apart. Where a response schema
+ * exists (schemas.ts) the type is derived from it.
  */
+import type { z } from 'zod';
+import type { Job } from './schemas.js';
 
 export type RoleName = 'admin' | 'operator' | 'viewer';
 
@@ -36,32 +39,6 @@ export interface SnapshotView {
   destination: string | null;
 }
 
-/** Live progress of a job, per component. */
-export interface JobProgressView {
-  current?: string;
-  bytes: number;
-  newBytes: number;
-  items: number;
-  rate: number;
-  etaSeconds?: number;
-  components: { app: string; component: string; kind: string; state: string; bytes: number; items: number; rate: number; error?: string }[];
-}
-
-/** A job record (GET /api/jobs, /api/jobs/:id, the SSE "job" event). */
-export interface JobView {
-  id: string;
-  kind: string;
-  app: string | null;
-  destination: string | null;
-  phase: string;
-  params: Record<string, unknown>;
-  progress: JobProgressView;
-  result: Record<string, unknown> | null;
-  warnings: string[];
-  errors: string[];
-  requestedBy: string;
-  scheduleId: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+/** A job record (GET /api/jobs, /api/jobs/:id, the SSE "job" event): the shape its response schema describes. */
+export type JobView = z.output<typeof Job>;
+export type JobProgressView = JobView['progress'];

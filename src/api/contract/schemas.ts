@@ -3,15 +3,18 @@
  * responses in /api/openapi.json, and a server started with
  * STRONGBOX_CHECK_RESPONSES=1 (every end-to-end test does) checks each
  * response against its route's schema, so the reference cannot drift from
- * what the server sends. Objects are open (a later version may add fields).
+ * what the server sends. Objects are open: a field the schema does not name is
+ * accepted (a later version may add fields).
  */
 import { z } from 'zod';
 
-const o = z.looseObject;
+const o = z.object;
 const str = z.string();
 const nul = <T extends z.ZodType>(t: T) => t.nullable();
 const role = z.enum(['admin', 'operator', 'viewer']);
 const ok = o({ ok: z.literal(true) });
+/** Any JSON object (a request's params, a result, a spec). */
+const obj = z.record(z.string(), z.unknown());
 
 export const Job = o({
   id: str,
@@ -19,9 +22,18 @@ export const Job = o({
   app: nul(str),
   destination: nul(str),
   phase: z.enum(['queued', 'running', 'completed', 'partially_failed', 'failed', 'canceled']),
-  params: o({}),
-  progress: o({ bytes: z.number(), newBytes: z.number(), items: z.number(), rate: z.number(), components: z.array(o({ app: str, component: str, kind: str, state: str })) }),
-  result: nul(o({})),
+  params: obj,
+  progress: o({
+    current: str.optional(),
+    bytes: z.number(),
+    newBytes: z.number(),
+    items: z.number(),
+    totalBytes: z.number().optional(),
+    rate: z.number(),
+    etaSeconds: z.number().optional(),
+    components: z.array(o({ app: str, component: str, kind: str, state: z.enum(['pending', 'running', 'completed', 'failed', 'skipped']), bytes: z.number(), items: z.number(), rate: z.number(), etaSeconds: z.number().optional(), totalBytes: z.number().optional(), error: str.optional() })),
+  }),
+  result: nul(obj),
   warnings: z.array(str),
   errors: z.array(str),
   requestedBy: str,
@@ -61,7 +73,7 @@ export const DestinationAdded = Destination.extend({ validation: nul(Validation)
 
 const License = z.union([o({ required: z.literal(false) }), o({ required: z.literal(true), ok: z.boolean() })]);
 export const Application = o({ name: str, version: str, components: z.array(o({ name: str, kind: str, source: str })), updatedAt: str, hooks: z.record(str, z.array(str)), vendor: nul(str), description: nul(str), license: License });
-export const ApplicationDetail = o({ name: str, version: str, specText: str, spec: o({}), license: License, createdAt: str, updatedAt: str });
+export const ApplicationDetail = o({ name: str, version: str, specText: str, spec: obj, license: License, createdAt: str, updatedAt: str });
 export const SpecValidation = z.union([o({ ok: z.literal(true), name: str, version: str }), o({ ok: z.literal(false), problems: z.array(o({ message: str })) })]);
 export const ApplicationAdded = o({ name: str, version: str, result: z.enum(['added', 'replaced']), components: z.array(o({ name: str, kind: str })) });
 export const ApplicationRemoved = o({ removed: str, schedulesRemoved: z.array(str) });
@@ -73,12 +85,12 @@ export const Me = o({ user: str, role, mustChangePassword: z.boolean() });
 export const Login = o({ user: str, role, csrf: str, expiresAt: str, mustChangePassword: z.boolean() });
 export const Ok = ok;
 
-export const Schedule = o({ id: str, name: str, kind: z.enum(['backup', 'maintenance']), app: nul(str), destination: nul(str), cron: str, timezone: str, paused: z.boolean(), retention: o({}), tags: z.array(str), description: str, nextRuns: z.array(str) });
+export const Schedule = o({ id: str, name: str, kind: z.enum(['backup', 'maintenance']), app: nul(str), destination: nul(str), cron: str, timezone: str, paused: z.boolean(), retention: obj, tags: z.array(str), description: str, nextRuns: z.array(str) });
 export const CronPreview = o({ cron: str, timezone: str, description: str, nextRuns: z.array(str) });
-export const RetentionPreview = o({ schedule: str, rules: o({}), keepsEverything: z.boolean(), decisions: z.array(o({ id: str, keep: z.boolean(), reasons: z.array(str) })) });
+export const RetentionPreview = o({ schedule: str, rules: obj, keepsEverything: z.boolean(), decisions: z.array(o({ id: str, keep: z.boolean(), reasons: z.array(str) })) });
 
 export const InstalledLicense = o({ id: str, licensee: str, product: str, entitlements: z.array(str), expiresAt: str, keyFingerprint: str });
-export const Audit = z.array(o({ id: z.number(), time: str, actor: str, action: str, target: nul(str), ip: nul(str), outcome: str, details: nul(o({})) }));
+export const Audit = z.array(o({ id: z.number(), time: str, actor: str, action: str, target: nul(str), ip: nul(str), outcome: str, details: nul(obj) }));
 export const Health = o({ status: str });
 export const JobLog = o({ id: str, lines: z.array(o({ seq: z.number(), time: str, line: str })) });
 

@@ -1,21 +1,16 @@
-import { useState, type FormEvent } from 'react';
-import { ApiError, call, setCsrf, type Me } from '../api.js';
+import { useState } from 'react';
+import { call, setCsrf, submitting, type Me } from '../api.js';
 
 export function Login({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   const [user, setUser] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string>();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = submitting(setError, async () => {
     setError(undefined);
-    try {
-      const r = await call<{ csrf: string }>('POST', '/api/auth/login', { user, password });
-      setCsrf(r.csrf);
-      await onSignedIn();
-    } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
-    }
-  };
+    const r = await call<{ csrf: string }>('POST', '/api/auth/login', { user, password });
+    setCsrf(r.csrf);
+    await onSignedIn();
+  });
   return (
     <form className="panel login" onSubmit={(e) => void submit(e)} aria-labelledby="signin">
       <h1 id="signin">Sign in to Strongbox</h1>
@@ -37,17 +32,12 @@ export function ChangePassword({ me, onDone }: { me: Me; onDone: () => Promise<v
   const [next, setNext] = useState('');
   const [again, setAgain] = useState('');
   const [error, setError] = useState<string>();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = submitting(setError, async () => {
     if (next !== again) return setError('The two new passwords differ.');
-    try {
-      const r = await call<{ csrf?: string }>('POST', '/api/auth/password', { current, new: next });
-      setCsrf(r.csrf);
-      await onDone();
-    } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
-    }
-  };
+    const r = await call<{ csrf?: string }>('POST', '/api/auth/password', { current, new: next });
+    setCsrf(r.csrf);
+    await onDone();
+  });
   return (
     <form className="panel login" onSubmit={(e) => void submit(e)} aria-labelledby="chpw">
       <h1 id="chpw">Choose a new password</h1>

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, call, can, get, post, when, type Me } from '../api.js';
+import { ApiError, call, can, get, post, when, type Me, message } from '../api.js';
 import { Table } from '../Table.js';
 
 interface RetentionPreview {
@@ -127,7 +127,7 @@ function AddSchedule({ onAdded }: { onAdded: () => Promise<unknown> }) {
       setForm({ ...form, name: '' });
       await onAdded();
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(message(err));
     }
   };
   return (

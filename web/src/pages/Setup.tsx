@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, call, can, get, post, type Me } from '../api.js';
+import { ApiError, call, can, get, post, type Me, message } from '../api.js';
 import { Table } from '../Table.js';
 
 interface Destination {
@@ -9,10 +9,6 @@ interface Destination {
   password: string;
   isDefault: boolean;
   credentials: string;
-}
-
-function message(e: unknown): string {
-  return e instanceof ApiError ? e.message : String(e);
 }
 
 /** Destinations: where snapshots go. Added with validation that names the failing step; secrets are write-only. */

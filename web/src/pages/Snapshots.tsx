@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, bytes, call, can, get, post, when, type JobRecord, type Me, type SnapshotView } from '../api.js';
+import { ApiError, bytes, call, can, get, post, when, type JobRecord, type Me, type SnapshotView, message } from '../api.js';
 import { Table } from '../Table.js';
 
 /** Start a snapshot (an application or full); the new job opens live. */
@@ -18,7 +18,7 @@ export function CreateSnapshot({ me, apps }: { me: Me; apps: string[] }) {
       const j = await post<JobRecord>('/api/snapshots', body);
       location.hash = `#/job/${j.id}`;
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(message(err));
     }
   };
   return (
