@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, call, get, post, when, type Me } from '../api.js';
-import { Table } from '../Table.js';
+import { Table } from '../components.js';
 
 interface User {
   name: string;

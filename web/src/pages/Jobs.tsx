@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { ApiError, bytes, can, get, post, when, type JobRecord, type Me } from '../api.js';
-import { Table } from '../Table.js';
+import { Table } from '../components.js';
 
 export function Jobs() {
   const [list, setList] = useState<JobRecord[]>();

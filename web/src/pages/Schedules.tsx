@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, call, can, get, post, when, type Me, message } from '../api.js';
-import { Table } from '../Table.js';
+import { ApiError, call, can, get, post, when, type Me, message, submitting } from '../api.js';
+import { Table } from '../components.js';
 
 interface RetentionPreview {
   keepsEverything: boolean;
@@ -116,20 +116,15 @@ function AddSchedule({ onAdded }: { onAdded: () => Promise<unknown> }) {
     return () => clearTimeout(t);
   }, [form.cron, form.timezone]);
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = submitting(setError, async () => {
     const n = (v: string) => (v ? Number(v) : undefined);
     const retention = Object.fromEntries(Object.entries({ keepLast: n(form.keepLast), keepDaily: n(form.keepDaily), keepWeekly: n(form.keepWeekly), ttl: form.ttl || undefined }).filter(([, v]) => v !== undefined));
-    try {
-      const what = form.target === '__maintenance' ? { kind: 'maintenance', maintenance: { readDataPercent: 10, prune: true } } : form.target === '__full' ? {} : { app: form.target };
-      await post('/api/schedules', { name: form.name, ...what, cron: form.cron, timezone: form.timezone, ...(form.target === '__maintenance' ? {} : { retention }) });
-      setError(undefined);
-      setForm({ ...form, name: '' });
-      await onAdded();
-    } catch (err) {
-      setError(message(err));
-    }
-  };
+    const what = form.target === '__maintenance' ? { kind: 'maintenance', maintenance: { readDataPercent: 10, prune: true } } : form.target === '__full' ? {} : { app: form.target };
+    await post('/api/schedules', { name: form.name, ...what, cron: form.cron, timezone: form.timezone, ...(form.target === '__maintenance' ? {} : { retention }) });
+    setError(undefined);
+    setForm({ ...form, name: '' });
+    await onAdded();
+  });
   return (
     <form className="panel" onSubmit={(e) => void submit(e)} aria-label="Add a schedule">
       <h2>Add a schedule</h2>

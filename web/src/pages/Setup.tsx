@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, call, can, get, post, type Me, message } from '../api.js';
-import { Table } from '../Table.js';
+import { ApiError, call, can, get, post, type Me, message, submitting } from '../api.js';
+import { Table } from '../components.js';
 
 interface Destination {
   name: string;
@@ -104,20 +104,15 @@ function AddDestination({ onAdded }: { onAdded: () => Promise<unknown> }) {
   const [done, setDone] = useState<string>();
   const set = (k: keyof typeof f) => (e: { target: { value: string } }) => setF({ ...f, [k]: e.target.value });
   const hints: Record<string, string> = { local: '/srv/backups/strongbox', s3: 's3://bucket/prefix?region=eu-west-1', azure: 'azure://account/container/prefix', sftp: 'sftp://backup@host:22/srv/strongbox' };
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = submitting(setError, async () => {
     setError(undefined);
     setDone(undefined);
-    try {
-      const store = f.secret ? { ...(f.accessKeyId ? { accessKeyId: f.accessKeyId } : {}), secret: f.secret } : undefined;
-      const r = await post<{ validation: { steps: string[] } | null }>('/api/destinations', { name: f.name, location: f.location, password: f.password, init: f.init, ...(store ? { store } : {}) });
-      setDone(`Added ${f.name}: ${r.validation?.steps.join(', ') ?? 'not validated'}`);
-      setF({ ...f, name: '', location: '', password: '', secret: '' });
-      await onAdded();
-    } catch (err) {
-      setError(message(err));
-    }
-  };
+    const store = f.secret ? { ...(f.accessKeyId ? { accessKeyId: f.accessKeyId } : {}), secret: f.secret } : undefined;
+    const r = await post<{ validation: { steps: string[] } | null }>('/api/destinations', { name: f.name, location: f.location, password: f.password, init: f.init, ...(store ? { store } : {}) });
+    setDone(`Added ${f.name}: ${r.validation?.steps.join(', ') ?? 'not validated'}`);
+    setF({ ...f, name: '', location: '', password: '', secret: '' });
+    await onAdded();
+  });
   return (
     <form className="panel" onSubmit={(e) => void submit(e)} aria-label="Add a destination">
       <h2>Add a destination</h2>

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, bytes, call, can, get, post, when, type JobRecord, type Me, type SnapshotView, message } from '../api.js';
-import { Table } from '../Table.js';
+import { ApiError, bytes, call, can, get, post, when, type JobRecord, type Me, type SnapshotView, message, submitting } from '../api.js';
+import { Choice, Field, Table } from '../components.js';
 
 /** Start a snapshot (an application or full); the new job opens live. */
 export function CreateSnapshot({ me, apps }: { me: Me; apps: string[] }) {
@@ -11,16 +11,11 @@ export function CreateSnapshot({ me, apps }: { me: Me; apps: string[] }) {
   const [error, setError] = useState<string>();
   if (!can(me, 'operator')) return null;
   if (!open) return <button className="primary" onClick={() => setOpen(true)}>Create snapshot</button>;
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    try {
-      const body = { ...(target === '__full' ? { full: true } : { apps: [target] }), tags: tags.split(',').map((t) => t.trim()).filter(Boolean), ...(note ? { note } : {}) };
-      const j = await post<JobRecord>('/api/snapshots', body);
-      location.hash = `#/job/${j.id}`;
-    } catch (err) {
-      setError(message(err));
-    }
-  };
+  const submit = submitting(setError, async () => {
+    const body = { ...(target === '__full' ? { full: true } : { apps: [target] }), tags: tags.split(',').map((t) => t.trim()).filter(Boolean), ...(note ? { note } : {}) };
+    const j = await post<JobRecord>('/api/snapshots', body);
+    location.hash = `#/job/${j.id}`;
+  });
   return (
     <form className="panel" onSubmit={(e) => void submit(e)} aria-label="Create a snapshot">
       <label htmlFor="snap-target">What</label>
@@ -76,28 +71,11 @@ export function Snapshots({ me }: { me: Me }) {
             ))}
           </select>
         </div>
-        <div className="grow">
-          <label htmlFor="f-type">Type</label>
-          <select id="f-type" value={filter.type} onChange={set('type')}>
-            <option value="">all</option>
-            <option>application</option>
-            <option>full</option>
-            <option>files</option>
-          </select>
-        </div>
-        <div className="grow">
-          <label htmlFor="f-status">Status</label>
-          <select id="f-status" value={filter.status} onChange={set('status')}>
-            <option value="">all</option>
-            <option>completed</option>
-            <option>partially_failed</option>
-            <option>failed</option>
-          </select>
-        </div>
-        <div className="grow">
-          <label htmlFor="f-tag">Tag</label>
+        <Choice id="f-type" label="Type" value={filter.type} onChange={set('type')} options={[['', 'all'], 'application', 'full', 'files']} />
+        <Choice id="f-status" label="Status" value={filter.status} onChange={set('status')} options={[['', 'all'], 'completed', 'partially_failed', 'failed']} />
+        <Field id="f-tag" label="Tag">
           <input id="f-tag" value={filter.tag} onChange={set('tag')} />
-        </div>
+        </Field>
         <div className="grow">
           <label htmlFor="f-from">From (date)</label>
           <input id="f-from" type="date" value={dates.from} onChange={(e) => setDates({ ...dates, from: e.target.value })} />
