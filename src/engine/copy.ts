@@ -124,12 +124,9 @@ export async function copySnapshots(o: CopyOptions): Promise<CopyResult> {
       const log: string[] = [];
       for (const id of s.snapshot.log ?? []) log.push(await data(id));
       await saver.flush();
-      const manifest: Snapshot & { copiedFrom: CopiedFrom } = {
-        ...s.snapshot,
-        tree: root,
-        ...(s.snapshot.log ? { log } : {}),
-        copiedFrom: { repository: o.source.config.id, snapshot: s.id },
-      };
+      const manifest: Snapshot & { copiedFrom: CopiedFrom } = { ...s.snapshot, tree: root, copiedFrom: { repository: o.source.config.id, snapshot: s.id } };
+      // The run's log is blobs too: its ids are the target's.
+      if (manifest.type && s.snapshot.log) manifest.log = log;
       // The parent is an id in the source; in the target it would dangle.
       delete manifest.parent;
       throwIfAborted(o.signal);

@@ -20,8 +20,8 @@ export interface SnapshotSummary {
   durationMs: number;
 }
 
-/** A snapshot manifest (snapshots/<id>, sealed). Its id is the SHA-256 of the stored object. */
-export interface Snapshot {
+/** What every snapshot manifest holds (snapshots/<id>, sealed). Its id is the SHA-256 of the stored object. */
+interface ManifestBase {
   version: 1;
   time: string;
   host: string;
@@ -35,26 +35,52 @@ export interface Snapshot {
   warningCount: number;
   summary: SnapshotSummary;
   program: string;
-  /** Absent for plain file snapshots (`snapshot create --path`). */
-  type?: 'application' | 'full';
-  /** Application and full snapshots: how the run ended. */
-  status?: SnapshotStatus;
+}
+
+/** A snapshot of paths (`snapshot create --path`): no application metadata. */
+export interface FileSnapshot extends ManifestBase {
+  type?: undefined;
+  status?: undefined;
+  note?: undefined;
+  schedule?: undefined;
+  strongboxVersion?: undefined;
+  formatVersion?: undefined;
+  runId?: undefined;
+  applications?: undefined;
+  instance?: undefined;
+  errors?: undefined;
+  log?: undefined;
+}
+
+/** An application (partial) snapshot: a directory per application and component, their records, the run's log. */
+export interface ApplicationSnapshot extends ManifestBase {
+  type: 'application';
+  /** How the run ended. */
+  status: SnapshotStatus;
   note?: string;
-  /** The schedule that made it (application and full snapshots): its retention applies to its own snapshots only. */
+  /** The schedule that made it: its retention applies to its own snapshots only. */
   schedule?: string;
   /** The Strongbox version that wrote it, and the repository format version it needs. */
   strongboxVersion?: string;
   formatVersion?: number;
   /** A random id given to the run before the snapshot existed; hooks see it as STRONGBOX_RUN_ID. */
   runId?: string;
-  applications?: AppRecord[];
-  /** Full snapshots: the instance's own state, under /_instance in the tree. */
-  instance?: { path: string; files: string[] };
+  applications: AppRecord[];
+  instance?: undefined;
   /** Errors that are not one application's (the instance state). */
   errors?: string[];
   /** The run's log: blob ids of its text (`snapshot logs`). */
   log?: string[];
 }
+
+/** A full snapshot: every application and the instance's own state, under /_instance in the tree. */
+export interface FullSnapshot extends Omit<ApplicationSnapshot, 'type' | 'instance'> {
+  type: 'full';
+  instance?: { path: string; files: string[] };
+}
+
+/** A snapshot manifest, by its type: paths, an application snapshot or a full one. */
+export type Snapshot = FileSnapshot | ApplicationSnapshot | FullSnapshot;
 
 export type SnapshotStatus = 'completed' | 'partially_failed' | 'failed';
 

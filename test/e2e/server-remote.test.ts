@@ -43,12 +43,23 @@ test('remote CLI: the same commands and output through a server; download, uploa
     // A plain file snapshot in the same destination, made on the server's machine.
     const plain = JSON.parse(await localA.okAsync(['snapshot', 'create', '--path', path.join(rootA, 'data'), '--json'])) as { id: string };
     // Same output as on the server's machine.
-    for (const args of [['snapshot', 'list'], ['snapshot', 'list', '--json'], ['snapshot', 'show', id.slice(0, 8)], ['snapshot', 'show', plain.id.slice(0, 8)], ['snapshot', 'list', '--tag', 'remote'], ['snapshot', 'list', '--path', path.join(rootA, 'data'), '--json'], ['snapshot', 'list', '--host', 'no-such-host'], ['app', 'list'], ['app', 'show', 'docs'], ['destination', 'list', '--json']]) {
+    for (const args of [['snapshot', 'list'], ['snapshot', 'list', '--json'], ['snapshot', 'show', id.slice(0, 8)], ['snapshot', 'show', plain.id.slice(0, 8)], ['snapshot', 'list', '--tag', 'remote'], ['snapshot', 'list', '--path', path.join(rootA, 'data'), '--json'], ['snapshot', 'list', '--host', 'no-such-host'], ['app', 'list'], ['app', 'show', 'docs'], ['destination', 'list', '--json'], ['destination', 'show', 'main'], ['snapshot', 'logs', id.slice(0, 8)], ['snapshot', 'logs', id.slice(0, 8), '--json'], ['user', 'list', '--json'], ['token', 'list', '--json'], ['license', 'list', '--json']]) {
       const there = await localA.okAsync(args);
       const here = await remoteA.okAsync(args, envA);
       assert.equal(here, there, `strongbox ${args.join(' ')}`);
     }
     assert.match(await remoteA.okAsync(['job', 'list'], envA), /backup\s+docs\s+completed/);
+
+    // A change leaves the same audit entry, made here or through the server: pin, unpin, delete.
+    const audited = async (action: string) => JSON.parse(await localA.okAsync(['audit', '--action', action, '--json'])) as { actor: string; target: string; outcome: string; ip: string | null }[];
+    await localA.okAsync(['snapshot', 'pin', plain.id.slice(0, 8), '--reason', 'here']);
+    await remoteA.okAsync(['snapshot', 'pin', id.slice(0, 8), '--reason', 'there'], envA);
+    const pins = await audited('snapshot.pin');
+    assert.deepEqual(pins.map((e) => [e.target, e.outcome]).sort(), [[id, 'ok'], [plain.id, 'ok']].sort());
+    assert.ok(pins.some((e) => e.actor.startsWith('local:') && e.ip === null) && pins.some((e) => e.actor.startsWith('admin') && e.ip !== null), JSON.stringify(pins));
+    assert.equal((await localA.runAsync(['snapshot', 'delete', plain.id.slice(0, 8)])).code, 1, 'a pinned snapshot is not deleted (CONFLICT), here either');
+    for (const [cli, env, s] of [[localA, {}, plain.id], [remoteA, envA, id]] as const) await cli.okAsync(['snapshot', 'unpin', s.slice(0, 8)], env);
+    assert.equal((await audited('snapshot.unpin')).length, 2);
 
     // A dry run into the (non-empty) original directory: exit 4 and the problem, as locally.
     const dry = await remoteA.runAsync(['snapshot', 'restore', id.slice(0, 8), '--dry-run'], envA);

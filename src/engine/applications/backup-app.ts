@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { AppError, nullSink, systemClock, throwIfAborted, type ProgressSink } from '../../kernel/index.js';
 import type { BlobEncoder, FileChunker, Repository } from '../../repo/index.js';
-import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type Snapshot, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
+import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type FullSnapshot, type Snapshot, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
 import { runHooks, type Hook } from '../../hooks/index.js';
 import { kinds, preloadSecrets, type SourceEnv } from '../../sources/index.js';
 import { components, type ApplicationSpec, type HookPhase } from '../../spec/index.js';
@@ -69,7 +69,7 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
       if (node) rootNodes.push(node);
     }
     const errors: string[] = [];
-    let instance: Snapshot['instance'];
+    let instance: FullSnapshot['instance'];
     if (o.type === 'full') {
       const nodes: TreeNode[] = [];
       for (const f of o.instanceFiles ?? []) nodes.push((await run.saveStream([f.data], f.name)).node);
@@ -82,8 +82,8 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
     log.line(`finished: ${status}`);
     const logIds = await log.save(run, o.repo);
     await run.saver.flush();
-    const snapshot: Snapshot = {
-      version: 1,
+    const common = {
+      version: 1 as const,
       time: started.toISOString(),
       host: o.host ?? hostname(),
       username: currentUser(),
@@ -95,7 +95,6 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
       warningCount: run.warningCount,
       summary: run.summary(Math.round(performance.now() - t0)),
       program: `strongbox ${o.strongboxVersion}`,
-      type: o.type,
       status,
       ...(o.note ? { note: o.note } : {}),
       ...(o.schedule ? { schedule: o.schedule } : {}),
@@ -103,10 +102,10 @@ export async function backupApplications(o: AppBackupOptions): Promise<AppBackup
       formatVersion: FORMAT_VERSION,
       runId,
       applications: records,
-      ...(instance ? { instance } : {}),
       ...(errors.length ? { errors } : {}),
       log: logIds,
     };
+    const snapshot: Snapshot = o.type === 'full' ? { ...common, type: 'full', ...(instance ? { instance } : {}) } : { ...common, type: 'application' };
     return snapshot;
   });
 }
