@@ -1,6 +1,5 @@
 import { AppError } from '../kernel/index.js';
-import type { Repository } from '../repo/index.js';
-import { findNode, joinPath, loadTree, nameBytes, walkTree, type SnapshotRef, type TreeNode } from '../tree/index.js';
+import { findNode, joinPath, loadTree, nameBytes, walkTree, type SnapshotRef, type TreeLoader, type TreeNode } from '../tree/index.js';
 
 export interface Entry {
   path: string;
@@ -23,7 +22,7 @@ function entry(path: string, n: TreeNode): Entry {
 }
 
 /** Lists a snapshot's entries at and below `path`. */
-export async function listEntries(repo: Repository, snap: SnapshotRef, path = '/', onEntry: (e: Entry) => void): Promise<void> {
+export async function listEntries(repo: TreeLoader, snap: SnapshotRef, path = '/', onEntry: (e: Entry) => void): Promise<void> {
   const norm = '/' + path.split('/').filter(Boolean).join('/');
   const node = await findNode(repo, snap.snapshot.tree, norm);
   if (!node) throw new AppError('NOT_FOUND', `${norm} is not in snapshot ${snap.id.slice(0, 8)}.`);
@@ -50,7 +49,7 @@ export interface DiffResult {
  * Compares two snapshots: + added, - removed, M content changed, T type changed,
  * U metadata only. Identical subtrees (same id) are skipped without loading.
  */
-export async function diffSnapshots(repo: Repository, a: SnapshotRef, b: SnapshotRef): Promise<DiffResult> {
+export async function diffSnapshots(repo: TreeLoader, a: SnapshotRef, b: SnapshotRef): Promise<DiffResult> {
   const res: DiffResult = { lines: [], added: 0, removed: 0, modified: 0 };
   const all = async (treeId: string, base: Buffer, change: '+' | '-') => {
     await walkTree(repo, treeId, (p) => {

@@ -1,5 +1,5 @@
 import { AppError, throwIfAborted } from '../kernel/index.js';
-import type { Repository } from '../repo/index.js';
+import type { BlobLocator } from '../repo/index.js';
 import { walkTree, type SnapshotRef } from '../tree/index.js';
 import { NAME_RE } from '../spec/index.js';
 
@@ -58,7 +58,7 @@ export function manifestProblems(ref: SnapshotRef, now: Date): string[] {
  * its chunks; stops as soon as a limit is passed (a tree that names the same
  * subtree over and over expands without end), with TOO_LARGE.
  */
-export async function inspectForeign(repo: Repository, snapshots: SnapshotRef[], o: { now: Date; limits: ForeignLimits; signal?: AbortSignal }): Promise<ForeignReport> {
+export async function inspectForeign(repo: BlobLocator, snapshots: SnapshotRef[], o: { now: Date; limits: ForeignLimits; signal?: AbortSignal }): Promise<ForeignReport> {
   const report: ForeignReport = { snapshots: snapshots.length, files: 0, dirs: 0, expandedBytes: 0, problems: [] };
   const over = (what: string) => {
     throw new AppError('TOO_LARGE', `The snapshots expand to more than ${what} (the import limit; STRONGBOX_IMPORT_MAX_FILES and STRONGBOX_IMPORT_MAX_BYTES raise it). Nothing was imported.`);

@@ -1,5 +1,5 @@
 import { AppError, matchPrefix } from '../kernel/index.js';
-import type { Repository } from '../repo/index.js';
+import type { SnapshotLister } from '../repo/index.js';
 
 export interface SnapshotWarning {
   path?: string;
@@ -140,14 +140,14 @@ export interface SnapshotRef {
   snapshot: Snapshot;
 }
 
-export async function listSnapshots(repo: Repository): Promise<SnapshotRef[]> {
+export async function listSnapshots(repo: SnapshotLister): Promise<SnapshotRef[]> {
   const out: SnapshotRef[] = [];
   for (const id of await repo.listNames('snapshots')) out.push({ id, snapshot: await repo.loadJSON<Snapshot>('snapshots', id) });
   return out.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
 }
 
 /** Resolves an id, a unique prefix of one, or `latest`. */
-export async function findSnapshot(repo: Repository, ref: string): Promise<SnapshotRef> {
+export async function findSnapshot(repo: SnapshotLister, ref: string): Promise<SnapshotRef> {
   if (ref === 'latest') {
     const all = await listSnapshots(repo);
     const last = all[all.length - 1];

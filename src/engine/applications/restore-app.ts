@@ -141,7 +141,13 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
   const sink = o.sink ?? nullSink;
   const log = new RunLog(sink, () => systemClock.now());
   const records = snap.applications ?? [];
-  const planned = planComponents(o, records);
+  const planned = planRestore(o, records);
+  if (planned.refusals.length) {
+    // Every refusal at once; a forbidden one decides the code. Nothing was touched.
+    const code = planned.refusals.some((r) => r.code === 'FORBIDDEN') ? 'FORBIDDEN' : 'INVALID_ARGUMENT';
+    const text = planned.refusals.length === 1 ? planned.refusals[0]!.message : `The restore cannot be done as asked (${planned.refusals.length} problems): ${planned.refusals.map((r) => r.message).join(' ')}`;
+    throw new AppError(code, text, { details: { refusals: planned.refusals } });
+  }
   for (const p of planned.items) preloadSecrets(p.options);
   const senv = (app: string, c: string): SourceEnv => ({ ...(o.signal ? { signal: o.signal } : {}), log: (l) => log.line(`${app}/${c}: ${l}`), spoolDir: o.spoolDir });
   const result: AppRestoreResult = { snapshot: o.snapshot.id, dryRun: !!o.dryRun, plan: [], commands: planned.commands, instancePlan: [], skipped: planned.skipped, ok: true, outcomes: [], hooks: [], instanceLog: [], log: [] };
@@ -274,7 +280,7 @@ function snapshotComponents(ref: SnapshotRef, apps: AppRecord[]): SnapshotCompon
  * installed one, else — only when this restore installs the snapshot's
  * instance state (disaster recovery, shown in the plan) — the snapshot's own.
  */
-function trustedSpec(o: AppRestoreOptions, app: AppRecord, withInstance: boolean): { spec?: ApplicationSpec; source: SpecSource } {
+function trustedSpec(o: PlanInput, app: AppRecord, withInstance: boolean): { spec?: ApplicationSpec; source: SpecSource } {
   const given = o.specs?.find((s) => s.metadata.name === app.name);
   if (given) return { spec: given, source: 'given' };
   const installed = o.installed.get(app.name);
@@ -283,30 +289,58 @@ function trustedSpec(o: AppRestoreOptions, app: AppRecord, withInstance: boolean
   return { source: 'untrusted' };
 }
 
-function planComponents(o: AppRestoreOptions, records: AppRecord[]): { items: PlanItem[]; skipped: AppRestoreResult['skipped']; withInstance: boolean; commands: PlannedCommand[] } {
+/** A request the plan refuses, with the code of the refusal. */
+export interface Refusal {
+  code: 'INVALID_ARGUMENT' | 'FORBIDDEN';
+  message: string;
+}
+
+/** What the plan is made from: the request and the trusted specs. */
+export type PlanInput = Pick<AppRestoreOptions, 'snapshot' | 'apps' | 'components' | 'maps' | 'installed' | 'specs' | 'mayRedirectSecrets'>;
+
+export interface RestorePlan {
+  items: PlanItem[];
+  skipped: AppRestoreResult['skipped'];
+  withInstance: boolean;
+  commands: PlannedCommand[];
+  /** What the request asks that cannot be done: every one, not just the first. Nothing runs while there are any. */
+  refusals: Refusal[];
+}
+
+/**
+ * The restore plan, a pure function of the request, the snapshot's records and
+ * the trusted specs: which components, with which targets and commands, and
+ * every refusal at once (an unknown application or component, a field that
+ * cannot be mapped, a target that does not validate, a secret sent elsewhere).
+ */
+export function planRestore(o: PlanInput, records: AppRecord[]): RestorePlan {
+  const refusals: Refusal[] = [];
+  const refuse = (code: Refusal['code'], message: string) => void refusals.push({ code, message });
   const snap = o.snapshot.snapshot;
   const withInstance = snap.type === 'full' && !o.components?.length && !o.apps?.length && !!snap.instance;
   const appNames = records.map((r) => r.name);
   for (const a of o.apps ?? []) {
-    if (!appNames.includes(a)) throw new AppError('INVALID_ARGUMENT', `Snapshot ${o.snapshot.id.slice(0, 8)} has no application "${a}"; it has: ${appNames.join(', ') || 'none'}.`);
+    if (!appNames.includes(a)) refuse('INVALID_ARGUMENT', `Snapshot ${o.snapshot.id.slice(0, 8)} has no application "${a}"; it has: ${appNames.join(', ') || 'none'}.`);
   }
   const chosenApps = records.filter((r) => !o.apps?.length || o.apps.includes(r.name));
   const all = snapshotComponents(o.snapshot, chosenApps);
-  const resolve = (ref: string, what: string) => {
+  const resolve = (ref: string, what: string): SnapshotComponent | undefined => {
     const [a, c] = ref.includes('/') ? (ref.split('/', 2) as [string, string]) : [undefined, ref];
     const found = all.filter((x) => x.name === c && (a === undefined || x.app.name === a));
-    if (found.length === 0) throw new AppError('INVALID_ARGUMENT', `${what} "${ref}": the snapshot has no such component; it has ${all.map((x) => (records.length > 1 ? `${x.app.name}/` : '') + x.name).join(', ')}.`);
-    if (found.length > 1) throw new AppError('INVALID_ARGUMENT', `${what} "${ref}" is in several applications (${found.map((x) => x.app.name).join(', ')}); write APP/${c}.`);
-    return found[0]!;
+    if (found.length === 0) refuse('INVALID_ARGUMENT', `${what} "${ref}": the snapshot has no such component; it has ${all.map((x) => (records.length > 1 ? `${x.app.name}/` : '') + x.name).join(', ')}.`);
+    else if (found.length > 1) refuse('INVALID_ARGUMENT', `${what} "${ref}" is in several applications (${found.map((x) => x.app.name).join(', ')}); write APP/${c}.`);
+    return found.length === 1 ? found[0] : undefined;
   };
-  const chosen = o.components?.length ? o.components.map((c) => resolve(c, '--component')) : all;
+  const chosen = o.components?.length ? o.components.flatMap((c) => resolve(c, '--component') ?? []) : all;
   const maps = new Map<string, TargetMapping[]>();
   for (const m of o.maps ?? []) {
     const x = resolve(m.component, '--map');
+    if (!x) continue;
     const key = `${x.app.name}/${x.name}`;
     const kind = kinds[x.kind];
     if (!kind.mappable.includes(m.field)) {
-      throw new AppError('INVALID_ARGUMENT', `--map ${m.component}.${m.field}: a ${x.kind} component's target is changed by ${kind.mappable.map((f) => `${m.component}.${f}`).join(', ') || '(nothing: it has no mappable target)'}.`);
+      refuse('INVALID_ARGUMENT', `--map ${m.component}.${m.field}: a ${x.kind} component's target is changed by ${kind.mappable.map((f) => `${m.component}.${f}`).join(', ') || '(nothing: it has no mappable target)'}.`);
+      continue;
     }
     maps.set(key, [...(maps.get(key) ?? []), m]);
   }
@@ -319,8 +353,8 @@ function planComponents(o: AppRestoreOptions, records: AppRecord[]): { items: Pl
     const explicit = !!o.components?.length;
     if (x.record.status !== 'completed') {
       const reason = `it was not captured in this snapshot (${x.record.status ?? 'missing'}${x.record.error ? `: ${x.record.error}` : ''})`;
-      if (explicit) throw new AppError('INVALID_ARGUMENT', `--component ${x.name}: ${reason}.`);
-      skipped.push({ app: x.app.name, component: x.name, reason });
+      if (explicit) refuse('INVALID_ARGUMENT', `--component ${x.name}: ${reason}.`);
+      else skipped.push({ app: x.app.name, component: x.name, reason });
       continue;
     }
     const t = trust.get(x.app.name)!;
@@ -330,8 +364,8 @@ function planComponents(o: AppRestoreOptions, records: AppRecord[]): { items: Pl
       spec = components(t.spec).find((c) => c.name === x.name);
       if (!spec || spec.kind !== x.kind) {
         const reason = `the ${t.source === 'given' ? 'given' : 'installed'} spec of ${x.app.name} (${t.spec.metadata.version}) has no ${x.kind} component "${x.name}"${spec ? ` (it is a ${spec.kind} there)` : ''}; restore it with --spec FILE naming a spec that has it`;
-        if (explicit) throw new AppError('INVALID_ARGUMENT', `--component ${x.name}: ${reason}.`);
-        skipped.push({ app: x.app.name, component: x.name, reason });
+        if (explicit) refuse('INVALID_ARGUMENT', `--component ${x.name}: ${reason}.`);
+        else skipped.push({ app: x.app.name, component: x.name, reason });
         continue;
       }
     }
@@ -348,19 +382,24 @@ function planComponents(o: AppRestoreOptions, records: AppRecord[]): { items: Pl
       const parsed = kinds[x.kind].schema.safeParse(options);
       if (!parsed.success) {
         const what = parsed.error.issues.map((i) => `${i.path.join('.') || x.kind}: ${i.message}`).join('; ');
-        if (spec && mapped.length === 0) throw new AppError('INVALID_ARGUMENT', `The spec of ${x.app.name}/${x.name} is not valid: ${what}.`);
-        if (spec) throw new AppError('INVALID_ARGUMENT', `--map for ${x.app.name}/${x.name}: ${what}.`);
+        if (spec) {
+          refuse('INVALID_ARGUMENT', mapped.length === 0 ? `The spec of ${x.app.name}/${x.name} is not valid: ${what}.` : `--map for ${x.app.name}/${x.name}: ${what}.`);
+          continue;
+        }
         item.problems.push(`the target given with --map is incomplete: ${what}`);
       } else item.options = parsed.data as Record<string, unknown>;
     }
     if (item.problems.length === 0 && !o.mayRedirectSecrets) {
       const why = redirectsSecret(base, item.options);
-      if (why) throw new AppError('FORBIDDEN', `--map for ${x.app.name}/${x.name}: ${why}; only an admin may do that (docs/SECURITY.md). Map it to another database on the same server, or ask an admin.`);
+      if (why) {
+        refuse('FORBIDDEN', `--map for ${x.app.name}/${x.name}: ${why}; only an admin may do that (docs/SECURITY.md). Map it to another database on the same server, or ask an admin.`);
+        continue;
+      }
     }
     if (spec) commands.push(...componentCommands(x.app.name, spec, item.options, t.source));
     items.push(item);
   }
-  return { items, skipped, withInstance, commands };
+  return { items, skipped, withInstance, commands, refusals };
 }
 
 /** The credential endpoint of a component's options: where its password would be sent. */

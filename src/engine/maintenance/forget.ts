@@ -1,10 +1,10 @@
 import { AppError, systemClock, type ProgressSink } from '../../kernel/index.js';
-import type { Repository } from '../../repo/index.js';
+import type { SnapshotRemover } from '../../repo/index.js';
 import { listSnapshots, type SnapshotRef } from '../../tree/index.js';
 import { applyRetention, isEmptyPolicy, type RetentionDecision, type RetentionPolicy } from '../retention.js';
 
 export interface ForgetOptions {
-  repo: Repository;
+  repo: SnapshotRemover;
   policy: RetentionPolicy;
   dryRun?: boolean;
   now?: Date;

@@ -1,4 +1,4 @@
-import type { Repository } from '../../repo/index.js';
+import type { StatsSource } from '../../repo/index.js';
 import { listSnapshots } from '../../tree/index.js';
 
 export interface RepoStats {
@@ -16,7 +16,7 @@ export interface RepoStats {
   keys: number;
 }
 
-export async function stats(repo: Repository): Promise<RepoStats> {
+export async function stats(repo: StatsSource): Promise<RepoStats> {
   const snaps = await listSnapshots(repo);
   let storedBytes = 0;
   let packs = 0;
