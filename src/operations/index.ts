@@ -23,3 +23,4 @@ export * from './local.js';
 export * from './vocabulary.js';
 export * from './licenses.js';
 export * from './accounts.js';
+export * from './schedules.js';
