@@ -7,6 +7,6 @@ export { instanceHome, openInstance, describePasswordRef, type Instance } from '
 
 export { openRepository, initRepository, cacheHome, codecPool } from './open.js';
 export { VERSION } from './version.js';
-export { instanceRestorer, loadSpecs } from './instance-state.js';
+export { instanceRestorer, loadSpecs, recordMappedTargets } from './instance-state.js';
 export type { InstanceExport } from './instance.js';
 export { downloadSnapshot, uploadArchive } from './archive.js';

@@ -3,9 +3,10 @@ import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { AppError, registerSecret, syncDirSync, systemClock } from '../kernel/index.js';
-import { AccountStore, ApplicationStore, AuditLog, CatalogJobStore, catalogImage, LicenseStore, openCatalog, DestinationStore, PinStore, ScheduleStore, SettingsStore, SnapshotCache, type Catalog, type Destination, type PasswordRef } from '../catalog/index.js';
+import { AccountStore, ApplicationStore, AuditLog, CatalogJobStore, catalogImage, LicenseStore, openCatalog, DestinationStore, PinStore, ScheduleStore, SettingsStore, SnapshotCache, type AuditEntry, type Catalog, type Destination, type NewSchedule, type PasswordRef, type PortableAccounts, type StoredLicense } from '../catalog/index.js';
 import type { BackendCredentials } from './backends.js';
 import { openSealed, seal } from '../repo/index.js';
+import { VERSION } from './version.js';
 
 /**
  * The instance home (STRONGBOX_HOME, default $XDG_DATA_HOME/strongbox or
@@ -100,11 +101,18 @@ export async function openInstance(home = instanceHome()): Promise<Instance> {
     spoolDir,
     key,
     async stateFiles() {
+      const settingsStore = new SettingsStore(catalog);
       const state: InstanceExport = {
-        format: 1,
+        format: 2,
         exportedAt: systemClock.now().toISOString(),
+        strongboxVersion: VERSION,
         applications: (await applications.list()).map((a) => ({ name: a.name, version: a.version, specText: a.specText })),
         destinations: (await destinations.list()).map((d) => ({ name: d.name, kind: d.kind, location: d.location, password: d.password, isDefault: d.isDefault, ...(d.credentials ? { credentials: d.credentials } : {}) })),
+        schedules: (await new ScheduleStore(catalog).list()).map((x) => ({ name: x.name, kind: x.kind, app: x.app, destination: x.destination, cron: x.cron, timezone: x.timezone, paused: x.paused, retention: x.retention, tags: x.tags, ...(x.maintenance ? { maintenance: x.maintenance } : {}) })),
+        settings: await settingsStore.all(),
+        accounts: await new AccountStore(catalog).exportRows(),
+        licenses: await new LicenseStore(catalog).list(),
+        audit: (await new AuditLog(catalog).list({ limit: 100000 })).reverse().map(({ id: _id, ...e }) => e),
       };
       return [
         { name: 'instance.json', data: Buffer.from(JSON.stringify(state, null, 2)) },
@@ -164,12 +172,27 @@ export async function openInstance(home = instanceHome()): Promise<Instance> {
   }
 }
 
-/** The portable part of a full snapshot's instance state (sealed secrets stay sealed under the exporting instance's key). */
+/**
+ * The portable part of a full snapshot's instance state (docs/FORMAT.md):
+ * everything an operator configured. Sealed secrets stay sealed under the
+ * exporting instance's key (carried beside it) and are sealed again on restore.
+ * Format 1 (Strongbox 0.1) held applications and destinations only; it is still read.
+ */
 export interface InstanceExport {
-  format: 1;
+  format: 1 | 2;
   exportedAt: string;
+  /** The Strongbox that wrote it (format 2). */
+  strongboxVersion?: string;
   applications: { name: string; version: string; specText: string }[];
   destinations: { name: string; kind: string; location: string; password: PasswordRef; isDefault: boolean; credentials?: Destination['credentials'] }[];
+  schedules?: NewSchedule[];
+  /** Notification and security settings, by key. */
+  settings?: Record<string, unknown>;
+  /** Users (password hashes) and API tokens (hashes). */
+  accounts?: PortableAccounts;
+  licenses?: StoredLicense[];
+  /** The audit log, oldest first. */
+  audit?: Omit<AuditEntry, 'id'>[];
 }
 
 export function describePasswordRef(ref: PasswordRef): string {

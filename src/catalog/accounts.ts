@@ -12,6 +12,12 @@ export interface User {
   createdAt: string;
 }
 
+/** Accounts in a full snapshot (docs/FORMAT.md, instance state format 2). */
+export interface PortableAccounts {
+  users: { name: string; role: Role; passwordHash: string; mustChangePassword: boolean; createdAt: string }[];
+  tokens: { id: string; name: string; user: string; role: Role; secretHash: string; createdAt: string; expiresAt: string | null; revokedAt: string | null }[];
+}
+
 export interface TokenInfo {
   id: string;
   name: string;
@@ -70,6 +76,36 @@ export class AccountStore {
   private lastUsedWritten = new Map<string, number>();
 
   constructor(private readonly db: Catalog) {}
+
+  /** Users and API tokens as a full snapshot carries them: roles and hashes, never a password or a token. Sessions do not travel. */
+  async exportRows(): Promise<PortableAccounts> {
+    const users = (await this.db.selectFrom('users').selectAll().orderBy('name').execute()).map((r) => ({ name: r.name, role: r.role as Role, passwordHash: r.password_hash, mustChangePassword: r.must_change_password === 1, createdAt: r.created_at }));
+    const tokens = (await this.db.selectFrom('tokens').selectAll().orderBy('created_at').execute()).map((r) => ({ id: r.id, name: r.name, user: r.user_name, role: r.role as Role, secretHash: r.secret_hash, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at }));
+    return { users, tokens };
+  }
+
+  /** Adds the users (by name) and tokens (by id) this catalog lacks; with apply false, only says which. */
+  async importRows(r: PortableAccounts, apply: boolean, now: Date): Promise<{ users: string[]; tokens: string[]; kept: string[] }> {
+    const out = { users: [] as string[], tokens: [] as string[], kept: [] as string[] };
+    const have = new Set((await this.list()).map((u) => u.name));
+    for (const u of r.users) {
+      if (have.has(u.name)) {
+        out.kept.push(u.name);
+        continue;
+      }
+      if (!/^scrypt\$/.test(u.passwordHash) || !(ROLES as readonly string[]).includes(u.role)) continue;
+      if (apply) await this.db.insertInto('users').values({ name: u.name, role: u.role, password_hash: u.passwordHash, must_change_password: u.mustChangePassword ? 1 : 0, created_at: u.createdAt, updated_at: now.toISOString() }).execute();
+      out.users.push(u.name);
+    }
+    const users = new Set([...have, ...out.users]);
+    const tokens = new Set((await this.db.selectFrom('tokens').select('id').execute()).map((t) => t.id));
+    for (const t of r.tokens) {
+      if (tokens.has(t.id) || !users.has(t.user) || !/^[0-9a-f]{64}$/.test(t.secretHash)) continue;
+      if (apply) await this.db.insertInto('tokens').values({ id: t.id, name: t.name, user_name: t.user, role: t.role, secret_hash: t.secretHash, created_at: t.createdAt, expires_at: t.expiresAt, last_used_at: null, revoked_at: t.revokedAt }).execute();
+      out.tokens.push(`${t.name} of ${t.user}`);
+    }
+    return out;
+  }
 
   async count(): Promise<number> {
     const r = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();

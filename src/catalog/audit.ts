@@ -26,6 +26,18 @@ export class AuditLog {
     await this.db.insertInto('audit').values({ time: e.time, actor: e.actor, action: e.action, target: e.target, ip: e.ip, outcome: e.outcome, details: e.details ? JSON.stringify(e.details) : null }).execute();
   }
 
+  /** Adds entries of another instance's log (a full snapshot's) that this log lacks; returns how many. */
+  async importEntries(entries: Omit<AuditEntry, 'id'>[]): Promise<number> {
+    const seen = new Set((await this.db.selectFrom('audit').select(['time', 'actor', 'action', 'target']).execute()).map((r) => `${r.time}\u0000${r.actor}\u0000${r.action}\u0000${r.target ?? ''}`));
+    let n = 0;
+    for (const e of entries) {
+      if (seen.has(`${e.time}\u0000${e.actor}\u0000${e.action}\u0000${e.target ?? ''}`)) continue;
+      await this.record(e);
+      n++;
+    }
+    return n;
+  }
+
   async list(f: AuditFilter = {}): Promise<AuditEntry[]> {
     let q = this.db.selectFrom('audit').selectAll();
     if (f.actor) q = q.where('actor', '=', f.actor);

@@ -9,6 +9,11 @@ export class SettingsStore {
     return r ? (JSON.parse(r.value) as T) : fallback;
   }
 
+  /** Every setting, by key. */
+  async all(): Promise<Record<string, unknown>> {
+    return Object.fromEntries((await this.db.selectFrom('settings').selectAll().execute()).map((r) => [r.key, JSON.parse(r.value) as unknown]));
+  }
+
   async set(key: string, value: unknown): Promise<void> {
     const v = JSON.stringify(value);
     await this.db.insertInto('settings').values({ key, value: v }).onConflict((oc) => oc.column('key').doUpdateSet({ value: v })).execute();

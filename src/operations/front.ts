@@ -33,6 +33,7 @@ export interface AppRestore {
   spaceCheck?: boolean | undefined;
   dryRun: boolean;
   force: boolean;
+  repoint?: boolean | undefined;
 }
 
 /** What an upload did, the same locally and from a server's job. */

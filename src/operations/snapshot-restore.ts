@@ -3,7 +3,7 @@ import { restore, restoreApplications, type AppRestoreResult, type RestoreResult
 import type { JobOutcome } from '../jobs/index.js';
 import { loadApplication, type ApplicationSpec } from '../spec/index.js';
 import type { SnapshotRef } from '../tree/index.js';
-import { instanceRestorer, loadSpecs, VERSION, type Instance } from '../app/index.js';
+import { instanceRestorer, loadSpecs, recordMappedTargets, VERSION, type Instance } from '../app/index.js';
 import { needInstance, targetOf, type Caller, type Env, type RunContext, type Where } from './context.js';
 import type { JobOperation } from './operation.js';
 import { resolveSnapshot, withCodecPool, type Target } from './repositories.js';
@@ -20,6 +20,8 @@ export interface RestoreRequest {
   spaceCheck?: boolean | undefined;
   dryRun?: boolean | undefined;
   force?: boolean | undefined;
+  /** Make the applications use the --map targets from now on (always so when the restore recovers the whole instance). */
+  repoint?: boolean | undefined;
 }
 
 export interface RestorePlan {
@@ -49,6 +51,7 @@ const problemsOf = (res: AppRestoreResult) => ['preflight found problems; nothin
 export const restoreSnapshot: JobOperation<RestoreRequest, RestorePlan, AppRestoreResult> = {
   async prepare(env, req, caller) {
     needInstance(env);
+    if (req.repoint && caller.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin may make an application use other targets (repoint): it changes the application\'s spec.');
     if (req.specs?.length && caller.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin may pass a spec for a restore: its commands would run on this machine.');
     const given = (req.specs ?? []).map((text, i) => loadApplication(text, `--spec #${i + 1}`));
     const target = await targetOf(env, req.where);
@@ -91,6 +94,8 @@ export const restoreSnapshot: JobOperation<RestoreRequest, RestorePlan, AppResto
           specs: p.given,
           mayRedirectSecrets: p.role === 'admin',
           spaceCheck: req.spaceCheck !== false,
+          repoint: !!req.repoint,
+          recordTargets: (changes) => recordMappedTargets(inst, changes),
           spoolDir: inst.spoolDir,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           ...(ctx.sink ? { sink: ctx.sink } : {}),
@@ -124,6 +129,7 @@ function restoreParams(req: RestoreRequest): Record<string, unknown> {
     ...(req.spaceCheck === false ? { spaceCheck: false } : {}),
     dryRun: !!req.dryRun,
     force: !!req.force,
+    ...(req.repoint ? { repoint: true } : {}),
   };
 }
 

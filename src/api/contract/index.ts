@@ -44,6 +44,7 @@ export const RestoreBody = z.strictObject({
   dryRun: z.boolean().optional().describe('Plan and preflight only; nothing is changed.'),
   force: z.boolean().optional().describe('Restore into targets that are merely not empty.'),
   spaceCheck: z.boolean().optional().describe('false: do not refuse a files component whose data is larger than its target\'s free space (sparse files may need less).'),
+  repoint: z.boolean().optional().describe('Admin only: the applications use the mapped targets from now on (their specs are changed). A restore of the whole of a full snapshot always does.'),
   destination: name.optional(),
 });
 

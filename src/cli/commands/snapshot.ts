@@ -155,11 +155,12 @@ export function snapshotCommand(): Command {
     .option('--keep-privileges', 'file snapshots: also restore device nodes, setuid/setgid bits and security.*/trusted.* extended attributes (off by default: a snapshot may come from elsewhere)')
     .option('--dry-run', 'print the plan (with every command it would run) and the preflight result; change nothing (exit status 4 when the preflight fails)')
     .option('--force', 'restore into targets that are not empty (files are replaced; databases get the snapshot\'s objects dropped and recreated)')
+    .option('--repoint', 'the application uses the --map targets from now on: its spec is changed, so its next snapshot backs up what was restored (a recovery of a whole full snapshot always does)')
     .addHelpText(
       'after',
       '\nFile snapshots: a snapshot of /srv/app restored with --target /tmp/r lands in /tmp/r/srv/app.\nFiles whose data is damaged are reported (exit status 1); everything else is still restored.\n\nApplication and full snapshots: every chosen component\'s target is checked before anything is\ntouched (empty database or directory, tools present and new enough); a target that is not clean\nis refused (exit status 4) with what is in the way, unless --force. Targets, credentials, hooks and\ncommands come from the spec installed here (or --spec), never from the snapshot: an application\nthat is not installed restores its data only, into targets you give with --map. A full snapshot\nrestored on a fresh instance also brings back its applications and destinations (disaster\nrecovery); the plan lists every command that installs.\n\nExamples:\n  strongbox snapshot restore latest --target /tmp/restore --include /srv/app/config\n  strongbox snapshot restore 3f2a --dry-run\n  strongbox snapshot restore 3f2a --component db --map db.url=postgres://notes@127.0.0.1/notes_copy',
     )
-    .action(async (id: string, o: { target?: string; include?: string[]; component?: string[]; app?: string[]; map?: string[]; spec?: string[]; keepPrivileges?: boolean; spaceCheck?: boolean; dryRun?: boolean; force?: boolean }, cmd: Command) => {
+    .action(async (id: string, o: { target?: string; include?: string[]; component?: string[]; app?: string[]; map?: string[]; spec?: string[]; keepPrivileges?: boolean; spaceCheck?: boolean; dryRun?: boolean; force?: boolean; repoint?: boolean }, cmd: Command) => {
       await withOperations(cmd, async (ops, out) => {
         if (o.target && ops.remote) throw new AppError('USAGE', 'Restoring files to a directory (--target) works on the machine that holds the data; run it there without --server (or unset STRONGBOX_SERVER).');
         const { kind, id: full } = o.target || o.include ? { kind: 'files', id } : await ops.snapshotKind(id);
@@ -167,11 +168,11 @@ export function snapshotCommand(): Command {
           if (o.target || o.include) throw new AppError('USAGE', `Snapshot ${full.slice(0, 8)} is ${kind === 'application' ? 'an application' : 'a full'} snapshot: it restores into its components' targets; change them with --map (e.g. --map uploads.path=/srv/new) instead of --target/--include.`);
           const specs = (o.spec ?? []).map((f) => readSpec(f));
           const res = await withUi(out, 'restoring', (ui) =>
-            ops.restoreSnapshot(full, { ...(o.app ? { apps: o.app } : {}), ...(o.component ? { components: o.component } : {}), maps: parseMaps(o.map), ...(specs.length ? { specs } : {}), ...(o.spaceCheck === false ? { spaceCheck: false } : {}), dryRun: !!o.dryRun, force: !!o.force }, ui),
+            ops.restoreSnapshot(full, { ...(o.app ? { apps: o.app } : {}), ...(o.component ? { components: o.component } : {}), maps: parseMaps(o.map), ...(specs.length ? { specs } : {}), ...(o.spaceCheck === false ? { spaceCheck: false } : {}), dryRun: !!o.dryRun, force: !!o.force, ...(o.repoint ? { repoint: true } : {}) }, ui),
           );
           return printRestoreResult(out, res);
         }
-        if (o.component || o.app || o.map || o.spec || o.dryRun || o.force) throw new AppError('USAGE', '--component, --app, --map, --spec, --dry-run and --force are for application and full snapshots; this is a file snapshot (use --target and --include).');
+        if (o.component || o.app || o.map || o.spec || o.dryRun || o.force || o.repoint) throw new AppError('USAGE', '--component, --app, --map, --spec, --dry-run, --force and --repoint are for application and full snapshots; this is a file snapshot (use --target and --include).');
         if (!o.target) throw new AppError('USAGE', 'A file snapshot restores under --target DIR.');
         const target = o.target;
         const res = await withUi(out, 'restoring', (ui) => ops.restoreFiles(id, { target, includes: o.include ?? [], keepPrivileges: !!o.keepPrivileges, spaceCheck: o.spaceCheck !== false }, ui));

@@ -54,6 +54,15 @@ export interface AppRestoreOptions {
   mayRedirectSecrets?: boolean;
   /** Check free space before restoring a files component (default true). */
   spaceCheck?: boolean;
+  /**
+   * Make the application use the mapped targets from now on (its spec in the
+   * catalog is changed), so its next snapshot backs up what was restored. Always
+   * done when the restore installs the snapshot's instance state (recovery);
+   * otherwise only when asked — a restore into a copy leaves the spec alone.
+   */
+  repoint?: boolean;
+  /** Records mapped targets in the installed specs; returns what it changed, in words. */
+  recordTargets?: (changes: TargetChange[]) => Promise<string[]>;
   spoolDir: string;
   signal?: AbortSignal;
   sink?: ProgressSink;
@@ -229,12 +238,30 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
       else partial = true;
     }
   }
+  // The application now lives where it was restored: its spec says so (recovery, or when asked).
+  const moved = planned.items.filter((p) => p.mapped.length && (o.repoint || p.source === 'restored-instance') && result.outcomes.some((x) => x.app === p.app.name && x.component === p.name && x.status === 'completed'));
+  if (moved.length && o.recordTargets) {
+    const changes = moved.flatMap((p) => p.mapped.map((m) => ({ app: p.app.name, component: p.name, kind: p.kind, field: m.field, value: parseMapValue(m.value) })));
+    for (const l of await o.recordTargets(changes)) {
+      result.instanceLog.push(l);
+      log.line(`instance: ${l}`);
+    }
+  }
   const total = byApp.size;
   result.status = failedApps > 0 && failedApps === total ? 'failed' : failedApps > 0 || partial || result.outcomes.some((x) => x.status !== 'completed') ? 'partially_failed' : 'completed';
   if (total === 0 && !instanceFiles) result.status = 'completed';
   log.line(`restore finished: ${result.status}`);
   result.log = log.text();
   return result;
+}
+
+/** A component's target changed by --map, to record in its application's spec. */
+export interface TargetChange {
+  app: string;
+  component: string;
+  kind: string;
+  field: string;
+  value: unknown;
 }
 
 interface PlanItem {
@@ -252,6 +279,8 @@ interface PlanItem {
   problems: string[];
   /** The target in words, from the preflight. */
   target?: string;
+  /** The --map changes it was given. */
+  mapped: TargetMapping[];
 }
 
 /** One component of the snapshot as its manifest names it (validated: a manifest is untrusted data). */
@@ -373,7 +402,7 @@ export function planRestore(o: PlanInput, records: AppRecord[]): RestorePlan {
     const base: Record<string, unknown> = spec ? structuredClone(spec.options) : {};
     let options = base;
     for (const m of mapped) options = setField(options, m.field, parseMapValue(m.value));
-    const item: PlanItem = { app: x.app, name: x.name, kind: x.kind, ...(spec ? { spec } : {}), ...(t.spec ? { appSpec: t.spec } : {}), source: t.source, record: x.record, options, problems: [] };
+    const item: PlanItem = { app: x.app, name: x.name, kind: x.kind, ...(spec ? { spec } : {}), ...(t.spec ? { appSpec: t.spec } : {}), source: t.source, record: x.record, options, problems: [], mapped };
     if (!spec) {
       if (x.kind === 'command') item.problems.push(`application ${x.app.name} is not installed on this instance, and a command component is restored by a command that only an installed spec may give; install it ("strongbox app add -f SPEC") or pass --spec FILE`);
       else if (mapped.length === 0) item.problems.push(`application ${x.app.name} is not installed on this instance, so the targets in its snapshot are not trusted; give this component a target with --map ${x.name}.${kinds[x.kind].mappable[0]}=…, install the application ("strongbox app add -f SPEC"), or pass --spec FILE`);

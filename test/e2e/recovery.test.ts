@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { describeTree, instanceCli, tmp } from './testing/cli.js';
+import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
+
+// Disaster recovery: a full snapshot holds the whole instance, and a fresh home gets all of it back
+// with a destination and one restore command — configuration, accounts and data, targets recorded.
+
+function spec(root: string): string {
+  const data = path.join(root, 'data');
+  mkdirSync(path.join(data, 'sub'), { recursive: true });
+  writeFileSync(path.join(data, 'a.txt'), 'alpha\n');
+  writeFileSync(path.join(data, 'sub', 'b.txt'), 'bravo\n'.repeat(5000));
+  return `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: docs, version: "1.0" }\nspec:\n  # the documents\n  components:\n    - name: files\n      files: { path: ${data} }\n`;
+}
+
+test('recovery: a full snapshot brings back applications, destinations, schedules, settings, users, tokens, pins and the audit log on a fresh home; mapped targets are recorded; the next scheduled snapshot works', async () => {
+  const rootA = tmp();
+  const localA = await prepareInstance(rootA, { docs: spec(rootA) });
+  const a = await startServe(rootA);
+  let fullId: string;
+  let token: string;
+  try {
+    const admin = new Api(a.url);
+    await admin.login('admin', ADMIN_PASSWORD);
+    await admin.ok('POST', '/api/schedules', { name: 'docs-nightly', app: 'docs', cron: 'daily', retention: { keepLast: 3 } });
+    await admin.ok('POST', '/api/schedules', { name: 'upkeep', kind: 'maintenance', cron: 'weekly' });
+    await admin.ok('PUT', '/api/settings/notifications', { webhooks: [{ url: 'http://127.0.0.1:9/hook', secret: 'hook-secret' }] });
+    await admin.ok('POST', '/api/users', { name: 'olivia', role: 'operator', password: 'operator-password', mustChangePassword: false });
+    token = (await admin.ok('POST', '/api/tokens', { name: 'ci' })).token as string;
+    const first = (await admin.waitJob((await admin.ok('POST', '/api/snapshots', { apps: ['docs'] })).id)).result.snapshot as string;
+    await admin.ok('POST', `/api/snapshots/${first}/pin`, { reason: 'release 1.0' });
+    const full = await admin.waitJob((await admin.ok('POST', '/api/snapshots', { full: true })).id);
+    assert.equal(full.phase, 'completed', JSON.stringify(full.errors));
+    fullId = full.result.snapshot as string;
+  } finally {
+    await a.stop();
+  }
+
+  // B: a fresh home, the destination's location and password, one restore.
+  const rootB = tmp();
+  const b = instanceCli(rootB, 'correct horse battery staple');
+  await b.okAsync(['destination', 'add', 'main', path.join(rootA, 'repo')]);
+  const target = path.join(rootB, 'docs');
+  const dry = JSON.parse(await b.okAsync(['snapshot', 'restore', fullId.slice(0, 8), '--map', `files.path=${target}`, '--dry-run', '--json'])) as { instancePlan: string[] };
+  for (const line of ['add application docs', 'add schedule docs-nightly', 'add schedule upkeep', 'add notifications settings', 'add user admin', 'add user olivia', 'add API token ci of admin']) {
+    assert.ok(dry.instancePlan.some((l) => l.startsWith(line)), `the plan says "${line}": ${dry.instancePlan.join(' | ')}`);
+  }
+  const restored = await b.runAsync(['snapshot', 'restore', fullId.slice(0, 8), '--map', `files.path=${target}`]);
+  assert.equal(restored.code, 0, restored.stderr + restored.stdout);
+  assert.deepEqual(await describeTree(target), await describeTree(path.join(rootA, 'data')));
+
+  // The configuration is A's.
+  const sameAs = async (args: string[]) => assert.equal(await b.okAsync(args), await localA.okAsync(args), args.join(' '));
+  await sameAs(['user', 'list', '--json']);
+  await sameAs(['token', 'list', '--json']);
+  await sameAs(['license', 'list', '--json']);
+  assert.match(await b.okAsync(['audit', '--action', 'user.add']), /olivia/);
+  // The application now lives where it was restored; the spec keeps its comments.
+  const specB = await b.okAsync(['app', 'show', 'docs']);
+  assert.match(specB, new RegExp(`path: ${target.replace(/[/.]/g, '\\$&')}`));
+  assert.match(specB, /# the documents/);
+  // Pins live in the repository: the pinned snapshot is pinned on B as well.
+  const list = JSON.parse(await b.okAsync(['snapshot', 'list', '--json'])) as { id: string }[];
+  assert.ok(list.some((s) => s.id === fullId));
+
+  const srvB = await startServe(rootB, { adminPassword: null });
+  try {
+    // A's accounts work on B: the admin's password, the token.
+    const admin = new Api(srvB.url);
+    assert.equal((await admin.login('admin', ADMIN_PASSWORD)).status, 200);
+    assert.equal((await new Api(srvB.url, token).call('GET', '/api/auth/me')).status, 200);
+    const schedules = (await admin.ok('GET', '/api/schedules')) as { name: string; retention: { keepLast?: number } }[];
+    assert.deepEqual(schedules.map((s) => s.name).sort(), ['docs-nightly', 'upkeep']);
+    assert.equal(schedules.find((s) => s.name === 'docs-nightly')!.retention.keepLast, 3);
+    const hooks = (await admin.ok('GET', '/api/settings/notifications')).webhooks as { url: string; secret: string }[];
+    assert.deepEqual(hooks.map((h) => [h.url, h.secret]), [['http://127.0.0.1:9/hook', '***']], 'the webhook and its (re-sealed) secret');
+    const pinned = ((await admin.ok('GET', '/api/snapshots')) as { id: string; pinned: boolean }[]).filter((s) => s.pinned);
+    assert.equal(pinned.length, 1);
+    // The next scheduled snapshot backs up the restored directory, into the same repository as A's.
+    const run = await admin.ok('POST', '/api/schedules/docs-nightly/run');
+    const job = await admin.waitJob(run.id);
+    assert.equal(job.phase, 'completed', JSON.stringify(job.errors));
+    const made = (await admin.ok('GET', `/api/snapshots/${job.result.snapshot}`)).manifest as { applications: { components: { source: string }[] }[] };
+    assert.match(made.applications[0]!.components[0]!.source, new RegExp(target.replace(/[/.]/g, '\\$&')));
+  } finally {
+    await srvB.stop();
+  }
+});
