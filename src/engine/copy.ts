@@ -1,7 +1,7 @@
 import { manifestProblems } from './foreign.js';
 import { AppError, nullSink, systemClock, throwIfAborted, type ProgressSink } from '../kernel/index.js';
 import { blobId, BlobSaver, type BlobDecoder, type BlobEncoder, type Repository } from '../repo/index.js';
-import { decodeTree, encodeTree, listSnapshots, type Snapshot, type SnapshotRef, type TreeNode } from '../tree/index.js';
+import { decodeTree, encodeTree, identityOf, listSnapshots, type Snapshot, type SnapshotRef, type TreeNode } from '../tree/index.js';
 
 export interface CopyOptions {
   source: Repository;
@@ -45,13 +45,16 @@ export async function copySnapshots(o: CopyOptions): Promise<CopyResult> {
   const sink = o.sink ?? nullSink;
   if (o.source.config.id === o.target.config.id) throw new AppError('INVALID_ARGUMENT', 'The source and the target are the same repository.');
   const result: CopyResult = { copied: [], skipped: [], blobsSent: 0, bytesSent: 0, storedBytesSent: 0 };
+  // A snapshot the target holds already — by its identity (the id it was first written under), or
+  // copied from this very source before — is not copied again, whichever way it got there.
   const existing = new Map<string, string>();
   for (const s of await listSnapshots(o.target)) {
+    existing.set(identityOf(s), s.id);
     const from = (s.snapshot as Snapshot & { copiedFrom?: CopiedFrom }).copiedFrom;
     if (from && from.repository === o.source.config.id) existing.set(from.snapshot, s.id);
   }
   const todo = o.snapshots.filter((s) => {
-    const t = existing.get(s.id);
+    const t = existing.get(identityOf(s)) ?? existing.get(s.id);
     if (t) result.skipped.push({ source: s.id, target: t });
     return !t;
   });
@@ -124,7 +127,7 @@ export async function copySnapshots(o: CopyOptions): Promise<CopyResult> {
       const log: string[] = [];
       for (const id of s.snapshot.log ?? []) log.push(await data(id));
       await saver.flush();
-      const manifest: Snapshot & { copiedFrom: CopiedFrom } = { ...s.snapshot, tree: root, copiedFrom: { repository: o.source.config.id, snapshot: s.id } };
+      const manifest: Snapshot & { copiedFrom: CopiedFrom } = { ...s.snapshot, tree: root, origin: identityOf(s), copiedFrom: { repository: o.source.config.id, snapshot: s.id } };
       // The run's log is blobs too: its ids are the target's.
       if (manifest.type && s.snapshot.log) manifest.log = log;
       // The parent is an id in the source; in the target it would dangle.

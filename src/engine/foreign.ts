@@ -47,6 +47,7 @@ export function manifestProblems(ref: SnapshotRef, now: Date): string[] {
   if (s.status !== undefined && !STATUSES.has(s.status)) out.push(`snapshot ${id}: unknown status ${JSON.stringify(s.status).slice(0, 40)}`);
   if (!TYPES.has(s.type)) out.push(`snapshot ${id}: unknown type ${JSON.stringify(s.type).slice(0, 40)}`);
   if (typeof s.tree !== 'string' || !/^[0-9a-f]{64}$/.test(s.tree)) out.push(`snapshot ${id}: malformed tree id`);
+  if (s.origin !== undefined && (typeof s.origin !== 'string' || !/^[0-9a-f]{64}$/.test(s.origin))) out.push(`snapshot ${id}: malformed origin id`);
   if (s.applications !== undefined && (!Array.isArray(s.applications) || s.applications.some((a) => typeof a?.name !== 'string' || !NAME_RE.test(a.name) || !Array.isArray(a.components)))) out.push(`snapshot ${id}: malformed application records`);
   if (!s.summary || typeof s.summary.bytes !== 'number') out.push(`snapshot ${id}: malformed summary`);
   return out;

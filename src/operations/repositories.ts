@@ -1,6 +1,6 @@
 import { AppError } from '../kernel/index.js';
 import type { Repository } from '../repo/index.js';
-import { findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../tree/index.js';
+import { byOrigin, findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../tree/index.js';
 import type { BackendCredentials } from '../app/index.js';
 import { codecPool, openRepository } from '../app/index.js';
 import type { Instance } from '../app/index.js';
@@ -60,7 +60,8 @@ export async function resolveSnapshot(inst: Instance | undefined, repo: Reposito
     const m = list.filter((s) => s.id.startsWith(ref));
     if (m.length === 1) return m[0]!;
     if (m.length > 1) throw new AppError('AMBIGUOUS_ID', `"${ref}" matches ${m.length} snapshots; give more characters of the id.`);
-    throw new AppError('NOT_FOUND', `No snapshot "${ref}" in ${repo.location}. "strongbox snapshot list" shows them.`);
+    // A copied, archived or uploaded snapshot is also found by the id it was first written under.
+    return byOrigin(ref, list, repo.location);
   }
   return findSnapshot(repo, ref);
 }

@@ -2,7 +2,7 @@ import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../kernel/index.js';
 import { copySnapshots, type CopyResult, type ForeignReport } from '../engine/index.js';
-import type { SnapshotRef } from '../tree/index.js';
+import { identityOf, type SnapshotRef } from '../tree/index.js';
 import { downloadSnapshot, uploadArchive } from '../app/index.js';
 import { targetOf, type Where } from './context.js';
 import type { JobOperation } from './operation.js';
@@ -51,7 +51,7 @@ export const downloadArchive: JobOperation<DownloadRequest, DownloadPlan, Downlo
       return { source: p.ref.id, ...r, ...(ctx.jobId ? { artifact: `/api/jobs/${ctx.jobId}/artifact` } : {}) };
     });
   },
-  outcome: (r, p) => ({ phase: 'completed', result: { snapshot: p.ref.id, archiveBytes: r.bytes, ...(r.artifact ? { artifact: r.artifact } : {}), fileName: `strongbox-${p.ref.id.slice(0, 8)}.sbx` } }),
+  outcome: (r, p) => ({ phase: 'completed', result: { snapshot: p.ref.id, archiveBytes: r.bytes, ...(r.artifact ? { artifact: r.artifact } : {}), fileName: `strongbox-${identityOf(p.ref).slice(0, 8)}.sbx` } }),
   audit: (req, p) => ({ action: 'snapshot.download', target: p?.ref.id ?? req.snapshot }),
 };
 

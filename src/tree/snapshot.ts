@@ -35,6 +35,17 @@ interface ManifestBase {
   warningCount: number;
   summary: SnapshotSummary;
   program: string;
+  /**
+   * The id the snapshot was first written under, kept by every copy, archive and
+   * upload (absent where it was first written: there its id is its name). A
+   * snapshot is found by either, anywhere it goes.
+   */
+  origin?: string;
+}
+
+/** A snapshot's identity across repositories: the id it was first written under. */
+export function identityOf(ref: SnapshotRef): string {
+  return ref.snapshot.origin ?? ref.id;
 }
 
 /** A snapshot of paths (`snapshot create --path`): no application metadata. */
@@ -157,6 +168,17 @@ export async function findSnapshot(repo: SnapshotLister, ref: string): Promise<S
   if (!/^[0-9a-f]+$/.test(ref)) throw new AppError('INVALID_ARGUMENT', `"${ref}" is not a snapshot id (hex digits, or "latest").`);
   const match = matchPrefix(ref, await repo.listNames('snapshots'));
   if (match === 'ambiguous') throw new AppError('AMBIGUOUS_ID', `"${ref}" matches several snapshots; give more characters of the id.`);
-  if (match === undefined) throw new AppError('NOT_FOUND', `No snapshot "${ref}" in ${repo.location}. "strongbox snapshot list" shows them.`);
-  return { id: match, snapshot: await repo.loadJSON<Snapshot>('snapshots', match) };
+  if (match !== undefined) return { id: match, snapshot: await repo.loadJSON<Snapshot>('snapshots', match) };
+  return byOrigin(ref, await listSnapshots(repo), repo.location);
+}
+
+/**
+ * A snapshot by the id it was first written under (a copy, an archive or an
+ * upload keeps it as `origin`), when no snapshot here has that name.
+ */
+export function byOrigin(ref: string, all: SnapshotRef[], location: string): SnapshotRef {
+  const m = all.filter((s) => s.snapshot.origin?.startsWith(ref));
+  if (m.length === 1) return m[0]!;
+  if (m.length > 1) throw new AppError('AMBIGUOUS_ID', `"${ref}" matches several snapshots; give more characters of the id.`);
+  throw new AppError('NOT_FOUND', `No snapshot "${ref}" in ${location}. "strongbox snapshot list" shows them.`);
 }

@@ -89,3 +89,35 @@ test('recovery: a full snapshot brings back applications, destinations, schedule
     await srvB.stop();
   }
 });
+
+test('identity: a snapshot keeps its id through an archive, an upload and a copy; the same snapshot twice is a no-op that says so', async () => {
+  const rootA = tmp();
+  const a = await prepareInstance(rootA, { docs: spec(rootA) });
+  const id = (await a.okAsync(['snapshot', 'create', '--app', 'docs', '-q'])).trim();
+  const archive = path.join(tmp(), 'docs.sbx');
+  await a.okAsync(['snapshot', 'download', id.slice(0, 8), '-o', archive]);
+
+  // B: another instance with its own repository (another password), the archive uploaded.
+  const rootB = tmp();
+  const b = instanceCli(rootB, 'another password for b');
+  await b.okAsync(['destination', 'add', 'main', path.join(rootB, 'repo'), '--init']);
+  const env = { STRONGBOX_ARCHIVE_PASSWORD: 'correct horse battery staple' };
+  assert.match(await b.okAsync(['snapshot', 'upload', archive], env), /1 imported/);
+  const shown = JSON.parse(await b.okAsync(['snapshot', 'show', id.slice(0, 8), '--json'])) as { id: string; origin: string };
+  assert.equal(shown.origin, id, 'found by the id A printed');
+  assert.notEqual(shown.id, id, 'its name in B is its own content address');
+  const target = path.join(rootB, 'restored');
+  await b.okAsync(['snapshot', 'restore', id, '--map', `files.path=${target}`]);
+  assert.deepEqual(await describeTree(target), await describeTree(path.join(rootA, 'data')));
+
+  // A second archive of the same snapshot (a fresh archive key) imports nothing.
+  const again = path.join(tmp(), 'again.sbx');
+  await a.okAsync(['snapshot', 'download', id.slice(0, 8), '-o', again]);
+  assert.match(await b.okAsync(['snapshot', 'upload', again], env), /0 imported, 1 already there/);
+
+  // A copy to a second destination keeps the identity too, and a second copy sends nothing.
+  await b.okAsync(['destination', 'add', 'offsite', path.join(rootB, 'offsite'), '--init']);
+  assert.match(await b.okAsync(['snapshot', 'copy', id.slice(0, 8), '--to', 'offsite']), /1 copied/);
+  assert.match(await b.okAsync(['snapshot', 'copy', id.slice(0, 8), '--to', 'offsite']), /0 copied, 1 already there/);
+  assert.equal((JSON.parse(await b.okAsync(['snapshot', 'show', id.slice(0, 8), '--json', '--destination', 'offsite'])) as { origin: string }).origin, id);
+});
