@@ -142,12 +142,17 @@ export interface FileRestoreRequest {
   spaceCheck: boolean;
 }
 
-/** Restoring a snapshot of paths under a directory of this machine (not through a server: the files land where the command runs). */
+/**
+ * Restoring a snapshot's files under a directory of this machine (not through a
+ * server: the files land where the command runs) — a snapshot of paths, or the
+ * files and dumps of an application or full snapshot, chosen with `includes`.
+ */
 export async function restoreFiles(env: Env, req: FileRestoreRequest, ctx: RunContext): Promise<RestoreResult & { snapshot: string; target: string }> {
   const t = await targetOf(env, req.where);
   return env.repos.work(t, async (repo) => {
+    // Any snapshot's tree restores as files: an application snapshot's components are /APP/COMPONENT/…,
+    // a dump one file (e.g. /notes/db/database.pgdump). Nothing runs: no hooks, no tools.
     const ref = await resolveSnapshot(env.inst, repo, req.snapshot);
-    if (ref.snapshot.type) throw new AppError('USAGE', `Snapshot ${ref.id.slice(0, 8)} is ${ref.snapshot.type === 'application' ? 'an application' : 'a full'} snapshot: it restores into its components' targets; change them with --map (e.g. --map uploads.path=/srv/new) instead of --target/--include.`);
     await repo.loadIndex();
     const res = await withCodecPool(repo, (pool) =>
       restore({ repo, writer: pool, snapshot: ref, target: req.target, includes: req.includes, keepPrivileges: req.keepPrivileges, spaceCheck: req.spaceCheck, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.sink ? { sink: ctx.sink } : {}) }),

@@ -145,8 +145,8 @@ export function snapshotCommand(): Command {
   snap
     .command('restore <id>')
     .description('Restore a snapshot: files under --target, or an application/full snapshot into its targets (checked first)')
-    .option('--target <dir>', 'file snapshots: directory to restore into (created if missing); snapshot paths are recreated below it')
-    .option('--include <path>', 'file snapshots: restore only this snapshot path and what is below it (repeat)', collect)
+    .option('--target <dir>', 'restore files into this directory (created if missing): a file snapshot\'s paths, or an application snapshot\'s /APP/COMPONENT/… (a dump is one file); nothing runs')
+    .option('--include <path>', 'with --target: restore only this snapshot path and what is below it (repeat), e.g. /notes/uploads/2026', collect)
     .option('--component <name>', 'application snapshots: restore only this component (NAME, or APP/NAME in a full snapshot; repeat)', collect)
     .option('--app <name>', 'full snapshots: restore only this application (repeat)', collect)
     .option('--map <COMPONENT.FIELD=VALUE>', 'restore a component somewhere else: db.url=postgres://…/copy, uploads.path=/srv/new, cache.rdbPath=/var/lib/redis/dump.rdb (repeat)', collect)
@@ -158,14 +158,16 @@ export function snapshotCommand(): Command {
     .option('--repoint', 'the application uses the --map targets from now on: its spec is changed, so its next snapshot backs up what was restored (a recovery of a whole full snapshot always does)')
     .addHelpText(
       'after',
-      '\nFile snapshots: a snapshot of /srv/app restored with --target /tmp/r lands in /tmp/r/srv/app.\nFiles whose data is damaged are reported (exit status 1); everything else is still restored.\n\nApplication and full snapshots: every chosen component\'s target is checked before anything is\ntouched (empty database or directory, tools present and new enough); a target that is not clean\nis refused (exit status 4) with what is in the way, unless --force. Targets, credentials, hooks and\ncommands come from the spec installed here (or --spec), never from the snapshot: an application\nthat is not installed restores its data only, into targets you give with --map. A full snapshot\nrestored on a fresh instance also brings back its applications and destinations (disaster\nrecovery); the plan lists every command that installs.\n\nExamples:\n  strongbox snapshot restore latest --target /tmp/restore --include /srv/app/config\n  strongbox snapshot restore 3f2a --dry-run\n  strongbox snapshot restore 3f2a --component db --map db.url=postgres://notes@127.0.0.1/notes_copy',
+      '\nFile snapshots: a snapshot of /srv/app restored with --target /tmp/r lands in /tmp/r/srv/app.\nFiles whose data is damaged are reported (exit status 1); everything else is still restored.\n\nApplication and full snapshots: every chosen component\'s target is checked before anything is\ntouched (empty database or directory, tools present and new enough); a target that is not clean\nis refused (exit status 4) with what is in the way, unless --force. Targets, credentials, hooks and\ncommands come from the spec installed here (or --spec), never from the snapshot: an application\nthat is not installed restores its data only, into targets you give with --map. A full snapshot\nrestored on a fresh instance also brings back the whole instance (applications, destinations,\nschedules, settings, users; disaster recovery); the plan lists everything it installs.\nAny snapshot\'s files restore with --target DIR (an application snapshot\'s as /APP/COMPONENT/…).\n\nExamples:\n  strongbox snapshot restore latest --target /tmp/restore --include /srv/app/config\n  strongbox snapshot restore 3f2a --dry-run\n  strongbox snapshot restore 3f2a --target /tmp/r --include /notes/uploads\n  strongbox snapshot restore 3f2a --component db --map db.url=postgres://notes@127.0.0.1/notes_copy',
     )
     .action(async (id: string, o: { target?: string; include?: string[]; component?: string[]; app?: string[]; map?: string[]; spec?: string[]; keepPrivileges?: boolean; spaceCheck?: boolean; dryRun?: boolean; force?: boolean; repoint?: boolean }, cmd: Command) => {
       await withOperations(cmd, async (ops, out) => {
         if (o.target && ops.remote) throw new AppError('USAGE', 'Restoring files to a directory (--target) works on the machine that holds the data; run it there without --server (or unset STRONGBOX_SERVER).');
-        const { kind, id: full } = o.target || o.include ? { kind: 'files', id } : await ops.snapshotKind(id);
+        // --target restores files from any snapshot (an application snapshot's as /APP/COMPONENT/…); without it, an
+        // application or full snapshot restores into its components' targets.
+        const { kind, id: full } = o.target ? { kind: 'files', id } : await ops.snapshotKind(id);
         if (kind !== 'files') {
-          if (o.target || o.include) throw new AppError('USAGE', `Snapshot ${full.slice(0, 8)} is ${kind === 'application' ? 'an application' : 'a full'} snapshot: it restores into its components' targets; change them with --map (e.g. --map uploads.path=/srv/new) instead of --target/--include.`);
+          if (o.include) throw new AppError('USAGE', `--include picks files to restore under --target DIR; snapshot ${full.slice(0, 8)} is ${kind === 'application' ? 'an application' : 'a full'} snapshot: give --target too (its files are /APP/COMPONENT/…), or restore its components with --component and --map.`);
           const specs = (o.spec ?? []).map((f) => readSpec(f));
           const res = await withUi(out, 'restoring', (ui) =>
             ops.restoreSnapshot(full, { ...(o.app ? { apps: o.app } : {}), ...(o.component ? { components: o.component } : {}), maps: parseMaps(o.map), ...(specs.length ? { specs } : {}), ...(o.spaceCheck === false ? { spaceCheck: false } : {}), dryRun: !!o.dryRun, force: !!o.force, ...(o.repoint ? { repoint: true } : {}) }, ui),

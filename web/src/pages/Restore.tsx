@@ -61,7 +61,9 @@ export function RestoreWizard({ me, id }: { me: Me; id: string }) {
         const kind = apps.find((a) => a.name === app)?.components.find((c) => c.name === component)?.kind ?? '';
         return { component: apps.length > 1 ? k : component, field: TARGET_FIELD[kind] ?? 'path', value: v.trim() };
       });
-    return { components: components.map((k) => (apps.length > 1 ? k : k.split('/')[1]!)), maps, force };
+    // Every component of a full snapshot chosen is the whole snapshot: the instance state comes back too (recovery).
+    const whole = components.length === apps.reduce((n, a) => n + a.components.length, 0);
+    return { ...(whole ? {} : { components: components.map((k) => (apps.length > 1 ? k : k.split('/')[1]!)) }), maps, force };
   };
   const check = async () => {
     setChecking(true);

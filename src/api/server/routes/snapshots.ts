@@ -27,7 +27,12 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     tag: 'snapshots',
     summary: 'List snapshots of a destination (default: the default destination), newest first, with filters',
     query: SnapshotsQuery,
-    async handler({ query, core }) {
+    async handler({ query, reply, core }) {
+      // An instance with no destination yet has no snapshots: an empty list, and the hint in a header (the console shows it).
+      if (!query.destination && !(await core.inst.destinations.getDefault())) {
+        reply.header('x-strongbox-hint', 'No destination yet: add one (Setup, or "strongbox destination add NAME LOCATION").');
+        return [];
+      }
       // One filter for every listing (tree/filter.ts): the CLI, local or remote, and the console see the same rows.
       const chosen = await listSnapshotsOf(core.env, at(query.destination), { tags: query.tag?.split(',').filter(Boolean), host: query.host, path: query.path, app: query.app, type: query.type, status: query.status });
       if (query.manifest === 'true') return chosen.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined, pinned: s.pinned })).reverse();
