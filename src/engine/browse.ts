@@ -33,6 +33,24 @@ export async function listEntries(repo: TreeLoader, snap: SnapshotRef, path = '/
   await walkTree(repo, node.subtree!, (p, n) => onEntry(entry(p.toString('utf8'), n)), Buffer.from(norm));
 }
 
+/** One directory of a snapshot: its entries (not their contents), for a browser. */
+export async function listDirectory(repo: TreeLoader, snap: SnapshotRef, path = '/'): Promise<Entry[]> {
+  const norm = '/' + path.split('/').filter(Boolean).join('/');
+  const node = await findNode(repo, snap.snapshot.tree, norm);
+  if (!node) throw new AppError('NOT_FOUND', `${norm} is not in snapshot ${snap.id.slice(0, 8)}.`);
+  if (node.type !== 'dir') return [entry(norm, node)];
+  return (await loadTree(repo, node.subtree!)).nodes.map((n) => entry(joinPath(Buffer.from(norm), nameBytes(n)).toString('utf8'), n));
+}
+
+/** A regular file of a snapshot: its size and the ids of its content blobs, in order. */
+export async function fileBlobs(repo: TreeLoader, snap: SnapshotRef, path: string): Promise<{ path: string; size: number; blobs: string[] }> {
+  const norm = '/' + path.split('/').filter(Boolean).join('/');
+  const node = await findNode(repo, snap.snapshot.tree, norm);
+  if (!node) throw new AppError('NOT_FOUND', `${norm} is not in snapshot ${snap.id.slice(0, 8)}.`);
+  if (node.type !== 'file') throw new AppError('INVALID_ARGUMENT', `${norm} in snapshot ${snap.id.slice(0, 8)} is a ${node.type}, not a file.`);
+  return { path: norm, size: node.size ?? 0, blobs: node.content ?? [] };
+}
+
 export interface DiffLine {
   change: '+' | '-' | 'M' | 'T' | 'U';
   path: string;

@@ -1,15 +1,16 @@
 import { hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
-import { backup, diffSnapshots, listEntries, type BackupResult, type DiffResult, type Entry } from '../engine/index.js';
+import { backup, diffSnapshots, fileBlobs, listDirectory, listEntries, type BackupResult, type DiffResult, type Entry } from '../engine/index.js';
 import type { SnapshotRef } from '../tree/index.js';
 import { VERSION } from '../app/index.js';
-import { targetOf, type Env, type RunContext, type Where } from './context.js';
+import { AppError } from '../kernel/index.js';
+import { audit, targetOf, type Caller, type Env, type RunContext, type Where } from './context.js';
 import { cachedSnapshots, listSnapshots, resolveSnapshot, withCodecPool } from './repositories.js';
 
 /**
- * Snapshots of paths on this machine: backup, browsing and diff. They read or
- * write this machine's files, so they run where the command runs, never
- * through a server.
+ * Snapshots of paths on this machine (backup), and the files of any snapshot:
+ * listings, single files and diffs — the same for a snapshot of paths and an
+ * application snapshot, whose tree holds /APP/COMPONENT/….
  */
 
 export interface PathsBackupRequest {
@@ -75,5 +76,42 @@ export async function diff(env: Env, where: Where, a: string, b: string): Promis
     const rb = await resolveSnapshot(env.inst, repo, b);
     await repo.loadIndex();
     return diffSnapshots(repo, ra, rb);
+  });
+}
+
+/** One directory of a snapshot (a browser's view). */
+export async function listDirectoryOf(env: Env, where: Where, id: string, path: string): Promise<{ id: string; path: string; entries: Entry[] }> {
+  const t = await targetOf(env, where);
+  return env.repos.read(t, async (repo) => {
+    const ref = await resolveSnapshot(env.inst, repo, id);
+    return { id: ref.id, path: '/' + path.split('/').filter(Boolean).join('/'), entries: await listDirectory(repo, ref, path) };
+  });
+}
+
+/** At most this many entries in one listing through the API (a listing of a huge tree is paged by directory). */
+export const MAX_LISTED = 100_000;
+
+/** Every entry at and below a path, up to MAX_LISTED (TOO_LARGE beyond: list a directory further down). */
+export async function listTree(env: Env, where: Where, id: string, path: string): Promise<Entry[]> {
+  const out: Entry[] = [];
+  await listFiles(env, where, id, path, (e) => {
+    if (out.length >= MAX_LISTED) throw new AppError('TOO_LARGE', `More than ${MAX_LISTED} entries below ${path}: list a directory further down.`);
+    out.push(e);
+  });
+  return out;
+}
+
+/** One file of a snapshot, streamed: every blob read back, decrypted and checked. */
+export async function readFileOf(env: Env, where: Where, id: string, path: string, caller: Caller): Promise<{ name: string; size: number; data: AsyncIterable<Buffer> }> {
+  const t = await targetOf(env, where);
+  return env.repos.read(t, async (repo) => {
+    const ref = await resolveSnapshot(env.inst, repo, id);
+    await repo.loadIndex();
+    const f = await fileBlobs(repo, ref, path);
+    await audit(env, caller, 'snapshot.file', ref.id, 'ok', { path: f.path, size: f.size });
+    async function* data() {
+      for (const b of f.blobs) yield await repo.loadBlob(Buffer.from(b, 'hex'));
+    }
+    return { name: f.path.split('/').pop() || 'file', size: f.size, data: data() };
   });
 }

@@ -43,12 +43,24 @@ test('remote CLI: the same commands and output through a server; download, uploa
     // A plain file snapshot in the same destination, made on the server's machine.
     const plain = JSON.parse(await localA.okAsync(['snapshot', 'create', '--path', path.join(rootA, 'data'), '--json'])) as { id: string };
     // Same output as on the server's machine.
-    for (const args of [['snapshot', 'list'], ['snapshot', 'list', '--json'], ['snapshot', 'show', id.slice(0, 8)], ['snapshot', 'show', plain.id.slice(0, 8)], ['snapshot', 'list', '--tag', 'remote'], ['snapshot', 'list', '--path', path.join(rootA, 'data'), '--json'], ['snapshot', 'list', '--host', 'no-such-host'], ['app', 'list'], ['app', 'show', 'docs'], ['destination', 'list', '--json'], ['destination', 'show', 'main'], ['snapshot', 'logs', id.slice(0, 8)], ['snapshot', 'logs', id.slice(0, 8), '--json'], ['user', 'list', '--json'], ['token', 'list', '--json'], ['license', 'list', '--json']]) {
+    for (const args of [['snapshot', 'list'], ['snapshot', 'list', '--json'], ['snapshot', 'show', id.slice(0, 8)], ['snapshot', 'show', plain.id.slice(0, 8)], ['snapshot', 'list', '--tag', 'remote'], ['snapshot', 'list', '--path', path.join(rootA, 'data'), '--json'], ['snapshot', 'list', '--host', 'no-such-host'], ['app', 'list'], ['app', 'show', 'docs'], ['destination', 'list', '--json'], ['destination', 'show', 'main'], ['snapshot', 'logs', id.slice(0, 8)], ['snapshot', 'logs', id.slice(0, 8), '--json'], ['user', 'list', '--json'], ['token', 'list', '--json'], ['license', 'list', '--json'], ['snapshot', 'ls', id.slice(0, 8)], ['snapshot', 'ls', plain.id.slice(0, 8), '-l'], ['snapshot', 'ls', id.slice(0, 8), '/docs/files/sub', '--json'], ['snapshot', 'diff', plain.id.slice(0, 8), id.slice(0, 8)]]) {
       const there = await localA.okAsync(args);
       const here = await remoteA.okAsync(args, envA);
       assert.equal(here, there, `strongbox ${args.join(' ')}`);
     }
     assert.match(await remoteA.okAsync(['job', 'list'], envA), /backup\s+docs\s+completed/);
+
+    // The files of an application snapshot: a directory through the API, one file downloaded, and restored with --target.
+    const api = new Api(a.url, tokenA);
+    const dir = await api.ok('GET', `/api/snapshots/${id.slice(0, 8)}/files?path=/docs/files`);
+    assert.deepEqual(dir.entries.map((e: { path: string; type: string }) => [e.path, e.type]), [['/docs/files/a.txt', 'file'], ['/docs/files/sub', 'dir']]);
+    const file = await fetch(`${a.url}/api/snapshots/${id.slice(0, 8)}/file?path=/docs/files/sub/b.txt`, { headers: { authorization: `Bearer ${tokenA}` } });
+    assert.equal(file.status, 200);
+    assert.equal(Buffer.from(await file.arrayBuffer()).toString(), 'bravo\n'.repeat(5000));
+    assert.equal((await api.call('GET', `/api/snapshots/${id.slice(0, 8)}/file?path=/docs/files/sub`)).status, 400, 'a directory is not a file');
+    const some = path.join(tmp(), 'some');
+    await localA.okAsync(['snapshot', 'restore', id.slice(0, 8), '--target', some, '--include', '/docs/files/sub']);
+    assert.deepEqual(readdirSync(path.join(some, 'docs', 'files')), ['sub']);
 
     // A change leaves the same audit entry, made here or through the server: pin, unpin, delete.
     const audited = async (action: string) => JSON.parse(await localA.okAsync(['audit', '--action', action, '--json'])) as { actor: string; target: string; outcome: string; ip: string | null }[];

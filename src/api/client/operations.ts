@@ -3,7 +3,7 @@ import { AppError, type ProgressSink } from '../../kernel/index.js';
 import type { JobRecord } from '../../jobs/index.js';
 import type { AppRestoreResult } from '../../engine/index.js';
 import type { Snapshot, SnapshotFilter } from '../../tree/index.js';
-import { validateSpec, type ApplicationDetail, type ApplicationView, type CopySummary, type DestinationView, type AuditEntry, type InstalledLicense, type ListedSnapshot, type TokenInfo, type User, type Operations, type RemoveApplicationResult, type SpecCheck, type Ui, type UploadSummary, type Validation } from '../../operations/index.js';
+import { validateSpec, type DiffResult, type Entry, type ApplicationDetail, type ApplicationView, type CopySummary, type DestinationView, type AuditEntry, type InstalledLicense, type ListedSnapshot, type TokenInfo, type User, type Operations, type RemoveApplicationResult, type SpecCheck, type Ui, type UploadSummary, type Validation } from '../../operations/index.js';
 import type { ApiClient } from './client.js';
 
 /** A job that ended without what the command waits for: its errors as the command's failure, with the code its phase implies. */
@@ -178,6 +178,15 @@ export class HttpOperations implements Operations {
     return sum;
   }
 
+  async listFiles(id: string, path: string, each: (e: Entry) => void): Promise<void> {
+    const r = await this.c.get<{ entries: Entry[] }>(`/api/snapshots/${enc(id)}/files${this.q({ path, recursive: 'true' })}`);
+    for (const e of r.entries) each(e);
+  }
+
+  diff(a: string, b: string) {
+    return this.c.get<DiffResult>(`/api/snapshots/${enc(a)}/diff/${enc(b)}${this.q()}`);
+  }
+
   forgetSnapshots(): never {
     throw new AppError('USAGE', 'Through a server, retention belongs to schedules ("strongbox schedule add … --keep-daily 7"); "snapshot forget" works on the machine that holds the repository, without --server.');
   }
@@ -185,8 +194,6 @@ export class HttpOperations implements Operations {
   // What reads or writes this machine's files, or the repository's own upkeep, is done where the data is.
   readonly backupPaths = here('A snapshot of paths (--path)');
   readonly restoreFiles = here('Restoring files to a directory (--target)');
-  readonly listFiles = here('"snapshot ls"');
-  readonly diff = here('"snapshot diff"');
   readonly checkRepository = here('"repo check"');
   readonly pruneRepository = here('"repo prune"');
   readonly repositoryStats = here('"repo stats"');

@@ -66,6 +66,9 @@ export const Manifest = o({ time: str, host: str, username: str, paths: z.array(
 export const SnapshotList = z.union([z.array(SnapshotRow), z.array(Manifest.extend({ id: str, pinned: z.boolean() }))]);
 export const SnapshotDetail = SnapshotRow.extend({ manifest: Manifest });
 export const Lines = o({ id: str, lines: z.array(str) });
+const FileEntry = o({ path: str, type: str, size: z.number().optional(), mode: z.number(), mtime: str, user: str.optional(), group: str.optional(), target: str.optional() });
+export const Files = o({ id: str, path: str, entries: z.array(FileEntry) });
+export const Diff = o({ lines: z.array(o({ change: z.enum(['+', '-', 'M', 'T', 'U']), path: str })), added: z.number(), removed: z.number(), modified: z.number() });
 
 export const Destination = o({ name: str, kind: str, location: str, password: str, isDefault: z.boolean(), createdAt: str, credentials: str });
 export const Validation = o({ repositoryId: str, snapshots: z.number(), steps: z.array(str) });

@@ -4,11 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { AppError, registerSecret } from '../../../kernel/index.js';
-import { deleteSnapshot, destinationTarget, listSnapshotsOf, pinSnapshot, showSnapshot, snapshotLog, unpinSnapshot } from '../../../operations/index.js';
+import { deleteSnapshot, destinationTarget, diff, listDirectoryOf, listSnapshotsOf, listTree, pinSnapshot, readFileOf, showSnapshot, snapshotLog, unpinSnapshot } from '../../../operations/index.js';
 import { snapshotView } from '../../contract/views.js';
-import { CopyBody, DestinationQuery, PinBody, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
+import { CopyBody, DestinationQuery, FileQuery, FilesQuery, PinBody, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
 import type { ServerCore } from '../core.js';
 import type { RouteTable } from '../http.js';
 
@@ -64,6 +64,53 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     query: DestinationQuery,
     async handler({ query, params, core }) {
       return snapshotLog(core.env, at(query.destination), params.id!);
+    },
+  });
+
+  t.add({
+    method: 'GET',
+    url: '/api/snapshots/:id/files',
+    response: R.Files,
+    access: 'viewer',
+    tag: 'snapshots',
+    summary: 'The files of a snapshot: one directory (default /), or with recursive=true every entry below it; application snapshots hold /APP/COMPONENT/…',
+    query: FilesQuery,
+    async handler({ query, params, core }) {
+      const path = query.path ?? '/';
+      if (query.recursive !== 'true') return listDirectoryOf(core.env, at(query.destination), params.id!, path);
+      const ref = await showSnapshot(core.env, at(query.destination), params.id!);
+      return { id: ref.id, path, entries: await listTree(core.env, at(query.destination), ref.id, path) };
+    },
+  });
+
+  t.add({
+    method: 'GET',
+    url: '/api/snapshots/:id/diff/:other',
+    response: R.Diff,
+    access: 'viewer',
+    tag: 'snapshots',
+    summary: 'What changed from one snapshot to another: + added, - removed, M modified, T type changed, U metadata',
+    query: DestinationQuery,
+    handler: async ({ query, params, core }) => diff(core.env, at(query.destination), params.id!, params.other!),
+  });
+
+  t.add({
+    method: 'GET',
+    url: '/api/snapshots/:id/file',
+    access: 'operator',
+    tag: 'snapshots',
+    summary: 'Download one file of a snapshot (admin, or operators when downloads are allowed), every byte read back and checked',
+    query: FileQuery,
+    binary: true,
+    async handler({ req, reply, query, params, principal, actor, caller, core }) {
+      if (principal!.role !== 'admin' && !(await security(core)).operatorsMayDownload) {
+        await core.audit(actor, 'snapshot.file', params.id!, req.ip, 'forbidden');
+        throw new AppError('FORBIDDEN', 'Downloads are for admins; an admin can allow operators in settings (security.operatorsMayDownload).');
+      }
+      const f = await readFileOf(core.env, at(query.destination), params.id!, query.path, caller);
+      const name = f.name.replace(/[^\w.@+-]/g, '_');
+      reply.header('content-type', 'application/octet-stream').header('content-length', String(f.size)).header('content-disposition', `attachment; filename="${name}"`);
+      return reply.send(Readable.from(f.data));
     },
   });
 
