@@ -100,8 +100,19 @@ export async function addDestination(inst: Instance, r: AddDestinationRequest): 
   const stored = storeCredentials(kind, r.store ?? {}, (plain) => inst.sealSecret(plain));
   const probe = { ...(stored ? { credentials: stored } : {}) };
   const credentials = inst.resolveCredentials({ name: r.name, kind, location: r.location, password: r.passwordRef, isDefault: false, createdAt: '', ...probe });
-  if (r.init) await (await initRepository(r.location, r.password, { credentials })).close();
-  const validation = r.skipValidation ? undefined : await validateDestination(r.location, r.password, credentials);
+  // "Create a repository there" on a location that holds one already connects it instead (the first
+  // step of every recovery): it is validated with the password given, never initialised over.
+  let connected = false;
+  if (r.init) {
+    try {
+      await (await initRepository(r.location, r.password, { credentials })).close();
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'REPO_EXISTS')) throw err;
+      connected = true;
+    }
+  }
+  const validation = r.skipValidation && !connected ? undefined : await validateDestination(r.location, r.password, credentials);
+  if (connected && validation) validation.steps.unshift('found an existing repository there (connected, not re-initialised)');
   const added = await inst.destinations.add({ name: r.name, kind, location: r.location, password: r.passwordRef, isDefault: !!r.makeDefault, ...probe });
   return { added, validation };
 }

@@ -121,3 +121,18 @@ test('identity: a snapshot keeps its id through an archive, an upload and a copy
   assert.match(await b.okAsync(['snapshot', 'copy', id.slice(0, 8), '--to', 'offsite']), /0 copied, 1 already there/);
   assert.equal((JSON.parse(await b.okAsync(['snapshot', 'show', id.slice(0, 8), '--json', '--destination', 'offsite'])) as { origin: string }).origin, id);
 });
+
+test('destination add --init on a location that holds a repository connects it (recovery) and never initialises over it', async () => {
+  const rootA = tmp();
+  const a = await prepareInstance(rootA, { docs: spec(rootA) });
+  const id = (await a.okAsync(['snapshot', 'create', '--app', 'docs', '-q'])).trim();
+  const b = instanceCli(tmp(), 'correct horse battery staple');
+  const added = await b.okAsync(['destination', 'add', 'main', path.join(rootA, 'repo'), '--init']);
+  assert.match(added, /found an existing repository there \(connected, not re-initialised\)/);
+  assert.match(added, /with 1 snapshot\(s\)/);
+  assert.ok(JSON.parse(await b.okAsync(['snapshot', 'list', '--json'])).some((s: { id: string }) => s.id === id));
+  const wrong = instanceCli(tmp(), 'not the password at all');
+  const refused = await wrong.runAsync(['destination', 'add', 'main', path.join(rootA, 'repo'), '--init']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /opened the repository with the password/);
+});

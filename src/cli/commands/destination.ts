@@ -26,7 +26,7 @@ export function destinationCommand(): Command {
   dest
     .command('add <name> <location>')
     .description('Add a destination (a local or mounted directory, or an S3 bucket: s3://BUCKET/PREFIX?endpoint=…) and validate it')
-    .option('--init', 'create a new repository there first')
+    .option('--init', 'create a new repository there first (a repository already there is connected instead, never initialised over)')
     .option('--default', 'make it the default destination (the first one always is)')
     .option('--password-from-env <var>', 'do not store the password: read it from this environment variable when needed')
     .option('--password-from-file <file>', 'do not store the password: read it from this file when needed')
