@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { describeTree, tmp } from './testing/cli.js';
-import { launch, screenshotPath } from './testing/browser.js';
+import { launch, screenshotPath, assertNoConsoleErrors } from './testing/browser.js';
 import { ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../../examples/notes/notes.yaml', import.meta.url));
@@ -249,6 +249,7 @@ test('console: sign in, see the dashboard, take a snapshot and watch it complete
       await p2.getByRole('button', { name: 'Restore now' }).click();
       await p2.getByRole('status').filter({ hasText: 'completed' }).waitFor({ timeout: 60000 });
       assert.deepEqual(await describeTree(clean), await describeTree(data));
+      assertNoConsoleErrors();
     } finally {
       await srv2.stop();
     }

@@ -504,9 +504,17 @@ async function restoreComponent(
   const res = outcome(p, 'completed');
   const kind = kinds[p.kind];
   log.line(`${p.app.name}/${p.name}: restoring ${p.kind} to ${res.target}`);
+  // Progress per component, as a backup reports it: the job shows bytes and items as they are restored.
+  const sink = o.sink ?? nullSink;
+  const done = (r: ComponentOutcome, items: number): ComponentOutcome => {
+    sink.emit({ type: 'component', app: p.app.name, component: p.name, kind: p.kind, state: r.status === 'completed' ? 'completed' : r.status === 'skipped' ? 'skipped' : 'failed', bytes: r.bytes, items, ...(r.error ? { error: r.error } : {}) });
+    return r;
+  };
+  let items = 0;
+  sink.emit({ type: 'component', app: p.app.name, component: p.name, kind: p.kind, state: 'running' });
   try {
     const pre = await hookRun('preRestore', p.spec?.hooks?.preRestore, p.name);
-    if (pre) return { ...res, status: 'skipped', error: `${pre.error}; not restored` };
+    if (pre) return done({ ...res, status: 'skipped', error: `${pre.error}; not restored` }, 0);
     try {
       const node = await findNode(o.repo, o.snapshot.snapshot.tree, p.record.path);
       if (!node || node.type !== 'dir' || !node.subtree) throw new AppError('CORRUPT', `The snapshot has no data at ${p.record.path}.`);
@@ -524,12 +532,24 @@ async function restoreComponent(
         });
         chmodSync(target, node.mode & 0o1777);
         res.bytes = r.bytes;
+        items = r.files;
         if (r.errors.length > 0) throw new AppError('RESTORE_INCOMPLETE', `${r.errors.length} file(s) could not be restored: ${r.errors.slice(0, 5).map((e) => `${e.path}: ${e.message}`).join('; ')}`);
       } else {
         const file = await findNode(o.repo, o.snapshot.snapshot.tree, `${p.record.path}/${p.record.artifact ?? kind.artifact}`);
         if (!file || file.type !== 'file') throw new AppError('CORRUPT', `The snapshot has no artifact at ${p.record.path}.`);
         const hash = createHash('sha256');
-        const input = Readable.from(blobStream(o, file, hash, (n) => (res.bytes += n)), { objectMode: false });
+        let shown = 0;
+        const input = Readable.from(
+          blobStream(o, file, hash, (n) => {
+            res.bytes += n;
+            if (res.bytes - shown >= 4 << 20) {
+              shown = res.bytes;
+              sink.emit({ type: 'progress', counters: { files: 0, dirs: 0, bytes: res.bytes, newBytes: 0 } });
+            }
+          }),
+          { objectMode: false },
+        );
+        items = 1;
         await kind.restore!(p.options as never, input, senv, p.record.info, !!o.force);
         const digest = hash.digest('hex');
         if (p.record.sha256 && digest !== p.record.sha256) throw new AppError('CORRUPT', `The restored data's SHA-256 ${digest.slice(0, 16)}… differs from the one recorded at backup (${p.record.sha256.slice(0, 16)}…).`);
@@ -541,11 +561,11 @@ async function restoreComponent(
     if (o.signal?.aborted) throw err;
     const message = err instanceof Error ? err.message : String(err);
     log.line(`${p.app.name}/${p.name}: failed: ${message}`);
-    return { ...res, status: 'failed', error: message, durationMs: Math.round(performance.now() - t0) };
+    return done({ ...res, status: 'failed', error: message, durationMs: Math.round(performance.now() - t0) }, items);
   }
   res.durationMs = Math.round(performance.now() - t0);
   log.line(`${p.app.name}/${p.name}: restored ${res.bytes} bytes in ${res.durationMs} ms`);
-  return res;
+  return done(res, items);
 }
 
 /** The file's blobs in order, decoded on the pool with a few read ahead. */

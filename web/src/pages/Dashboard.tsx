@@ -68,8 +68,11 @@ export function Dashboard({ me }: { me: Me }) {
       ) : (
         <div className="cards">
           {apps.map((a) => {
-            const last = snaps.find((s) => s.applications.some((x) => x.name === a.name));
-            const lastOk = snaps.find((s) => s.status === 'completed' && s.applications.some((x) => x.name === a.name));
+            // An application's own status in each snapshot: another application failing in the same full snapshot is not this one's.
+            const mine = (s: SnapshotView) => s.applications.find((x) => x.name === a.name);
+            const last = snaps.find((s) => mine(s));
+            const lastStatus = last ? mine(last)!.status : undefined;
+            const lastOk = snaps.find((s) => mine(s)?.status === 'completed');
             const sched = schedules.find((s) => s.kind === 'backup' && s.app === a.name && !s.paused);
             const gap = sched && (!lastOk || Date.now() - Date.parse(lastOk.time) > 2 * intervalOf(sched));
             return (
@@ -77,7 +80,7 @@ export function Dashboard({ me }: { me: Me }) {
                 <h2>
                   {a.name} <span className="muted">{a.version}</span>
                 </h2>
-                <div>Last snapshot: {last ? <><a href={`#/snapshot/${last.id}`}>{when(last.time)}</a> <span className={`status ${last.status}`}>{last.status}</span></> : <span className="muted">none yet</span>}</div>
+                <div>Last snapshot: {last ? <><a href={`#/snapshot/${last.id}`}>{when(last.time)}</a> <span className={`status ${lastStatus}`}>{lastStatus}</span></> : <span className="muted">none yet</span>}</div>
                 <div>Next run: {sched?.nextRuns[0] ? `${when(sched.nextRuns[0])} (${sched.description})` : <span className="muted">no schedule</span>}</div>
                 {gap && <div className="gap">Protection gap: no successful snapshot within the schedule's interval</div>}
                 {a.license.required && !a.license.ok && <div className="gap">License needed: {a.license.reason}</div>}

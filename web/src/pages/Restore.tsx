@@ -18,6 +18,8 @@ interface Plan {
 
 /** The field that says where a component goes, by kind (what --map changes on the CLI). */
 const TARGET_FIELD: Record<string, string> = { files: 'path', postgres: 'url', mysql: 'url', sqlite: 'path', redis: 'rdbPath' };
+/** What the target field is, in words; a Redis target is the RDB file its server loads, not its URL. */
+const FIELD_WORDS: Record<string, string> = { files: 'a directory', postgres: 'a database URL', mysql: 'a database URL', sqlite: 'a database file', redis: 'the RDB file the Redis server loads' };
 
 async function finished(id: string): Promise<JobRecord> {
   for (;;) {
@@ -111,9 +113,9 @@ export function RestoreWizard({ me, id }: { me: Me; id: string }) {
                 {field && (
                   <div className="grow">
                     <label htmlFor={`t-${key}`}>
-                      Restore {c.name} to ({field}; now {c.source})
+                      Restore {c.name} to {FIELD_WORDS[c.kind] ?? field} ({field}{c.kind === 'redis' ? `; the server is ${c.source}` : `; now ${c.source}`})
                     </label>
-                    <input id={`t-${key}`} value={targets[key] ?? ''} placeholder={c.source} onChange={(e) => (setTargets({ ...targets, [key]: e.target.value }), setPlan(undefined))} />
+                    <input id={`t-${key}`} value={targets[key] ?? ''} placeholder={c.kind === 'redis' ? '/var/lib/redis/dump.rdb' : c.source} onChange={(e) => (setTargets({ ...targets, [key]: e.target.value }), setPlan(undefined))} />
                   </div>
                 )}
               </div>

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, call, can, get, post, when, type Me, message, submitting } from '../api.js';
-import { Table } from '../components.js';
+import { Table, Field } from '../components.js';
 
 interface RetentionPreview {
   keepsEverything: boolean;
@@ -100,7 +100,7 @@ export function Schedules({ me }: { me: Me }) {
 
 function AddSchedule({ onAdded }: { onAdded: () => Promise<unknown> }) {
   const [apps, setApps] = useState<string[]>([]);
-  const [form, setForm] = useState({ name: '', target: '', cron: 'daily', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', keepLast: '', keepDaily: '7', keepWeekly: '4', ttl: '' });
+  const [form, setForm] = useState({ name: '', target: '', cron: 'daily', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', keepLast: '', keepHourly: '', keepDaily: '7', keepWeekly: '4', keepMonthly: '', keepYearly: '', ttl: '' });
   const [preview, setPreview] = useState<{ description: string; nextRuns: string[] } | { error: string }>();
   const [error, setError] = useState<string>();
   useEffect(() => {
@@ -118,7 +118,7 @@ function AddSchedule({ onAdded }: { onAdded: () => Promise<unknown> }) {
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
   const submit = submitting(setError, async () => {
     const n = (v: string) => (v ? Number(v) : undefined);
-    const retention = Object.fromEntries(Object.entries({ keepLast: n(form.keepLast), keepDaily: n(form.keepDaily), keepWeekly: n(form.keepWeekly), ttl: form.ttl || undefined }).filter(([, v]) => v !== undefined));
+    const retention = Object.fromEntries(Object.entries({ keepLast: n(form.keepLast), keepHourly: n(form.keepHourly), keepDaily: n(form.keepDaily), keepWeekly: n(form.keepWeekly), keepMonthly: n(form.keepMonthly), keepYearly: n(form.keepYearly), ttl: form.ttl || undefined }).filter(([, v]) => v !== undefined));
     const what = form.target === '__maintenance' ? { kind: 'maintenance', maintenance: { readDataPercent: 10, prune: true } } : form.target === '__full' ? {} : { app: form.target };
     await post('/api/schedules', { name: form.name, ...what, cron: form.cron, timezone: form.timezone, ...(form.target === '__maintenance' ? {} : { retention }) });
     setError(undefined);
@@ -158,22 +158,23 @@ function AddSchedule({ onAdded }: { onAdded: () => Promise<unknown> }) {
         {preview && 'error' in preview ? <span className="gap">{preview.error}</span> : preview ? <>{preview.description}; next: {preview.nextRuns.map(when).join(' · ')}</> : null}
       </div>
       <div className="row">
-        <div className="grow">
-          <label htmlFor="s-last">Keep last</label>
-          <input id="s-last" inputMode="numeric" value={form.keepLast} onChange={set('keepLast')} />
-        </div>
-        <div className="grow">
-          <label htmlFor="s-daily">Keep daily</label>
-          <input id="s-daily" inputMode="numeric" value={form.keepDaily} onChange={set('keepDaily')} />
-        </div>
-        <div className="grow">
-          <label htmlFor="s-weekly">Keep weekly</label>
-          <input id="s-weekly" inputMode="numeric" value={form.keepWeekly} onChange={set('keepWeekly')} />
-        </div>
-        <div className="grow">
-          <label htmlFor="s-ttl">Forget after (e.g. 90d)</label>
+        {(
+          [
+            ['s-last', 'Keep last', 'keepLast'],
+            ['s-hourly', 'Keep hourly', 'keepHourly'],
+            ['s-daily', 'Keep daily', 'keepDaily'],
+            ['s-weekly', 'Keep weekly', 'keepWeekly'],
+            ['s-monthly', 'Keep monthly', 'keepMonthly'],
+            ['s-yearly', 'Keep yearly', 'keepYearly'],
+          ] as const
+        ).map(([id, label, k]) => (
+          <Field key={id} id={id} label={label}>
+            <input id={id} inputMode="numeric" value={form[k]} onChange={set(k)} />
+          </Field>
+        ))}
+        <Field id="s-ttl" label="Forget after (e.g. 90d)">
           <input id="s-ttl" value={form.ttl} onChange={set('ttl')} />
-        </div>
+        </Field>
       </div>
       {error && <div className="error" role="alert">{error}</div>}
       <p>

@@ -119,7 +119,7 @@ function AddDestination({ onAdded }: { onAdded: () => Promise<unknown> }) {
       <div className="row">
         <div className="grow">
           <label htmlFor="d-name">Name</label>
-          <input id="d-name" value={f.name} onChange={set('name')} required pattern="[a-z0-9][a-z0-9._-]{0,62}" title="lower-case letters, digits, '.', '_', '-'" />
+          <input id="d-name" value={f.name} onChange={set('name')} required pattern="[a-z0-9][a-z0-9._\-]{0,62}" title="lower-case letters, digits, '.', '_', '-'" />
         </div>
         <div className="grow">
           <label htmlFor="d-kind">Kind</label>
