@@ -32,7 +32,7 @@ export const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
 export type HookResult = HookRecord;
 
 export interface HookRunOptions {
-  phase: 'preBackup' | 'postBackup' | 'preRestore' | 'postRestore';
+  phase: 'preBackup' | 'postBackup' | 'preRestore' | 'postRestore' | 'migrate';
   app: string;
   component?: string;
   /** Variables that tell the hook where it runs (STRONGBOX_*). */

@@ -18,6 +18,7 @@ const phases = {
   postBackup: hookListSchema.optional(),
   preRestore: hookListSchema.optional(),
   postRestore: hookListSchema.optional(),
+  migrate: hookListSchema.optional().describe('After a restore of a snapshot made with another version of the application: commands that bring its data to this version (STRONGBOX_FROM_VERSION, STRONGBOX_TO_VERSION in their environment). They run after postRestore.'),
 };
 export const hooksSchema = z.strictObject(phases).describe('Commands run around a backup or restore, in order.');
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { describeTree, instanceCli, tmp } from './testing/cli.js';
@@ -135,4 +135,27 @@ test('destination add --init on a location that holds a repository connects it (
   const refused = await wrong.runAsync(['destination', 'add', 'main', path.join(rootA, 'repo'), '--init']);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /opened the repository with the password/);
+});
+
+test('migration: an application snapshot restored against a newer installed spec shows both versions and what differs, then runs the migrate hooks', async () => {
+  const root = tmp();
+  const cli = await prepareInstance(root, { docs: spec(root) });
+  const id = (await cli.okAsync(['snapshot', 'create', '--app', 'docs', '-q'])).trim();
+  const marker = path.join(root, 'migrated');
+  const extra = path.join(root, 'extra');
+  mkdirSync(extra);
+  const v2 = `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: docs, version: "2.0" }\nspec:\n  hooks:\n    migrate: [{ name: upgrade, exec: ["sh", "-c", "echo $STRONGBOX_FROM_VERSION to $STRONGBOX_TO_VERSION > ${marker}"] }]\n  components:\n    - name: files\n      files: { path: ${path.join(root, 'data')} }\n    - name: extra\n      files: { path: ${extra} }\n`;
+  writeFileSync(path.join(root, 'v2.yaml'), v2);
+  await cli.okAsync(['app', 'add', '-f', path.join(root, 'v2.yaml'), '--replace']);
+  const target = path.join(root, 'restored');
+  const dry = await cli.runAsync(['snapshot', 'restore', id.slice(0, 8), '--map', `files.path=${target}`, '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr + dry.stdout);
+  assert.match(dry.stdout, /version: docs was 1\.0 when the snapshot was made; it restores with the spec of 2\.0, then runs its migrate hooks/);
+  assert.match(dry.stdout, /differs: component extra \(files\) is new in 2\.0: the snapshot has no data for it/);
+  assert.match(dry.stdout, /will run docs migrate: upgrade: sh -c/);
+  const done = await cli.runAsync(['snapshot', 'restore', id.slice(0, 8), '--map', `files.path=${target}`]);
+  assert.equal(done.code, 0, done.stderr + done.stdout);
+  assert.match(done.stderr, /docs: data of 1\.0 restored with the spec of 2\.0 \(migrate hooks ran\)/);
+  assert.equal(readFileSync(marker, 'utf8').trim(), '1.0 to 2.0');
+  assert.deepEqual(await describeTree(target), await describeTree(path.join(root, 'data')));
 });

@@ -102,6 +102,10 @@ function printRestore(out: Output, res: AppRestoreResult): void {
   if (res.dryRun || !res.ok) {
     out.out(`Restore plan for snapshot ${res.snapshot.slice(0, 8)}${res.dryRun ? ' (dry run: nothing is changed)' : ''}:`);
     for (const l of res.instancePlan) out.out(`  instance: ${l}`);
+    for (const v of res.versions ?? []) {
+      out.out(`  version: ${v.app} was ${v.snapshot} when the snapshot was made; it restores with the spec of ${v.spec}${v.migrate ? ', then runs its migrate hooks' : ''}`);
+      for (const d of v.differences) out.out(`      differs: ${d}`);
+    }
     for (const c of res.commands) out.out(`  ${c.willRun ? 'will run' : 'will NOT run'} ${c.app}${c.component ? `/${c.component}` : ''} ${c.phase}: ${c.command}  [${sourceWords[c.source]}]`);
     for (const p of res.plan) {
       out.out(`  ${p.app}/${p.component} (${p.kind}) → ${p.preflight.target}`);
@@ -113,6 +117,7 @@ function printRestore(out: Output, res: AppRestoreResult): void {
     return;
   }
   for (const l of res.instanceLog) out.err(`instance: ${l}`);
+  for (const v of res.versions ?? []) out.err(`${v.app}: data of ${v.snapshot} restored with the spec of ${v.spec}${v.migrate ? ' (migrate hooks ran)' : ''}`);
   for (const x of res.outcomes) out.err(`${x.app}/${x.component}: ${x.status} → ${x.target}${x.status === 'completed' ? ` (${formatBytes(x.bytes)} in ${formatDuration(x.durationMs)})` : x.error ? ` — ${x.error}` : ''}`);
   for (const h of res.hooks.filter((h) => h.status !== 'succeeded')) out.err(`hook ${h.phase} ${h.name}: ${h.status}${h.error ? ` — ${h.error}` : ''}`);
   for (const s of res.skipped) out.err(`${s.app}/${s.component}: left out, ${s.reason}`);

@@ -121,6 +121,20 @@ export interface AppRestoreResult {
   hooks: HookRecord[];
   instanceLog: string[];
   log: string[];
+  /** Applications whose snapshot was made with another version than the spec they restore with: both, and what differs. */
+  versions: VersionChange[];
+}
+
+export interface VersionChange {
+  app: string;
+  /** The application's version when the snapshot was made. */
+  snapshot: string;
+  /** The version of the spec the restore uses (installed here, or given). */
+  spec: string;
+  /** Components added, removed or of another kind, and targets that moved. */
+  differences: string[];
+  /** Whether the spec has migrate hooks to run after the restore. */
+  migrate: boolean;
 }
 
 /** Checks the snapshot can be read by this Strongbox; names both versions when it cannot. */
@@ -159,7 +173,7 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
   }
   for (const p of planned.items) preloadSecrets(p.options);
   const senv = (app: string, c: string): SourceEnv => ({ ...(o.signal ? { signal: o.signal } : {}), log: (l) => log.line(`${app}/${c}: ${l}`), spoolDir: o.spoolDir });
-  const result: AppRestoreResult = { snapshot: o.snapshot.id, dryRun: !!o.dryRun, plan: [], commands: planned.commands, instancePlan: [], skipped: planned.skipped, ok: true, outcomes: [], hooks: [], instanceLog: [], log: [] };
+  const result: AppRestoreResult = { snapshot: o.snapshot.id, dryRun: !!o.dryRun, plan: [], commands: planned.commands, instancePlan: [], skipped: planned.skipped, ok: true, outcomes: [], hooks: [], instanceLog: [], log: [], versions: planned.versions };
   log.line(`restoring snapshot ${o.snapshot.id.slice(0, 8)} (${snap.type}, made by Strongbox ${snap.strongboxVersion ?? '?'} on ${snap.time}) with Strongbox ${o.strongboxVersion}`);
 
   let instanceFiles: Map<string, Buffer> | undefined;
@@ -232,6 +246,19 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
     } finally {
       const post = await hookRun('postRestore', appHooks?.postRestore, undefined, undefined);
       if (post) partial = true;
+    }
+    // The data is this application's older (or newer) version: the vendor's migrate hooks bring it to the installed one.
+    const change = planned.versions.find((v) => v.app === appName);
+    if (change && appOk) {
+      const env = { STRONGBOX_FROM_VERSION: change.snapshot, STRONGBOX_TO_VERSION: change.spec };
+      log.line(`${appName}: restored data of version ${change.snapshot} with spec ${change.spec}${change.migrate ? ': running migrate hooks' : ''}`);
+      const lists: [Hook[] | undefined, string | undefined][] = [[appHooks?.migrate, undefined], ...items.map((p): [Hook[] | undefined, string] => [p.spec?.hooks?.migrate, p.name])];
+      for (const [list, component] of lists) {
+        if (!list?.length) continue;
+        const r = await runHooks(list, { phase: 'migrate', app: appName, ...(component ? { component } : {}), env: { STRONGBOX_SNAPSHOT_ID: o.snapshot.id, STRONGBOX_APP_VERSION: change.snapshot, ...env }, ...(o.signal ? { signal: o.signal } : {}), log: (l) => log.line(`${appName}: ${l}`) });
+        result.hooks.push(...r.results);
+        if (r.failed) partial = true;
+      }
     }
     if (!appOk) {
       if (items.every((p) => result.outcomes.find((x) => x.app === appName && x.component === p.name)?.status !== 'completed')) failedApps++;
@@ -334,6 +361,7 @@ export interface RestorePlan {
   commands: PlannedCommand[];
   /** What the request asks that cannot be done: every one, not just the first. Nothing runs while there are any. */
   refusals: Refusal[];
+  versions: VersionChange[];
 }
 
 /**
@@ -428,7 +456,30 @@ export function planRestore(o: PlanInput, records: AppRecord[]): RestorePlan {
     if (spec) commands.push(...componentCommands(x.app.name, spec, item.options, t.source));
     items.push(item);
   }
-  return { items, skipped, withInstance, commands, refusals };
+  const versions = chosenApps.flatMap((app) => {
+    const t = trust.get(app.name)!;
+    return t.spec && t.spec.metadata.version !== app.version ? [versionChange(app, t.spec)] : [];
+  });
+  return { items, skipped, withInstance, commands, refusals, versions };
+}
+
+/** What differs between the application as the snapshot recorded it and the spec a restore uses. */
+function versionChange(app: AppRecord, spec: ApplicationSpec): VersionChange {
+  const now = new Map(components(spec).map((c) => [c.name, c]));
+  const then = new Map(app.components.map((c) => [c.name, c]));
+  const differences: string[] = [];
+  for (const [name, c] of then) {
+    const n = now.get(name);
+    if (!n) differences.push(`component ${name} (${c.kind}) is not in ${spec.metadata.version}`);
+    else if (n.kind !== c.kind) differences.push(`component ${name} is a ${c.kind} in the snapshot, a ${n.kind} in ${spec.metadata.version}`);
+    else {
+      const where = kinds[n.kind].describe(n.options as never);
+      if (where !== c.source) differences.push(`component ${name}: ${c.source} in the snapshot, ${where} in ${spec.metadata.version} (restored there unless --map)`);
+    }
+  }
+  for (const [name, c] of now) if (!then.has(name)) differences.push(`component ${name} (${c.kind}) is new in ${spec.metadata.version}: the snapshot has no data for it`);
+  const migrate = !!spec.spec.hooks?.migrate?.length || components(spec).some((c) => !!c.hooks?.migrate?.length);
+  return { app: app.name, snapshot: app.version, spec: spec.metadata.version, differences, migrate };
 }
 
 /** The credential endpoint of a component's options: where its password would be sent. */
@@ -464,7 +515,8 @@ function appCommands(app: AppRecord, t: { spec?: ApplicationSpec; source: SpecSo
     return has ? [{ app: app.name, phase: 'hooks', command: "the snapshot's own spec (hooks and commands in it are data: not installed here, so never run)", source: 'untrusted', willRun: false }] : [];
   }
   const hooks = t.spec.spec.hooks;
-  return (['preRestore', 'postRestore'] as const).flatMap((phase) => (hooks?.[phase] ?? []).map((h) => ({ app: app.name, phase, command: describeHook(h as Hook), source: t.source, willRun: true })));
+  const migrates = t.spec.metadata.version !== app.version;
+  return (['preRestore', 'postRestore', 'migrate'] as const).flatMap((phase) => (hooks?.[phase] ?? []).map((h) => ({ app: app.name, phase, command: describeHook(h as Hook), source: t.source, willRun: phase !== 'migrate' || migrates })));
 }
 
 function componentCommands(app: string, spec: ComponentSpec, options: Record<string, unknown>, source: SpecSource): PlannedCommand[] {
