@@ -1,5 +1,5 @@
 import { AppError } from '../kernel/index.js';
-import { restore, restoreApplications, type AppRestoreResult, type RestoreResult, type TargetMapping } from '../engine/index.js';
+import { checkSnapshotVersion, restore, restoreApplications, type AppRestoreResult, type RestoreResult, type TargetMapping } from '../engine/index.js';
 import type { JobOutcome } from '../jobs/index.js';
 import { loadApplication, type ApplicationSpec } from '../spec/index.js';
 import type { SnapshotRef } from '../tree/index.js';
@@ -153,6 +153,7 @@ export async function restoreFiles(env: Env, req: FileRestoreRequest, ctx: RunCo
     // Any snapshot's tree restores as files: an application snapshot's components are /APP/COMPONENT/…,
     // a dump one file (e.g. /notes/db/database.pgdump). Nothing runs: no hooks, no tools.
     const ref = await resolveSnapshot(env.inst, repo, req.snapshot);
+    if (ref.snapshot.type) checkSnapshotVersion(ref, VERSION);
     await repo.loadIndex();
     const res = await withCodecPool(repo, (pool) =>
       restore({ repo, writer: pool, snapshot: ref, target: req.target, includes: req.includes, keepPrivileges: req.keepPrivileges, spaceCheck: req.spaceCheck, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.sink ? { sink: ctx.sink } : {}) }),

@@ -393,7 +393,11 @@ test('snapshots from a newer Strongbox are refused naming both versions; plain f
   assert.equal(existsSync(`${root}/out`), false);
   const plain = cli.json<{ id: string }>(['snapshot', 'create', '--path', data]);
   assert.match(cli.run(['snapshot', 'restore', plain.id, '--map', 'x.path=/y']).stderr, /file snapshot \(use --target/);
-  assert.match(cli.run(['snapshot', 'restore', snap.id, '--target', '/tmp/x']).stderr, /--map/);
+  // An application snapshot's files restore with --target too (as /APP/COMPONENT/…); --include alone says to give --target.
+  cli.ok(['snapshot', 'restore', snap.id, '--target', `${root}/as-files`]);
+  assert.equal(readFileSync(`${root}/as-files/v/f/f`, 'utf8'), 'x');
+  assert.match(cli.run(['snapshot', 'restore', snap.id, '--include', '/v/f']).stderr, /give --target too/);
+  assert.match(cli.run(['snapshot', 'restore', futureId, '--target', `${root}/future`]).stderr, /made by Strongbox 9\.1\.0/, 'a newer format is refused as files too');
 });
 
 test('the README walkthrough: the example application is seeded, snapshotted and restored into a clean server and new directories', async () => {

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { describeTree, instanceCli, tmp } from './testing/cli.js';
 import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
+import { craft, manifest, node } from './testing/forge.js';
+import { seal } from '../../src/repo/index.js';
+import { loadApplication } from '../../src/spec/index.js';
 
 // Disaster recovery: a full snapshot holds the whole instance, and a fresh home gets all of it back
 // with a destination and one restore command — configuration, accounts and data, targets recorded.
@@ -158,4 +162,54 @@ test('migration: an application snapshot restored against a newer installed spec
   assert.match(done.stderr, /docs: data of 1\.0 restored with the spec of 2\.0 \(migrate hooks ran\)/);
   assert.equal(readFileSync(marker, 'utf8').trim(), '1.0 to 2.0');
   assert.deepEqual(await describeTree(target), await describeTree(path.join(root, 'data')));
+});
+
+test('format 1: a full snapshot as Strongbox 0.1 wrote it (instance state format 1, no origin) restores on this version', async () => {
+  // The fixture is written by the test, byte for byte in the 0.1 layout, rather than kept as a binary.
+  const oldKey = randomBytes(32);
+  const root = tmp();
+  const oldData = path.join(root, 'old-data');
+  const specText = `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: legacy, version: "0.9" }\nspec:\n  components:\n    - name: files\n      files: { path: ${oldData} }\n`;
+  const archive = path.join(root, 'v01.sbx');
+  const repoPassword = 'the old repository password';
+  await craft(archive, 'archive password', async (f) => {
+    const content = 'written by Strongbox 0.1\n';
+    const file = node('a.txt', 'file', { size: content.length, content: [await f.data(content)] });
+    const files = node('files', 'dir', { subtree: await f.tree([file]) });
+    const app = node('legacy', 'dir', { subtree: await f.tree([files]) });
+    const state = {
+      format: 1,
+      exportedAt: '2026-06-01T00:00:00.000Z',
+      applications: [{ name: 'legacy', version: '0.9', specText }],
+      destinations: [{ name: 'old', kind: 'local', location: path.join(root, 'old-repo'), password: { type: 'sealed', sealed: seal(oldKey, Buffer.from(repoPassword)).toString('base64') }, isDefault: false }],
+    };
+    const inst = await Promise.all(
+      ([['instance.json', JSON.stringify(state)], ['instance.key', oldKey], ['catalog.sqlite', 'SQLite format 3\u0000']] as const).map(async ([n, d]) => node(n, 'file', { size: Buffer.from(d).length, content: [await f.data(Buffer.from(d))] })),
+    );
+    const instanceDir = node('_instance', 'dir', { subtree: await f.tree(inst) });
+    const component = { name: 'files', kind: 'files', source: oldData, status: 'completed', path: '/legacy/files', bytes: content.length, items: 1, info: {}, newBytes: content.length, warnings: 0, startedAt: '2026-06-01T00:00:00.000Z', durationMs: 1 };
+    return manifest(await f.tree([instanceDir, app]), {
+      time: '2026-06-01T00:00:00.000Z',
+      host: 'old-machine',
+      paths: ['/legacy'],
+      program: 'strongbox 0.1.0',
+      type: 'full',
+      status: 'completed',
+      strongboxVersion: '0.1.0',
+      formatVersion: 1,
+      runId: 'r-0001',
+      applications: [{ name: 'legacy', version: '0.9', spec: loadApplication(specText), status: 'completed', path: '/legacy', components: [component as never], hooks: [], errors: [], startedAt: '2026-06-01T00:00:00.000Z', durationMs: 1 }],
+      instance: { path: '/_instance', files: ['instance.json', 'instance.key', 'catalog.sqlite'] },
+    } as never);
+  });
+  const cli = instanceCli(root, 'correct horse battery staple');
+  await cli.okAsync(['destination', 'add', 'main', path.join(root, 'repo'), '--init']);
+  assert.match(await cli.okAsync(['snapshot', 'upload', archive], { STRONGBOX_ARCHIVE_PASSWORD: 'archive password' }), /1 imported/);
+  const target = path.join(root, 'restored');
+  const r = await cli.runAsync(['snapshot', 'restore', 'latest', '--map', `files.path=${target}`]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.equal(readFileSync(path.join(target, 'a.txt'), 'utf8'), 'written by Strongbox 0.1\n');
+  assert.match(await cli.okAsync(['app', 'show', 'legacy']), new RegExp(`path: ${target.replace(/[/.]/g, '\\$&')}`));
+  const old = JSON.parse(await cli.okAsync(['destination', 'show', 'old', '--json'])) as { password: string };
+  assert.match(old.password, /stored \(encrypted with the instance key\)/, 'its password sealed again with this instance key');
 });

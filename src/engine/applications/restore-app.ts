@@ -6,7 +6,7 @@ import type { BlobDecoder, BlobWriter, Repository } from '../../repo/index.js';
 import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
 import { runHooks, type Hook } from '../../hooks/index.js';
 import { kinds, preloadSecrets, type PreflightReport, type SourceEnv } from '../../sources/index.js';
-import { components, NAME_RE, type ApplicationSpec, type ComponentSpec, type HookPhase } from '../../spec/index.js';
+import { components, NAME_RE, parseApplication, type ApplicationSpec, type ComponentSpec, type HookPhase } from '../../spec/index.js';
 import { componentKinds, type ComponentKindName } from '../../sources/index.js';
 import { restore } from '../restore/restore.js';
 import { checkFreeSpace } from '../restore/space.js';
@@ -341,7 +341,11 @@ function trustedSpec(o: PlanInput, app: AppRecord, withInstance: boolean): { spe
   if (given) return { spec: given, source: 'given' };
   const installed = o.installed.get(app.name);
   if (installed) return { spec: installed, source: 'installed' };
-  if (withInstance) return { spec: app.spec as ApplicationSpec, source: 'restored-instance' };
+  if (withInstance) {
+    // The spec this restore installs, as the snapshot recorded it — checked like any spec: a malformed one is data only.
+    const r = parseApplication(JSON.stringify(app.spec ?? null));
+    if (r.ok && r.spec.metadata.name === app.name) return { spec: r.spec, source: 'restored-instance' };
+  }
   return { source: 'untrusted' };
 }
 
