@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { describeTree, instanceCli, tmp } from './testing/cli.js';
 import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
 import { craft, manifest, node } from './testing/forge.js';
+import { assertNoConsoleErrors, launch, signedIn } from './testing/browser.js';
 import { seal } from '../../src/repo/index.js';
 import { loadApplication } from '../../src/spec/index.js';
 
@@ -212,4 +213,42 @@ test('format 1: a full snapshot as Strongbox 0.1 wrote it (instance state format
   assert.match(await cli.okAsync(['app', 'show', 'legacy']), new RegExp(`path: ${target.replace(/[/.]/g, '\\$&')}`));
   const old = JSON.parse(await cli.okAsync(['destination', 'show', 'old', '--json'])) as { password: string };
   assert.match(old.password, /stored \(encrypted with the instance key\)/, 'its password sealed again with this instance key');
+});
+
+test('recovery from a fresh console: connect the destination, pick the full snapshot, map the target, watch it restore', async () => {
+  const rootA = tmp();
+  const a = await prepareInstance(rootA, { docs: spec(rootA) });
+  const full = (await a.okAsync(['snapshot', 'create', '--full', '-q'])).trim();
+  const rootB = tmp();
+  const browser = await launch();
+  let srv: Awaited<ReturnType<typeof startServe>> | undefined;
+  try {
+    srv = await startServe(rootB);
+    const page = await signedIn(browser, srv.url, 'admin', ADMIN_PASSWORD);
+    const recover = page.getByRole('region', { name: 'Recover from a destination' });
+    await recover.waitFor();
+    await recover.getByLabel('Name').fill('main');
+    await recover.getByLabel('Location').fill(path.join(rootA, 'repo'));
+    await recover.getByLabel(/Repository password/).fill('correct horse battery staple');
+    await recover.getByRole('button', { name: 'Add and validate' }).click();
+    await recover.getByRole('link', { name: 'Recover from this snapshot' }).click();
+    await page.getByRole('heading', { name: `Restore snapshot ${full.slice(0, 8)}` }).waitFor();
+    const target = path.join(rootB, 'docs');
+    await page.getByLabel(/Restore files to/).fill(target);
+    await page.getByRole('button', { name: 'Check (dry run)' }).click();
+    await page.getByRole('heading', { name: 'The preflight passed' }).waitFor({ timeout: 30000 });
+    assert.match(await page.getByRole('list', { name: 'Instance plan' }).innerText(), /add application docs/);
+    await page.getByLabel('Type docs to restore').fill('docs');
+    await page.getByRole('button', { name: 'Restore now' }).click();
+    await page.getByRole('status').filter({ hasText: 'completed' }).waitFor({ timeout: 60000 });
+    assert.deepEqual(await describeTree(target), await describeTree(path.join(rootA, 'data')));
+    const api = new Api(srv.url);
+    await api.login('admin', ADMIN_PASSWORD);
+    assert.deepEqual(((await api.ok('GET', '/api/applications')) as { name: string }[]).map((x) => x.name), ['docs']);
+    assert.match((await api.ok('GET', '/api/applications/docs')).specText, new RegExp(`path: ${target.replace(/[/.]/g, '\\$&')}`));
+    assertNoConsoleErrors();
+  } finally {
+    await browser.close();
+    await srv?.stop();
+  }
 });

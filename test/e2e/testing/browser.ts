@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's Chromium (installed by .ci/run), headless, with nothing reaching out to the network (Playwright gives it a fresh profile). */
 export const CHROMIUM = process.env.STRONGBOX_TEST_CHROMIUM ?? '/usr/bin/chromium';
@@ -32,6 +32,16 @@ export async function launch(): Promise<Browser> {
     return page;
   };
   return browser;
+}
+
+/** A new page of the console at `url`, signed in. */
+export async function signedIn(browser: Browser, url: string, user: string, password: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(url);
+  await page.getByLabel('User').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  return page;
 }
 
 export function assertNoConsoleErrors(): void {

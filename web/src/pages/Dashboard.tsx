@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'react';
-import { bytes, get, when, type JobRecord, type Me, type SnapshotView } from '../api.js';
+import { bytes, get, message, when, type JobRecord, type Me, type SnapshotView } from '../api.js';
+import { Table } from '../components.js';
+import { AddDestination } from './Setup.js';
 import { CreateSnapshot } from './Snapshots.js';
 
 interface App {
@@ -64,7 +66,10 @@ export function Dashboard({ me }: { me: Me }) {
       )}
       <Growth snaps={snaps} />
       {apps.length === 0 ? (
-        <div className="panel empty">No applications yet. Add one with <code>strongbox app add -f SPEC.yaml</code> (see examples/).</div>
+        <>
+          <Recover me={me} />
+          <div className="panel empty">No applications yet. Add one with <code>strongbox app add -f SPEC.yaml</code> (see examples/).</div>
+        </>
       ) : (
         <div className="cards">
           {apps.map((a) => {
@@ -123,6 +128,47 @@ function Growth({ snaps }: { snaps: SnapshotView[] }) {
       <div className="muted">
         {bytes(max)} stored by {points.length} snapshots, {when(points[0]!.time)} → {when(points.at(-1)!.time)}
       </div>
+    </section>
+  );
+}
+
+/**
+ * A fresh instance's first page: recover an instance from its backups — connect the destination
+ * that holds them (an existing repository is connected, never re-initialised), then restore one
+ * of its full snapshots (applications, schedules, settings, users and data come back).
+ */
+export function Recover({ me }: { me: Me }) {
+  const [dests, setDests] = useState<{ name: string }[]>();
+  const [fulls, setFulls] = useState<SnapshotView[]>([]);
+  const [error, setError] = useState<string>();
+  const load = async () => {
+    try {
+      const d = await get<{ name: string }[]>('/api/destinations');
+      setDests(d);
+      if (d.length) setFulls(await get<SnapshotView[]>('/api/snapshots?type=full'));
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  useEffect(() => {
+    void load();
+  }, []);
+  if (me.role !== 'admin') return null;
+  return (
+    <section className="panel" aria-label="Recover from a destination">
+      <h2>Recover from a destination</h2>
+      <p className="muted">Rebuilding an instance? Connect the destination that holds its snapshots, then restore one of its full snapshots: applications, destinations, schedules, settings, users and every byte of data come back. Starting fresh instead? Add a destination and an application.</p>
+      {error && <div className="error" role="alert">{error}</div>}
+      {dests && dests.length === 0 && <AddDestination onAdded={load} title="Connect the destination" />}
+      {dests && dests.length > 0 && fulls.length === 0 && <p className="muted">No full snapshot in the default destination.</p>}
+      {fulls.length > 0 && (
+        <Table
+          head={['Full snapshot', 'Time', 'Host', 'Applications', null]}
+          rows={fulls}
+          rowKey={(s) => s.id}
+          cells={(s) => [<a href={`#/snapshot/${s.id}`}>{s.id.slice(0, 8)}</a>, when(s.time), s.host, s.applications.map((a) => a.name).join(', ') || '—', <a className="button" href={`#/restore/${s.id}`}>Recover from this snapshot</a>]}
+        />
+      )}
     </section>
   );
 }

@@ -12,6 +12,8 @@ interface PlanItem {
 }
 interface Plan {
   ok: boolean;
+  /** What restoring the whole of a full snapshot installs on this instance (recovery). */
+  instancePlan?: string[];
   plan: PlanItem[];
   skipped: { app: string; component: string; reason: string }[];
 }
@@ -135,6 +137,16 @@ export function RestoreWizard({ me, id }: { me: Me; id: string }) {
       {plan && (
         <section className="panel" aria-label="Restore plan">
           <h2>{plan.ok ? 'The preflight passed' : 'The preflight found problems'}</h2>
+          {(plan.instancePlan?.length ?? 0) > 0 && (
+            <>
+              <h3>It also installs the instance</h3>
+              <ul aria-label="Instance plan">
+                {plan.instancePlan!.map((l) => (
+                  <li key={l}>{l}</li>
+                ))}
+              </ul>
+            </>
+          )}
           <ul>
             {plan.plan.map((p) => (
               <li key={`${p.app}/${p.component}`}>

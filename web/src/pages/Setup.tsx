@@ -98,7 +98,7 @@ function EditSecrets({ d, onSaved }: { d: Destination; onSaved: () => Promise<un
   );
 }
 
-function AddDestination({ onAdded }: { onAdded: () => Promise<unknown> }) {
+export function AddDestination({ onAdded, title = 'Add a destination' }: { onAdded: () => Promise<unknown>; title?: string }) {
   const [f, setF] = useState({ name: '', kind: 'local', location: '', password: '', init: true, accessKeyId: '', secret: '' });
   const [error, setError] = useState<string>();
   const [done, setDone] = useState<string>();
@@ -114,8 +114,8 @@ function AddDestination({ onAdded }: { onAdded: () => Promise<unknown> }) {
     await onAdded();
   });
   return (
-    <form className="panel" onSubmit={(e) => void submit(e)} aria-label="Add a destination">
-      <h2>Add a destination</h2>
+    <form className="panel" onSubmit={(e) => void submit(e)} aria-label={title}>
+      <h2>{title}</h2>
       <div className="row">
         <div className="grow">
           <label htmlFor="d-name">Name</label>
@@ -148,7 +148,7 @@ function AddDestination({ onAdded }: { onAdded: () => Promise<unknown> }) {
         </>
       )}
       <label className="row">
-        <input type="checkbox" checked={f.init} onChange={(e) => setF({ ...f, init: e.target.checked })} /> Create a new repository there
+        <input type="checkbox" checked={f.init} onChange={(e) => setF({ ...f, init: e.target.checked })} /> Create a repository there if it holds none (one that is there is connected, never overwritten)
       </label>
       {error && <div className="error" role="alert">{error}</div>}
       {done && <div role="status">{done}</div>}
