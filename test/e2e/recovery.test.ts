@@ -218,6 +218,8 @@ test('format 1: a full snapshot as Strongbox 0.1 wrote it (instance state format
 test('recovery from a fresh console: connect the destination, pick the full snapshot, map the target, watch it restore', async () => {
   const rootA = tmp();
   const a = await prepareInstance(rootA, { docs: spec(rootA) });
+  await a.okAsync(['snapshot', 'create', '--full', '-q']);
+  writeFileSync(path.join(rootA, 'data', 'a.txt'), 'alpha, changed\n');
   const full = (await a.okAsync(['snapshot', 'create', '--full', '-q'])).trim();
   const rootB = tmp();
   const browser = await launch();
@@ -231,7 +233,8 @@ test('recovery from a fresh console: connect the destination, pick the full snap
     await recover.getByLabel('Location').fill(path.join(rootA, 'repo'));
     await recover.getByLabel(/Repository password/).fill('correct horse battery staple');
     await recover.getByRole('button', { name: 'Add and validate' }).click();
-    await recover.getByRole('link', { name: 'Recover from this snapshot' }).click();
+    // Newest first: the latest full snapshot is the first offered.
+    await recover.getByRole('link', { name: 'Recover from this snapshot' }).first().click();
     await page.getByRole('heading', { name: `Restore snapshot ${full.slice(0, 8)}` }).waitFor();
     const target = path.join(rootB, 'docs');
     await page.getByLabel(/Restore files to/).fill(target);
@@ -246,6 +249,19 @@ test('recovery from a fresh console: connect the destination, pick the full snap
     await api.login('admin', ADMIN_PASSWORD);
     assert.deepEqual(((await api.ok('GET', '/api/applications')) as { name: string }[]).map((x) => x.name), ['docs']);
     assert.match((await api.ok('GET', '/api/applications/docs')).specText, new RegExp(`path: ${target.replace(/[/.]/g, '\\$&')}`));
+
+    // The snapshot's page: what changed since the previous one, and its files, one downloadable.
+    await page.goto(`${srv.url}/#/snapshot/${full}`);
+    const changes = page.getByRole('region', { name: 'Changes' });
+    await changes.waitFor();
+    assert.match(await changes.innerText(), /M\s+\/docs\/files\/a\.txt/);
+    const files = page.getByRole('region', { name: 'Files' });
+    await files.getByRole('button', { name: 'docs/' }).click();
+    await files.getByRole('button', { name: 'files/' }).click();
+    const [download] = await Promise.all([page.waitForEvent('download'), files.getByRole('row', { name: /a\.txt/ }).getByRole('link', { name: 'Download' }).click()]);
+    const saved = path.join(tmp(), 'a.txt');
+    await download.saveAs(saved);
+    assert.equal(readFileSync(saved, 'utf8'), 'alpha, changed\n');
     assertNoConsoleErrors();
   } finally {
     await browser.close();

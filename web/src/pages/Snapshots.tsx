@@ -180,6 +180,8 @@ export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
         {s.note && <div>Note: {s.note}</div>}
         <div className="muted">{s.id}</div>
       </div>
+      <Changes snapshot={s} />
+      <Files id={s.id} canDownload={can(me, 'admin')} />
       {(s.manifest.applications ?? []).map((a) => (
         <section key={a.name} aria-label={`Application ${a.name}`}>
           <h2>
@@ -322,6 +324,90 @@ function Timeline({ s }: { s: Detail }) {
           <td className="muted">{(i.ms / 1000).toFixed(1)} s</td>,
         ]}
       />
+    </section>
+  );
+}
+
+interface FileEntry {
+  path: string;
+  type: string;
+  size?: number;
+  mtime: string;
+  target?: string;
+}
+
+/** The snapshot's files, a directory at a time (an application snapshot holds /APP/COMPONENT/…), each file downloadable. */
+export function Files({ id, canDownload }: { id: string; canDownload: boolean }) {
+  const [dir, setDir] = useState('/');
+  const [entries, setEntries] = useState<FileEntry[]>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    setEntries(undefined);
+    get<{ entries: FileEntry[] }>(`/api/snapshots/${id}/files?path=${encodeURIComponent(dir)}`).then(
+      (r) => setEntries(r.entries),
+      (e: unknown) => setError(message(e)),
+    );
+  }, [id, dir]);
+  const up = dir === '/' ? undefined : dir.split('/').slice(0, -1).join('/') || '/';
+  const name = (p: string) => p.split('/').pop() || p;
+  return (
+    <section aria-label="Files">
+      <h2>Files</h2>
+      <div className="row">
+        <span>
+          In <code>{dir}</code>
+        </span>
+        {up && <button onClick={() => setDir(up)}>Up</button>}
+      </div>
+      {error && <div className="error" role="alert">{error}</div>}
+      {entries && (
+        <Table
+          head={['Name', 'Type', 'Size', 'Modified', null]}
+          rows={entries}
+          rowKey={(e) => e.path}
+          cells={(e) => [
+            e.type === 'dir' ? <button className="link" onClick={() => setDir(e.path)}>{name(e.path)}/</button> : <>{name(e.path)}{e.target !== undefined ? ` → ${e.target}` : ''}</>,
+            e.type,
+            e.size !== undefined ? bytes(e.size) : '',
+            when(e.mtime),
+            canDownload && e.type === 'file' ? <a href={`/api/snapshots/${id}/file?path=${encodeURIComponent(e.path)}`} download={name(e.path)}>Download</a> : '',
+          ]}
+        />
+      )}
+    </section>
+  );
+}
+
+/** What changed since the previous snapshot of the same applications (or paths). */
+export function Changes({ snapshot }: { snapshot: SnapshotView }) {
+  const [d, setD] = useState<{ previous: string; lines: { change: string; path: string }[]; added: number; removed: number; modified: number } | null>();
+  useEffect(() => {
+    const key = (s: SnapshotView) => `${s.type}|${s.applications.map((a) => a.name).sort().join(',')}|${s.paths.join(',')}`;
+    void (async () => {
+      const all = await get<SnapshotView[]>('/api/snapshots');
+      const prev = all.filter((s) => key(s) === key(snapshot) && s.time < snapshot.time).sort((a, b) => b.time.localeCompare(a.time))[0];
+      if (!prev) return setD(null);
+      const r = await get<{ lines: { change: string; path: string }[]; added: number; removed: number; modified: number }>(`/api/snapshots/${prev.id}/diff/${snapshot.id}`);
+      setD({ previous: prev.id, ...r });
+    })().catch(() => setD(null));
+  }, [snapshot.id]);
+  if (!d) return null;
+  return (
+    <section aria-label="Changes">
+      <h2>
+        Changes since <a href={`#/snapshot/${d.previous}`}>{d.previous.slice(0, 8)}</a>
+      </h2>
+      <p>
+        {d.added} added, {d.removed} removed, {d.modified} modified
+      </p>
+      <ul className="diff">
+        {d.lines.slice(0, 200).map((l) => (
+          <li key={`${l.change}${l.path}`}>
+            <code>{l.change}</code> {l.path}
+          </li>
+        ))}
+      </ul>
+      {d.lines.length > 200 && <p className="muted">… and {d.lines.length - 200} more ("strongbox snapshot diff" lists them all).</p>}
     </section>
   );
 }
