@@ -7,6 +7,8 @@ import { describeTree, instanceCli, tmp } from './testing/cli.js';
 import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
 import { craft, manifest, node } from './testing/forge.js';
 import { assertNoConsoleErrors, launch, signedIn } from './testing/browser.js';
+import { startMariadb, startPostgres, startRedis } from './testing/servers.js';
+import Database from 'better-sqlite3';
 import { seal } from '../../src/repo/index.js';
 import { loadApplication } from '../../src/spec/index.js';
 
@@ -56,6 +58,10 @@ test('recovery: a full snapshot brings back applications, destinations, schedule
   const restored = await b.runAsync(['snapshot', 'restore', fullId.slice(0, 8), '--map', `files.path=${target}`]);
   assert.equal(restored.code, 0, restored.stderr + restored.stdout);
   assert.deepEqual(await describeTree(target), await describeTree(path.join(rootA, 'data')));
+
+  // A restore of chosen applications of a full snapshot says that it leaves the instance alone.
+  const partial = await b.runAsync(['snapshot', 'restore', fullId.slice(0, 8), '--app', 'docs', '--map', `files.path=${path.join(rootB, 'other')}`, '--dry-run']);
+  assert.match(partial.stdout, /instance: not restored: this restore takes chosen applications or components/);
 
   // The configuration is A's.
   const sameAs = async (args: string[]) => assert.equal(await b.okAsync(args), await localA.okAsync(args), args.join(' '));
@@ -266,5 +272,82 @@ test('recovery from a fresh console: connect the destination, pick the full snap
   } finally {
     await browser.close();
     await srv?.stop();
+  }
+});
+
+test('recovery with databases: PostgreSQL + files, MariaDB + Redis + SQLite and a licensed application come back on a fresh home, and are snapshotted there', async () => {
+  const pgA = await startPostgres();
+  const pgB = await startPostgres();
+  const myA = await startMariadb();
+  const myB = await startMariadb();
+  const redisA = await startRedis();
+  try {
+    const rootA = tmp();
+    pgA.psql('postgres', 'CREATE DATABASE shop');
+    pgA.psql('shop', "CREATE TABLE items(id serial PRIMARY KEY, name text); INSERT INTO items(name) SELECT 'item ' || g FROM generate_series(1, 3000) g");
+    myA.sql('CREATE DATABASE blog');
+    myA.sql("CREATE TABLE posts(id INT PRIMARY KEY, title VARCHAR(100)) ENGINE=InnoDB; INSERT INTO posts SELECT seq, CONCAT('post ', seq) FROM seq_1_to_700;", 'blog');
+    for (let i = 0; i < 50; i++) redisA.cli('SET', `session:${i}`, `user ${i}`);
+    const sqliteFile = path.join(rootA, 'meta.db');
+    const db = new Database(sqliteFile);
+    db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES ('one'), ('two'), ('three');");
+    db.close();
+    const uploads = path.join(rootA, 'uploads');
+    mkdirSync(uploads);
+    writeFileSync(path.join(uploads, 'logo.png'), Buffer.alloc(70_000, 7));
+
+    // A: three applications, one of them licensed by its vendor.
+    const a = instanceCli(rootA, 'correct horse battery staple');
+    const keyFile = path.join(rootA, 'vendor.key');
+    const publicKey = /publicKey: (\S+)/.exec(await a.okAsync(['license', 'keygen', '--private-key', keyFile]))![1]!;
+    const app = (name: string, components: string, extra = '') => `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: ${name}, version: "1.0" }\nspec:\n  components:\n${components}${extra}`;
+    await prepareInstance(rootA, {
+      shop: app('shop', `    - name: db\n      postgres: { url: "${pgA.url('shop')}" }\n    - name: uploads\n      files: { path: ${uploads} }\n`),
+      blog: app('blog', `    - name: posts\n      mysql: { url: "${myA.url('blog')}" }\n    - name: cache\n      redis: { url: "${redisA.url}" }\n    - name: meta\n      sqlite: { path: ${sqliteFile} }\n`),
+      pro: spec(rootA).replace('name: docs', 'name: pro') + `  license:\n    publicKey: ${publicKey}\n`,
+    });
+    const lic = path.join(rootA, 'pro.license');
+    await a.okAsync(['license', 'sign', '--private-key', keyFile, '--licensee', 'ACME', '--product', 'pro', '--days', '30', '-o', lic]);
+    await a.okAsync(['license', 'install', lic]);
+    const full = JSON.parse(await a.okAsync(['snapshot', 'create', '--full', '--json'])) as { id: string; status: string };
+    assert.equal(full.status, 'completed');
+
+    // B: a fresh home, the destination, one restore with every target mapped to B's servers and directories.
+    const rootB = tmp();
+    const b = instanceCli(rootB, 'correct horse battery staple');
+    await b.okAsync(['destination', 'add', 'main', path.join(rootA, 'repo'), '--init']);
+    const rdbDir = tmp('sb-redis-b-');
+    const maps = [`db.url=${pgB.url('shop')}`, `uploads.path=${path.join(rootB, 'uploads')}`, `posts.url=${myB.url('blog')}`, `cache.rdbPath=${rdbDir}/dump.rdb`, `meta.path=${path.join(rootB, 'meta.db')}`, `files.path=${path.join(rootB, 'pro')}`];
+    const r = await b.runAsync(['snapshot', 'restore', full.id.slice(0, 8), ...maps.flatMap((m) => ['--map', m])]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+
+    const rows = (pg: typeof pgA) => pg.psql('shop', "SELECT count(*) || ' ' || md5(string_agg(name, ',' ORDER BY id)) FROM items");
+    assert.equal(rows(pgB), rows(pgA));
+    assert.equal(myB.sql('CHECKSUM TABLE posts EXTENDED', 'blog').split('\t')[1], myA.sql('CHECKSUM TABLE posts EXTENDED', 'blog').split('\t')[1]);
+    const redisB = await startRedis({ dir: rdbDir, dbfilename: 'dump.rdb' });
+    try {
+      assert.equal(redisB.cli('DBSIZE'), '(integer) 50');
+      assert.equal(redisB.cli('GET', 'session:49'), '"user 49"');
+    } finally {
+      await redisB.stop();
+    }
+    const copy = new Database(path.join(rootB, 'meta.db'), { readonly: true });
+    assert.deepEqual(copy.prepare('SELECT v FROM t ORDER BY id').all(), [{ v: 'one' }, { v: 'two' }, { v: 'three' }]);
+    copy.close();
+    assert.deepEqual(await describeTree(path.join(rootB, 'uploads')), await describeTree(uploads));
+    assert.equal(await b.okAsync(['license', 'list', '--json']), await a.okAsync(['license', 'list', '--json']));
+
+    // B snapshots what it restored: the licensed application (its license came back), and shop from B's server.
+    for (const name of ['pro', 'shop', 'blog']) {
+      const s = JSON.parse(await b.okAsync(['snapshot', 'create', '--app', name, '--json'])) as { status: string; applications: { components: { source: string }[] }[] };
+      assert.equal(s.status, 'completed', name);
+      if (name === 'shop') assert.match(s.applications[0]!.components[0]!.source, new RegExp(`:${new URL(pgB.url('shop')).port}/shop`));
+    }
+  } finally {
+    pgA.stop();
+    pgB.stop();
+    myA.stop();
+    myB.stop();
+    await redisA.stop();
   }
 });

@@ -180,6 +180,9 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
   if (planned.withInstance && o.instance && snap.instance) {
     instanceFiles = await readInstanceFiles(o.repo, o.snapshot);
     result.instancePlan = await o.instance.plan(instanceFiles);
+  } else if (snap.type === 'full' && snap.instance) {
+    // Said, not skipped silently: a restore of chosen parts of a full snapshot leaves this instance's configuration alone.
+    result.instancePlan = ['not restored: this restore takes chosen applications or components; restore the whole snapshot to bring back the instance (applications, destinations, schedules, settings, users)'];
   }
   for (const p of planned.items) {
     const rec = p.record;
