@@ -23,11 +23,16 @@ for (const line of readFileSync(new URL('./prerequisites.txt', import.meta.url),
   if (!cmd || cmd.startsWith('#') || !pkg) continue;
   if (!onPath(cmd)) missing.add(pkg);
 }
-if (missing.size > 0) {
+// The Kubernetes tests' control plane, built from the Go module proxy and cached outside the work tree.
+const kubeDir = spawnSync('bash', [new URL('./k8s-binaries.sh', import.meta.url).pathname, '--dir'], { encoding: 'utf8' }).stdout.trim();
+const kubeMissing = ['etcd', 'kube-apiserver', 'kube-controller-manager'].some((b) => !isExecutable(join(kubeDir, b)));
+if (missing.size > 0 || kubeMissing) {
   const list = [...missing].sort().join(' ');
-  console.error(`npm test needs these Debian packages, and runs nothing without them: ${list} (install them with: apt-get install ${list}; .ci/run does it for you)`);
+  const parts = [...(missing.size ? [`these Debian packages: ${list} (apt-get install ${list})`] : []), ...(kubeMissing ? ['the Kubernetes test binaries (bash scripts/k8s-binaries.sh builds them with Go, about 5 minutes)'] : [])];
+  console.error(`npm test needs ${parts.join(', and ')}, and runs nothing without them; .ci/run does all of it for you`);
   process.exit(1);
 }
+process.env.STRONGBOX_K8S_BIN = kubeDir;
 
 function find(dir) {
   const out = [];
