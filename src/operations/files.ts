@@ -62,7 +62,8 @@ export async function backupPaths(env: Env, req: PathsBackupRequest, ctx: RunCon
 /** The entries of a snapshot at and below a path, in order, to a callback (a listing can be huge). */
 export async function listFiles(env: Env, where: Where, id: string, path: string, each: (e: Entry) => void): Promise<void> {
   const t = await targetOf(env, where);
-  await env.repos.read(t, async (repo) => {
+  // Reading trees needs the index as it is now: a server's kept lookup handle may predate a prune.
+  await env.repos.work(t, async (repo) => {
     const ref = await resolveSnapshot(env.inst, repo, id);
     await repo.loadIndex();
     await listEntries(repo, ref, path, each);
@@ -71,7 +72,7 @@ export async function listFiles(env: Env, where: Where, id: string, path: string
 
 export async function diff(env: Env, where: Where, a: string, b: string): Promise<DiffResult> {
   const t = await targetOf(env, where);
-  return env.repos.read(t, async (repo) => {
+  return env.repos.work(t, async (repo) => {
     const ra = await resolveSnapshot(env.inst, repo, a);
     const rb = await resolveSnapshot(env.inst, repo, b);
     await repo.loadIndex();
@@ -82,8 +83,9 @@ export async function diff(env: Env, where: Where, a: string, b: string): Promis
 /** One directory of a snapshot (a browser's view). */
 export async function listDirectoryOf(env: Env, where: Where, id: string, path: string): Promise<{ id: string; path: string; entries: Entry[] }> {
   const t = await targetOf(env, where);
-  return env.repos.read(t, async (repo) => {
+  return env.repos.work(t, async (repo) => {
     const ref = await resolveSnapshot(env.inst, repo, id);
+    await repo.loadIndex();
     return { id: ref.id, path: '/' + path.split('/').filter(Boolean).join('/'), entries: await listDirectory(repo, ref, path) };
   });
 }
@@ -101,10 +103,14 @@ export async function listTree(env: Env, where: Where, id: string, path: string)
   return out;
 }
 
-/** One file of a snapshot, streamed: every blob read back, decrypted and checked. */
-export async function readFileOf(env: Env, where: Where, id: string, path: string, caller: Caller): Promise<{ name: string; size: number; data: AsyncIterable<Buffer> }> {
+/**
+ * One file of a snapshot, streamed: every blob read back, decrypted and checked.
+ * `consume` gets the file once it is found (a missing path or a directory is refused
+ * before), and the repository stays open until it has read the data.
+ */
+export async function readFileOf(env: Env, where: Where, id: string, path: string, caller: Caller, consume: (f: { name: string; size: number; data: AsyncIterable<Buffer> }) => Promise<void>): Promise<void> {
   const t = await targetOf(env, where);
-  return env.repos.read(t, async (repo) => {
+  await env.repos.work(t, async (repo) => {
     const ref = await resolveSnapshot(env.inst, repo, id);
     await repo.loadIndex();
     const f = await fileBlobs(repo, ref, path);
@@ -112,6 +118,6 @@ export async function readFileOf(env: Env, where: Where, id: string, path: strin
     async function* data() {
       for (const b of f.blobs) yield await repo.loadBlob(Buffer.from(b, 'hex'));
     }
-    return { name: f.path.split('/').pop() || 'file', size: f.size, data: data() };
+    await consume({ name: f.path.split('/').pop() || 'file', size: f.size, data: data() });
   });
 }

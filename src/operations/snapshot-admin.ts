@@ -41,7 +41,10 @@ export async function showSnapshot(env: Env, where: Where, id: string): Promise<
 
 /** The log an application or full snapshot keeps (hooks, tools, components), as lines. */
 export async function snapshotLog(env: Env, where: Where, id: string): Promise<{ id: string; lines: string[] }> {
-  return onSnapshot(env, where, id, async (repo, ref) => {
+  // The log is blobs: read with the index as it is now (a server's kept lookup handle may predate a prune).
+  const t = await targetOf(env, where);
+  return env.repos.work(t, async (repo) => {
+    const ref = await resolveSnapshot(env.inst, repo, id);
     const ids = ref.snapshot.log;
     if (!ids?.length) throw new AppError('NOT_FOUND', `Snapshot ${ref.id.slice(0, 8)} has no log: only application and full snapshots keep one.`);
     await repo.loadIndex();

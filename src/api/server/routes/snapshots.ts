@@ -107,10 +107,14 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
         await core.audit(actor, 'snapshot.file', params.id!, req.ip, 'forbidden');
         throw new AppError('FORBIDDEN', 'Downloads are for admins; an admin can allow operators in settings (security.operatorsMayDownload).');
       }
-      const f = await readFileOf(core.env, at(query.destination), params.id!, query.path, caller);
-      const name = f.name.replace(/[^\w.@+-]/g, '_');
-      reply.header('content-type', 'application/octet-stream').header('content-length', String(f.size)).header('content-disposition', `attachment; filename="${name}"`);
-      return reply.send(Readable.from(f.data));
+      // Refusals (no such path, a directory) answer with the error envelope; once the file is found it is streamed.
+      await readFileOf(core.env, at(query.destination), params.id!, query.path, caller, async (f) => {
+        const name = f.name.replace(/[^\w.@+-]/g, '_');
+        reply.hijack();
+        reply.raw.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(f.size), 'content-disposition': `attachment; filename="${name}"` });
+        await pipeline(Readable.from(f.data), reply.raw);
+      });
+      return reply;
     },
   });
 
