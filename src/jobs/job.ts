@@ -17,7 +17,7 @@ export interface ComponentProgress {
   app: string;
   component: string;
   kind: string;
-  state: 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
+  state: 'pending' | 'running' | 'completed' | 'partially_failed' | 'failed' | 'skipped';
   bytes: number;
   items: number;
   /** Bytes per second while running (over the component's time so far). */

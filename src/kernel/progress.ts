@@ -19,7 +19,7 @@ export type ProgressEvent =
   /** A line of an application run's log (hooks, tools, components). */
   | { type: 'log'; time: string; line: string }
   /** An application component starts or ends (per-component progress is measured between the two). */
-  | { type: 'component'; app: string; component: string; kind: string; state: 'running' | 'completed' | 'failed' | 'skipped'; bytes?: number; items?: number; error?: string };
+  | { type: 'component'; app: string; component: string; kind: string; state: 'running' | 'completed' | 'partially_failed' | 'failed' | 'skipped'; bytes?: number; items?: number; error?: string };
 
 export interface ProgressSink {
   emit(event: ProgressEvent): void;

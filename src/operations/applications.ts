@@ -1,5 +1,5 @@
 import { AppError } from '../kernel/index.js';
-import { checkEntitlement, components, loadApplication, parseApplication, parseLicense, type ApplicationSpec, type SpecProblem } from '../spec/index.js';
+import { checkEntitlement, components, isVeleroBackup, translateVelero, loadApplication, parseApplication, parseLicense, type ApplicationSpec, type SpecProblem } from '../spec/index.js';
 import { kinds } from '../sources/index.js';
 import { audit, needInstance, type Caller, type Env } from './context.js';
 
@@ -85,12 +85,28 @@ export function validateSpec(text: string): SpecCheck {
 }
 
 /** Adds an application from its spec text (replace: update one that exists). */
-export async function addApplication(env: Env, text: string, o: { replace: boolean; source?: string | undefined }, caller: Caller): Promise<{ name: string; version: string; result: 'added' | 'replaced'; components: { name: string; kind: string }[] }> {
+export interface ApplicationAdded {
+  name: string;
+  version: string;
+  result: 'added' | 'replaced';
+  components: { name: string; kind: string }[];
+  /** When the text was a Velero Backup or Schedule: what it was, the spec made from it, and what was not translated. */
+  translated?: { from: string; spec: string; untranslated: string[] };
+}
+
+/**
+ * Adds an application from its spec text (replace: update one that exists).
+ * A vendor's Velero Backup (or Schedule) manifest is translated into the
+ * equivalent spec first (spec/velero.ts), and the answer says what was not.
+ */
+export async function addApplication(env: Env, text: string, o: { replace: boolean; source?: string | undefined }, caller: Caller): Promise<ApplicationAdded> {
+  const velero = isVeleroBackup(text) ? translateVelero(text, o.source ?? 'the manifest') : undefined;
+  const specText = velero?.specText ?? text;
   // A bad spec is refused with every problem, by line and column, and changes nothing.
-  const spec = loadApplication(text, o.source ?? 'the spec');
-  const how = await needInstance(env).applications.put(spec.metadata.name, spec.metadata.version, text, o.replace);
-  await audit(env, caller, `application.${how === 'added' ? 'add' : 'replace'}`, spec.metadata.name, 'ok', { version: spec.metadata.version });
-  return { name: spec.metadata.name, version: spec.metadata.version, result: how, components: components(spec).map((c) => ({ name: c.name, kind: c.kind })) };
+  const spec = loadApplication(specText, o.source ?? 'the spec');
+  const how = await needInstance(env).applications.put(spec.metadata.name, spec.metadata.version, specText, o.replace);
+  await audit(env, caller, `application.${how === 'added' ? 'add' : 'replace'}`, spec.metadata.name, 'ok', { version: spec.metadata.version, ...(velero ? { from: velero.from } : {}) });
+  return { name: spec.metadata.name, version: spec.metadata.version, result: how, components: components(spec).map((c) => ({ name: c.name, kind: c.kind })), ...(velero ? { translated: { from: velero.from, spec: velero.specText, untranslated: velero.untranslated } } : {}) };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { AppRestoreResult, CopyResult, BackupResult, CheckResult, DiffResul
 import type { KeyListing } from '../repo/index.js';
 import type { JobRecord } from '../jobs/index.js';
 import type { SnapshotFilter, SnapshotRef } from '../tree/index.js';
-import type { ApplicationDetail, ApplicationView, RemoveApplicationResult, SpecCheck } from './applications.js';
+import type { ApplicationAdded, ApplicationDetail, ApplicationView, RemoveApplicationResult, SpecCheck } from './applications.js';
 import type { DestinationView, StoreSecret, Validation } from './destinations.js';
 import type { ListedSnapshot } from './snapshot-admin.js';
 import type { InstalledLicense } from './licenses.js';
@@ -101,7 +101,7 @@ export interface Operations {
   listApplications(): Promise<ApplicationView[]>;
   showApplication(name: string): Promise<ApplicationDetail>;
   validateSpec(text: string): Promise<SpecCheck>;
-  addApplication(text: string, replace: boolean, source?: string): Promise<{ name: string; version: string; result: 'added' | 'replaced'; components: { name: string; kind: string }[] }>;
+  addApplication(text: string, replace: boolean, source?: string): Promise<ApplicationAdded>;
   removeApplication(name: string, withSchedules: boolean): Promise<RemoveApplicationResult>;
 
   listDestinations(): Promise<DestinationView[]>;

@@ -12,12 +12,14 @@ import { mysqlKind } from './mysql/mysql.js';
 import { sqliteKind } from './sqlite/sqlite.js';
 import { redisKind } from './redis/redis.js';
 import { commandKind } from './command/command.js';
+import { kubernetesKind } from './kubernetes/kubernetes.js';
 
 export * from './source.js';
 export { preloadSecrets, resolveSecret, safeUrl, secretRefSchema, type SecretRef } from './secrets.js';
 export { toolVersion, majorOf } from './tools.js';
+export { DEFAULT_VOLUME_ROOTS } from './kubernetes/kubernetes.js';
 
-export const componentKinds = ['files', 'postgres', 'mysql', 'sqlite', 'redis', 'command'] as const;
+export const componentKinds = ['files', 'postgres', 'mysql', 'sqlite', 'redis', 'command', 'kubernetes'] as const;
 export type ComponentKindName = (typeof componentKinds)[number];
 
 export const kinds: Record<ComponentKindName, ComponentKind<never>> = {
@@ -27,6 +29,7 @@ export const kinds: Record<ComponentKindName, ComponentKind<never>> = {
   sqlite: sqliteKind as ComponentKind<never>,
   redis: redisKind as ComponentKind<never>,
   command: commandKind as ComponentKind<never>,
+  kubernetes: kubernetesKind as ComponentKind<never>,
 };
 
 export const kindSchemas = Object.fromEntries(componentKinds.map((k) => [k, kinds[k].schema])) as unknown as Record<ComponentKindName, z.ZodType>;

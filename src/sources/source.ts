@@ -7,6 +7,8 @@ export interface SourceEnv {
   log(line: string): void;
   /** A private directory for the rare kind that needs scratch space (sqlite). */
   spoolDir: string;
+  /** Objects and bytes done so far, for kinds that report their own progress (kubernetes). */
+  progress?(done: { items: number; bytes: number }): void;
 }
 
 /** Facts about an artifact recorded in the snapshot (tool versions, format); never secrets. */
@@ -28,20 +30,63 @@ export interface PreflightReport {
 }
 
 /**
+ * What an `objects` kind captured: small files it made (manifests) and
+ * directories on this machine that the engine walks like a files component,
+ * each at a relative path in the component's tree. Warnings say what could not
+ * be captured: the component is then partially failed, never silently incomplete.
+ */
+export interface Capture {
+  files: { path: string; data: Buffer }[];
+  dirs: { path: string; dir: string }[];
+  warnings: string[];
+  info: ArtifactInfo;
+}
+
+/** An `objects` kind's restore input: the component's small files, and a way to put a captured directory back. */
+export interface ObjectsInput {
+  files: ReadonlyMap<string, Buffer>;
+  /** Restores the directory captured at `from` into `to` (created; must be empty unless forced). */
+  restoreDir(from: string, to: string): Promise<{ bytes: number; files: number }>;
+}
+
+export interface ObjectsRestoreReport {
+  info: ArtifactInfo;
+  /** Objects created or updated. */
+  items: number;
+  bytes: number;
+  /** What did not come back, each naming the object and the reason. */
+  failures: string[];
+  /** What was done beyond creating (updated objects, cloned volumes). */
+  notes: string[];
+}
+
+/**
  * A component kind: its options' schema, and how it backs up and restores.
  * `tree` kinds are directories the engine walks itself; `stream` kinds produce
- * one artifact (a dump) that is chunked straight into the repository.
+ * one artifact (a dump) that is chunked straight into the repository;
+ * `objects` kinds capture many small records and some directories (the
+ * resources and volumes of a Kubernetes application) and restore them in
+ * their own order.
  */
 export interface ComponentKind<O = Record<string, unknown>> {
   kind: string;
   schema: z.ZodType<O>;
-  shape: 'tree' | 'stream';
+  shape: 'tree' | 'stream' | 'objects';
   /** The artifact's name inside the component's directory in a snapshot. */
   artifact?: string;
   /** Option fields that `--map COMPONENT.FIELD=VALUE` may replace on restore. */
   mappable: readonly string[];
   describe(o: O): string;
+  /** A `--map` whose field is not simply replaced (kubernetes: namespace=OLD:NEW adds to a map). */
+  map?(o: O, field: string, value: string): O;
+  /** A mapped field recorded in the spec as another (kubernetes: namespace → the namespaces list), when the restore repoints the application. */
+  recordAs?: Readonly<Record<string, string>>;
+  /** Why a change of options on restore would send this instance's credentials elsewhere (admins only). */
+  redirects?(before: O, after: O): string | undefined;
+  capture?(o: O, env: SourceEnv): Promise<Capture>;
+  restoreObjects?(o: O, input: ObjectsInput, env: SourceEnv, info: ArtifactInfo, force: boolean): Promise<ObjectsRestoreReport>;
   backup?(o: O, env: SourceEnv): Promise<StreamBackup>;
-  preflight(o: O, env: SourceEnv, info: ArtifactInfo, force: boolean): Promise<PreflightReport>;
+  /** `files`: an `objects` kind's small files from the snapshot (its manifests), to check against the target. */
+  preflight(o: O, env: SourceEnv, info: ArtifactInfo, force: boolean, files?: ReadonlyMap<string, Buffer>): Promise<PreflightReport>;
   restore?(o: O, input: Readable, env: SourceEnv, info: ArtifactInfo, force: boolean): Promise<ArtifactInfo>;
 }

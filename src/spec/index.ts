@@ -4,3 +4,4 @@
  */
 export * from './application.js';
 export * from './license.js';
+export * from './velero.js';

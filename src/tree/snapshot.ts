@@ -116,7 +116,8 @@ export interface ComponentRecord {
   kind: string;
   /** The source in words (a URL without credentials, a path). */
   source: string;
-  status: 'completed' | 'failed' | 'skipped';
+  /** partially_failed: captured, with parts missing that `error` names (a volume of another type). */
+  status: 'completed' | 'partially_failed' | 'failed' | 'skipped';
   error?: string;
   /** In the snapshot tree: /<app>/<component>[/<artifact>]. */
   path: string;

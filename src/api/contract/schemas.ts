@@ -31,7 +31,7 @@ export const Job = o({
     totalBytes: z.number().optional(),
     rate: z.number(),
     etaSeconds: z.number().optional(),
-    components: z.array(o({ app: str, component: str, kind: str, state: z.enum(['pending', 'running', 'completed', 'failed', 'skipped']), bytes: z.number(), items: z.number(), rate: z.number(), etaSeconds: z.number().optional(), totalBytes: z.number().optional(), error: str.optional() })),
+    components: z.array(o({ app: str, component: str, kind: str, state: z.enum(['pending', 'running', 'completed', 'partially_failed', 'failed', 'skipped']), bytes: z.number(), items: z.number(), rate: z.number(), etaSeconds: z.number().optional(), totalBytes: z.number().optional(), error: str.optional() })),
   }),
   result: nul(obj),
   warnings: z.array(str),
@@ -78,7 +78,7 @@ const License = z.union([o({ required: z.literal(false) }), o({ required: z.lite
 export const Application = o({ name: str, version: str, components: z.array(o({ name: str, kind: str, source: str })), updatedAt: str, hooks: z.record(str, z.array(str)), vendor: nul(str), description: nul(str), license: License });
 export const ApplicationDetail = o({ name: str, version: str, specText: str, spec: obj, license: License, createdAt: str, updatedAt: str });
 export const SpecValidation = z.union([o({ ok: z.literal(true), name: str, version: str }), o({ ok: z.literal(false), problems: z.array(o({ message: str })) })]);
-export const ApplicationAdded = o({ name: str, version: str, result: z.enum(['added', 'replaced']), components: z.array(o({ name: str, kind: str })) });
+export const ApplicationAdded = o({ name: str, version: str, result: z.enum(['added', 'replaced']), components: z.array(o({ name: str, kind: str })), translated: o({ from: str, spec: str, untranslated: z.array(str) }).optional() });
 export const ApplicationRemoved = o({ removed: str, schedulesRemoved: z.array(str) });
 
 export const User = o({ name: str, role, mustChangePassword: z.boolean(), createdAt: str });

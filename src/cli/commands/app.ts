@@ -19,7 +19,7 @@ export function appCommand(): Command {
 
   app
     .command('add')
-    .description('Add an application from its spec (YAML); it is validated first')
+    .description('Add an application from its spec (YAML), or from a Velero Backup or Schedule manifest (translated); it is validated first')
     .requiredOption('-f, --file <spec>', 'the spec file (- for stdin)')
     .option('--replace', 'replace the spec of an application that exists already')
     .addHelpText('after', '\nThe spec format is in docs/APPLICATIONS.md; "strongbox app schema" prints its JSON Schema.\n\nExample:\n  strongbox app add -f examples/notes/notes.yaml\n  strongbox snapshot create --app notes')
@@ -27,7 +27,11 @@ export function appCommand(): Command {
       withOperations(cmd, async (ops, out) => {
         const text = readSpec(o.file);
         const r = await ops.addApplication(text, !!o.replace, o.file);
-        if (out.json) return out.data({ [r.result]: r.name, version: r.version });
+        if (out.json) return out.data({ [r.result]: r.name, version: r.version, ...(r.translated ? { translated: r.translated } : {}) });
+        if (r.translated) {
+          out.out(`Translated the ${r.translated.from} into this application spec:\n\n${r.translated.spec}`);
+          out.out(r.translated.untranslated.length ? `Not translated (${r.translated.untranslated.length}):\n${r.translated.untranslated.map((u) => `  - ${u}`).join('\n')}\n` : 'Everything in it was translated.\n');
+        }
         out.out(`${r.result === 'added' ? 'Added' : 'Replaced'} application ${r.name} ${r.version} (${r.components.map((c) => `${c.name}: ${c.kind}`).join(', ')}).`);
       }),
     );

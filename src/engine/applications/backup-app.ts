@@ -188,7 +188,7 @@ async function backupOne(
         const rec = await backupComponent(o, run, log, app, c, parent, hookRun);
         records.push(rec.record);
         if (rec.node) nodes.push(rec.node);
-        if (rec.record.status === 'failed') errors.push(`component ${c.name}: ${rec.record.error}`);
+        if (rec.record.status === 'failed' || rec.record.status === 'partially_failed') errors.push(`component ${c.name}${rec.record.status === 'partially_failed' ? ' (partially captured)' : ''}: ${rec.record.error}`);
       }
     }
   } finally {
@@ -196,7 +196,7 @@ async function backupOne(
     if (post) errors.push(`${post.error}; the application may still be in its backup state`);
   }
   for (const c of comps) if (!records.some((r) => r.name === c.name)) records.push(skipped(app, c.name, c.kind, startedAt));
-  const okCount = records.filter((r) => r.status === 'completed').length;
+  const okCount = records.filter((r) => r.status === 'completed' || r.status === 'partially_failed').length;
   const status: SnapshotStatus = appFailed || okCount === 0 ? 'failed' : errors.length > 0 ? 'partially_failed' : 'completed';
   log.line(`${app}: ${status}${errors.length ? ` (${errors.length} problem(s))` : ''}`);
   const node = nodes.length > 0 ? run.syntheticDir(app, await run.saveTree(nodes)) : undefined;
@@ -248,7 +248,12 @@ async function backupComponent(
     startedAt,
     durationMs: 0,
   };
-  const senv: SourceEnv = { ...(o.signal ? { signal: o.signal } : {}), log: (l) => log.line(`${app}/${c.name}: ${l}`), spoolDir: o.spoolDir };
+  const senv: SourceEnv = {
+    ...(o.signal ? { signal: o.signal } : {}),
+    log: (l) => log.line(`${app}/${c.name}: ${l}`),
+    spoolDir: o.spoolDir,
+    progress: (d) => (o.sink ?? nullSink).emit({ type: 'progress', counters: { ...run.counters, files: run.counters.files + d.items }, current: `${app}/${c.name}` }),
+  };
   let node: TreeNode | undefined;
   log.line(`${app}/${c.name}: backing up ${c.kind} ${record.source}`);
   const sink = o.sink ?? nullSink;
@@ -264,6 +269,21 @@ async function backupComponent(
         node = await run.saveDirectoryAs(f.path, c.name, f.exclude ?? [], prev?.type === 'dir' ? prev : undefined);
         if (!node) throw new SourceFailure(new Error( run.warnings.slice(warnBefore).map((w) => `${w.path}: ${w.message}`).join('; ') || `${f.path} cannot be read`));
         record.info = { format: 'directory tree' };
+      } else if (kind.shape === 'objects') {
+        const cap = await kind.capture!(opts, senv).catch((err: unknown) => {
+          throw new SourceFailure(err);
+        });
+        const prev = parent ? await findNode(o.repo, parent.ref.snapshot.tree, `/${app}/${c.name}`).catch(() => undefined) : undefined;
+        const warnBefore = run.warningCount;
+        node = await run.saveLayout(c.name, cap.files, cap.dirs, prev);
+        // What could not be captured (another volume type, an unreadable volume) makes the component partial, never silently incomplete.
+        const problems = [...cap.warnings, ...run.warnings.slice(warnBefore).map((w) => `${w.path}: ${w.message}`)];
+        record.info = cap.info;
+        if (problems.length) {
+          record.status = 'partially_failed';
+          record.error = problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`;
+          record.warnings += cap.warnings.length;
+        }
       } else {
         const b = await kind.backup!(opts, senv).catch((err: unknown) => {
           throw new SourceFailure(err);
@@ -308,7 +328,7 @@ async function backupComponent(
   record.newBytes = run.saver.stats.newRawBytes - before.newBytes;
   record.warnings += run.warningCount - before.warnings;
   record.durationMs = Math.round(performance.now() - t0);
-  sink.emit({ type: 'component', app, component: c.name, kind: c.kind, state: record.status === 'completed' ? 'completed' : 'failed', bytes: record.bytes, items: record.items, ...(record.error ? { error: record.error } : {}) });
+  sink.emit({ type: 'component', app, component: c.name, kind: c.kind, state: record.status === 'skipped' ? 'failed' : record.status, bytes: record.bytes, items: record.items, ...(record.error ? { error: record.error } : {}) });
   if (record.status === 'completed') log.line(`${app}/${c.name}: done, ${record.bytes} bytes, ${record.items} item(s)${record.sha256 ? `, sha256 ${record.sha256.slice(0, 16)}…` : ''}`);
   return { record, node };
 }

@@ -3,7 +3,7 @@ import { chmodSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { AppError, GarbageBudget, nullSink, systemClock, throwIfAborted, type ProgressSink } from '../../kernel/index.js';
 import type { BlobDecoder, BlobWriter, Repository } from '../../repo/index.js';
-import { findNode, type AppRecord, type ComponentRecord, type HookRecord, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
+import { findNode, loadTree, nameBytes, type AppRecord, type ComponentRecord, type HookRecord, type SnapshotRef, type SnapshotStatus, type TreeNode } from '../../tree/index.js';
 import { runHooks, type Hook } from '../../hooks/index.js';
 import { kinds, preloadSecrets, type PreflightReport, type SourceEnv } from '../../sources/index.js';
 import { components, NAME_RE, parseApplication, type ApplicationSpec, type ComponentSpec, type HookPhase } from '../../spec/index.js';
@@ -100,7 +100,7 @@ export interface ComponentOutcome {
   component: string;
   kind: string;
   target: string;
-  status: 'completed' | 'failed' | 'skipped';
+  status: 'completed' | 'partially_failed' | 'failed' | 'skipped';
   error?: string;
   bytes: number;
   durationMs: number;
@@ -189,7 +189,7 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
     // A component without a trusted target is reported, never probed: its options came from nobody we trust.
     const report: PreflightReport = p.problems.length
       ? { target: '(no target: see the problem)', problems: p.problems, plan: [] }
-      : await kinds[p.kind].preflight(p.options as never, senv(p.app.name, p.name), rec.info, !!o.force);
+      : await kinds[p.kind].preflight(p.options as never, senv(p.app.name, p.name), rec.info, !!o.force, kinds[p.kind].shape === 'objects' ? await componentRecords(o.repo, o.snapshot, rec.path) : undefined);
     p.target = report.target;
     if (o.spaceCheck !== false && kinds[p.kind].shape === 'tree' && report.problems.length === 0) {
       try {
@@ -264,14 +264,20 @@ export async function restoreApplications(o: AppRestoreOptions): Promise<AppRest
       }
     }
     if (!appOk) {
-      if (items.every((p) => result.outcomes.find((x) => x.app === appName && x.component === p.name)?.status !== 'completed')) failedApps++;
+      const restored = (st: string | undefined) => st === 'completed' || st === 'partially_failed';
+      if (items.every((p) => !restored(result.outcomes.find((x) => x.app === appName && x.component === p.name)?.status))) failedApps++;
       else partial = true;
     }
   }
   // The application now lives where it was restored: its spec says so (recovery, or when asked).
-  const moved = planned.items.filter((p) => p.mapped.length && (o.repoint || p.source === 'restored-instance') && result.outcomes.some((x) => x.app === p.app.name && x.component === p.name && x.status === 'completed'));
+  const moved = planned.items.filter((p) => p.mapped.length && (o.repoint || p.source === 'restored-instance') && result.outcomes.some((x) => x.app === p.app.name && x.component === p.name && (x.status === 'completed' || x.status === 'partially_failed')));
   if (moved.length && o.recordTargets) {
-    const changes = moved.flatMap((p) => p.mapped.map((m) => ({ app: p.app.name, component: p.name, kind: p.kind, field: m.field, value: parseMapValue(m.value) })));
+    const changes = moved.flatMap((p) =>
+      p.mapped.map((m) => {
+        const as = kinds[p.kind].recordAs?.[m.field];
+        return { app: p.app.name, component: p.name, kind: p.kind, field: as ?? m.field, value: as ? p.options[as] : parseMapValue(m.value) };
+      }),
+    );
     for (const l of await o.recordTargets(changes)) {
       result.instanceLog.push(l);
       log.line(`instance: ${l}`);
@@ -415,7 +421,7 @@ export function planRestore(o: PlanInput, records: AppRecord[]): RestorePlan {
   for (const app of chosenApps) commands.push(...appCommands(app, trust.get(app.name)!));
   for (const x of chosen) {
     const explicit = !!o.components?.length;
-    if (x.record.status !== 'completed') {
+    if (x.record.status !== 'completed' && x.record.status !== 'partially_failed') {
       const reason = `it was not captured in this snapshot (${x.record.status ?? 'missing'}${x.record.error ? `: ${x.record.error}` : ''})`;
       if (explicit) refuse('INVALID_ARGUMENT', `--component ${x.name}: ${reason}.`);
       else skipped.push({ app: x.app.name, component: x.name, reason });
@@ -436,7 +442,13 @@ export function planRestore(o: PlanInput, records: AppRecord[]): RestorePlan {
     // Trusted options are the spec's; an untrusted application's come from --map only.
     const base: Record<string, unknown> = spec ? structuredClone(spec.options) : {};
     let options = base;
-    for (const m of mapped) options = setField(options, m.field, parseMapValue(m.value));
+    const kindOf = kinds[x.kind];
+    try {
+      for (const m of mapped) options = kindOf.map ? (kindOf.map(options as never, m.field, m.value) as Record<string, unknown>) : setField(options, m.field, parseMapValue(m.value));
+    } catch (err) {
+      refuse('INVALID_ARGUMENT', (err as Error).message);
+      continue;
+    }
     const item: PlanItem = { app: x.app, name: x.name, kind: x.kind, ...(spec ? { spec } : {}), ...(t.spec ? { appSpec: t.spec } : {}), source: t.source, record: x.record, options, problems: [], mapped };
     if (!spec) {
       if (x.kind === 'command') item.problems.push(`application ${x.app.name} is not installed on this instance, and a command component is restored by a command that only an installed spec may give; install it ("strongbox app add -f SPEC") or pass --spec FILE`);
@@ -454,7 +466,7 @@ export function planRestore(o: PlanInput, records: AppRecord[]): RestorePlan {
       } else item.options = parsed.data as Record<string, unknown>;
     }
     if (item.problems.length === 0 && !o.mayRedirectSecrets) {
-      const why = redirectsSecret(base, item.options);
+      const why = redirectsSecret(base, item.options) ?? (spec ? kindOf.redirects?.(base as never, item.options as never) : undefined);
       if (why) {
         refuse('FORBIDDEN', `--map for ${x.app.name}/${x.name}: ${why}; only an admin may do that (docs/SECURITY.md). Map it to another database on the same server, or ask an admin.`);
         continue;
@@ -566,7 +578,7 @@ async function restoreComponent(
   // Progress per component, as a backup reports it: the job shows bytes and items as they are restored.
   const sink = o.sink ?? nullSink;
   const done = (r: ComponentOutcome, items: number): ComponentOutcome => {
-    sink.emit({ type: 'component', app: p.app.name, component: p.name, kind: p.kind, state: r.status === 'completed' ? 'completed' : r.status === 'skipped' ? 'skipped' : 'failed', bytes: r.bytes, items, ...(r.error ? { error: r.error } : {}) });
+    sink.emit({ type: 'component', app: p.app.name, component: p.name, kind: p.kind, state: r.status, bytes: r.bytes, items, ...(r.error ? { error: r.error } : {}) });
     return r;
   };
   let items = 0;
@@ -577,7 +589,36 @@ async function restoreComponent(
     try {
       const node = await findNode(o.repo, o.snapshot.snapshot.tree, p.record.path);
       if (!node || node.type !== 'dir' || !node.subtree) throw new AppError('CORRUPT', `The snapshot has no data at ${p.record.path}.`);
-      if (kind.shape === 'tree') {
+      if (kind.shape === 'objects') {
+        const files = await componentRecords(o.repo, o.snapshot, p.record.path);
+        const componentTree = node.subtree;
+        const report = await kind.restoreObjects!(
+          p.options as never,
+          {
+            files,
+            restoreDir: async (from, to) => {
+              const sub = await findNode(o.repo, componentTree, `/${from}`);
+              if (!sub || sub.type !== 'dir' || !sub.subtree) throw new AppError('CORRUPT', `The snapshot has no data at ${p.record.path}/${from}.`);
+              const r = await restore({ repo: o.repo, writer: o.pool, snapshot: { id: o.snapshot.id, snapshot: { ...o.snapshot.snapshot, tree: sub.subtree } }, target: to, spaceCheck: true, ...(o.signal ? { signal: o.signal } : {}) });
+              chmodSync(to, sub.mode & 0o1777);
+              if (r.errors.length > 0) throw new AppError('RESTORE_INCOMPLETE', `${r.errors.length} file(s) could not be restored: ${r.errors.slice(0, 5).map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+              return { bytes: r.bytes, files: r.files };
+            },
+          },
+          { ...senv, progress: (d) => sink.emit({ type: 'progress', counters: { files: d.items, dirs: 0, bytes: d.bytes, newBytes: 0 }, current: `${p.app.name}/${p.name}` }) },
+          p.record.info,
+          !!o.force,
+        );
+        res.bytes = report.bytes;
+        items = report.items;
+        for (const n of report.notes) log.line(`${p.app.name}/${p.name}: ${n}`);
+        if (report.failures.length) {
+          for (const f of report.failures) log.line(`${p.app.name}/${p.name}: not restored: ${f}`);
+          const text = `${report.failures.length} problem(s): ${report.failures.slice(0, 20).join('; ')}${report.failures.length > 20 ? '; …' : ''}`;
+          res.durationMs = Math.round(performance.now() - t0);
+          return done({ ...res, status: report.items > 0 ? 'partially_failed' : 'failed', error: text }, items);
+        }
+      } else if (kind.shape === 'tree') {
         const target = (p.options as { path: string }).path;
         const r = await restore({
           repo: o.repo,
@@ -648,6 +689,32 @@ async function* blobStream(o: AppRestoreOptions, file: TreeNode, hash: ReturnTyp
     yield data;
     garbage.spent(2 * data.length);
   }
+}
+
+/** An objects component's small files (its manifests and index), by path below the component; its captured directories (volumes/) are not read. */
+async function componentRecords(repo: Repository, ref: SnapshotRef, path: string): Promise<Map<string, Buffer>> {
+  const node = await findNode(repo, ref.snapshot.tree, path);
+  if (!node || node.type !== 'dir' || !node.subtree) throw new AppError('CORRUPT', `The snapshot has no data at ${path}.`);
+  const out = new Map<string, Buffer>();
+  let total = 0;
+  const walk = async (treeId: string, prefix: string): Promise<void> => {
+    for (const n of (await loadTree(repo, treeId)).nodes) {
+      const name = nameBytes(n).toString('utf8');
+      const rel = prefix ? `${prefix}/${name}` : name;
+      if (n.type === 'dir' && n.subtree) {
+        if (rel !== 'volumes') await walk(n.subtree, rel);
+      } else if (n.type === 'file') {
+        // A hostile snapshot must not make a restore hold gigabytes of "manifests" in memory.
+        total += n.size ?? 0;
+        if (total > 512 * 1024 * 1024) throw new AppError('CORRUPT', `The component at ${path} holds more than 512 MiB of manifests; it is not a snapshot Strongbox made.`);
+        const parts: Buffer[] = [];
+        for (const id of n.content ?? []) parts.push(await repo.loadBlob(Buffer.from(id, 'hex')));
+        out.set(rel, Buffer.concat(parts));
+      }
+    }
+  };
+  await walk(node.subtree, '');
+  return out;
 }
 
 async function readInstanceFiles(repo: Repository, ref: SnapshotRef): Promise<Map<string, Buffer>> {

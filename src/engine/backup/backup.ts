@@ -490,6 +490,54 @@ export class BackupRun {
     return { node, sha256: hash.digest('hex'), bytes: total };
   }
 
+  /**
+   * Saves records made in memory (manifests) and directories on this machine
+   * as one directory `name`, each at its relative path. The records' and their
+   * folders' times are fixed (the epoch), so an unchanged record gives the
+   * same node and an unchanged folder the same tree: a diff between two
+   * snapshots shows only what changed. A directory that cannot be read is a
+   * warning and is left out.
+   */
+  async saveLayout(name: string, files: { path: string; data: Buffer }[], dirs: { path: string; dir: string }[], prev: TreeNode | undefined): Promise<TreeNode> {
+    interface Folder {
+      files: Map<string, Buffer>;
+      folders: Map<string, Folder>;
+      disk?: string;
+    }
+    const root: Folder = { files: new Map(), folders: new Map() };
+    const folderAt = (parts: string[]): Folder => {
+      let f = root;
+      for (const part of parts) {
+        let next = f.folders.get(part);
+        if (!next) f.folders.set(part, (next = { files: new Map(), folders: new Map() }));
+        f = next;
+      }
+      return f;
+    };
+    const split = (p: string) => p.split('/').filter((s) => s !== '' && s !== '.' && s !== '..');
+    for (const f of files) {
+      const parts = split(f.path);
+      folderAt(parts.slice(0, -1)).files.set(parts[parts.length - 1]!, f.data);
+    }
+    for (const d of dirs) folderAt(split(d.path)).disk = d.dir;
+    const build = async (f: Folder, as: string, before: TreeNode | undefined): Promise<TreeNode | undefined> => {
+      throwIfAborted(this.opts.signal);
+      if (f.disk) return this.saveDirectoryAs(f.disk, as, [], before?.type === 'dir' ? before : undefined);
+      const prevChildren = before?.type === 'dir' && before.subtree ? await this.parentNodes(before.subtree) : new Map<string, TreeNode>();
+      const nodes: TreeNode[] = [];
+      for (const [n, data] of f.files) {
+        const saved = await this.saveStream([data], n);
+        nodes.push({ ...saved.node, mtimeNs: '0' });
+      }
+      for (const [n, sub] of f.folders) {
+        const node = await build(sub, n, prevChildren.get(Buffer.from(n).toString('hex')));
+        if (node) nodes.push(node);
+      }
+      return { ...this.syntheticDir(as, await this.saveTree(nodes)), mtimeNs: '0' };
+    };
+    return (await build(root, name, prev))!;
+  }
+
   /** A directory node made by Strongbox itself (an application or component folder in the snapshot). */
   syntheticDir(name: string, subtree: string): TreeNode {
     return { ...encodeName(Buffer.from(name)), type: 'dir', mode: 0o700, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeNs: (BigInt(systemClock.now().getTime()) * 1_000_000n).toString(), subtree };
