@@ -12,7 +12,7 @@ import { reportApi, runApiBench } from './api.js';
  * counts worker threads of the same process). Caches are warm for every tool
  * alike. Results go to stdout and bench/results/latest.json.
  *
- * Options: --scenario files|pg|s3|api|all (default files; s3: the files scenario against an S3 API server;
+ * Options: --scenario files|pg|s3|api|kubernetes|all (default files; kubernetes: 2,000 objects and --size GiB of volumes on a real API server; s3: the files scenario against an S3 API server;
  * api: the server under load from a second process), --size GiB (default 1.5), --pg-size GiB (default 1),
  * --clients N and --think-ms MS (api; default 200 and 1000), --tools strongbox,restic,borg, --keep.
  */
@@ -153,6 +153,16 @@ async function main(): Promise<void> {
     await fs.writeFile(path.join(root, 'results', 'api-latest.json'), JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2));
     if (!args.includes('--keep')) await fs.rm(apiWork, { recursive: true, force: true });
     if (scenario === 'api') return;
+  }
+  if (scenario === 'kubernetes') {
+    const { runKubeBench } = await import('./kubernetes.js');
+    const kubeWork = path.join(work, 'kubernetes');
+    await fs.rm(kubeWork, { recursive: true, force: true });
+    const r = await runKubeBench(kubeWork, strongbox, (s) => process.stdout.write(s), Number(opt('size', '1')));
+    await fs.mkdir(path.join(root, 'results'), { recursive: true });
+    await fs.writeFile(path.join(root, 'results', 'kubernetes-latest.json'), JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2));
+    if (!args.includes('--keep')) await fs.rm(kubeWork, { recursive: true, force: true });
+    return;
   }
   if (scenario === 's3') {
     const { startS3, startFaultProxy } = await import('../test/e2e/testing/s3.js');

@@ -96,6 +96,8 @@ export interface Operations {
   backupPaths(req: { paths: string[]; excludes: string[]; tags: string[]; host?: string | undefined; parent?: string | undefined; force?: boolean | undefined; estimate: boolean }, ui: Ui): Promise<BackupResult>;
   restoreFiles(id: string, req: { target: string; includes: string[]; keepPrivileges: boolean; spaceCheck: boolean }, ui: Ui): Promise<RestoreResult & { snapshot: string; target: string }>;
   listFiles(id: string, path: string, each: (e: Entry) => void): Promise<void>;
+  /** One file of a snapshot, every byte read back and checked, written to `out` (a dump, a manifest). */
+  dumpFile(id: string, path: string, out: NodeJS.WritableStream): Promise<void>;
   diff(a: string, b: string): Promise<DiffResult>;
 
   listApplications(): Promise<ApplicationView[]>;

@@ -3,7 +3,7 @@ import type { Instance } from '../app/index.js';
 import { addApplication, listApplications, removeApplication, showApplication, validateSpec } from './applications.js';
 import { CommandRepositories, targetOf, type Caller, type Env, type Where } from './context.js';
 import { addDestinationAs, listDestinations, removeDestination, setDefaultDestination, showDestination, validateNamedDestination } from './destinations.js';
-import { backupPaths, diff, listFiles } from './files.js';
+import { backupPaths, diff, listFiles, readFileOf } from './files.js';
 import type { Operations, Ui } from './front.js';
 import { perform } from './operation.js';
 import { addKey, changePassword, checkRepository, listKeys, pruneRepository, rebuildRepositoryIndex, removeKey, repositoryStats, unlockRepository } from './repository.js';
@@ -62,6 +62,12 @@ export class LocalOperations implements Operations {
   readonly showSnapshot = this.on(showSnapshot);
   readonly snapshotLog = this.on(snapshotLog);
   readonly listFiles = this.on(listFiles);
+  async dumpFile(id: string, path: string, out: NodeJS.WritableStream): Promise<void> {
+    const { env, where } = await this.at();
+    await readFileOf(env, where, id, path, this.o.caller, async (f) => {
+      for await (const chunk of f.data) if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    });
+  }
   readonly diff = this.on(diff);
   readonly repositoryStats = this.on(repositoryStats);
   readonly unlockRepository = this.on(unlockRepository);

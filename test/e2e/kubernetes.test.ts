@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { describeTree, tmp } from './testing/cli.js';
+import { parse, parseAllDocuments } from 'yaml';
+import { describeTree, instanceCli, tmp } from './testing/cli.js';
+import { startPostgres } from './testing/servers.js';
 import { startKube, type KubeServer } from './testing/kube.js';
 import { prepareInstance } from './testing/server.js';
 import { comparable, seedShop, shopSpec } from './testing/shop-cluster.js';
@@ -30,8 +32,10 @@ test('the test Kubernetes control plane: objects are stored and served, and a de
 async function deleteNamespace(kube: KubeServer, ns: string): Promise<void> {
   assert.equal((await kube.api('DELETE', `/api/v1/namespaces/${ns}`)).status, 200);
   const end = Date.now() + 60_000;
-  while ((await kube.api('GET', `/api/v1/namespaces/${ns}`)).status !== 404) {
-    assert.ok(Date.now() < end, `namespace ${ns} was not finalized within 60 s`);
+  for (;;) {
+    const r = await kube.api<{ status?: unknown }>('GET', `/api/v1/namespaces/${ns}`);
+    if (r.status === 404) break;
+    assert.ok(Date.now() < end, `namespace ${ns} was not finalized within 60 s: ${JSON.stringify(r.body.status)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -97,7 +101,7 @@ test('kubernetes: a namespace snapshotted, deleted and restored comes back objec
     // The manifests are in the tree by group/version/kind/namespace/name, clean.
     const ls = cli.ok(['snapshot', 'ls', snap.id, '/shop/cluster/resources/apps/v1/Deployment/shop']);
     assert.match(ls, /web\.yaml/);
-    const manifest = cli.ok(['snapshot', 'cat', snap.id, '/shop/cluster/resources/apps/v1/Deployment/shop/web.yaml']);
+    const manifest = cli.ok(['snapshot', 'dump', snap.id, '/shop/cluster/resources/apps/v1/Deployment/shop/web.yaml']);
     assert.match(manifest, /name: web/);
     assert.doesNotMatch(manifest, /resourceVersion|managedFields|uid:|creationTimestamp|status:/);
 
@@ -115,27 +119,179 @@ test('kubernetes: a namespace snapshotted, deleted and restored comes back objec
     // The namespace is there again: a second restore is refused, naming what is in the way, and changes nothing.
     const again = cli.run(['snapshot', 'restore', snap.id]);
     assert.notEqual(again.code, 0);
-    assert.match(again.stderr, /namespace shop is not empty .*--map cluster\.namespace=shop:NEW/s);
+    assert.match(again.stderr, /namespace shop is not empty \(.*\); restore into a new namespace with --map NAME\.namespace=shop:NEW/);
+    assert.match(again.stderr, /the directory of volume shop-data-pv .* is not empty/);
 
     // A copy next to the original: objects in the new namespace, volumes cloned to new directories.
     const copy = await cli.runAsync(['snapshot', 'restore', snap.id, '--map', 'cluster.namespace=shop:shop-copy']);
     assert.equal(copy.code, 0, copy.stderr + copy.stdout);
     const copied = await state(kube, 'shop-copy', ['shop-data-pv-shop-copy', 'shop-cache-pv-shop-copy']);
-    const expect = JSON.parse(JSON.stringify(before).replaceAll('"shop"', '"shop-copy"').replaceAll('shop-data-pv"', 'shop-data-pv-shop-copy"').replaceAll('shop-cache-pv"', 'shop-cache-pv-shop-copy"').replaceAll(`shop-data"`, 'shop-data-shop-copy"').replaceAll(`shop-cache"`, 'shop-cache-shop-copy"')) as Record<string, unknown>;
-    for (const k of Object.keys(before)) if (k.startsWith('pv ')) delete expect[k];
-    expect['pv shop-data-pv-shop-copy'] = JSON.parse(JSON.stringify(before['pv shop-data-pv']).replaceAll('"shop"', '"shop-copy"').replaceAll('shop-data-pv"', 'shop-data-pv-shop-copy"').replaceAll('shop-data"', 'shop-data-shop-copy"'));
-    expect['pv shop-cache-pv-shop-copy'] = JSON.parse(JSON.stringify(before['pv shop-cache-pv']).replaceAll('"shop"', '"shop-copy"').replaceAll('shop-cache-pv"', 'shop-cache-pv-shop-copy"').replaceAll('shop-cache"', 'shop-cache-shop-copy"'));
+    // What moving to shop-copy changes: every namespace field, the namespace's name, and the cloned volumes' names and paths.
+    const moved = (v: unknown, key?: string): unknown => {
+      if (Array.isArray(v)) return v.map((x) => moved(x));
+      if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, moved(x, k)]));
+      if (key === 'namespace' && v === 'shop') return 'shop-copy';
+      if ((key === 'volumeName' || key === 'name') && typeof v === 'string' && /^shop-(data|cache)-pv$/.test(v)) return `${v}-shop-copy`;
+      if (key === 'path' && typeof v === 'string' && /\/shop-(data|cache)$/.test(v)) return `${v}-shop-copy`;
+      return v;
+    };
+    const expect: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(before)) expect[k.replace(/^pv (.*)$/, 'pv $1-shop-copy')] = moved(v);
+    const nsMeta = (expect.namespace as { metadata: { name: string; labels: Record<string, string> } }).metadata;
+    nsMeta.name = 'shop-copy';
+    nsMeta.labels['kubernetes.io/metadata.name'] = 'shop-copy'; // the API server's own label
     assert.deepEqual(copied, expect);
     assert.deepEqual(await describeTree(path.join(vols, 'shop-data-shop-copy')), filesBefore.data);
     assert.deepEqual(await state(kube, 'shop', pvs), before, 'the original is untouched');
 
     // The dry run asks the API server about every object: a quota in the target namespace rejects them.
     assert.equal((await kube.api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop-q' } })).status, 201);
-    assert.equal((await kube.api('POST', '/api/v1/namespaces/shop-q/resourcequotas', { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'none' }, spec: { hard: { 'count/configmaps': '0' } } })).status, 201);
+    const quota = await kube.api<Record<string, unknown>>('POST', '/api/v1/namespaces/shop-q/resourcequotas', { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'none' }, spec: { hard: { 'count/configmaps': '0' } } });
+    assert.equal(quota.status, 201);
+    // What the resource-quota controller would record (it does not run here): the quota is in force.
+    const inForce = await kube.api('PUT', '/api/v1/namespaces/shop-q/resourcequotas/none/status', { ...quota.body, status: { hard: { 'count/configmaps': '0' }, used: { 'count/configmaps': '0' } } });
+    assert.equal(inForce.status, 200, JSON.stringify(inForce.body));
     const dry = await cli.runAsync(['snapshot', 'restore', snap.id, '--map', 'cluster.namespace=shop:shop-q', '--dry-run', '--json']);
     const plan = JSON.parse(dry.stdout) as { ok: boolean; plan: { preflight: { problems: string[]; plan: string[] } }[] };
     assert.equal(plan.ok, false, dry.stdout + dry.stderr);
     assert.ok(plan.plan[0]!.preflight.problems.some((p) => /ConfigMap shop-q\/settings: the API server would reject it: .*quota/i.test(p)), plan.plan[0]!.preflight.problems.join('\n'));
+  } finally {
+    await kube.stop();
+  }
+});
+
+test('kubernetes disaster recovery: a full snapshot of an instance with a Kubernetes application and a PostgreSQL one comes back on a fresh instance and a second, fresh API server', async () => {
+  const kubeA = await startKube();
+  const kubeB = await startKube();
+  const pgA = await startPostgres();
+  const pgB = await startPostgres();
+  try {
+    const rootA = tmp();
+    const vols = path.join(rootA, 'volumes');
+    mkdirSync(vols);
+    await seedShop(kubeA, 'shop', vols);
+    pgA.psql('postgres', 'CREATE DATABASE orders');
+    pgA.psql('orders', "CREATE TABLE orders(id serial PRIMARY KEY, item text); INSERT INTO orders(item) SELECT 'order ' || g FROM generate_series(1, 2000) g");
+    const a = await prepareInstance(rootA, {
+      shop: shopSpec(kubeA.kubeconfig, 'shop', vols),
+      orders: `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: orders, version: "1.0" }\nspec:\n  components:\n    - name: db\n      postgres: { url: "${pgA.url('orders')}" }\n`,
+    });
+    const pvs = ['shop-data-pv', 'shop-cache-pv'];
+    const before = await state(kubeA, 'shop', pvs);
+    const filesBefore = await describeTree(path.join(vols, 'shop-data'));
+    const full = JSON.parse(await a.okAsync(['snapshot', 'create', '--full', '--json'])) as { id: string; status: string };
+    assert.equal(full.status, 'completed');
+
+    // The old cluster, its node and its database are gone: a fresh instance, a fresh API server.
+    await kubeA.stop();
+    rmSync(vols, { recursive: true });
+    const rootB = tmp();
+    const b = instanceCli(rootB, 'correct horse battery staple');
+    await b.okAsync(['destination', 'add', 'main', path.join(rootA, 'repo')]);
+    const maps = [`shop/cluster.kubeconfig=${kubeB.kubeconfig}`, `orders/db.url=${pgB.url('orders')}`];
+    const r = await b.runAsync(['snapshot', 'restore', full.id.slice(0, 8), ...maps.flatMap((m) => ['--map', m])]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.deepEqual(await state(kubeB, 'shop', pvs), before);
+    assert.deepEqual(await describeTree(path.join(vols, 'shop-data')), filesBefore);
+    const rows = (pg: typeof pgA) => pg.psql('orders', "SELECT count(*) || ' ' || md5(string_agg(item, ',' ORDER BY id)) FROM orders");
+    assert.equal(rows(pgB), rows(pgA));
+    // The application now points at the new cluster: its next snapshot backs it up.
+    assert.match(b.ok(['app', 'show', 'shop']), new RegExp(kubeB.kubeconfig.replaceAll('/', '\\/')));
+    const next = JSON.parse(await b.okAsync(['snapshot', 'create', '--app', 'shop', '--json'])) as { status: string; applications: { components: { info: Record<string, unknown> }[] }[] };
+    assert.equal(next.status, 'completed');
+    assert.equal(next.applications[0]!.components[0]!.info['objects.Deployment'], 1);
+  } finally {
+    await kubeA.stop();
+    await kubeB.stop();
+    pgA.stop();
+    pgB.stop();
+  }
+});
+
+/** The objects of deploy/kubernetes, in the kustomization's order. */
+function deployObjects(): Record<string, unknown>[] {
+  const dir = path.resolve(import.meta.dirname, '../../../deploy/kubernetes');
+  const k = parse(readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+  return k.resources.flatMap((f) => parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS() as Record<string, unknown>));
+}
+
+function collectionOf(o: { apiVersion: string; kind: string; metadata: { namespace?: string } }): string {
+  const plural = `${o.kind.toLowerCase()}${o.kind.endsWith('s') ? 'es' : 's'}`.replace(/ys$/, 'ies');
+  const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
+  return o.metadata.namespace ? `${base}/namespaces/${o.metadata.namespace}/${plural}` : `${base}/${plural}`;
+}
+
+test('deploy/kubernetes applies to a real API server with strict validation; its read-only role takes snapshots, and restores need the restore role', async () => {
+  const kube = await startKube();
+  try {
+    const objects = deployObjects();
+    assert.deepEqual(objects.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'Namespace', 'PersistentVolumeClaim', 'Service', 'ServiceAccount']);
+    for (const o of objects) {
+      const r = await kube.api('POST', `${collectionOf(o as never)}?fieldValidation=Strict`, o);
+      assert.equal(r.status, 201, `${String(o.kind)}: ${JSON.stringify(r.body)}`);
+    }
+    // Strongbox's own service account, as the pod would use it, without the restore role at first.
+    assert.equal((await kube.api('DELETE', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/strongbox-restore')).status, 200);
+    const tr = await kube.api<{ status: { token: string } }>('POST', '/api/v1/namespaces/strongbox/serviceaccounts/strongbox/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+    assert.equal(tr.status, 201, JSON.stringify(tr.body));
+    const root = tmp();
+    const kubeconfig = path.join(root, 'strongbox-sa.kubeconfig');
+    writeFileSync(kubeconfig, readFileSync(kube.kubeconfig, 'utf8').replace(kube.token, tr.body.status.token));
+    const vols = path.join(root, 'volumes');
+    mkdirSync(vols);
+    await seedShop(kube, 'shop', vols);
+    const cli = await prepareInstance(root, { shop: shopSpec(kubeconfig, 'shop', vols) });
+    const snap = JSON.parse(await cli.okAsync(['snapshot', 'create', '--app', 'shop', '--json'])) as { id: string; status: string; applications: { components: { info: Record<string, unknown> }[] }[] };
+    assert.equal(snap.status, 'completed', JSON.stringify(snap.applications));
+    assert.equal(snap.applications[0]!.components[0]!.info['objects.Secret'], 1, 'the read-only role reads secrets');
+    await deleteNamespace(kube, 'shop');
+    rmSync(path.join(vols, 'shop-data'), { recursive: true });
+    rmSync(path.join(vols, 'shop-cache'), { recursive: true });
+    const denied = await cli.runAsync(['snapshot', 'restore', snap.id]);
+    assert.equal(denied.code, 4, denied.stderr);
+    assert.match(denied.stderr, /would reject it: .*forbidden/i);
+    const binding = objects.find((o) => o.kind === 'ClusterRoleBinding' && (o.metadata as { name: string }).name === 'strongbox-restore')!;
+    assert.equal((await kube.api('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', binding)).status, 201);
+    let restored = await cli.runAsync(['snapshot', 'restore', snap.id]);
+    // The authorizer sees a new binding within a moment.
+    for (let i = 0; i < 20 && restored.code === 4; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      restored = await cli.runAsync(['snapshot', 'restore', snap.id]);
+    }
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.equal((await kube.api('GET', '/apis/example.com/v1/namespaces/shop/widgets/blue-widget')).status, 200);
+  } finally {
+    await kube.stop();
+  }
+});
+
+test('a Velero Backup manifest added as an application is translated, says what was not, and snapshots the same selection', async () => {
+  const kube = await startKube();
+  try {
+    const root = tmp();
+    const vols = path.join(root, 'volumes');
+    mkdirSync(vols);
+    await seedShop(kube, 'shop', vols);
+    const cli = await prepareInstance(root);
+    const manifest = path.join(root, 'velero-backup.yaml');
+    writeFileSync(manifest, `apiVersion: velero.io/v1\nkind: Backup\nmetadata:\n  name: shop-daily\n  namespace: velero\nspec:\n  includedNamespaces: [shop]\n  excludedResources: [secrets]\n  labelSelector:\n    matchLabels: { app: shop }\n  ttl: 168h0m0s\n  storageLocation: default\n`);
+    const added = cli.ok(['app', 'add', '-f', manifest]);
+    assert.match(added, /Translated the velero\.io\/v1 Backup shop-daily/);
+    assert.match(added, /ttl 168h0m0s: retention belongs to a schedule: strongbox schedule add shop-daily-backup --app shop-daily --cron daily --ttl 7d/);
+    assert.match(added, /Added application shop-daily/);
+    const spec = cli.ok(['app', 'show', 'shop-daily']);
+    assert.match(spec, /labelSelector: app=shop/);
+    // The kubeconfig comes from the environment, as kubectl's does.
+    const partial = await cli.runAsync(['snapshot', 'create', '--app', 'shop-daily', '--json'], { KUBECONFIG: kube.kubeconfig });
+    assert.notEqual(partial.code, 0, 'a partial snapshot does not exit 0');
+    const snap = JSON.parse(partial.stdout) as { status: string; applications: { components: { status: string; error?: string; info: Record<string, unknown> }[] }[] };
+    const info = snap.applications[0]!.components[0]!.info;
+    assert.equal(info['objects.Secret'], undefined, 'secrets excluded');
+    assert.equal(info['objects.ConfigMap'], 1, 'the labelled ConfigMap');
+    assert.equal(info['objects.ServiceAccount'], undefined, 'not labelled app=shop');
+    // Its claims' volumes are outside the default volume roots: each is a warning, the component partially captured.
+    assert.equal(snap.applications[0]!.components[0]!.status, 'partially_failed');
+    assert.match(snap.applications[0]!.components[0]!.error!, /outside the volume roots/);
   } finally {
     await kube.stop();
   }

@@ -72,6 +72,12 @@ export class ApiClient {
     return (await res.json()) as T;
   }
 
+  /** Streams a response body to a stream (stdout). */
+  async stream(path: string, out: NodeJS.WritableStream): Promise<void> {
+    const res = await this.fetch(path, { method: 'GET', headers: this.headers() });
+    await pipeline(Readable.fromWeb(res.body as never), out, { end: false });
+  }
+
   /** Streams a response body into a file, atomically (.partial, then renamed). */
   async download(path: string, file: string): Promise<number> {
     const res = await this.fetch(path, { method: 'GET', headers: this.headers() });

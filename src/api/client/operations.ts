@@ -183,6 +183,10 @@ export class HttpOperations implements Operations {
     for (const e of r.entries) each(e);
   }
 
+  async dumpFile(id: string, path: string, out: NodeJS.WritableStream): Promise<void> {
+    await this.c.stream(`/api/snapshots/${enc(id)}/file${this.q({ path })}`, out);
+  }
+
   diff(a: string, b: string) {
     return this.c.get<DiffResult>(`/api/snapshots/${enc(a)}/diff/${enc(b)}${this.q()}`);
   }

@@ -117,6 +117,12 @@ export function snapshotCommand(): Command {
     );
 
   snap
+    .command('dump <id> <path>')
+    .description('Write one file of a snapshot to stdout (a dump, a Kubernetes manifest), every byte read back and checked')
+    .addHelpText('after', '\nExamples:\n  strongbox snapshot dump latest /notes/db/database.pgdump > notes.pgdump\n  strongbox snapshot dump 3f2a91c0 /shop/cluster/resources/apps/v1/Deployment/shop/web.yaml')
+    .action((id: string, path: string, _o: unknown, cmd: Command) => withOperations(cmd, async (ops) => ops.dumpFile(id, path, process.stdout)));
+
+  snap
     .command('diff <a> <b>')
     .description('Show what changed between two snapshots (+ added, - removed, M modified, T type changed, U metadata)')
     .action(

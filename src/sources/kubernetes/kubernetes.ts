@@ -1,8 +1,9 @@
+import { setMaxListeners } from 'node:events';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parse, stringify } from 'yaml';
-import { AppError, throwIfAborted } from '../../kernel/index.js';
+import { AppError, systemClock, throwIfAborted } from '../../kernel/index.js';
 import type { ArtifactInfo, Capture, ComponentKind, ObjectsRestoreReport, PreflightReport, SourceEnv } from '../source.js';
 import { listSome } from '../files/files.js';
 import { KubeClient, reasonOf, type ApiResource, type KubeObject } from './client.js';
@@ -49,7 +50,9 @@ interface CaptureIndex {
   left: Record<string, number>;
 }
 
-function connect(o: KubernetesOptions): KubeClient {
+function connect(o: KubernetesOptions, signal?: AbortSignal): KubeClient {
+  // Requests run several at a time, each listening for a cancel.
+  if (signal) setMaxListeners(64, signal);
   return KubeClient.connect({ kubeconfig: o.kubeconfig, context: o.context, inCluster: o.inCluster });
 }
 
@@ -113,7 +116,7 @@ export const kubernetesKind: ComponentKind<KubernetesOptions> = {
 };
 
 async function capture(o: KubernetesOptions, env: SourceEnv): Promise<Capture> {
-  const c = connect(o);
+  const c = connect(o, env.signal);
   const signal = env.signal;
   const version = await c.get<{ gitVersion?: string }>('/version', signal);
   const all = await c.discover(signal);
@@ -344,7 +347,7 @@ async function preflight(o: KubernetesOptions, env: SourceEnv, _info: ArtifactIn
   let c: KubeClient;
   const report: PreflightReport = { target: '', problems: [], plan: [] };
   try {
-    c = connect(o);
+    c = connect(o, env.signal);
   } catch (err) {
     report.target = o.kubeconfig ?? 'kubeconfig';
     report.problems.push((err as Error).message);
@@ -441,12 +444,12 @@ async function preflight(o: KubernetesOptions, env: SourceEnv, _info: ArtifactIn
 async function waitEstablished(c: KubeClient, names: string[], signal?: AbortSignal): Promise<string[]> {
   const late: string[] = [];
   for (const name of names) {
-    const end = Date.now() + 60_000;
+    const end = systemClock.now().getTime() + 60_000;
     for (;;) {
       throwIfAborted(signal);
       const a = await c.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`, undefined, undefined, signal);
       if (a.status === 200 && a.body.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True')) break;
-      if (Date.now() > end) {
+      if (systemClock.now().getTime() > end) {
         late.push(name);
         break;
       }
@@ -457,7 +460,7 @@ async function waitEstablished(c: KubeClient, names: string[], signal?: AbortSig
 }
 
 async function restoreObjects(o: KubernetesOptions, input: { files: ReadonlyMap<string, Buffer>; restoreDir(from: string, to: string): Promise<{ bytes: number; files: number }> }, env: SourceEnv, force: boolean): Promise<ObjectsRestoreReport> {
-  const c = connect(o);
+  const c = connect(o, env.signal);
   const p = plan(o, input.files);
   const roots = o.volumeRoots ?? DEFAULT_VOLUME_ROOTS;
   const failures: string[] = [];

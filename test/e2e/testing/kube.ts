@@ -10,7 +10,8 @@ import { freePort } from './servers.js';
  * server and the controller-manager (it finalizes deleted namespaces and
  * collects owned objects), built from the Go module proxy by
  * scripts/k8s-binaries.sh and started on free loopback ports with fresh keys and
- * a static admin token. No kubelet runs: pods never start. A missing binary fails
+ * a static admin token. No kubelet runs: pods never start. The controllers that
+ * finalize namespaces, collect owned objects and release protected claims run. A missing binary fails
  * the test (npm test names the script; .ci/run runs it), never skips it.
  */
 export interface KubeServer {
@@ -106,7 +107,7 @@ export async function startKube(): Promise<KubeServer> {
       if (Date.now() > end) throw new Error('kube-apiserver was not ready within 90 s');
       await new Promise((r) => setTimeout(r, 250));
     }
-    start('kube-controller-manager', [`--kubeconfig=${kubeconfig}`, '--controllers=namespace-controller,garbage-collector-controller', '--leader-elect=false', `--secure-port=${cm}`, '--bind-address=127.0.0.1']);
+    start('kube-controller-manager', [`--kubeconfig=${kubeconfig}`, '--controllers=namespace-controller,garbage-collector-controller,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller', '--leader-elect=false', `--secure-port=${cm}`, '--bind-address=127.0.0.1']);
   } catch (err) {
     await stop();
     throw err;

@@ -2,12 +2,12 @@ import { useEffect, useState } from 'react';
 import { bytes, get, message, when, type JobRecord, type Me, type SnapshotView } from '../api.js';
 import { Table } from '../components.js';
 import { AddDestination } from './Setup.js';
-import { CreateSnapshot } from './Snapshots.js';
+import { CreateSnapshot, KubernetesCounts } from './Snapshots.js';
 
 interface App {
   name: string;
   version: string;
-  components: { name: string; kind: string }[];
+  components: { name: string; kind: string; source: string }[];
   license: { required: boolean; ok?: boolean; reason?: string };
 }
 interface Schedule {
@@ -90,12 +90,37 @@ export function Dashboard({ me }: { me: Me }) {
                 {gap && <div className="gap">Protection gap: no successful snapshot within the schedule's interval</div>}
                 {a.license.required && !a.license.ok && <div className="gap">License needed: {a.license.reason}</div>}
                 <div className="muted">{a.components.map((c) => `${c.name} (${c.kind})`).join(', ')}</div>
+                {a.components
+                  .filter((c) => c.kind === 'kubernetes')
+                  .map((c) => (
+                    <KubernetesSelection key={c.name} app={a.name} component={c.name} selection={c.source} snapshot={last?.id} />
+                  ))}
               </section>
             );
           })}
         </div>
       )}
     </>
+  );
+}
+
+/** A kubernetes component on the dashboard: what it selects, and what its last snapshot holds by kind. */
+function KubernetesSelection({ app, component, selection, snapshot }: { app: string; component: string; selection: string; snapshot: string | undefined }) {
+  const [info, setInfo] = useState<Record<string, string | number | boolean>>();
+  useEffect(() => {
+    if (!snapshot) return;
+    get<{ manifest: { applications?: { name: string; components: { name: string; info?: Record<string, string | number | boolean> }[] }[] } }>(`/api/snapshots/${snapshot}`).then(
+      (s) => setInfo(s.manifest.applications?.find((x) => x.name === app)?.components.find((c) => c.name === component)?.info),
+      () => undefined,
+    );
+  }, [app, component, snapshot]);
+  return (
+    <div aria-label={`Kubernetes selection of ${component}`}>
+      <div>
+        {component}: {selection}
+      </div>
+      {info && <KubernetesCounts name={component} info={info} />}
+    </div>
   );
 }
 

@@ -19,9 +19,9 @@ interface Plan {
 }
 
 /** The field that says where a component goes, by kind (what --map changes on the CLI). */
-const TARGET_FIELD: Record<string, string> = { files: 'path', postgres: 'url', mysql: 'url', sqlite: 'path', redis: 'rdbPath' };
+const TARGET_FIELD: Record<string, string> = { files: 'path', postgres: 'url', mysql: 'url', sqlite: 'path', redis: 'rdbPath', kubernetes: 'namespace' };
 /** What the target field is, in words; a Redis target is the RDB file its server loads, not its URL. */
-const FIELD_WORDS: Record<string, string> = { files: 'a directory', postgres: 'a database URL', mysql: 'a database URL', sqlite: 'a database file', redis: 'the RDB file the Redis server loads' };
+const FIELD_WORDS: Record<string, string> = { files: 'a directory', postgres: 'a database URL', mysql: 'a database URL', sqlite: 'a database file', redis: 'the RDB file the Redis server loads', kubernetes: 'new namespaces, as OLD:NEW (several: comma-separated)' };
 
 async function finished(id: string): Promise<JobRecord> {
   for (;;) {
@@ -60,10 +60,12 @@ export function RestoreWizard({ me, id }: { me: Me; id: string }) {
     const components = Object.entries(chosen).filter(([, v]) => v).map(([k]) => k);
     const maps = Object.entries(targets)
       .filter(([k, v]) => v.trim() && chosen[k])
-      .map(([k, v]) => {
+      .flatMap(([k, v]) => {
         const [app, component] = k.split('/') as [string, string];
         const kind = apps.find((a) => a.name === app)?.components.find((c) => c.name === component)?.kind ?? '';
-        return { component: apps.length > 1 ? k : component, field: TARGET_FIELD[kind] ?? 'path', value: v.trim() };
+        // Namespaces map one by one: shop:shop-copy, jobs:jobs-copy.
+        const values = kind === 'kubernetes' ? v.split(',').map((x) => x.trim()).filter(Boolean) : [v.trim()];
+        return values.map((value) => ({ component: apps.length > 1 ? k : component, field: TARGET_FIELD[kind] ?? 'path', value }));
       });
     // Every component of a full snapshot chosen is the whole snapshot: the instance state comes back too (recovery).
     const whole = components.length === apps.reduce((n, a) => n + a.components.length, 0);
@@ -117,7 +119,7 @@ export function RestoreWizard({ me, id }: { me: Me; id: string }) {
                     <label htmlFor={`t-${key}`}>
                       Restore {c.name} to {FIELD_WORDS[c.kind] ?? field} ({field}{c.kind === 'redis' ? `; the server is ${c.source}` : `; now ${c.source}`})
                     </label>
-                    <input id={`t-${key}`} value={targets[key] ?? ''} placeholder={c.kind === 'redis' ? '/var/lib/redis/dump.rdb' : c.source} onChange={(e) => (setTargets({ ...targets, [key]: e.target.value }), setPlan(undefined))} />
+                    <input id={`t-${key}`} value={targets[key] ?? ''} placeholder={c.kind === 'redis' ? '/var/lib/redis/dump.rdb' : c.kind === 'kubernetes' ? 'shop:shop-copy' : c.source} onChange={(e) => (setTargets({ ...targets, [key]: e.target.value }), setPlan(undefined))} />
                   </div>
                 )}
               </div>

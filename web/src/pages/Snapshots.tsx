@@ -114,7 +114,7 @@ interface Detail extends SnapshotView {
     note?: string;
     errors?: string[];
     warnings: { path?: string; message: string }[];
-    applications?: { name: string; version: string; status: string; errors: string[]; components: { name: string; kind: string; status: string; bytes: number; items: number; error?: string; durationMs: number; source: string; startedAt: string }[]; hooks: { phase: string; name: string; status: string; exitCode: number | null; durationMs: number; error?: string; stdout?: string; stderr?: string }[] }[];
+    applications?: { name: string; version: string; status: string; errors: string[]; components: { name: string; kind: string; status: string; bytes: number; items: number; error?: string; durationMs: number; source: string; startedAt: string; info?: Record<string, string | number | boolean> }[]; hooks: { phase: string; name: string; status: string; exitCode: number | null; durationMs: number; error?: string; stdout?: string; stderr?: string }[] }[];
   };
 }
 
@@ -204,6 +204,11 @@ export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
               <td className="muted">{c.source}</td>,
             ]}
           />
+          {a.components
+            .filter((c) => c.kind === 'kubernetes' && c.info)
+            .map((c) => (
+              <KubernetesCounts key={c.name} name={c.name} info={c.info!} />
+            ))}
           {a.hooks.length > 0 && (
             <table aria-label="Hooks">
               <thead>
@@ -260,6 +265,20 @@ export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
         </>
       )}
     </>
+  );
+}
+
+/** A kubernetes component's capture: objects by kind, volumes, and whether it is one consistent cut. */
+export function KubernetesCounts({ name, info }: { name: string; info: Record<string, string | number | boolean> }) {
+  const kinds = Object.entries(info)
+    .filter(([k]) => k.startsWith('objects.'))
+    .map(([k, n]) => [k.slice('objects.'.length), Number(n)] as const)
+    .sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]));
+  return (
+    <div className="panel" aria-label={`Kubernetes objects of ${name}`}>
+      <strong>{name}</strong>: {String(info.objects ?? 0)} objects in {String(info.namespaces ?? '')}, {String(info.volumes ?? 0)} volume(s){info.consistent === false ? ' (not one consistent cut: the capture outlived the server\'s history)' : ''}
+      <div className="muted">{kinds.map(([k, n]) => `${k} ${n}`).join(' · ')}</div>
+    </div>
   );
 }
 
