@@ -6,7 +6,8 @@ import { parse, parseAllDocuments } from 'yaml';
 import { describeTree, instanceCli, tmp } from './testing/cli.js';
 import { startPostgres } from './testing/servers.js';
 import { startKube, type KubeServer } from './testing/kube.js';
-import { prepareInstance } from './testing/server.js';
+import { ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
+import { assertNoConsoleErrors, launch, signedIn } from './testing/browser.js';
 import { comparable, seedShop, shopSpec } from './testing/shop-cluster.js';
 
 // Kubernetes applications against a real API server (etcd, kube-apiserver, kube-controller-manager;
@@ -155,6 +156,15 @@ test('kubernetes: a namespace snapshotted, deleted and restored comes back objec
     const plan = JSON.parse(dry.stdout) as { ok: boolean; plan: { preflight: { problems: string[]; plan: string[] } }[] };
     assert.equal(plan.ok, false, dry.stdout + dry.stderr);
     assert.ok(plan.plan[0]!.preflight.problems.some((p) => /ConfigMap shop-q\/settings: the API server would reject it: .*quota/i.test(p)), plan.plan[0]!.preflight.problems.join('\n'));
+
+    // Volume data goes only under the installed spec's roots, whatever the snapshot's PVs say.
+    const narrow = path.join(root, 'narrow.yaml');
+    writeFileSync(narrow, shopSpec(kube.kubeconfig, 'shop', path.join(root, 'elsewhere')));
+    cli.ok(['app', 'add', '-f', narrow, '--replace']);
+    const outside = cli.run(['snapshot', 'restore', snap.id, '--map', 'cluster.namespace=shop:shop-3']);
+    assert.equal(outside.code, 4, outside.stderr);
+    assert.match(outside.stderr, /volume shop-data-pv-shop-3 of shop-3\/data would be restored to .*shop-data-shop-3, outside the volume roots/);
+    assert.equal((await kube.api('GET', '/api/v1/namespaces/shop-3')).status, 404, 'nothing was created');
   } finally {
     await kube.stop();
   }
@@ -293,6 +303,51 @@ test('a Velero Backup manifest added as an application is translated, says what 
     assert.equal(snap.applications[0]!.components[0]!.status, 'partially_failed');
     assert.match(snap.applications[0]!.components[0]!.error!, /outside the volume roots/);
   } finally {
+    await kube.stop();
+  }
+});
+
+test('the console shows a kubernetes component\'s selection and counts by kind, and restores it into a new namespace with live progress of objects and volume bytes', async () => {
+  const kube = await startKube();
+  const browser = await launch();
+  let srv: Awaited<ReturnType<typeof startServe>> | undefined;
+  try {
+    const root = tmp();
+    const vols = path.join(root, 'volumes');
+    mkdirSync(vols);
+    await seedShop(kube, 'shop', vols);
+    const cli = await prepareInstance(root, { shop: shopSpec(kube.kubeconfig, 'shop', vols) });
+    const id = (await cli.okAsync(['snapshot', 'create', '--app', 'shop', '-q'])).trim();
+    srv = await startServe(root);
+    const page = await signedIn(browser, srv.url, 'admin', ADMIN_PASSWORD);
+    const selection = page.getByLabel('Kubernetes selection of cluster');
+    await selection.getByText(/Deployment 1/).waitFor({ timeout: 20000 });
+    const text = await selection.innerText();
+    assert.match(text, /cluster: current context: namespace shop/);
+    assert.match(text, /PersistentVolume 2/);
+    assert.match(text, /2 volume\(s\)/);
+
+    await page.goto(`${srv.url}/#/snapshot/${id}`);
+    assert.match(await page.getByLabel('Kubernetes objects of cluster').innerText(), /CustomResourceDefinition 1/);
+
+    await page.goto(`${srv.url}/#/restore/${id}`);
+    await page.getByLabel(/Restore cluster to new namespaces/).fill('shop:shop-web');
+    await page.getByRole('button', { name: 'Check (dry run)' }).click();
+    await page.getByRole('heading', { name: 'The preflight passed' }).waitFor({ timeout: 30000 });
+    await page.getByLabel('Type shop to restore').fill('shop');
+    await page.getByRole('button', { name: 'Restore now' }).click();
+    await page.getByRole('status').filter({ hasText: 'completed' }).waitFor({ timeout: 60000 });
+    const row = await page.getByRole('table', { name: 'Components' }).getByRole('row', { name: /shop\/cluster/ }).innerText();
+    const cells = row.split('\t').map((c) => c.trim());
+    assert.equal(cells[2], 'completed', row);
+    assert.match(cells[3]!, /KiB|MiB/, `volume bytes: ${row}`);
+    assert.equal(Number(cells[4]), 13, `objects created: the 15 of the snapshot but the CRD and StorageClass, which exist and are kept: ${row}`);
+    assert.equal((await kube.api('GET', '/apis/apps/v1/namespaces/shop-web/deployments/web')).status, 200);
+    assert.deepEqual(await describeTree(path.join(vols, 'shop-data-shop-web')), await describeTree(path.join(vols, 'shop-data')));
+    assertNoConsoleErrors();
+  } finally {
+    await srv?.stop();
+    await browser.close();
     await kube.stop();
   }
 });
