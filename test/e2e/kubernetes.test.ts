@@ -106,6 +106,29 @@ test('kubernetes: a namespace snapshotted, deleted and restored comes back objec
     assert.match(manifest, /name: web/);
     assert.doesNotMatch(manifest, /resourceVersion|managedFields|uid:|creationTimestamp|status:/);
 
+    // What changed in the cluster between two snapshots: one ConfigMap and a new claim, nothing else;
+    // a claim on an NFS volume is a warning naming the type, and the component is partially captured.
+    const cm = await kube.api<Record<string, unknown>>('GET', '/api/v1/namespaces/shop/configmaps/settings');
+    assert.equal((await kube.api('PUT', '/api/v1/namespaces/shop/configmaps/settings', { ...cm.body, data: { mode: 'maintenance' } })).status, 200);
+    assert.equal((await kube.api('POST', '/api/v1/persistentvolumes', { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'shop-shared-pv' }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], nfs: { server: 'nfs.example.com', path: '/exports/shop' }, claimRef: { namespace: 'shop', name: 'shared' } } })).status, 201);
+    assert.equal((await kube.api('POST', '/api/v1/namespaces/shop/persistentvolumeclaims', { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'shared' }, spec: { accessModes: ['ReadWriteMany'], storageClassName: '', volumeName: 'shop-shared-pv', resources: { requests: { storage: '1Gi' } } } })).status, 201);
+    const second = await cli.runAsync(['snapshot', 'create', '--app', 'shop', '--json']);
+    const snap2 = JSON.parse(second.stdout) as AppSnap;
+    assert.equal(snap2.status, 'partially_failed');
+    assert.equal(snap2.applications[0]!.components[0]!.status, 'partially_failed');
+    assert.match(snap2.applications[0]!.components[0]!.error!, /claim shop\/shared: volume shop-shared-pv is a nfs volume; Strongbox reads the data of hostPath and local volumes only/);
+    const changes = cli.ok(['snapshot', 'diff', snap.id, snap2.id]).trim().split('\n').sort();
+    assert.deepEqual(changes, [
+      '+  /shop/cluster/resources/core/v1/PersistentVolume/_cluster/shop-shared-pv.yaml',
+      '+  /shop/cluster/resources/core/v1/PersistentVolumeClaim/shop/shared.yaml',
+      '2 added, 0 removed, 2 modified',
+      'M  /shop/cluster/kubernetes.json',
+      'M  /shop/cluster/resources/core/v1/ConfigMap/shop/settings.yaml',
+    ]);
+    assert.equal((await kube.api('DELETE', '/api/v1/namespaces/shop/persistentvolumeclaims/shared')).status, 200);
+    assert.equal((await kube.api('DELETE', '/api/v1/persistentvolumes/shop-shared-pv')).status, 200);
+    assert.equal((await kube.api('PUT', '/api/v1/namespaces/shop/configmaps/settings', { ...(await kube.api<Record<string, unknown>>('GET', '/api/v1/namespaces/shop/configmaps/settings')).body, data: (cm.body as { data: unknown }).data })).status, 200);
+
     // Disaster: the namespace and the volumes' data are gone.
     await deleteNamespace(kube, 'shop');
     rmSync(path.join(vols, 'shop-data'), { recursive: true });
@@ -122,6 +145,14 @@ test('kubernetes: a namespace snapshotted, deleted and restored comes back objec
     assert.notEqual(again.code, 0);
     assert.match(again.stderr, /namespace shop is not empty \(.*\); restore into a new namespace with --map NAME\.namespace=shop:NEW/);
     assert.match(again.stderr, /the directory of volume shop-data-pv .* is not empty/);
+
+    // --force restores over it: the snapshot's objects that exist are updated, and the restore says which.
+    const cmNow = await kube.api<Record<string, unknown>>('GET', '/api/v1/namespaces/shop/configmaps/settings');
+    assert.equal((await kube.api('PUT', '/api/v1/namespaces/shop/configmaps/settings', { ...cmNow.body, data: { mode: 'broken' } })).status, 200);
+    const forced = await cli.runAsync(['snapshot', 'restore', snap.id, '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stderr + forced.stdout, /updated ConfigMap shop\/settings/);
+    assert.deepEqual(((await kube.api<{ data: unknown }>('GET', '/api/v1/namespaces/shop/configmaps/settings')).body).data, { mode: 'production', 'feature.flags': 'a,b,c' });
 
     // A copy next to the original: objects in the new namespace, volumes cloned to new directories.
     const copy = await cli.runAsync(['snapshot', 'restore', snap.id, '--map', 'cluster.namespace=shop:shop-copy']);
