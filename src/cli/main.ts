@@ -5,6 +5,7 @@ import { repoCommand } from './commands/repo.js';
 import { outcome, snapshotCommand } from './commands/snapshot.js';
 import { destinationCommand } from './commands/destination.js';
 import { appCommand } from './commands/app.js';
+import { drillCommand } from './commands/drill.js';
 import { serveCommand } from './commands/serve.js';
 import { jobCommand } from './commands/job.js';
 import { scheduleCommand } from './commands/schedule.js';
@@ -46,6 +47,7 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid spec, 3 done but some files or com
   program.addCommand(snapshotCommand());
   program.addCommand(destinationCommand());
   program.addCommand(appCommand());
+  program.addCommand(drillCommand());
   program.addCommand(serveCommand());
   program.addCommand(jobCommand());
   program.addCommand(scheduleCommand());

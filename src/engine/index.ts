@@ -19,3 +19,4 @@ export * from './applications/backup-app.js';
 export * from './applications/restore-app.js';
 export * from './copy.js';
 export * from './foreign.js';
+export * from './drill/drill.js';

@@ -3,7 +3,7 @@
  * verification and maintenance run is one, from queued to an outcome. The
  * record is what the API lists and the console shows; the runner moves it.
  */
-export const JOB_KINDS = ['backup', 'restore', 'restore-dry-run', 'copy', 'download', 'upload', 'check', 'prune'] as const;
+export const JOB_KINDS = ['backup', 'restore', 'restore-dry-run', 'copy', 'download', 'upload', 'check', 'prune', 'drill'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_PHASES = ['queued', 'running', 'completed', 'partially_failed', 'failed', 'canceled'] as const;

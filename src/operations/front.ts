@@ -1,5 +1,5 @@
 import type { ProgressSink } from '../kernel/index.js';
-import type { AppRestoreResult, CopyResult, BackupResult, CheckResult, DiffResult, Entry, ForgetResult, PruneResult, RebuildResult, RepoStats, RestoreResult, RetentionPolicy, TargetMapping } from '../engine/index.js';
+import type { DrillRecord, AppRestoreResult, CopyResult, BackupResult, CheckResult, DiffResult, Entry, ForgetResult, PruneResult, RebuildResult, RepoStats, RestoreResult, RetentionPolicy, TargetMapping } from '../engine/index.js';
 import type { KeyListing } from '../repo/index.js';
 import type { JobRecord } from '../jobs/index.js';
 import type { SnapshotFilter, SnapshotRef } from '../tree/index.js';
@@ -79,6 +79,9 @@ export interface Operations {
   submitSnapshot(req: SnapshotCreate): Promise<JobRecord>;
   createSnapshot(req: SnapshotCreate, ui: Ui): Promise<{ id: string; snapshot: SnapshotRef['snapshot'] }>;
   restoreSnapshot(id: string, req: AppRestore, ui: Ui): Promise<AppRestoreResult>;
+  /** A restore drill (docs/DRILLS.md): the job's record, whether it passed or failed. */
+  runDrill(req: { snapshot?: string | undefined; apps?: string[] | undefined }, ui: Ui): Promise<DrillRecord>;
+  listDrills(snapshot?: string): Promise<DrillRecord[]>;
   /** Whether a snapshot is of paths, an application or a full one (a restore routes on it). */
   snapshotKind(id: string): Promise<{ id: string; kind: 'files' | 'application' | 'full' }>;
   listSnapshots(filter: SnapshotFilter): Promise<ListedSnapshot[]>;

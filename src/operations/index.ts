@@ -24,3 +24,4 @@ export * from './vocabulary.js';
 export * from './licenses.js';
 export * from './accounts.js';
 export * from './schedules.js';
+export * from './drills.js';

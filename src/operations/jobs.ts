@@ -4,6 +4,7 @@ import { createSnapshot, type SnapshotRequest } from './snapshot-create.js';
 import { restoreSnapshot, type RestoreRequest } from './snapshot-restore.js';
 import { copySnapshotsOp, downloadArchive, uploadArchiveOp, type CopyRequest, type DownloadRequest, type UploadRequest } from './snapshot-transfer.js';
 import { maintenance, type MaintenanceRequest } from './maintenance.js';
+import { runDrill, type DrillRequest } from './drills.js';
 
 /** The request each job kind takes. */
 export interface JobRequests {
@@ -15,6 +16,7 @@ export interface JobRequests {
   upload: UploadRequest;
   check: MaintenanceRequest;
   prune: MaintenanceRequest;
+  drill: DrillRequest;
 }
 
 /**
@@ -31,4 +33,5 @@ export const jobOperations: { [K in JobKind]: JobOperation<JobRequests[K], any, 
   upload: uploadArchiveOp,
   check: maintenance,
   prune: maintenance,
+  drill: runDrill,
 };

@@ -6,6 +6,7 @@ import { addDestinationAs, listDestinations, removeDestination, setDefaultDestin
 import { backupPaths, diff, listFiles, readFileOf } from './files.js';
 import type { Operations, Ui } from './front.js';
 import { perform } from './operation.js';
+import { listDrills, runDrill } from './drills.js';
 import { addKey, changePassword, checkRepository, listKeys, pruneRepository, rebuildRepositoryIndex, removeKey, repositoryStats, unlockRepository } from './repository.js';
 import { forgetSnapshots } from './retention.js';
 import { installLicense, listLicenses, removeLicense } from './licenses.js';
@@ -88,6 +89,13 @@ export class LocalOperations implements Operations {
     const { env, where } = await this.at(true);
     return perform(createSnapshot, env, { ...req, where }, this.o.caller, this.ctx(ui));
   }
+
+  async runDrill(req: Parameters<Operations['runDrill']>[0], ui: Ui) {
+    const { env, where } = await this.at(true);
+    return perform(runDrill, env, { ...req, where }, this.o.caller, this.ctx(ui));
+  }
+
+  readonly listDrills = this.on(listDrills);
 
   async restoreSnapshot(id: string, req: Parameters<Operations['restoreSnapshot']>[1], ui: Ui) {
     const { env, where } = await this.at(true);

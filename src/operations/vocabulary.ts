@@ -3,7 +3,7 @@
  * parsing of durations and specs), re-exported here so that the CLI needs no
  * layer below the operations.
  */
-export type { AppRestoreResult, TargetMapping, RetentionPolicy, ForgetResult, CheckResult, PruneResult, RepoStats, RebuildResult, Entry, DiffResult, BackupResult, RestoreResult } from '../engine/index.js';
+export type { DrillRecord, AppRestoreResult, TargetMapping, RetentionPolicy, ForgetResult, CheckResult, PruneResult, RepoStats, RebuildResult, Entry, DiffResult, BackupResult, RestoreResult } from '../engine/index.js';
 export { parseDuration } from '../engine/index.js';
 export type { Snapshot, SnapshotRef, SnapshotFilter } from '../tree/index.js';
 export type { KeyListing } from '../repo/index.js';

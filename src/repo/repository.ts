@@ -182,7 +182,7 @@ export class Repository {
   async loadObject(kind: Exclude<FileKind, 'data' | 'config' | 'keys'>, name: string): Promise<Buffer> {
     const sealed = await this.backend.get({ kind, name });
     // Locks and pins are named by what they are about, not by their content.
-    if (kind !== 'locks' && kind !== 'pins' && sha256(sealed).toString('hex') !== name) {
+    if (kind !== 'locks' && kind !== 'pins' && kind !== 'drills' && sha256(sealed).toString('hex') !== name) {
       throw new AppError('CORRUPT', `${kind} object ${name} does not match its name (damaged on storage).`);
     }
     return open(this.master.encrypt, sealed, `${kind} object ${name}`);
@@ -222,6 +222,31 @@ export class Repository {
     const rec: PinRecord = { snapshot: id, by, time: now.toISOString(), ...(reason ? { reason } : {}) };
     await this.backend.put({ kind: 'pins', name: id }, seal(this.master.encrypt, Buffer.from(JSON.stringify(rec))));
     return rec;
+  }
+
+  // ---- restore drills ----
+
+  /**
+   * A restore drill's record: drills/<drill id>, sealed JSON naming its
+   * snapshot, so every instance with the key sees a snapshot's drill history (docs/FORMAT.md).
+   */
+  async recordDrill(drill: string, record: { snapshot: string }): Promise<void> {
+    await this.backend.put({ kind: 'drills', name: drill }, seal(this.master.encrypt, Buffer.from(JSON.stringify(record))));
+  }
+
+  /** Drill records of the repository (of one snapshot when given); unreadable ones are left out. */
+  async listDrills(snapshot?: string): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for (const name of await this.listNames('drills')) {
+      if (!/^[0-9a-f]{8,64}$/.test(name)) continue;
+      try {
+        const rec = JSON.parse((await this.loadObject('drills', name)).toString('utf8')) as { snapshot?: unknown };
+        if (!snapshot || rec.snapshot === snapshot) out.push(rec);
+      } catch {
+        /* a record that cannot be read is no proof */
+      }
+    }
+    return out;
   }
 
   /** Removes a pin (admins only, enforced by the callers); true when there was one. */

@@ -18,6 +18,7 @@ export * from './source.js';
 export { preloadSecrets, resolveSecret, safeUrl, secretRefSchema, type SecretRef } from './secrets.js';
 export { toolVersion, majorOf } from './tools.js';
 export { DEFAULT_VOLUME_ROOTS } from './kubernetes/kubernetes.js';
+export { sweepDrillLeftovers } from './throwaway.js';
 
 export const componentKinds = ['files', 'postgres', 'mysql', 'sqlite', 'redis', 'command', 'kubernetes'] as const;
 export type ComponentKindName = (typeof componentKinds)[number];

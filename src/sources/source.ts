@@ -60,6 +60,24 @@ export interface ObjectsRestoreReport {
   notes: string[];
 }
 
+/** One check of a restore drill: what was expected, what was found. */
+export interface DrillCheck {
+  name: string;
+  ok: boolean;
+  expected?: string;
+  actual?: string;
+}
+
+/** A throwaway target for a restore drill (docs/DRILLS.md): where the restore goes, how it is checked, and how it goes away. */
+export interface DrillTarget {
+  /** Options for the kind that point a restore at the throwaway target. */
+  options: Record<string, unknown>;
+  /** Checks what was restored against what the snapshot recorded. */
+  verify(): Promise<DrillCheck[]>;
+  /** Stops what was started and removes its files; safe to call more than once. */
+  cleanup(): Promise<void>;
+}
+
 /**
  * A component kind: its options' schema, and how it backs up and restores.
  * `tree` kinds are directories the engine walks itself; `stream` kinds produce
@@ -84,6 +102,12 @@ export interface ComponentKind<O = Record<string, unknown>> {
   /** Why a change of options on restore would send this instance's credentials elsewhere (admins only). */
   redirects?(before: O, after: O): string | undefined;
   capture?(o: O, env: SourceEnv): Promise<Capture>;
+  /**
+   * A restore drill's throwaway target in `scratch` (a fresh directory; every
+   * process started writes its pid to scratch/pids so a later start can find
+   * leftovers). `info` is what the backup recorded (tool versions, row counts).
+   */
+  drillTarget?(info: ArtifactInfo, scratch: string, env: SourceEnv): Promise<DrillTarget>;
   restoreObjects?(o: O, input: ObjectsInput, env: SourceEnv, info: ArtifactInfo, force: boolean): Promise<ObjectsRestoreReport>;
   backup?(o: O, env: SourceEnv): Promise<StreamBackup>;
   /** `files`: an `objects` kind's small files from the snapshot (its manifests), to check against the target. */

@@ -18,10 +18,10 @@
  * 5. **Ranged reads** return exactly `length` bytes from `offset`, or reject with
  *    `CORRUPT` if the object is shorter.
  */
-export type FileKind = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks' | 'pins';
+export type FileKind = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks' | 'pins' | 'drills';
 
 /** Every kind of object, in a fixed order (archives number kinds by it: only ever append). */
-export const fileKinds: readonly FileKind[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks', 'pins'];
+export const fileKinds: readonly FileKind[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks', 'pins', 'drills'];
 
 export interface Handle {
   kind: FileKind;

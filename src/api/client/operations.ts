@@ -1,7 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { AppError, type ProgressSink } from '../../kernel/index.js';
 import type { JobRecord } from '../../jobs/index.js';
-import type { AppRestoreResult } from '../../engine/index.js';
+import type { AppRestoreResult, DrillRecord } from '../../engine/index.js';
 import type { Snapshot, SnapshotFilter } from '../../tree/index.js';
 import { validateSpec, type DiffResult, type Entry, type ApplicationDetail, type ApplicationView, type CopySummary, type DestinationView, type AuditEntry, type InstalledLicense, type ListedSnapshot, type TokenInfo, type User, type Operations, type RemoveApplicationResult, type SpecCheck, type Ui, type UploadSummary, type Validation } from '../../operations/index.js';
 import type { ApiClient } from './client.js';
@@ -97,6 +97,17 @@ export class HttpOperations implements Operations {
     if (!id) throw jobFailure(j, 'The snapshot');
     const s = await this.c.get<{ manifest: Snapshot }>(`/api/snapshots/${id}${this.q({ destination: j.destination ?? undefined })}`);
     return { id, snapshot: s.manifest };
+  }
+
+  async runDrill(req: Parameters<Operations['runDrill']>[0], ui: Ui) {
+    const j = await this.job('/api/drills', { ...req, ...this.dest() }, ui);
+    const res = j.result as DrillRecord | null;
+    if (!res?.components) throw jobFailure(j, 'The drill');
+    return res;
+  }
+
+  listDrills(snapshot?: string) {
+    return this.c.get<DrillRecord[]>(`/api/drills${this.q({ snapshot })}`);
   }
 
   async restoreSnapshot(id: string, req: Parameters<Operations['restoreSnapshot']>[1], ui: Ui) {

@@ -100,3 +100,19 @@ export const JobLog = o({ id: str, lines: z.array(o({ seq: z.number(), time: str
 /** A small acknowledgement naming what changed: { removed }, { deleted }, { default }, { id, pinned }. */
 export const Ack = (field: string) => o({ [field]: z.union([str, z.boolean()]) });
 export const Pin = o({ id: str, pinned: z.boolean() });
+
+const DrillCheck = o({ name: str, ok: z.boolean(), expected: str.optional(), actual: str.optional() });
+export const Drill = o({
+  id: str,
+  snapshot: str,
+  snapshotTime: str,
+  apps: z.array(str),
+  status: z.enum(['passed', 'failed']),
+  startedAt: str,
+  finishedAt: str,
+  recoveryMs: z.number(),
+  recoveryPointSeconds: z.number(),
+  strongboxVersion: str,
+  components: z.array(o({ app: str, component: str, kind: str, status: z.enum(['passed', 'failed', 'skipped']), reason: str.optional(), restoreMs: z.number(), verifyMs: z.number(), bytes: z.number(), checks: z.array(DrillCheck) })),
+});
+export const DrillList = z.array(Drill);

@@ -1,4 +1,5 @@
 import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { ComponentKind } from '../source.js';
 
@@ -15,6 +16,10 @@ export const filesKind: ComponentKind<FilesOptions> = {
   shape: 'tree',
   mappable: ['path'],
   describe: (o) => o.path,
+  async drillTarget(_info, scratch) {
+    // Every byte is read back, decrypted and checked against its id by the restore itself.
+    return { options: { path: join(scratch, 'files') }, verify: async () => [], cleanup: async () => undefined };
+  },
   async preflight(o, _env, _info, force) {
     const report = { target: o.path, problems: [] as string[], plan: [] as string[] };
     let entries: string[];

@@ -3,6 +3,7 @@ import { AppError, childEnv } from '../../kernel/index.js';
 import { resolveSecret, safeUrl, secretRefSchema, urlSchema } from '../secrets.js';
 import { runQuick, spawnConsumer, spawnProducer, toolVersion } from '../tools.js';
 import type { ComponentKind, PreflightReport } from '../source.js';
+import { compareCounts, startMysql } from '../throwaway.js';
 import { listSome } from '../files/files.js';
 
 export const mysqlOptions = z.strictObject({
@@ -107,6 +108,25 @@ export const mysqlKind: ComponentKind<MysqlOptions> = {
     else if (force) report.plan.push(`load the dump into ${c.database} over its ${names.length} table(s) (--force: the dump drops and recreates its own tables): ${listSome(names)}`);
     else report.problems.push(`database ${c.database} is not empty (${names.length} table(s): ${listSome(names)}); restore into an empty or new database with --map NAME.url=mysql://…/NEWDB, or add --force`);
     return report;
+  },
+  async drillTarget(info, scratch, senv) {
+    const server = await startMysql(scratch, senv.signal);
+    const url = `mysql://root@127.0.0.1:${server.port}/drill`;
+    return {
+      options: { url },
+      async verify() {
+        const c = parse(url);
+        const q = client(c, env({ url }), "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'drill' AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1");
+        if (!q.ok) return [{ name: 'list the restored tables', ok: false, actual: q.stderr.trim().split('\n')[0] ?? '' }];
+        const found = new Map<string, number>();
+        for (const t of q.stdout.split('\n').filter(Boolean)) {
+          const n = client(c, env({ url }), `SELECT count(*) FROM ${quoteIdent('drill')}.${quoteIdent(t)}`);
+          found.set(t, n.ok ? Number(n.stdout.trim()) : NaN);
+        }
+        return compareCounts(info, 'rows.', found, 'rows in');
+      },
+      cleanup: () => server.stop(),
+    };
   },
   async restore(o, input, senv) {
     const c = parse(o.url);

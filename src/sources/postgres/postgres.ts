@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { Readable } from 'node:stream';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { startPostgres, compareCounts } from '../throwaway.js';
 import { AppError, childEnv } from '../../kernel/index.js';
 import { resolveSecret, safeUrl, secretRefSchema, urlSchema } from '../secrets.js';
 import { majorOf, runQuick, spawnConsumer, spawnProducer, toolVersion } from '../tools.js';
@@ -59,10 +61,21 @@ export const postgresKind: ComponentKind<PostgresOptions> = {
     const e = env(o);
     const server = psql(o.url, e, 'SHOW server_version');
     if (!server.ok) throw new AppError('STORAGE_UNAVAILABLE', `Cannot connect to PostgreSQL at ${safeUrl(o.url)}: ${server.stderr.trim().split('\n')[0]}`);
-    const argv = ['pg_dump', '--format=custom', '--compress=0', '--lock-wait-timeout=60000', ...(o.dumpArgs ?? []), '--dbname', o.url];
-    senv.log(`pg_dump: ${version}; server ${server.stdout.trim()}; ${safeUrl(o.url)}`);
+    // Rows per table are counted in the very snapshot the dump reads (an exported snapshot), so a restore drill can compare them exactly.
+    const session = await SnapshotSession.open(o.url, e);
+    let counts: Record<string, number>;
+    try {
+      counts = await session.counts();
+    } catch (err) {
+      session.close();
+      throw err;
+    }
+    const argv = ['pg_dump', '--format=custom', '--compress=0', '--lock-wait-timeout=60000', `--snapshot=${session.snapshot}`, ...(o.dumpArgs ?? []), '--dbname', o.url];
+    senv.log(`pg_dump: ${version}; server ${server.stdout.trim()}; ${safeUrl(o.url)}; ${Object.keys(counts).length} table(s) counted in the dump's snapshot`);
     const p = spawnProducer(argv, e, `dump ${safeUrl(o.url)}`, senv.signal);
-    return { stream: p.stream, done: p.done.then(() => ({ tool: version, toolMajor: majorOf(version) ?? 0, serverVersion: server.stdout.trim(), format: 'pg_dump custom, uncompressed' })) };
+    const done = p.done.finally(() => session.close());
+    const rows = Object.fromEntries(Object.entries(counts).map(([t, n]) => [`rows.${t}`, n]));
+    return { stream: p.stream, done: done.then(() => ({ tool: version, toolMajor: majorOf(version) ?? 0, serverVersion: server.stdout.trim(), format: 'pg_dump custom, uncompressed', ...rows })) };
   },
   async preflight(o, _senv, info, force) {
     const report: PreflightReport = { target: safeUrl(o.url), problems: [], plan: [] };
@@ -96,6 +109,20 @@ export const postgresKind: ComponentKind<PostgresOptions> = {
     else report.problems.push(`database "${db}" is not empty (${objects.length} relation(s): ${listSome(objects)}); restore into an empty or new database with --map NAME.url=postgres://…/NEWDB, or add --force`);
     return report;
   },
+  async drillTarget(info, scratch, senv) {
+    const major = majorOf(String(info.serverVersion ?? info.tool ?? '')) ?? majorOf(toolVersion('pg_restore')) ?? 15;
+    const server = await startPostgres(major, scratch, senv.signal);
+    const url = `postgres://postgres@127.0.0.1:${server.port}/drill`;
+    return {
+      options: { url },
+      async verify() {
+        const q = psql(url, env({ url }), COUNT_ROWS_SQL);
+        if (!q.ok) return [{ name: 'count rows in the restored database', ok: false, actual: firstLine(q.stderr) }];
+        return compareCounts(info, 'rows.', new Map(Object.entries(parseCounts(q.stdout))), 'rows in');
+      },
+      cleanup: () => server.stop(),
+    };
+  },
   async restore(o, input: Readable, senv, _info, force): Promise<ArtifactInfo> {
     const e = env(o);
     const db = databaseOf(o.url);
@@ -112,6 +139,71 @@ export const postgresKind: ComponentKind<PostgresOptions> = {
     return { tool: version };
   },
 };
+
+/** Rows per table of the current database, as "schema.table|count" lines (one query, no server-side function needed). */
+export const COUNT_ROWS_SQL = `SELECT table_schema || '.' || table_name || '|' || (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`;
+
+function parseCounts(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const i = line.lastIndexOf('|');
+    if (i > 0) out[line.slice(0, i)] = Number(line.slice(i + 1));
+  }
+  return out;
+}
+
+/**
+ * A psql session holding a repeatable-read transaction open while pg_dump
+ * reads the snapshot it exported: what is counted here is what is dumped.
+ */
+class SnapshotSession {
+  private buf = '';
+  private waiters: (() => void)[] = [];
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly snapshot: string,
+  ) {}
+
+  static async open(url: string, env: NodeJS.ProcessEnv): Promise<SnapshotSession> {
+    const child = spawn('psql', ['--no-psqlrc', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '--dbname', url], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const s = new SnapshotSession(child, '');
+    child.stdout!.on('data', (d: Buffer) => {
+      s.buf += d.toString();
+      for (const w of s.waiters.splice(0)) w();
+    });
+    child.on('close', () => {
+      for (const w of s.waiters.splice(0)) w();
+    });
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.write("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT 'SNAPSHOT ' || pg_export_snapshot();\n");
+    const line = await s.until(/SNAPSHOT (\S+)\n/, () => err);
+    return Object.assign(s, { snapshot: line[1]! });
+  }
+
+  private async until(re: RegExp, err: () => string): Promise<RegExpExecArray> {
+    for (;;) {
+      const m = re.exec(this.buf);
+      if (m) {
+        this.buf = this.buf.slice(m.index + m[0].length);
+        return m;
+      }
+      if (this.child.exitCode !== null) throw new AppError('STORAGE_UNAVAILABLE', `psql could not hold a snapshot for the dump: ${firstLine(err()) || 'it exited'}`);
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  async counts(): Promise<Record<string, number>> {
+    this.child.stdin!.write(`${COUNT_ROWS_SQL};\nSELECT '__counted__';\n`);
+    const m = await this.until(/([\s\S]*?)__counted__\n/, () => '');
+    return parseCounts(m[1]!);
+  }
+
+  close(): void {
+    this.child.stdin!.end('COMMIT;\n');
+  }
+}
 
 function firstLine(s: string): string {
   return s.trim().split('\n')[0] ?? '';

@@ -1,4 +1,4 @@
-import { createWriteStream, closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, accessSync, constants } from 'node:fs';
+import { mkdirSync, createWriteStream, closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, accessSync, constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AppError } from '../../kernel/index.js';
 import { resolveSecret, safeUrl, secretRefSchema, urlSchema } from '../secrets.js';
 import type { ComponentKind, PreflightReport } from '../source.js';
+import { compareCounts, startRedis } from '../throwaway.js';
 import { parseRedisUrl, RedisConnection, type Reply } from './resp.js';
 
 export const redisOptions = z.strictObject({
@@ -79,6 +80,25 @@ export const redisKind: ComponentKind<RedisOptions> = {
     else if (force) report.plan.push(`replace ${o.rdbPath} (${size} bytes; --force) — stop the server that uses it first; ${then}`);
     else report.problems.push(`${o.rdbPath} already exists (${size} bytes); choose another path with --map NAME.rdbPath=FILE, or add --force after stopping the server that uses it`);
     return report;
+  },
+  async drillTarget(info, scratch, senv) {
+    const dir = join(scratch, 'redis');
+    mkdirSync(dir, { recursive: true });
+    let server: Awaited<ReturnType<typeof startRedis>> | undefined;
+    return {
+      // The URL is the throwaway server's, started on the RDB once it is written.
+      options: { url: 'redis://127.0.0.1:1', rdbPath: join(dir, 'dump.rdb') },
+      async verify() {
+        server = await startRedis(dir, 'dump.rdb', scratch, senv.signal);
+        const found = new Map<string, number>();
+        for (const line of server.cli('INFO', 'keyspace').split('\n')) {
+          const m = /^(db\d+):keys=(\d+)/.exec(line.trim());
+          if (m) found.set(m[1]!, Number(m[2]));
+        }
+        return [{ name: 'redis-server loads the RDB', ok: true, actual: `server ${String(info.serverVersion ?? '?')} wrote it` }, ...compareCounts(info, 'keys.', found, 'keys')];
+      },
+      cleanup: async () => server?.stop(),
+    };
   },
   async restore(o, input, senv) {
     if (!o.rdbPath) throw new AppError('INVALID_ARGUMENT', 'No rdbPath to restore the Redis data to.');

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { AppError } from '../../kernel/index.js';
 import type { ComponentKind, PreflightReport } from '../source.js';
+import { compareCounts } from '../throwaway.js';
 
 export const sqliteOptions = z.strictObject({
   path: z.string().startsWith('/', 'use an absolute path').describe('The database file.'),
@@ -46,13 +47,21 @@ export const sqliteKind: ComponentKind<SqliteOptions> = {
     } finally {
       db.close();
     }
+    // Rows per table of the copy (the very data streamed), for restore drills to compare with.
+    let rows: Record<string, number> = {};
+    try {
+      rows = countRows(tmp);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw new AppError('INVALID_ARGUMENT', `Cannot read the SQLite copy of ${o.path}: ${(err as Error).message}`, { cause: err });
+    }
     const size = statSync(tmp).size;
     senv.log(`sqlite: consistent copy of ${o.path} taken (${size} bytes), streaming it`);
     const stream = createReadStream(tmp, { highWaterMark: 1024 * 1024 });
     const done = new Promise<Record<string, string | number>>((resolve, reject) => {
       stream.on('close', () => {
         rmSync(tmp, { force: true });
-        resolve({ tool: `SQLite ${sqliteVersion()}`, format: 'SQLite database file (online backup API)' });
+        resolve({ tool: `SQLite ${sqliteVersion()}`, format: 'SQLite database file (online backup API)', ...Object.fromEntries(Object.entries(rows).map(([t, n]) => [`rows.${t}`, n])) });
       });
       stream.on('error', (e) => {
         rmSync(tmp, { force: true });
@@ -80,6 +89,23 @@ export const sqliteKind: ComponentKind<SqliteOptions> = {
     else if (force) report.plan.push(`replace the existing database ${o.path} (${size} bytes; --force). Stop the application first.`);
     else report.problems.push(`${o.path} already exists (${size} bytes); restore to another file with --map NAME.path=FILE, or add --force (stop the application first)`);
     return report;
+  },
+  async drillTarget(info, scratch) {
+    const path = join(scratch, 'sqlite', 'database.sqlite');
+    return {
+      options: { path },
+      async verify() {
+        const db = new Database(path, { readonly: true, fileMustExist: true });
+        let integrity: string;
+        try {
+          integrity = String(db.pragma('integrity_check', { simple: true }));
+        } finally {
+          db.close();
+        }
+        return [{ name: 'PRAGMA integrity_check', ok: integrity === 'ok', expected: 'ok', actual: integrity }, ...compareCounts(info, 'rows.', new Map(Object.entries(countRows(path))), 'rows in')];
+      },
+      cleanup: async () => undefined,
+    };
   },
   async restore(o, input, senv) {
     const { mkdirSync } = await import('node:fs');
@@ -110,6 +136,17 @@ export const sqliteKind: ComponentKind<SqliteOptions> = {
     }
   },
 };
+
+/** Rows per user table of a SQLite database file. */
+function countRows(file: string): Record<string, number> {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[];
+    return Object.fromEntries(tables.map((t) => [t.name, (db.prepare(`SELECT count(*) AS n FROM "${t.name.replace(/"/g, '""')}"`).get() as { n: number }).n]));
+  } finally {
+    db.close();
+  }
+}
 
 let version: string | undefined;
 function sqliteVersion(): string {

@@ -6,9 +6,9 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { Readable } from 'node:stream';
 import { AppError, registerSecret } from '../../../kernel/index.js';
-import { deleteSnapshot, destinationTarget, diff, listDirectoryOf, listSnapshotsOf, listTree, pinSnapshot, readFileOf, showSnapshot, snapshotLog, unpinSnapshot } from '../../../operations/index.js';
+import { deleteSnapshot, destinationTarget, diff, listDrills, listDirectoryOf, listSnapshotsOf, listTree, pinSnapshot, readFileOf, showSnapshot, snapshotLog, unpinSnapshot } from '../../../operations/index.js';
 import { snapshotView } from '../../contract/views.js';
-import { CopyBody, DestinationQuery, FileQuery, FilesQuery, PinBody, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
+import { CopyBody, DestinationQuery, DrillBody, DrillsQuery, FileQuery, FilesQuery, PinBody, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
 import type { ServerCore } from '../core.js';
 import type { RouteTable } from '../http.js';
 
@@ -19,6 +19,29 @@ async function security(core: ServerCore) {
 const at = (destination: string | undefined) => ({ destination: destination ?? null });
 
 export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): void {
+  t.add({
+    method: 'POST',
+    url: '/api/drills',
+    response: R.Job,
+    access: 'operator',
+    tag: 'drills',
+    summary: 'Start a restore drill: the snapshot restored into throwaway targets on the server, checked and timed; returns the job (202)',
+    body: DrillBody,
+    status: 202,
+    handler: async ({ body, caller, core }) => core.submit('drill', { ...(body.snapshot ? { snapshot: body.snapshot } : {}), ...(body.apps ? { apps: body.apps } : {}), where: at(body.destination ?? undefined) }, caller),
+  });
+
+  t.add({
+    method: 'GET',
+    url: '/api/drills',
+    response: R.DrillList,
+    access: 'viewer',
+    tag: 'drills',
+    summary: 'Restore drills recorded in a destination\'s repository, newest first (of one snapshot with ?snapshot=)',
+    query: DrillsQuery,
+    handler: async ({ query, core }) => listDrills(core.env, at(query.destination), query.snapshot),
+  });
+
   t.add({
     method: 'GET',
     url: '/api/snapshots',

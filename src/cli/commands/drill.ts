@@ -1,0 +1,63 @@
+import { Command } from 'commander';
+import { AppError } from '../../kernel/index.js';
+import type { DrillRecord } from '../../operations/index.js';
+import { formatBytes, formatDuration, table, type Output } from '../render.js';
+import { withOperations, withUi } from '../context.js';
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+/** A drill in words: per component its result, restore time and checks. */
+export function printDrill(out: Output, d: DrillRecord): void {
+  out.out(`Drill ${d.id} of snapshot ${d.snapshot.slice(0, 8)} (${d.apps.join(', ')}): ${d.status.toUpperCase()}`);
+  out.out(`  recovery time ${formatDuration(d.recoveryMs)} (measured), recovery point ${formatDuration(d.recoveryPointSeconds * 1000)} (the snapshot's age), on ${d.startedAt.slice(0, 19).replace('T', ' ')}`);
+  for (const c of d.components) {
+    out.out(`  ${c.app}/${c.component} (${c.kind}): ${c.status}${c.status !== 'skipped' ? `, restored ${formatBytes(c.bytes)} in ${formatDuration(c.restoreMs)}` : ''}${c.reason ? ` — ${c.reason}` : ''}`);
+    for (const k of c.checks) out.out(`      ${k.ok ? 'ok  ' : 'FAIL'} ${k.name}${k.expected !== undefined || k.actual !== undefined ? `: ${k.expected !== undefined ? `expected ${k.expected}, ` : ''}found ${k.actual ?? '?'}` : ''}`);
+  }
+}
+
+export function drillCommand(): Command {
+  const drill = new Command('drill').description('Restore drills: prove that snapshots come back by restoring them into throwaway targets, checking and timing them');
+
+  drill
+    .command('run [snapshot]')
+    .description('Restore a snapshot into throwaway targets on this machine (temporary directories, PostgreSQL/MariaDB/Redis servers started for it), check it against what the backup recorded, time it, and remove everything')
+    .option('--app <name>', 'only this application (and, without SNAPSHOT, its latest snapshot)', collect)
+    .addHelpText('after', '\nNothing of the application is touched and no hook runs. The record (passed or failed, the\nmeasured recovery time, each check) is kept in the repository next to the snapshot.\nExit status 0 when the drill passed, 1 when it failed.\n\nExamples:\n  strongbox drill run --app notes\n  strongbox drill run 3f2a91c0 --json')
+    .action((snapshot: string | undefined, o: { app?: string[] }, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const d = await withUi(out, 'drilling', (ui) => ops.runDrill({ ...(snapshot ? { snapshot } : {}), ...(o.app ? { apps: o.app } : {}) }, ui));
+        if (out.json) out.data(d);
+        else printDrill(out, d);
+        if (d.status !== 'passed') throw new AppError('RESTORE_INCOMPLETE', `The drill of snapshot ${d.snapshot.slice(0, 8)} failed: ${d.components.filter((c) => c.status === 'failed').map((c) => `${c.app}/${c.component}: ${c.reason ?? 'failed'}`).join('; ')}`, { details: { reported: true } });
+      }),
+    );
+
+  drill
+    .command('list')
+    .description('Restore drills recorded in the repository, newest first')
+    .option('--snapshot <id>', 'only the drills of this snapshot')
+    .action((o: { snapshot?: string }, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const list = await ops.listDrills(o.snapshot);
+        if (out.json) return out.data(list);
+        if (list.length === 0) return out.out('No drills yet. Run one with "strongbox drill run --app NAME".');
+        out.out(table(list.map((d) => [d.id, d.startedAt.slice(0, 19).replace('T', ' '), d.snapshot.slice(0, 8), d.apps.join(','), d.status, formatDuration(d.recoveryMs), formatDuration(d.recoveryPointSeconds * 1000)]), ['ID', 'WHEN', 'SNAPSHOT', 'APPS', 'RESULT', 'RECOVERY TIME', 'RECOVERY POINT']));
+      }),
+    );
+
+  drill
+    .command('show <id>')
+    .description('One drill: each component, its restore time and its checks')
+    .action((id: string, _o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const d = (await ops.listDrills()).find((x) => x.id === id);
+        if (!d) throw new AppError('NOT_FOUND', `No drill ${id} in this repository ("strongbox drill list" shows them).`);
+        if (out.json) out.data(d);
+        else printDrill(out, d);
+      }),
+    );
+  return drill;
+}
