@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError, nullSink, systemClock, type ProgressSink } from '../../kernel/index.js';
 import type { BlobDecoder, BlobWriter, Repository } from '../../repo/index.js';
