@@ -650,7 +650,12 @@ async function restoreComponent(
           { objectMode: false },
         );
         items = 1;
-        await kind.restore!(p.options as never, input, senv, p.record.info, !!o.force);
+        const artifactPath = `${p.record.path}/${p.record.artifact ?? kind.artifact}`;
+        // Damaged data names the file it belongs to, and the pack (from the blob decoder).
+        await kind.restore!(p.options as never, input, senv, p.record.info, !!o.force).catch((err: unknown) => {
+          if (err instanceof AppError && err.code === 'CORRUPT' && !err.message.includes(artifactPath)) throw new AppError('CORRUPT', `${artifactPath}: ${err.message}`, { cause: err });
+          throw err;
+        });
         const digest = hash.digest('hex');
         if (p.record.sha256 && digest !== p.record.sha256) throw new AppError('CORRUPT', `The restored data's SHA-256 ${digest.slice(0, 16)}… differs from the one recorded at backup (${p.record.sha256.slice(0, 16)}…).`);
       }

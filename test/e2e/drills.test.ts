@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { BIN, tmp } from './testing/cli.js';
+import { prepareInstance } from './testing/server.js';
+import { startPostgres, startRedis } from './testing/servers.js';
+
+// Restore drills (docs/DRILLS.md): a snapshot restored into throwaway targets, checked against what
+// the backup recorded, timed, and removed whatever happens.
+
+interface Drill {
+  id: string;
+  status: string;
+  recoveryMs: number;
+  recoveryPointSeconds: number;
+  components: { app: string; component: string; kind: string; status: string; reason?: string; restoreMs: number; checks: { name: string; ok: boolean; expected?: string; actual?: string }[] }[];
+}
+
+async function app(root: string) {
+  const pg = await startPostgres();
+  const redis = await startRedis();
+  pg.psql('postgres', 'CREATE DATABASE notes');
+  pg.psql('notes', "CREATE TABLE notes(id serial PRIMARY KEY, body text); INSERT INTO notes(body) SELECT 'note ' || g FROM generate_series(1, 4321) g; CREATE TABLE tags(name text)");
+  for (let i = 0; i < 7; i++) redis.cli('SET', `session:${i}`, 'x');
+  const uploads = path.join(root, 'uploads');
+  mkdirSync(path.join(uploads, 'sub'), { recursive: true });
+  writeFileSync(path.join(uploads, 'a.txt'), 'attachment\n');
+  writeFileSync(path.join(uploads, 'sub', 'big.bin'), Buffer.alloc(400_000, 3));
+  const sqlite = path.join(root, 'search.db');
+  const db = new Database(sqlite);
+  db.exec("CREATE TABLE idx(term TEXT); INSERT INTO idx VALUES ('a'), ('b'), ('c');");
+  db.close();
+  const spec = `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: notes, version: "1.4" }\nspec:\n  components:\n    - name: db\n      postgres: { url: "${pg.url('notes')}" }\n    - name: uploads\n      files: { path: ${uploads} }\n    - name: sessions\n      redis: { url: "${redis.url}" }\n    - name: search\n      sqlite: { path: ${sqlite} }\n  hooks:\n    preRestore:\n      - { name: never-in-a-drill, exec: ["touch", "${path.join(root, 'HOOK-RAN')}"] }\n`;
+  return { pg, redis, spec };
+}
+
+/** Processes whose command line mentions `text` (a drill's throwaway servers). */
+function processesWith(text: string): string[] {
+  return spawnSync('pgrep', ['-af', text], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l && !l.includes('pgrep'));
+}
+
+const leftovers = () => readdirSync(tmpdir()).filter((n) => n.startsWith('strongbox-drill-'));
+
+test('a drill restores every component into throwaway targets, checks the rows, keys and files the backup recorded, times it, records it in the repository and removes everything; the application is not touched', async () => {
+  const root = tmp();
+  const { pg, redis, spec } = await app(root);
+  try {
+    const cli = await prepareInstance(root, { notes: spec });
+    const snap = JSON.parse(await cli.okAsync(['snapshot', 'create', '--app', 'notes', '--json'])) as { id: string; applications: { components: { name: string; info: Record<string, unknown> }[] }[] };
+    assert.equal(snap.applications[0]!.components.find((c) => c.name === 'db')!.info['rows.public.notes'], 4321, 'rows counted in the dump\'s snapshot');
+    const before = leftovers();
+    const run = await cli.runAsync(['drill', 'run', '--app', 'notes', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const d = JSON.parse(run.stdout) as Drill;
+    assert.equal(d.status, 'passed');
+    assert.deepEqual(d.components.map((c) => `${c.component}:${c.status}`).sort(), ['db:passed', 'search:passed', 'sessions:passed', 'uploads:passed']);
+    const db = d.components.find((c) => c.component === 'db')!;
+    assert.deepEqual(db.checks.map((c) => [c.name, c.ok, c.expected, c.actual]), [['rows in public.notes', true, '4321', '4321'], ['rows in public.tags', true, '0', '0']]);
+    assert.ok(db.restoreMs > 0 && d.recoveryMs >= db.restoreMs);
+    assert.ok(d.components.find((c) => c.component === 'search')!.checks.some((c) => c.name === 'PRAGMA integrity_check' && c.ok));
+    assert.match(d.components.find((c) => c.component === 'sessions')!.checks.map((c) => c.name).join(' '), /keys: db0 7/);
+    // Nothing of the application was touched, no hook ran, nothing is left.
+    assert.equal(existsSync(path.join(root, 'HOOK-RAN')), false);
+    assert.equal(pg.psql('notes', 'SELECT count(*) FROM notes'), '4321');
+    assert.deepEqual(leftovers(), before);
+    assert.deepEqual(readdirSync(path.join(root, 'home', 'drills')), []);
+    const list = JSON.parse(await cli.okAsync(['drill', 'list', '--json'])) as Drill[];
+    assert.deepEqual(list.map((x) => x.id), [d.id]);
+    assert.match(cli.ok(['drill', 'show', d.id]), /notes\/db \(postgres\): passed/);
+
+    // A damaged pack: the drill fails, naming the component, the pack and the files.
+    const data = path.join(root, 'repo', 'data');
+    for (const sub of readdirSync(data)) {
+      for (const f of readdirSync(path.join(data, sub))) {
+        const p = path.join(data, sub, f);
+        const fd = openSync(p, 'r+');
+        const b = Buffer.alloc(1);
+        // A byte every 2 KiB of the pack's first third: the blobs written first (the dump's) are damaged.
+        for (let at = 64; at < statSync(p).size / 3; at += 2048) {
+          readSync(fd, b, 0, 1, at);
+          b[0] = b[0]! ^ 0xff;
+          writeSync(fd, b, 0, 1, at);
+        }
+        closeSync(fd);
+      }
+    }
+    const bad = await cli.runAsync(['drill', 'run', snap.id, '--json']);
+    assert.equal(bad.code, 1, bad.stderr);
+    const failed = JSON.parse(bad.stdout) as Drill;
+    assert.equal(failed.status, 'failed');
+    const dbFail = failed.components.find((c) => c.component === 'db')!;
+    assert.equal(dbFail.status, 'failed');
+    assert.match(dbFail.reason!, /\/notes\/db\/database\.pgdump: .*blob [0-9a-f]{16} in pack [0-9a-f]{16} failed authentication/);
+    assert.deepEqual(leftovers(), before);
+  } finally {
+    pg.stop();
+    await redis.stop();
+  }
+});
+
+test('a drill killed with SIGKILL leaves its throwaway server running only until the next start, which ends it and removes its files', async () => {
+  const root = tmp();
+  const { pg, redis, spec } = await app(root);
+  try {
+    const cli = await prepareInstance(root, { notes: spec });
+    await cli.okAsync(['snapshot', 'create', '--app', 'notes', '-q']);
+    const child = spawn(process.execPath, [BIN, 'drill', 'run', '--app', 'notes'], { env: cli.env(), stdio: 'ignore' });
+    const drills = path.join(root, 'home', 'drills');
+    // Wait until the drill's PostgreSQL server runs, then kill the drill outright.
+    let pids: string[] = [];
+    for (let i = 0; i < 300 && pids.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const found = existsSync(drills) ? spawnSync('find', [drills, '-name', 'pids'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean) : [];
+      pids = found.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean));
+    }
+    assert.ok(pids.length > 0, 'the drill started a server');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const alive = (pid: string) => spawnSync('kill', ['-0', pid]).status === 0;
+    assert.ok(pids.some(alive), 'the killed drill left its server running');
+    assert.ok(leftovers().length > 0 || readdirSync(drills).length > 0, 'and its files');
+    // The next start finds them.
+    const next = await cli.runAsync(['drill', 'run', '--app', 'notes']);
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stderr, /removed what an earlier drill left/);
+    for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} ended`);
+    assert.deepEqual(leftovers(), []);
+    assert.deepEqual(readdirSync(drills), []);
+    assert.deepEqual(processesWith(path.join(tmpdir(), 'strongbox-drill-')), []);
+  } finally {
+    pg.stop();
+    await redis.stop();
+  }
+});
