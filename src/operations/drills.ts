@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { drillSnapshot, type DrillRecord } from '../engine/index.js';
+import { sweepDrillLeftovers } from '../sources/index.js';
 import type { JobOutcome, Schedule } from '../jobs/index.js';
 import { VERSION } from '../app/index.js';
 import { listSnapshots, type SnapshotRef } from '../tree/index.js';
 import { AppError } from '../kernel/index.js';
 import { needInstance, targetOf, type Env, type Where } from './context.js';
 import type { JobOperation } from './operation.js';
+import { installedSpecs } from './snapshot-restore.js';
 import { resolveSnapshot, withCodecPool, type Target } from './repositories.js';
 
 export interface DrillRequest {
@@ -54,6 +56,7 @@ export const runDrill: JobOperation<DrillRequest, DrillPlan, DrillRecord> = {
   job: (p) => ({ kind: 'drill', app: p.apps.join(',') || null, destination: p.target.name, params: { snapshot: p.ref.id, drill: p.id, destination: p.target.name, ...(p.req.apps?.length ? { apps: p.req.apps } : {}) }, scheduleId: p.req.schedule?.id ?? null, exclusive: ['#drill'] }),
   async run(env, p, ctx) {
     const inst = needInstance(env);
+    const installed = await installedSpecs(inst);
     return env.repos.work(p.target, async (repo) => {
       await repo.loadIndex();
       const record = await withCodecPool(repo, (pool) =>
@@ -63,6 +66,7 @@ export const runDrill: JobOperation<DrillRequest, DrillPlan, DrillRecord> = {
           pool,
           snapshot: p.ref,
           ...(p.req.apps?.length ? { apps: p.req.apps } : {}),
+          installed,
           scratchRoot: drillsRoot(inst.home),
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           ...(ctx.sink ? { sink: ctx.sink } : {}),
@@ -81,6 +85,11 @@ export const runDrill: JobOperation<DrillRequest, DrillPlan, DrillRecord> = {
   },
   audit: (req, p) => ({ action: 'drill.run', target: p?.ref.id ?? req.snapshot ?? null, details: { apps: p?.apps ?? req.apps ?? [] } }),
 };
+
+/** Ends what drills interrupted by a crash or SIGKILL left (servers, files): on every start of the server. */
+export function sweepDrills(home: string): string[] {
+  return sweepDrillLeftovers(drillsRoot(home));
+}
 
 /** Where drills keep their throwaway targets: under the instance home, so leftovers are found again. */
 export function drillsRoot(home: string): string {

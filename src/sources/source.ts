@@ -74,6 +74,8 @@ export interface DrillTarget {
   options: Record<string, unknown>;
   /** Checks what was restored against what the snapshot recorded. */
   verify(): Promise<DrillCheck[]>;
+  /** Runs an application check's query on the restored database: its rows, each a list of values as text. */
+  query?(sql: string): Promise<string[][]>;
   /** Stops what was started and removes its files; safe to call more than once. */
   cleanup(): Promise<void>;
 }

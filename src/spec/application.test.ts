@@ -58,3 +58,20 @@ for (const [what, text, message, line] of cases) {
     if (line !== undefined) assert.equal(p.line, line, JSON.stringify(p));
   });
 }
+
+test('application checks: what a query must return', async () => {
+  const { meetsExpectation } = await import('./application.js');
+  const table: [string, string[][], boolean, string][] = [
+    ['rows', [['1']], true, '1'],
+    ['rows', [], false, 'no rows'],
+    ['no rows', [], true, 'no rows'],
+    ['>= 1', [['5']], true, '5'],
+    ['>= 1', [['0']], false, '0'],
+    ['= 0', [['0']], true, '0'],
+    ['> 100', [['100']], false, '100'],
+    ['!= 3', [['4'], ['9']], true, '2 rows, the first value 4'],
+    ['< 10', [['abc']], false, 'abc'],
+    ['>= 1', [], false, 'no rows'],
+  ];
+  for (const [expect, rows, ok, actual] of table) assert.deepEqual(meetsExpectation(expect, rows), { ok, actual }, `${expect} on ${JSON.stringify(rows)}`);
+});

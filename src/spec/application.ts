@@ -22,9 +22,19 @@ const phases = {
 };
 export const hooksSchema = z.strictObject(phases).describe('Commands run around a backup or restore, in order.');
 
+export const EXPECT_RE = /^(rows|no rows|(=|!=|>=|<=|>|<)\s*-?\d+(\.\d+)?)$/;
+/** Application checks a restore drill runs on the restored database (docs/DRILLS.md). */
+export const checkSchema = z.strictObject({
+  name: z.string().min(1).max(100).optional(),
+  sql: z.string().min(1).max(4000).describe('A query run on the drill\'s throwaway database after the restore.'),
+  expect: z.string().regex(EXPECT_RE, 'one of: rows, no rows, or a comparison of the first value such as ">= 1", "= 0", "> 100"').describe('What the query must return: "rows", "no rows", or a comparison of its first value (">= 1").'),
+});
+export type ApplicationCheck = z.infer<typeof checkSchema>;
+
 const componentShape = {
   name: name.describe('Unique within the application; names the component in snapshots, restores and --map.'),
   hooks: hooksSchema.optional(),
+  checks: z.array(checkSchema).max(50).optional().describe('Restore drills: queries run on the restored database (postgres, mysql, sqlite components), each with the result it must give.'),
   ...Object.fromEntries(componentKinds.map((k) => [k, kindSchemas[k].optional()])),
 } as Record<string, z.ZodType>;
 
@@ -32,6 +42,7 @@ export const componentSchema = z
   .strictObject(componentShape)
   .superRefine((c, ctx) => {
     const kinds = componentKinds.filter((k) => (c as Record<string, unknown>)[k] !== undefined);
+    if ((c as { checks?: unknown }).checks && kinds.length === 1 && !['postgres', 'mysql', 'sqlite'].includes(kinds[0]!)) ctx.addIssue({ code: 'custom', message: `checks are queries on a restored database: postgres, mysql and sqlite components have them, not ${kinds[0]}`, path: ['checks'] });
     if (kinds.length !== 1) {
       ctx.addIssue({
         code: 'custom',
@@ -85,6 +96,21 @@ export interface ComponentSpec {
   /** The kind's options, validated by its own schema. */
   options: Record<string, unknown>;
   hooks?: Hooks;
+  checks?: ApplicationCheck[];
+}
+
+/** Whether a query's rows meet an expectation ("rows", "no rows", ">= 1" on the first value); the reason when not. */
+export function meetsExpectation(expect: string, rows: string[][]): { ok: boolean; actual: string } {
+  const first = rows[0]?.[0];
+  const actual = rows.length === 0 ? 'no rows' : rows.length === 1 ? String(first ?? '') : `${rows.length} rows, the first value ${String(first ?? '')}`;
+  if (expect === 'rows') return { ok: rows.length > 0, actual };
+  if (expect === 'no rows') return { ok: rows.length === 0, actual };
+  const m = /^(=|!=|>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)$/.exec(expect);
+  if (!m || first === undefined || first.trim() === '' || Number.isNaN(Number(first))) return { ok: false, actual };
+  const v = Number(first);
+  const n = Number(m[2]);
+  const ok = { '=': v === n, '!=': v !== n, '>=': v >= n, '<=': v <= n, '>': v > n, '<': v < n }[m[1] as '='];
+  return { ok, actual };
 }
 export interface ApplicationSpec {
   apiVersion: 'strongbox/v1';
@@ -194,7 +220,7 @@ export function loadApplication(text: string, file = 'spec'): ApplicationSpec {
 export function components(spec: ApplicationSpec): ComponentSpec[] {
   return spec.spec.components.map((c) => {
     const kind = componentKinds.find((k) => c[k] !== undefined)!;
-    return { name: c.name as string, kind, options: c[kind] as Record<string, unknown>, ...(c.hooks ? { hooks: c.hooks as Hooks } : {}) };
+    return { name: c.name as string, kind, options: c[kind] as Record<string, unknown>, ...(c.hooks ? { hooks: c.hooks as Hooks } : {}), ...(c.checks ? { checks: c.checks as ApplicationCheck[] } : {}) };
   });
 }
 

@@ -72,6 +72,21 @@ test('a drill restores every component into throwaway targets, checks the rows, 
     assert.deepEqual(list.map((x) => x.id), [d.id]);
     assert.match(cli.ok(['drill', 'show', d.id]), /notes\/db \(postgres\): passed/);
 
+    // The application's own check, from the spec installed here: a query that returns no rows fails the drill with the query and its result.
+    const withCheck = path.join(root, 'checked.yaml');
+    writeFileSync(withCheck, spec.replace(`postgres: { url: "${pg.url('notes')}" }`, `postgres: { url: "${pg.url('notes')}" }\n      checks:\n        - { name: notes, sql: "SELECT count(*) FROM notes", expect: ">= 1000" }\n        - { name: welcome note, sql: "SELECT id FROM notes WHERE body = 'welcome'", expect: rows }`));
+    await cli.okAsync(['app', 'add', '-f', withCheck, '--replace']);
+    const checked = await cli.runAsync(['drill', 'run', snap.id, '--json']);
+    assert.equal(checked.code, 1, checked.stderr);
+    const c = JSON.parse(checked.stdout) as Drill;
+    const dbc = c.components.find((x) => x.component === 'db')!;
+    assert.equal(dbc.status, 'failed');
+    assert.deepEqual(dbc.checks.filter((x) => x.name.startsWith('notes') || x.name.startsWith('welcome')).map((x) => [x.name, x.ok, x.actual]), [
+      ['notes: SELECT count(*) FROM notes (expect >= 1000)', true, '4321'],
+      ["welcome note: SELECT id FROM notes WHERE body = 'welcome' (expect rows)", false, 'no rows'],
+    ]);
+    assert.match(dbc.reason!, /welcome note: SELECT id FROM notes WHERE body = 'welcome' \(expect rows\): expected rows, found no rows/);
+
     // A damaged pack: the drill fails, naming the component, the pack and the files.
     const data = path.join(root, 'repo', 'data');
     for (const sub of readdirSync(data)) {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { AppError, systemClock, type Clock } from '../../kernel/index.js';
 import { JobRunner, Scheduler, type FireResult, type JobKind, type JobRecord, type Schedule } from '../../jobs/index.js';
 import type { Instance } from '../../app/index.js';
-import { jobOperations, makeEnv, prepare, recordStart, ServerRepositories, type Caller, type Env, type JobRequests } from '../../operations/index.js';
+import { jobOperations, makeEnv, sweepDrills, prepare, recordStart, ServerRepositories, type Caller, type Env, type JobRequests } from '../../operations/index.js';
 import { Notifier } from './notify.js';
 
 export interface CoreOptions {
@@ -62,6 +62,7 @@ export class ServerCore {
   async start(): Promise<void> {
     const left = await this.runner.recover();
     for (const j of left) this.log.warn({ job: j.id }, `job ${j.id} (${j.kind}) was ${j.phase} when the server stopped: marked failed`);
+    for (const d of sweepDrills(this.inst.home)) this.log.warn(`removed what an interrupted restore drill left: ${d}`);
     await this.sweep();
     this.sweeper = setInterval(() => void this.sweep(), 3600e3);
     this.sweeper.unref();

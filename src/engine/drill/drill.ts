@@ -4,7 +4,7 @@ import { AppError, nullSink, systemClock, type ProgressSink } from '../../kernel
 import type { BlobDecoder, BlobWriter, Repository } from '../../repo/index.js';
 import type { SnapshotRef } from '../../tree/index.js';
 import { kinds, sweepDrillLeftovers, type DrillCheck, type DrillTarget, type SourceEnv } from '../../sources/index.js';
-import type { ApplicationSpec } from '../../spec/index.js';
+import { components as specComponents, meetsExpectation, type ApplicationSpec } from '../../spec/index.js';
 import { restoreApplications } from '../applications/restore-app.js';
 import { RunLog } from '../applications/run-log.js';
 
@@ -48,6 +48,8 @@ export interface DrillOptions {
   snapshot: SnapshotRef;
   /** Only these applications (default: every application in the snapshot). */
   apps?: string[];
+  /** The specs installed here: their components' application checks run in the drill (never the snapshot's own spec). */
+  installed?: ReadonlyMap<string, ApplicationSpec>;
   /** Where drills keep their throwaway targets; leftovers of earlier drills there are ended first. */
   scratchRoot: string;
   signal?: AbortSignal;
@@ -146,6 +148,23 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
         } catch (err) {
           if (o.signal?.aborted) throw err;
           checks = [{ name: 'check the restored data', ok: false, actual: (err as Error).message }];
+        }
+        // The application's own checks, from the spec installed here.
+        const installed = o.installed?.get(app.name);
+        const own = installed ? specComponents(installed).find((c) => c.name === x.name)?.checks ?? [] : [];
+        for (const ch of own) {
+          const label = `${ch.name ?? 'check'}: ${ch.sql} (expect ${ch.expect})`;
+          if (!x.target.query) {
+            checks.push({ name: label, ok: false, actual: `a ${kind} component cannot run queries` });
+            continue;
+          }
+          try {
+            const r = meetsExpectation(ch.expect, await x.target.query(ch.sql));
+            checks.push({ name: label, ok: r.ok, expected: ch.expect, actual: r.actual });
+          } catch (err) {
+            if (o.signal?.aborted) throw err;
+            checks.push({ name: label, ok: false, expected: ch.expect, actual: (err as Error).message });
+          }
         }
         const bad = checks.filter((c) => !c.ok);
         const result: DrillComponent = { ...base, status: bad.length ? 'failed' : 'passed', verifyMs: Math.round(performance.now() - t0), checks, ...(bad.length ? { reason: bad.map((c) => `${c.name}: expected ${c.expected ?? '?'}, found ${c.actual ?? '?'}`).join('; ') } : {}) };

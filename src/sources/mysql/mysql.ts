@@ -125,6 +125,11 @@ export const mysqlKind: ComponentKind<MysqlOptions> = {
         }
         return compareCounts(info, 'rows.', found, 'rows in');
       },
+      async query(sql) {
+        const r = client(parse(url), env({ url }), sql, 'drill');
+        if (!r.ok) throw new AppError('INVALID_ARGUMENT', `the query failed: ${r.stderr.trim().split('\n')[0] ?? ''}`);
+        return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+      },
       cleanup: () => server.stop(),
     };
   },

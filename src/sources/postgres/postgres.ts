@@ -120,6 +120,11 @@ export const postgresKind: ComponentKind<PostgresOptions> = {
         if (!q.ok) return [{ name: 'count rows in the restored database', ok: false, actual: firstLine(q.stderr) }];
         return compareCounts(info, 'rows.', new Map(Object.entries(parseCounts(q.stdout))), 'rows in');
       },
+      async query(sql) {
+        const r = runQuick(['psql', '--no-psqlrc', '-X', '-At', '-F', '\u001f', '-v', 'ON_ERROR_STOP=1', '--dbname', url, '-c', sql], env({ url }));
+        if (!r.ok) throw new AppError('INVALID_ARGUMENT', `the query failed: ${firstLine(r.stderr)}`);
+        return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\u001f'));
+      },
       cleanup: () => server.stop(),
     };
   },

@@ -104,6 +104,16 @@ export const sqliteKind: ComponentKind<SqliteOptions> = {
         }
         return [{ name: 'PRAGMA integrity_check', ok: integrity === 'ok', expected: 'ok', actual: integrity }, ...compareCounts(info, 'rows.', new Map(Object.entries(countRows(path))), 'rows in')];
       },
+      async query(sql) {
+        const db = new Database(path, { readonly: true, fileMustExist: true });
+        try {
+          return (db.prepare(sql).raw().all() as unknown[][]).map((row) => row.map((v) => (v === null ? '' : String(v))));
+        } catch (err) {
+          throw new AppError('INVALID_ARGUMENT', `the query failed: ${(err as Error).message}`);
+        } finally {
+          db.close();
+        }
+      },
       cleanup: async () => undefined,
     };
   },
