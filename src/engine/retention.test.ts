@@ -75,3 +75,23 @@ for (const c of statusCases) {
     assert.deepEqual(kept(c.policy, c.items), c.expect);
   });
 }
+
+test('retention: the newest snapshot a drill proved restorable is kept even when keep-last would drop it', () => {
+  const items = series.slice(0, 10).map((s) => (s.id === 's006' ? { ...s, verified: true } : s));
+  const d = applyRetention(items, { keepLast: 2 }, now);
+  assert.deepEqual(d.filter((x) => x.keep).map((x) => [x.id, x.reasons]), [['s000', ['last 1']], ['s001', ['last 2']], ['s006', ['newest verified']]]);
+});
+
+test('retention: the newest verified snapshot is per application, from passed drills only', async () => {
+  const { newestVerified } = await import('./maintenance/forget.js');
+  const snap = (id: string, time: string) => ({ id, snapshot: { time } }) as never;
+  const snaps = [snap('a1', '2026-01-01'), snap('a2', '2026-01-02'), snap('a3', '2026-01-03'), snap('a4', '2026-01-04')];
+  const drills = [
+    { snapshot: 'a1', status: 'passed', apps: ['notes', 'shop'] },
+    { snapshot: 'a2', status: 'passed', apps: ['notes'] },
+    { snapshot: 'a3', status: 'failed', apps: ['shop'] },
+    { snapshot: 'a4', status: 'passed', apps: [] },
+    { bogus: true },
+  ];
+  assert.deepEqual([...newestVerified(snaps, drills)].sort(), ['a1', 'a2']);
+});

@@ -22,6 +22,8 @@ export interface RetentionItem {
   tags: string[];
   /** Pinned snapshots are never forgotten. */
   pinned?: boolean;
+  /** The newest snapshot of an application that a restore drill proved restorable: never forgotten (docs/DRILLS.md). */
+  verified?: boolean;
   /** A failed snapshot is never counted by keep-* rules (absent: successful). */
   status?: string;
 }
@@ -81,6 +83,7 @@ export function applyRetention(items: readonly RetentionItem[], policy: Retentio
     for (const s of sorted) if (s.tags.some((t) => policy.keepTags!.includes(t))) keep(s.id, 'tag');
   }
   for (const s of sorted) if (s.pinned) keep(s.id, 'pinned');
+  for (const s of sorted) if (s.verified && !decisions.get(s.id)!.keep) keep(s.id, 'newest verified');
   // The newest successful snapshot is never forgotten, whatever the rules say.
   const newestOk = sorted.find((s) => s.status === undefined || s.status === 'completed') ?? usable[0];
   if (newestOk && !decisions.get(newestOk.id)!.keep) keep(newestOk.id, 'newest successful');

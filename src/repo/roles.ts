@@ -10,7 +10,7 @@ import type { Repository } from './repository.js';
 export type SnapshotLister = Pick<Repository, 'listNames' | 'loadJSON' | 'location'>;
 
 /** Forgetting snapshots: list them, honour pins, remove under a lock. */
-export type SnapshotRemover = SnapshotLister & Pick<Repository, 'lock' | 'listPins' | 'removeSnapshot'>;
+export type SnapshotRemover = SnapshotLister & Pick<Repository, 'lock' | 'listPins' | 'listDrills' | 'removeSnapshot'>;
 
 /** Reading blobs by id (trees, data). */
 export type BlobReader = Pick<Repository, 'loadBlob'>;
