@@ -81,7 +81,7 @@ async function restoreCatalogState(inst: Instance, state: InstanceExport, apply:
       continue;
     }
     if (apply) await inst.schedules.add(s, now);
-    lines.push(verb(`schedule ${s.name} (${s.kind === 'maintenance' ? 'maintenance' : (s.app ?? 'full')}, ${s.cron} ${s.timezone})`));
+    lines.push(verb(`schedule ${s.name} (${s.kind === 'maintenance' ? 'maintenance' : s.kind === 'drill' ? `drill ${s.app ?? ''}`.trim() : (s.app ?? 'full')}, ${s.cron} ${s.timezone})`));
   }
   const current = await inst.settings.all();
   for (const [key, value] of Object.entries(state.settings ?? {})) {

@@ -6,8 +6,9 @@ import type { RetentionPolicy } from '../engine/index.js';
 export interface Schedule {
   id: string;
   name: string;
-  kind: 'backup' | 'maintenance';
-  /** The application (null: a full snapshot, or maintenance). */
+  /** backup: snapshots; maintenance: check and prune; drill: a restore drill of the latest snapshot (docs/DRILLS.md). */
+  kind: 'backup' | 'maintenance' | 'drill';
+  /** The application (null: a full snapshot, or maintenance; a drill of the latest snapshot of any application). */
   app: string | null;
   destination: string | null;
   cron: string;

@@ -21,7 +21,7 @@ export function viewSchedule(env: Env, s: Schedule): ScheduleView {
 
 export interface NewSchedule {
   name: string;
-  kind: 'backup' | 'maintenance';
+  kind: 'backup' | 'maintenance' | 'drill';
   app?: string | null | undefined;
   destination?: string | null | undefined;
   cron: string;
@@ -51,10 +51,11 @@ export async function addSchedule(env: Env, b: NewSchedule, caller: Caller): Pro
   const cron = resolveCron(b.cron, timezone);
   // What it will run is checked now: a schedule that can only fail is refused.
   if (b.kind === 'backup') await licenseGate(inst, await loadSpecs(inst, b.app ? [b.app] : undefined), env.clock.now());
+  if (b.kind === 'drill' && !isEmptyPolicy(retentionPolicy(b.retention))) throw new AppError('INVALID_ARGUMENT', 'A drill schedule forgets nothing: drop the retention rules (they belong to the schedule that takes the snapshots).');
   if (b.kind === 'maintenance' && b.app) throw new AppError('INVALID_ARGUMENT', 'A maintenance schedule works on a destination, not an application: drop "app".');
   await destinationTarget(inst, b.destination ?? null);
   const s = await inst.schedules.add(
-    { name: b.name, kind: b.kind, app: b.kind === 'backup' ? (b.app ?? null) : null, destination: b.destination ?? null, cron, timezone, retention: b.retention, tags: b.tags, paused: !!b.paused, ...(b.kind === 'maintenance' ? { maintenance: b.maintenance ?? { readDataPercent: 5, prune: true } } : {}) },
+    { name: b.name, kind: b.kind, app: b.kind !== 'maintenance' ? (b.app ?? null) : null, destination: b.destination ?? null, cron, timezone, retention: b.retention, tags: b.tags, paused: !!b.paused, ...(b.kind === 'maintenance' ? { maintenance: b.maintenance ?? { readDataPercent: 5, prune: true } } : {}) },
     env.clock.now(),
   );
   await audit(env, caller, 'schedule.add', s.name, 'ok', { cron, timezone, app: s.app, kind: s.kind });

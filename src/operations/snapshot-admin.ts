@@ -17,9 +17,29 @@ async function onSnapshot<T>(env: Env, where: Where, id: string, fn: (repo: Repo
   return env.repos.read(t, async (repo) => fn(repo, await resolveSnapshot(env.inst, repo, id), t.name));
 }
 
+/** A snapshot's latest restore drill: "verified restorable on DATE", "drill failed", or none (never verified). */
+export interface Verification {
+  status: 'passed' | 'failed';
+  at: string;
+  drill: string;
+}
+
 export interface ListedSnapshot extends SnapshotRef {
   pinned: boolean;
   destination: string | null;
+  /** The latest restore drill of the snapshot; null: never verified. */
+  verified: Verification | null;
+}
+
+/** The latest drill of each snapshot, from the drill records in the repository. */
+export async function verifications(repo: Pick<Repository, 'listDrills'>): Promise<Map<string, Verification>> {
+  const out = new Map<string, Verification>();
+  for (const d of (await repo.listDrills()) as { id?: unknown; snapshot?: unknown; status?: unknown; finishedAt?: unknown }[]) {
+    if (typeof d?.snapshot !== 'string' || typeof d.id !== 'string' || typeof d.finishedAt !== 'string' || (d.status !== 'passed' && d.status !== 'failed')) continue;
+    const prev = out.get(d.snapshot);
+    if (!prev || prev.at < d.finishedAt) out.set(d.snapshot, { status: d.status, at: d.finishedAt, drill: d.id });
+  }
+  return out;
 }
 
 /** Snapshots oldest first, filtered by the one rule every listing uses (tree/filter.ts). */
@@ -28,14 +48,15 @@ export async function listSnapshotsOf(env: Env, where: Where, filter: SnapshotFi
   return env.repos.read(t, async (repo) => {
     const pins = env.inst ? await repositoryPins(env.inst, repo) : new Set((await repo.listPins()).keys());
     const all = env.inst ? await cachedSnapshots(env.inst, repo) : await listSnapshots(repo);
-    return all.filter((s) => matchesFilter(s, filter)).map((s) => ({ ...s, pinned: pins.has(s.id), destination: t.name }));
+    const verified = await verifications(repo);
+    return all.filter((s) => matchesFilter(s, filter)).map((s) => ({ ...s, pinned: pins.has(s.id), destination: t.name, verified: verified.get(s.id) ?? null }));
   });
 }
 
 export async function showSnapshot(env: Env, where: Where, id: string): Promise<ListedSnapshot> {
   return onSnapshot(env, where, id, async (repo, ref, destination) => {
     const pins = env.inst ? await repositoryPins(env.inst, repo) : new Set((await repo.listPins()).keys());
-    return { ...ref, pinned: pins.has(ref.id), destination };
+    return { ...ref, pinned: pins.has(ref.id), destination, verified: (await verifications(repo)).get(ref.id) ?? null };
   });
 }
 

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { BIN, tmp } from './testing/cli.js';
-import { prepareInstance } from './testing/server.js';
+import { ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
+import { assertNoConsoleErrors, launch, signedIn } from './testing/browser.js';
 import { startPostgres, startRedis } from './testing/servers.js';
 
 // Restore drills (docs/DRILLS.md): a snapshot restored into throwaway targets, checked against what
@@ -71,6 +72,22 @@ test('a drill restores every component into throwaway targets, checks the rows, 
     const list = JSON.parse(await cli.okAsync(['drill', 'list', '--json'])) as Drill[];
     assert.deepEqual(list.map((x) => x.id), [d.id]);
     assert.match(cli.ok(['drill', 'show', d.id]), /notes\/db \(postgres\): passed/);
+
+    // Every listing says it: the CLI, and the console's snapshot list and dashboard.
+    assert.match(cli.ok(['snapshot', 'list']), new RegExp(`${snap.id.slice(0, 8)} .* yes ${new Date().toISOString().slice(0, 10)}`));
+    assert.match(cli.ok(['snapshot', 'show', snap.id]), new RegExp(`Restore drill: verified restorable on .* \\(drill ${d.id}\\)`));
+    const srv = await startServe(root);
+    const browser = await launch();
+    try {
+      const page = await signedIn(browser, srv.url, 'admin', ADMIN_PASSWORD);
+      assert.match(await page.getByLabel('Recovery').innerText({ timeout: 20000 }), new RegExp(`Verified restorable: ${snap.id.slice(0, 8)} .* recovery time \\d+\\.\\d s \\(measured\\)`));
+      await page.goto(`${srv.url}/#/snapshots`);
+      await page.getByRole('row', { name: new RegExp(snap.id.slice(0, 8)) }).getByText(/verified restorable on/).waitFor({ timeout: 20000 });
+      assertNoConsoleErrors();
+    } finally {
+      await browser.close();
+      await srv.stop();
+    }
 
     // The application's own check, from the spec installed here: a query that returns no rows fails the drill with the query and its result.
     const withCheck = path.join(root, 'checked.yaml');

@@ -123,13 +123,13 @@ export class HttpOperations implements Operations {
   }
 
   async listSnapshots(f: SnapshotFilter) {
-    const rows = await this.c.get<({ id: string; pinned?: boolean } & Snapshot)[]>(`/api/snapshots${this.q({ manifest: 'true', app: f.app, tag: f.tags?.join(','), host: f.host, path: f.path, type: f.type, status: f.status })}`);
-    return rows.map(({ id, pinned, ...snapshot }) => ({ id, snapshot: snapshot as Snapshot, pinned: !!pinned, destination: this.destination ?? null })).reverse();
+    const rows = await this.c.get<({ id: string; pinned?: boolean; verified?: ListedSnapshot['verified'] } & Snapshot)[]>(`/api/snapshots${this.q({ manifest: 'true', app: f.app, tag: f.tags?.join(','), host: f.host, path: f.path, type: f.type, status: f.status })}`);
+    return rows.map(({ id, pinned, verified, ...snapshot }) => ({ id, snapshot: snapshot as Snapshot, pinned: !!pinned, destination: this.destination ?? null, verified: verified ?? null })).reverse();
   }
 
   async showSnapshot(id: string): Promise<ListedSnapshot> {
-    const s = await this.c.get<{ id: string; pinned: boolean; destination: string | null; manifest: Snapshot }>(`/api/snapshots/${enc(id)}${this.q()}`);
-    return { id: s.id, snapshot: s.manifest, pinned: s.pinned, destination: s.destination };
+    const s = await this.c.get<{ id: string; pinned: boolean; destination: string | null; manifest: Snapshot; verified: ListedSnapshot['verified'] }>(`/api/snapshots/${enc(id)}${this.q()}`);
+    return { id: s.id, snapshot: s.manifest, pinned: s.pinned, destination: s.destination, verified: s.verified ?? null };
   }
 
   snapshotLog(id: string) {

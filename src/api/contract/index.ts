@@ -66,7 +66,7 @@ export const RetentionBody = z.strictObject({
 
 export const ScheduleBody = z.strictObject({
   name,
-  kind: z.enum(['backup', 'maintenance']).default('backup'),
+  kind: z.enum(['backup', 'maintenance', 'drill']).default('backup'),
   app: name.nullable().optional().describe('An application; null or absent with kind backup: full snapshots.'),
   destination: name.nullable().optional(),
   cron: z.string().min(1).max(120).describe('hourly, daily, weekly, or a cron expression (5 fields, or 6 with seconds).'),

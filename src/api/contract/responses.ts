@@ -37,6 +37,8 @@ export interface SnapshotView {
   warningCount: number;
   pinned: boolean;
   destination: string | null;
+  /** The latest restore drill of the snapshot; null: never verified. */
+  verified: { status: 'passed' | 'failed'; at: string; drill: string } | null;
 }
 
 /** A job record (GET /api/jobs, /api/jobs/:id, the SSE "job" event): the shape its response schema describes. */

@@ -60,10 +60,12 @@ export const SnapshotRow = o({
   warningCount: z.number(),
   pinned: z.boolean(),
   destination: nul(str),
+  /** The latest restore drill of the snapshot (docs/DRILLS.md); null: never verified. */
+  verified: nul(o({ status: z.enum(['passed', 'failed']), at: str, drill: str })),
 });
 /** A manifest as stored in the repository (docs/FORMAT.md). */
 export const Manifest = o({ time: str, host: str, username: str, paths: z.array(str), tags: z.array(str), tree: str, summary: o({ bytes: z.number() }), warningCount: z.number() });
-export const SnapshotList = z.union([z.array(SnapshotRow), z.array(Manifest.extend({ id: str, pinned: z.boolean() }))]);
+export const SnapshotList = z.union([z.array(SnapshotRow), z.array(Manifest.extend({ id: str, pinned: z.boolean(), verified: SnapshotRow.shape.verified }))]);
 export const SnapshotDetail = SnapshotRow.extend({ manifest: Manifest });
 export const Lines = o({ id: str, lines: z.array(str) });
 const FileEntry = o({ path: str, type: str, size: z.number().optional(), mode: z.number(), mtime: str, user: str.optional(), group: str.optional(), target: str.optional() });
@@ -88,7 +90,7 @@ export const Me = o({ user: str, role, mustChangePassword: z.boolean() });
 export const Login = o({ user: str, role, csrf: str, expiresAt: str, mustChangePassword: z.boolean() });
 export const Ok = ok;
 
-export const Schedule = o({ id: str, name: str, kind: z.enum(['backup', 'maintenance']), app: nul(str), destination: nul(str), cron: str, timezone: str, paused: z.boolean(), retention: obj, tags: z.array(str), description: str, nextRuns: z.array(str) });
+export const Schedule = o({ id: str, name: str, kind: z.enum(['backup', 'maintenance', 'drill']), app: nul(str), destination: nul(str), cron: str, timezone: str, paused: z.boolean(), retention: obj, tags: z.array(str), description: str, nextRuns: z.array(str) });
 export const CronPreview = o({ cron: str, timezone: str, description: str, nextRuns: z.array(str) });
 export const RetentionPreview = o({ schedule: str, rules: obj, keepsEverything: z.boolean(), decisions: z.array(o({ id: str, keep: z.boolean(), reasons: z.array(str) })) });
 

@@ -4,7 +4,7 @@ import type { SnapshotView } from './responses.js';
 export type { SnapshotView };
 
 /** A snapshot as listings show it (API, CLI, console): the contract's SnapshotView. */
-export function snapshotView(ref: SnapshotRef, pinned: boolean, destination: string | null): SnapshotView {
+export function snapshotView(ref: SnapshotRef, pinned: boolean, destination: string | null, verified: SnapshotView['verified'] = null): SnapshotView {
   const m = ref.snapshot;
   return {
     id: ref.id,
@@ -23,6 +23,7 @@ export function snapshotView(ref: SnapshotRef, pinned: boolean, destination: str
     warningCount: m.warningCount,
     pinned,
     destination,
+    verified,
   };
 }
 

@@ -111,7 +111,7 @@ export class ServerCore {
 
   /** A schedule's time has come: start its job, or skip (recorded) when its previous run is still going. */
   async fireSchedule(s: Schedule, at: Date): Promise<FireResult> {
-    const key = s.kind === 'maintenance' || !s.app ? '*' : s.app;
+    const key = s.kind === 'drill' ? '#drill' : s.kind === 'maintenance' || !s.app ? '*' : s.app;
     const busy = this.runner.busy(key);
     const atIso = at.toISOString();
     const by: Caller = { actor: `schedule:${s.name}`, role: 'admin', ip: null };
@@ -125,7 +125,9 @@ export class ServerCore {
     try {
       const where = { destination: s.destination };
       const job =
-        s.kind === 'maintenance'
+        s.kind === 'drill'
+          ? await this.submit('drill', { where, ...(s.app ? { apps: [s.app] } : {}), schedule: s }, by, { audit: false })
+          : s.kind === 'maintenance'
           ? await this.submit(s.maintenance?.prune ?? true ? 'prune' : 'check', { where, readDataPercent: s.maintenance?.readDataPercent ?? 5, prune: s.maintenance?.prune ?? true, schedule: s }, by, { audit: false })
           : await this.submit('backup', { ...(s.app ? { apps: [s.app] } : { full: true }), tags: s.tags, where, schedule: s }, by, { audit: false });
       await this.inst.schedules.recordRun(s.id, atIso, job.id, `started job ${job.id}`, false);

@@ -18,7 +18,7 @@ function printSchedule(out: Output, s: View): void {
   out.out(
     [
       `schedule   ${s.name}${s.paused ? ' (paused)' : ''}`,
-      `what       ${s.kind === 'maintenance' ? `maintenance: check reading ${s.maintenance?.readDataPercent ?? 5}% of the data${s.maintenance?.prune ? ', then prune' : ''}` : s.app ? `snapshots of ${s.app}` : 'full snapshots'}${s.destination ? ` to ${s.destination}` : ''}`,
+      `what       ${s.kind === 'drill' ? `restore drill of the latest snapshot${s.app ? ` of ${s.app}` : ''}` : s.kind === 'maintenance' ? `maintenance: check reading ${s.maintenance?.readDataPercent ?? 5}% of the data${s.maintenance?.prune ? ', then prune' : ''}` : s.app ? `snapshots of ${s.app}` : 'full snapshots'}${s.destination ? ` to ${s.destination}` : ''}`,
       `when       ${s.description}  [${s.cron}]`,
       `retention  ${retentionText(s.retention)}`,
       `tags       ${s.tags.join(', ') || '-'}`,
@@ -58,20 +58,21 @@ export function scheduleCommand(): Command {
       .option('--maintenance', 'repository check (a sample of data read back) and prune')
       .option('--read-data <percent>', 'maintenance: share of the data to read back', '5')
       .option('--no-prune', 'maintenance: check only')
+      .option('--drill', 'a restore drill of the latest snapshot (of --app, or of any application): docs/DRILLS.md')
       .option('--tz <zone>', 'time zone of --at (IANA name)', 'UTC')
       .option('--destination <name>', 'where (default: the default destination)')
       .option('--tag <tag>', 'tag its snapshots (repeat)', collect)
       .option('--paused', 'add it paused'),
   )
-    .addHelpText('after', '\nRetention runs after each successful run, over that schedule\'s own snapshots (the application\'s\npartial snapshots, or the full ones). Pinned snapshots and the newest successful one are never forgotten.\nA run that would overlap the previous one is skipped and counted.\n\nExamples:\n  strongbox schedule add notes-nightly --app notes --at daily --tz Europe/Paris --keep-daily 7 --keep-weekly 4\n  strongbox schedule add dr --full --at "0 3 * * 0" --ttl 90d\n  strongbox schedule add upkeep --maintenance --at weekly --read-data 10')
-    .action(async (name: string, o: RetentionOpts & { at: string; app?: string; full?: boolean; maintenance?: boolean; readData: string; prune: boolean; tz: string; destination?: string; tag?: string[]; paused?: boolean }, cmd: Command) => {
+    .addHelpText('after', '\nRetention runs after each successful run, over that schedule\'s own snapshots (the application\'s\npartial snapshots, or the full ones). Pinned snapshots and the newest successful one are never forgotten.\nA run that would overlap the previous one is skipped and counted.\n\nExamples:\n  strongbox schedule add notes-nightly --app notes --at daily --tz Europe/Paris --keep-daily 7 --keep-weekly 4\n  strongbox schedule add dr --full --at "0 3 * * 0" --ttl 90d\n  strongbox schedule add upkeep --maintenance --at weekly --read-data 10\n  strongbox schedule add notes-drill --drill --app notes --at weekly')
+    .action(async (name: string, o: RetentionOpts & { at: string; app?: string; full?: boolean; maintenance?: boolean; drill?: boolean; readData: string; prune: boolean; tz: string; destination?: string; tag?: string[]; paused?: boolean }, cmd: Command) => {
       const out = output(cmd);
       const c = serverOnly(cmd, 'Schedules');
-      const modes = [o.app, o.full, o.maintenance].filter(Boolean).length;
-      if (modes !== 1) throw new (await import('../../kernel/index.js')).AppError('USAGE', 'Say what the schedule does: --app NAME, --full or --maintenance (one of them).');
+      const modes = [o.drill ? undefined : o.app, o.full, o.maintenance, o.drill].filter(Boolean).length;
+      if (modes !== 1) throw new (await import('../../kernel/index.js')).AppError('USAGE', 'Say what the schedule does: --app NAME, --full, --maintenance or --drill [--app NAME] (one of them).');
       const s = await c.request<View>('POST', '/api/schedules', {
         name,
-        kind: o.maintenance ? 'maintenance' : 'backup',
+        kind: o.drill ? 'drill' : o.maintenance ? 'maintenance' : 'backup',
         ...(o.app ? { app: o.app } : {}),
         ...(o.destination ? { destination: o.destination } : {}),
         cron: o.at,
@@ -92,7 +93,7 @@ export function scheduleCommand(): Command {
       const list = await serverOnly(cmd, 'Schedules').get<View[]>('/api/schedules');
       if (out.json) return out.data(list);
       if (list.length === 0) return out.out('No schedules yet. Add one with "strongbox schedule add NAME --app APP --at daily --keep-daily 7".');
-      out.out(table(list.map((s) => [s.name, s.kind === 'maintenance' ? 'maintenance' : s.app ?? 'full', s.description, s.paused ? 'paused' : (s.nextRuns[0]?.replace('T', ' ').slice(0, 16) ?? '-'), retentionText(s.retention), s.lastOutcome ?? '-']), ['Name', 'What', 'When', 'Next (UTC)', 'Retention', 'Last run']));
+      out.out(table(list.map((s) => [s.name, s.kind === 'drill' ? `drill ${s.app ?? ''}`.trim() : s.kind === 'maintenance' ? 'maintenance' : s.app ?? 'full', s.description, s.paused ? 'paused' : (s.nextRuns[0]?.replace('T', ' ').slice(0, 16) ?? '-'), retentionText(s.retention), s.lastOutcome ?? '-']), ['Name', 'What', 'When', 'Next (UTC)', 'Retention', 'Last run']));
     });
 
   sch

@@ -125,8 +125,16 @@ function printRestore(out: Output, res: AppRestoreResult): void {
 }
 
 /** The snapshot listing, the same for a local repository and a server. */
-export function renderSnapshotList(out: Output, all: { id: string; snapshot: Snapshot }[]): void {
-  if (out.json) return out.data(all.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined })));
+/** A snapshot's latest restore drill in words: what operators look at (docs/DRILLS.md). */
+export function verifiedText(v: { status: string; at: string; drill: string } | null | undefined, short = false): string {
+  if (!v) return short ? 'never' : 'never verified (no restore drill yet: "strongbox drill run SNAPSHOT")';
+  const day = v.at.slice(0, 10);
+  if (v.status === 'passed') return short ? `yes ${day}` : `verified restorable on ${day} (drill ${v.drill})`;
+  return short ? `FAILED ${day}` : `drill failed on ${day} (drill ${v.drill}: "strongbox drill show ${v.drill}")`;
+}
+
+export function renderSnapshotList(out: Output, all: { id: string; snapshot: Snapshot; verified?: { status: string; at: string; drill: string } | null }[]): void {
+  if (out.json) return out.data(all.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined, verified: s.verified ?? null })));
   if (all.length === 0) return out.out('No snapshots yet. Create one with "strongbox snapshot create --path DIR".');
   out.out(
     table(
@@ -138,9 +146,10 @@ export function renderSnapshotList(out: Output, all: { id: string; snapshot: Sna
         s.snapshot.status ?? (s.snapshot.partial ? 'partial' : 'completed'),
         s.snapshot.tags.join(','),
         formatBytes(s.snapshot.summary.bytes),
+        s.snapshot.type === 'application' || s.snapshot.type === 'full' ? verifiedText(s.verified, true) : '-',
         s.snapshot.applications ? s.snapshot.applications.map((a) => `${a.name} ${a.version}`).join(', ') : s.snapshot.paths.join(' '),
       ]),
-      ['ID', 'Time (UTC)', 'Host', 'Type', 'Status', 'Tags', 'Size', 'Applications / paths'],
+      ['ID', 'Time (UTC)', 'Host', 'Type', 'Status', 'Tags', 'Size', 'Verified', 'Applications / paths'],
     ),
   );
   out.out(`${all.length} snapshot(s)`);

@@ -6,7 +6,7 @@ import { formatBytes, formatDuration, quoteControl, table } from '../render.js';
 import { answer, collect, outcome, parseCount, rendered, withOperations, withUi } from '../context.js';
 import { addArchiveCommands } from './archive.js';
 import { readSpec } from './app.js';
-import { parseMaps, printAppSnapshotResult, printRestoreResult, renderSnapshotList, showAppSnapshot, showFileSnapshot } from './snapshot-views.js';
+import { parseMaps, printAppSnapshotResult, printRestoreResult, renderSnapshotList, showAppSnapshot, verifiedText, showFileSnapshot } from './snapshot-views.js';
 
 export { outcome };
 
@@ -88,8 +88,12 @@ export function snapshotCommand(): Command {
     .action(
       rendered(
         (ops, id: string) => ops.showSnapshot(id),
-        (out, s) => (s.snapshot.type ? showAppSnapshot(out, s.id, s.snapshot) : showFileSnapshot(out, s.id, s.snapshot)),
-        (s) => ({ id: s.id, ...s.snapshot }),
+        (out, s) => {
+          if (!s.snapshot.type) return showFileSnapshot(out, s.id, s.snapshot);
+          showAppSnapshot(out, s.id, s.snapshot);
+          out.out(`Restore drill: ${verifiedText(s.verified)}`);
+        },
+        (s) => ({ id: s.id, ...s.snapshot, verified: s.verified }),
       ),
     );
 

@@ -10,6 +10,27 @@ interface App {
   components: { name: string; kind: string; source: string }[];
   license: { required: boolean; ok?: boolean; reason?: string };
 }
+interface DrillView {
+  id: string;
+  snapshot: string;
+  snapshotTime: string;
+  apps: string[];
+  status: 'passed' | 'failed';
+  finishedAt: string;
+  recoveryMs: number;
+}
+
+/** Per application: the newest snapshot a drill proved restorable, the measured recovery time, and how old that data is now. */
+function Recovery({ drill }: { drill: DrillView | undefined }) {
+  if (!drill) return <div className="gap">Never verified: no restore drill has proven a snapshot of it restorable</div>;
+  const ageH = Math.round((Date.now() - Date.parse(drill.snapshotTime)) / 3600e3);
+  return (
+    <div aria-label="Recovery">
+      Verified restorable: <a href={`#/snapshot/${drill.snapshot}`}>{drill.snapshot.slice(0, 8)}</a> on {when(drill.finishedAt)} · recovery time {(drill.recoveryMs / 1000).toFixed(1)} s (measured) · that data is {ageH < 48 ? `${ageH} h` : `${Math.round(ageH / 24)} days`} old
+    </div>
+  );
+}
+
 interface Schedule {
   name: string;
   app: string | null;
@@ -26,11 +47,13 @@ export function Dashboard({ me }: { me: Me }) {
   const [snaps, setSnaps] = useState<SnapshotView[]>([]);
   const [schedules, setSchedules] = useState<Schedule[]>([]);
   const [running, setRunning] = useState<JobRecord[]>([]);
+  const [drills, setDrills] = useState<DrillView[]>([]);
   const [error, setError] = useState<string>();
   useEffect(() => {
     const load = async () => {
       try {
-        const [a, s, sc, j] = await Promise.all([get<App[]>('/api/applications'), get<SnapshotView[]>('/api/snapshots').catch(() => []), get<Schedule[]>('/api/schedules'), get<JobRecord[]>('/api/jobs?limit=20')]);
+        const [a, s, sc, j, d] = await Promise.all([get<App[]>('/api/applications'), get<SnapshotView[]>('/api/snapshots').catch(() => []), get<Schedule[]>('/api/schedules'), get<JobRecord[]>('/api/jobs?limit=20'), get<DrillView[]>('/api/drills').catch(() => [])]);
+        setDrills(d);
         setApps(a);
         setSnaps(s);
         setSchedules(sc);
@@ -86,6 +109,7 @@ export function Dashboard({ me }: { me: Me }) {
                   {a.name} <span className="muted">{a.version}</span>
                 </h2>
                 <div>Last snapshot: {last ? <><a href={`#/snapshot/${last.id}`}>{when(last.time)}</a> <span className={`status ${lastStatus}`}>{lastStatus}</span></> : <span className="muted">none yet</span>}</div>
+                <Recovery drill={drills.find((d) => d.status === 'passed' && d.apps.includes(a.name))} />
                 <div>Next run: {sched?.nextRuns[0] ? `${when(sched.nextRuns[0])} (${sched.description})` : <span className="muted">no schedule</span>}</div>
                 {gap && <div className="gap">Protection gap: no successful snapshot within the schedule's interval</div>}
                 {a.license.required && !a.license.ok && <div className="gap">License needed: {a.license.reason}</div>}

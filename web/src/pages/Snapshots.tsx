@@ -89,7 +89,7 @@ export function Snapshots({ me }: { me: Me }) {
       {shown && shown.length === 0 && <div className="panel empty">{list && list.length > 0 ? 'No snapshot matches these filters.' : 'No snapshots here yet. Create one with the button above, or add a schedule.'}</div>}
       {shown && shown.length > 0 && (
         <Table
-          head={['Snapshot', 'Time', 'Type', 'Status', 'Applications', 'Tags', 'Size']}
+          head={['Snapshot', 'Time', 'Type', 'Status', 'Restore drill', 'Applications', 'Tags', 'Size']}
           rows={shown}
           rowKey={(s) => s.id}
           cells={(s) => [
@@ -99,6 +99,7 @@ export function Snapshots({ me }: { me: Me }) {
             when(s.time),
             s.type,
             <span className={`status ${s.status}`}>{s.status}</span>,
+            s.type === 'files' ? '—' : <Verified v={s.verified} />,
             s.applications.map((a) => `${a.name} ${a.version}`).join(', ') || s.paths.join(' '),
             s.tags.join(', '),
             bytes(s.bytes),
@@ -266,6 +267,13 @@ export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
       )}
     </>
   );
+}
+
+/** A snapshot's latest restore drill: the status operators look at (docs/DRILLS.md). */
+export function Verified({ v }: { v: SnapshotView['verified'] }) {
+  if (!v) return <span className="muted">never verified</span>;
+  if (v.status === 'passed') return <span className="status completed" title={`drill ${v.drill}`}>verified restorable on {v.at.slice(0, 10)}</span>;
+  return <span className="status failed" title={`drill ${v.drill}`}>drill failed on {v.at.slice(0, 10)}</span>;
 }
 
 /** A kubernetes component's capture: objects by kind, volumes, and whether it is one consistent cut. */

@@ -58,8 +58,8 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
       }
       // One filter for every listing (tree/filter.ts): the CLI, local or remote, and the console see the same rows.
       const chosen = await listSnapshotsOf(core.env, at(query.destination), { tags: query.tag?.split(',').filter(Boolean), host: query.host, path: query.path, app: query.app, type: query.type, status: query.status });
-      if (query.manifest === 'true') return chosen.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined, pinned: s.pinned })).reverse();
-      return chosen.map((s) => snapshotView(s, s.pinned, s.destination)).reverse();
+      if (query.manifest === 'true') return chosen.map((s) => ({ id: s.id, ...s.snapshot, warnings: undefined, pinned: s.pinned, verified: s.verified })).reverse();
+      return chosen.map((s) => snapshotView(s, s.pinned, s.destination, s.verified)).reverse();
     },
   });
 
@@ -73,7 +73,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     query: DestinationQuery,
     async handler({ query, params, core }) {
       const s = await showSnapshot(core.env, at(query.destination), params.id!);
-      return { ...snapshotView(s, s.pinned, s.destination), manifest: s.snapshot };
+      return { ...snapshotView(s, s.pinned, s.destination, s.verified), manifest: s.snapshot };
     },
   });
 
