@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { BIN, tmp } from './testing/cli.js';
-import { ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
+import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
 import { assertNoConsoleErrors, launch, signedIn } from './testing/browser.js';
 import { startPostgres, startRedis } from './testing/servers.js';
 
@@ -84,6 +84,16 @@ test('a drill restores every component into throwaway targets, checks the rows, 
       await page.goto(`${srv.url}/#/snapshots`);
       await page.getByRole('row', { name: new RegExp(snap.id.slice(0, 8)) }).getByText(/verified restorable on/).waitFor({ timeout: 20000 });
       assertNoConsoleErrors();
+      // A weekly drill schedule: its run is a drill job of the latest snapshot, recorded like any drill.
+      const api = new Api(srv.url);
+      await api.login('admin', ADMIN_PASSWORD);
+      await api.ok('POST', '/api/schedules', { name: 'notes-drill', kind: 'drill', app: 'notes', cron: 'weekly' });
+      const fired = await api.ok('POST', '/api/schedules/notes-drill/run');
+      const job = await api.waitJob(fired.id, 120000);
+      assert.equal(job.kind, 'drill');
+      assert.equal(job.phase, 'completed', JSON.stringify(job.errors));
+      assert.equal(job.result.status, 'passed');
+      assert.equal(((await api.ok('GET', '/api/drills')) as Drill[]).length, 2);
     } finally {
       await browser.close();
       await srv.stop();
