@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, connect } from 'node:net';
@@ -125,6 +125,17 @@ export interface Throwaway {
   stop(): Promise<void>;
 }
 
+/** Ends a throwaway server's process group and waits for it; safe to call twice. */
+function stopper(child: ChildProcess): () => Promise<void> {
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      killGroup(child.pid!);
+      await exited;
+    }
+  };
+}
+
 /** The PostgreSQL server binaries of a major version, or a clear error naming the package. */
 export function postgresBin(major: number): string {
   const dir = `/usr/lib/postgresql/${major}/bin`;
@@ -152,7 +163,7 @@ export async function startPostgres(major: number, scratch: string, signal?: Abo
   const port = await freePort();
   const child = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', root, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'], { detached: true, stdio: 'ignore', env: childEnv(), ...as });
   record(scratch, child.pid);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = stopper(child);
   try {
     await waitUntil(`PostgreSQL ${major} for the drill`, async () => (await portOpen(port)) && spawnSync('psql', ['-X', '-At', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT 1'], { encoding: 'utf8', env: childEnv() }).status === 0, 60_000, signal);
   } catch (err) {
@@ -161,12 +172,7 @@ export async function startPostgres(major: number, scratch: string, signal?: Abo
   }
   return {
     port,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        killGroup(child.pid!);
-        await exited;
-      }
-    },
+    stop,
   };
 }
 
@@ -184,7 +190,7 @@ export async function startMysql(scratch: string, signal?: AbortSignal): Promise
   const port = await freePort();
   const child = spawn(server, ['--no-defaults', `--datadir=${data}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${join(root, 'sock')}`, `--user=${user}`, `--pid-file=${join(root, 'pid')}`, '--innodb-buffer-pool-size=64M', '--skip-log-bin', `--log-error=${join(root, 'err.log')}`, '--innodb-flush-log-at-trx-commit=0'], { detached: true, stdio: 'ignore', env: childEnv() });
   record(scratch, child.pid);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = stopper(child);
   try {
     await waitUntil('MariaDB for the drill', async () => (await portOpen(port)) && spawnSync('mariadb', ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', 'root', '-e', 'SELECT 1'], { encoding: 'utf8', env: childEnv() }).status === 0, 60_000, signal);
   } catch (err) {
@@ -193,12 +199,7 @@ export async function startMysql(scratch: string, signal?: AbortSignal): Promise
   }
   return {
     port,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        killGroup(child.pid!);
-        await exited;
-      }
-    },
+    stop,
   };
 }
 
@@ -209,7 +210,7 @@ export async function startRedis(dir: string, dbfilename: string, scratch: strin
   const port = await freePort();
   const child = spawn(server, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', dbfilename, '--save', '', '--appendonly', 'no'], { detached: true, stdio: 'ignore', env: childEnv() });
   record(scratch, child.pid);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = stopper(child);
   const cli = (...args: string[]) => {
     const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', env: childEnv() });
     if (r.status !== 0) throw new AppError('INTERNAL', `redis-cli: ${r.stderr.trim()}`);
@@ -227,12 +228,7 @@ export async function startRedis(dir: string, dbfilename: string, scratch: strin
   return {
     port,
     cli,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        killGroup(child.pid!);
-        await exited;
-      }
-    },
+    stop,
   };
 }
 

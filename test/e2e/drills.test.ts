@@ -44,6 +44,17 @@ function processesWith(text: string): string[] {
   return spawnSync('pgrep', ['-af', text], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l && !l.includes('pgrep'));
 }
 
+/** The process groups a running drill recorded (its throwaway servers), once there are some. */
+async function serversOf(drills: string): Promise<string[]> {
+  for (let i = 0; i < 300; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const found = existsSync(drills) ? spawnSync('find', [drills, '-name', 'pids'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean) : [];
+    const pids = found.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean));
+    if (pids.length) return pids;
+  }
+  throw new Error('the drill started no server within 30 s');
+}
+
 const leftovers = () => readdirSync(tmpdir()).filter((n) => n.startsWith('strongbox-drill-'));
 
 test('a drill restores every component into throwaway targets, checks the rows, keys and files the backup recorded, times it, records it in the repository and removes everything; the application is not touched', async () => {
@@ -153,13 +164,7 @@ test('a drill killed with SIGKILL leaves its throwaway server running only until
     const child = spawn(process.execPath, [BIN, 'drill', 'run', '--app', 'notes'], { env: cli.env(), stdio: 'ignore' });
     const drills = path.join(root, 'home', 'drills');
     // Wait until the drill's PostgreSQL server runs, then kill the drill outright.
-    let pids: string[] = [];
-    for (let i = 0; i < 300 && pids.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const found = existsSync(drills) ? spawnSync('find', [drills, '-name', 'pids'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean) : [];
-      pids = found.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean));
-    }
-    assert.ok(pids.length > 0, 'the drill started a server');
+    const pids = await serversOf(drills);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const alive = (pid: string) => spawnSync('kill', ['-0', pid]).status === 0;
@@ -174,6 +179,34 @@ test('a drill killed with SIGKILL leaves its throwaway server running only until
     assert.deepEqual(readdirSync(drills), []);
     assert.deepEqual(processesWith(path.join(tmpdir(), 'strongbox-drill-')), []);
   } finally {
+    pg.stop();
+    await redis.stop();
+  }
+});
+
+test('a drill cancelled midway through the server stops its throwaway servers and removes everything at once', async () => {
+  const root = tmp();
+  const { pg, redis, spec } = await app(root);
+  const srv = await (async () => {
+    await prepareInstance(root, { notes: spec });
+    return startServe(root);
+  })();
+  try {
+    const api = new Api(srv.url);
+    await api.login('admin', ADMIN_PASSWORD);
+    await api.waitJob((await api.ok('POST', '/api/snapshots', { apps: ['notes'] })).id);
+    const job = await api.ok('POST', '/api/drills', { apps: ['notes'] });
+    const drills = path.join(root, 'home', 'drills');
+    const pids = await serversOf(drills);
+    await api.ok('POST', `/api/jobs/${job.id}/cancel`);
+    const done = await api.waitJob(job.id, 60000);
+    assert.equal(done.phase, 'canceled');
+    const alive = (pid: string) => spawnSync('kill', ['-0', pid]).status === 0;
+    for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} ended`);
+    assert.deepEqual(readdirSync(drills), []);
+    assert.deepEqual(leftovers(), []);
+  } finally {
+    await srv.stop();
     pg.stop();
     await redis.stop();
   }

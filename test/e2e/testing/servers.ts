@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import * as path from 'node:path';
 import { tmp } from './cli.js';
 
@@ -10,16 +10,9 @@ import { tmp } from './cli.js';
  * up server A and restore into a clean server B. A missing binary fails the
  * test (it is a prerequisite that .ci/run installs), never skips it.
  */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../../src/sources/throwaway.js';
+
+export { freePort };
 
 const isRoot = process.getuid?.() === 0;
 const stops: (() => void)[] = [];
