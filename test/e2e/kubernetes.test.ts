@@ -30,6 +30,16 @@ test('the test Kubernetes control plane: objects are stored and served, and a de
   }
 });
 
+/** The shop namespace seeded on `kube`, and an instance (with the shop application, unless told not to). */
+async function shopInstance(kube: KubeServer, withApp = true) {
+  const root = tmp();
+  const vols = path.join(root, 'volumes');
+  mkdirSync(vols);
+  await seedShop(kube, 'shop', vols);
+  const cli = await prepareInstance(root, withApp ? { shop: shopSpec(kube.kubeconfig, 'shop', vols) } : {});
+  return { root, vols, cli };
+}
+
 async function deleteNamespace(kube: KubeServer, ns: string): Promise<void> {
   assert.equal((await kube.api('DELETE', `/api/v1/namespaces/${ns}`)).status, 200);
   const end = Date.now() + 60_000;
@@ -80,11 +90,7 @@ interface AppSnap {
 test('kubernetes: a namespace snapshotted, deleted and restored comes back object for object and file for file; a copy goes next to it in a new namespace; a non-empty target is refused; the dry run reports what the API server would reject', async () => {
   const kube = await startKube();
   try {
-    const root = tmp();
-    const vols = path.join(root, 'volumes');
-    mkdirSync(vols);
-    await seedShop(kube, 'shop', vols);
-    const cli = await prepareInstance(root, { shop: shopSpec(kube.kubeconfig, 'shop', vols) });
+    const { root, vols, cli } = await shopInstance(kube);
     const pvs = ['shop-data-pv', 'shop-cache-pv'];
     const before = await state(kube, 'shop', pvs);
     const filesBefore = { data: await describeTree(path.join(vols, 'shop-data')), cache: await describeTree(path.join(vols, 'shop-cache')) };
@@ -309,11 +315,7 @@ test('deploy/kubernetes applies to a real API server with strict validation; its
 test('a Velero Backup manifest added as an application is translated, says what was not, and snapshots the same selection', async () => {
   const kube = await startKube();
   try {
-    const root = tmp();
-    const vols = path.join(root, 'volumes');
-    mkdirSync(vols);
-    await seedShop(kube, 'shop', vols);
-    const cli = await prepareInstance(root);
+    const { root, cli } = await shopInstance(kube, false);
     const manifest = path.join(root, 'velero-backup.yaml');
     writeFileSync(manifest, `apiVersion: velero.io/v1\nkind: Backup\nmetadata:\n  name: shop-daily\n  namespace: velero\nspec:\n  includedNamespaces: [shop]\n  excludedResources: [secrets]\n  labelSelector:\n    matchLabels: { app: shop }\n  ttl: 168h0m0s\n  storageLocation: default\n`);
     const added = cli.ok(['app', 'add', '-f', manifest]);
@@ -343,11 +345,7 @@ test('the console shows a kubernetes component\'s selection and counts by kind, 
   const browser = await launch();
   let srv: Awaited<ReturnType<typeof startServe>> | undefined;
   try {
-    const root = tmp();
-    const vols = path.join(root, 'volumes');
-    mkdirSync(vols);
-    await seedShop(kube, 'shop', vols);
-    const cli = await prepareInstance(root, { shop: shopSpec(kube.kubeconfig, 'shop', vols) });
+    const { root, vols, cli } = await shopInstance(kube);
     const id = (await cli.okAsync(['snapshot', 'create', '--app', 'shop', '-q'])).trim();
     srv = await startServe(root);
     const page = await signedIn(browser, srv.url, 'admin', ADMIN_PASSWORD);
