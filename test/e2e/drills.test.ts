@@ -9,6 +9,7 @@ import { BIN, tmp } from './testing/cli.js';
 import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
 import { assertNoConsoleErrors, launch, signedIn } from './testing/browser.js';
 import { startPostgres, startRedis } from './testing/servers.js';
+import { craft, manifest, node } from './testing/forge.js';
 
 // Restore drills (docs/DRILLS.md): a snapshot restored into throwaway targets, checked against what
 // the backup recorded, timed, and removed whatever happens.
@@ -210,4 +211,24 @@ test('a drill cancelled midway through the server stops its throwaway servers an
     pg.stop();
     await redis.stop();
   }
+});
+
+test('a crafted snapshot whose component name climbs out of the drill directory is refused before anything is made', async () => {
+  const root = tmp();
+  const archive = path.join(root, 'evil.sbx');
+  await craft(archive, 'archive password', async (f) => {
+    const db = node('database.sqlite', 'file', { size: 5, content: [await f.data('hello')] });
+    const comp = node('x', 'dir', { subtree: await f.tree([db]) });
+    const app = node('evil', 'dir', { subtree: await f.tree([comp]) });
+    const component = { name: '../../../../escaped', kind: 'sqlite', source: '/x', status: 'completed', path: '/evil/x', artifact: 'database.sqlite', bytes: 5, items: 1, info: {}, newBytes: 5, warnings: 0, startedAt: '2026-06-01T00:00:00.000Z', durationMs: 1 };
+    return manifest(await f.tree([app]), { type: 'application', status: 'completed', formatVersion: 1, strongboxVersion: '0.1.0', paths: ['/evil'], applications: [{ name: 'evil', version: '1', spec: {}, status: 'completed', path: '/evil', components: [component as never], hooks: [], errors: [], startedAt: '2026-06-01T00:00:00.000Z', durationMs: 1 }] } as never);
+  });
+  const cli = await prepareInstance(root);
+  await cli.okAsync(['snapshot', 'upload', archive], { STRONGBOX_ARCHIVE_PASSWORD: 'archive password' });
+  const r = await cli.runAsync(['drill', 'run', 'latest']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /invalid name; it was not written by Strongbox/);
+  assert.equal(existsSync(path.join(root, 'home', 'escaped')), false);
+  assert.equal(existsSync(path.join(root, 'escaped')), false);
+  assert.deepEqual(existsSync(path.join(root, 'home', 'drills')) ? readdirSync(path.join(root, 'home', 'drills')) : [], []);
 });

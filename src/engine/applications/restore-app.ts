@@ -320,14 +320,18 @@ interface PlanItem {
 }
 
 /** One component of the snapshot as its manifest names it (validated: a manifest is untrusted data). */
-interface SnapshotComponent {
+export interface SnapshotComponent {
   app: AppRecord;
   name: string;
   kind: ComponentKindName;
   record: ComponentRecord;
 }
 
-function snapshotComponents(ref: SnapshotRef, apps: AppRecord[]): SnapshotComponent[] {
+/**
+ * The components of a snapshot's application records, each name checked: names become paths
+ * and targets, and a snapshot may have been crafted (docs/SECURITY.md).
+ */
+export function snapshotComponents(ref: SnapshotRef, apps: AppRecord[]): SnapshotComponent[] {
   const out: SnapshotComponent[] = [];
   for (const app of apps) {
     if (typeof app.name !== 'string' || !NAME_RE.test(app.name)) throw new AppError('CORRUPT', `Snapshot ${ref.id.slice(0, 8)} names an application "${String(app.name).slice(0, 80)}" that is not a valid name; it was not written by Strongbox.`);

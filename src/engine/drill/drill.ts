@@ -5,7 +5,7 @@ import type { BlobDecoder, BlobWriter, Repository } from '../../repo/index.js';
 import type { SnapshotRef } from '../../tree/index.js';
 import { kinds, sweepDrillLeftovers, type DrillCheck, type DrillTarget, type SourceEnv } from '../../sources/index.js';
 import { components as specComponents, meetsExpectation, type ApplicationSpec } from '../../spec/index.js';
-import { restoreApplications } from '../applications/restore-app.js';
+import { restoreApplications, snapshotComponents } from '../applications/restore-app.js';
 import { RunLog } from '../applications/run-log.js';
 
 /** One component of a drill: restored into a throwaway target, checked, timed. */
@@ -77,6 +77,8 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
   if (snap.type !== 'application' && snap.type !== 'full') throw new AppError('INVALID_ARGUMENT', `Snapshot ${o.snapshot.id.slice(0, 8)} is a plain file snapshot; drills restore application and full snapshots.`);
   const records = (snap.applications ?? []).filter((a) => !o.apps?.length || o.apps.includes(a.name));
   for (const a of o.apps ?? []) if (!records.some((r) => r.name === a)) throw new AppError('NOT_FOUND', `Snapshot ${o.snapshot.id.slice(0, 8)} holds no application "${a}" (it has: ${(snap.applications ?? []).map((x) => x.name).join(', ') || 'none'}).`);
+  // Names become directories below the drill's scratch directory: a crafted one is refused before anything is made.
+  snapshotComponents(o.snapshot, records);
   mkdirSync(o.scratchRoot, { recursive: true, mode: 0o700 });
   for (const d of sweepDrillLeftovers(o.scratchRoot)) log.line(`removed what an earlier drill left: ${d}`);
   const scratch = join(o.scratchRoot, o.id);
