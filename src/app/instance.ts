@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { AppError, registerSecret, syncDirSync, systemClock } from '../kernel/index.js';
-import { AccountStore, ApplicationStore, AuditLog, CatalogJobStore, catalogImage, LicenseStore, openCatalog, DestinationStore, PinStore, ScheduleStore, SettingsStore, SnapshotCache, type AuditEntry, type Catalog, type Destination, type NewSchedule, type PasswordRef, type PortableAccounts, type StoredLicense } from '../catalog/index.js';
+import { AccountStore, ApplicationStore, AuditLog, CatalogJobStore, catalogImage, DrillStore, LicenseStore, openCatalog, DestinationStore, PinStore, ScheduleStore, SettingsStore, SnapshotCache, type AuditEntry, type Catalog, type Destination, type NewSchedule, type PasswordRef, type PortableAccounts, type StoredLicense } from '../catalog/index.js';
 import type { BackendCredentials } from './backends.js';
 import { openSealed, seal } from '../repo/index.js';
 import { VERSION } from './version.js';
@@ -28,6 +28,8 @@ export interface Instance {
   accounts: AccountStore;
   jobs: CatalogJobStore;
   schedules: ScheduleStore;
+  /** The catalog's copy of restore drill records (the repositories hold the originals). */
+  drills: DrillStore;
   audit: AuditLog;
   settings: SettingsStore;
   pins: PinStore;
@@ -94,6 +96,7 @@ export async function openInstance(home = instanceHome()): Promise<Instance> {
     accounts: new AccountStore(catalog),
     jobs: new CatalogJobStore(catalog),
     schedules: new ScheduleStore(catalog),
+    drills: new DrillStore(catalog),
     audit: new AuditLog(catalog),
     settings: new SettingsStore(catalog),
     pins: new PinStore(catalog),
@@ -108,7 +111,7 @@ export async function openInstance(home = instanceHome()): Promise<Instance> {
         strongboxVersion: VERSION,
         applications: (await applications.list()).map((a) => ({ name: a.name, version: a.version, specText: a.specText })),
         destinations: (await destinations.list()).map((d) => ({ name: d.name, kind: d.kind, location: d.location, password: d.password, isDefault: d.isDefault, ...(d.credentials ? { credentials: d.credentials } : {}) })),
-        schedules: (await new ScheduleStore(catalog).list()).map((x) => ({ name: x.name, kind: x.kind, app: x.app, destination: x.destination, cron: x.cron, timezone: x.timezone, paused: x.paused, retention: x.retention, tags: x.tags, ...(x.maintenance ? { maintenance: x.maintenance } : {}) })),
+        schedules: (await new ScheduleStore(catalog).list()).map((x) => ({ name: x.name, kind: x.kind, app: x.app, destination: x.destination, cron: x.cron, timezone: x.timezone, paused: x.paused, retention: x.retention, tags: x.tags, ...(x.maintenance ? { maintenance: x.maintenance } : {}), ...(x.objective ? { objective: x.objective } : {}) })),
         settings: await settingsStore.all(),
         accounts: await new AccountStore(catalog).exportRows(),
         licenses: await new LicenseStore(catalog).list(),

@@ -119,6 +119,24 @@ export interface SchedulesTable {
   last_job_id: string | null;
   last_outcome: string | null;
   skipped: number;
+  /** Drill schedules: how old the newest verified data may get (30d, 8d, 36h); null: twice the schedule's interval. */
+  objective: string | null;
+}
+
+/** The catalog's copy of restore drill records (the repository keeps the sealed originals: docs/DRILLS.md). */
+export interface DrillsTable {
+  repository: string;
+  id: string;
+  snapshot: string;
+  snapshot_time: string;
+  /** Application names, comma-separated. */
+  apps: string;
+  status: string;
+  started_at: string;
+  finished_at: string;
+  recovery_ms: number;
+  /** The whole record (JSON). */
+  record: string;
 }
 
 export interface AuditTable {
@@ -167,6 +185,7 @@ export interface CatalogSchema {
   destinations: DestinationsTable;
   applications: ApplicationsTable;
   snapshot_cache: SnapshotCacheTable;
+  drills: DrillsTable;
   catalog_meta: { key: string; value: string; id?: Generated<number> };
 }
 
@@ -329,6 +348,26 @@ const migrations: Record<string, Migration> = {
         .addColumn('manifest', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('snapshot_cache_pk', ['repository', 'id'])
         .execute();
+    },
+  },
+  '0006_drills': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('drills')
+        .addColumn('repository', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('snapshot', 'text', (c) => c.notNull())
+        .addColumn('snapshot_time', 'text', (c) => c.notNull())
+        .addColumn('apps', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text', (c) => c.notNull())
+        .addColumn('recovery_ms', 'integer', (c) => c.notNull())
+        .addColumn('record', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('drills_pk', ['repository', 'id'])
+        .execute();
+      await db.schema.createIndex('drills_finished').on('drills').column('finished_at').execute();
+      await db.schema.alterTable('schedules').addColumn('objective', 'text').execute();
     },
   },
 };

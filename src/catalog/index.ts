@@ -8,3 +8,4 @@ export * from './jobs.js';
 export * from './schedules.js';
 export * from './audit.js';
 export * from './settings.js';
+export * from './drills.js';

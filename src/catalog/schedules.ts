@@ -3,7 +3,7 @@ import { AppError } from '../kernel/index.js';
 import type { RetentionRules, Schedule, ScheduleSource } from '../jobs/index.js';
 import type { Catalog, SchedulesTable } from './database.js';
 
-export type NewSchedule = Pick<Schedule, 'name' | 'kind' | 'app' | 'destination' | 'cron' | 'timezone' | 'retention' | 'tags'> & { paused?: boolean; maintenance?: Schedule['maintenance'] };
+export type NewSchedule = Pick<Schedule, 'name' | 'kind' | 'app' | 'destination' | 'cron' | 'timezone' | 'retention' | 'tags'> & { paused?: boolean; maintenance?: Schedule['maintenance']; objective?: string | undefined };
 
 /** Schedules in the catalog. */
 export class ScheduleStore implements ScheduleSource {
@@ -39,6 +39,7 @@ export class ScheduleStore implements ScheduleSource {
       retention: JSON.stringify(s.retention),
       tags: JSON.stringify(s.tags),
       maintenance: s.maintenance ? JSON.stringify(s.maintenance) : null,
+      objective: s.objective ?? null,
       created_at: t,
       updated_at: t,
       last_run_at: null,
@@ -59,6 +60,7 @@ export class ScheduleStore implements ScheduleSource {
     if (patch.tags !== undefined) row.tags = JSON.stringify(patch.tags);
     if (patch.destination !== undefined) row.destination = patch.destination;
     if (patch.maintenance !== undefined) row.maintenance = patch.maintenance ? JSON.stringify(patch.maintenance) : null;
+    if (patch.objective !== undefined) row.objective = patch.objective || null;
     await this.db.updateTable('schedules').set(row).where('id', '=', id).execute();
     return this.get(id);
   }
@@ -89,6 +91,7 @@ function fromRow(r: SchedulesTable): Schedule {
     retention: JSON.parse(r.retention) as RetentionRules,
     tags: JSON.parse(r.tags) as string[],
     ...(r.maintenance ? { maintenance: JSON.parse(r.maintenance) as Schedule['maintenance'] } : {}),
+    ...(r.objective ? { objective: r.objective } : {}),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     lastRunAt: r.last_run_at,

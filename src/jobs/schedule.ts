@@ -18,6 +18,8 @@ export interface Schedule {
   tags: string[];
   /** Maintenance: the share of data read back by the check (0–100), and whether prune runs after it. */
   maintenance?: { readDataPercent: number; prune: boolean } | undefined;
+  /** Drill schedules: how old the newest verified data of an application may get (8d, 36h) before it is overdue; default twice the interval. */
+  objective?: string | undefined;
   createdAt: string;
   updatedAt: string;
   lastRunAt: string | null;

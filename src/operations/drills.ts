@@ -75,6 +75,7 @@ export const runDrill: JobOperation<DrillRequest, DrillPlan, DrillRecord> = {
         }),
       );
       await repo.recordDrill(p.id, record);
+      await inst.drills.put(p.target.location, [record]);
       return record;
     });
   },
@@ -101,7 +102,18 @@ export async function listDrills(env: Env, where: Where, snapshot?: string): Pro
   const target = await targetOf(env, where);
   return env.repos.read(target, async (repo) => {
     const id = snapshot ? (await resolveSnapshot(env.inst, repo, snapshot)).id : undefined;
-    const all = (await repo.listDrills(id)) as DrillRecord[];
-    return all.filter((d) => typeof d?.id === 'string').sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    const all = ((await repo.listDrills(id)) as DrillRecord[]).filter(isDrillRecord).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    // The repository is the truth: what it holds is copied to the catalog (a new instance learns the history here).
+    if (env.inst) await env.inst.drills.put(target.location, all);
+    return all;
   });
+}
+
+/** A record as a drill writes it (a repository may hold anything: what is not one is left out). */
+function isDrillRecord(d: unknown): d is DrillRecord {
+  const r = d as Partial<DrillRecord> | null;
+  return (
+    typeof r === 'object' && r !== null && typeof r.id === 'string' && typeof r.snapshot === 'string' && typeof r.snapshotTime === 'string' && Array.isArray(r.apps) && r.apps.every((a) => typeof a === 'string') &&
+    (r.status === 'passed' || r.status === 'failed') && typeof r.startedAt === 'string' && typeof r.finishedAt === 'string' && typeof r.recoveryMs === 'number' && Array.isArray(r.components)
+  );
 }

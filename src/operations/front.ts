@@ -1,4 +1,5 @@
 import type { ProgressSink } from '../kernel/index.js';
+import type { AppVerification } from './verification.js';
 import type { DrillRecord, AppRestoreResult, CopyResult, BackupResult, CheckResult, DiffResult, Entry, ForgetResult, PruneResult, RebuildResult, RepoStats, RestoreResult, RetentionPolicy, TargetMapping } from '../engine/index.js';
 import type { KeyListing } from '../repo/index.js';
 import type { JobRecord } from '../jobs/index.js';
@@ -82,6 +83,8 @@ export interface Operations {
   /** A restore drill (docs/DRILLS.md): the job's record, whether it passed or failed. */
   runDrill(req: { snapshot?: string | undefined; apps?: string[] | undefined }, ui: Ui): Promise<DrillRecord>;
   listDrills(snapshot?: string): Promise<DrillRecord[]>;
+  /** Per application: the newest verified snapshot, its recovery time, its age against the drill objective. */
+  verificationStatus(): Promise<AppVerification[]>;
   /** Whether a snapshot is of paths, an application or a full one (a restore routes on it). */
   snapshotKind(id: string): Promise<{ id: string; kind: 'files' | 'application' | 'full' }>;
   listSnapshots(filter: SnapshotFilter): Promise<ListedSnapshot[]>;

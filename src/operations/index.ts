@@ -25,3 +25,4 @@ export * from './licenses.js';
 export * from './accounts.js';
 export * from './schedules.js';
 export * from './drills.js';
+export * from './verification.js';

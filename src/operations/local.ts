@@ -7,6 +7,7 @@ import { backupPaths, diff, listFiles, readFileOf } from './files.js';
 import type { Operations, Ui } from './front.js';
 import { perform } from './operation.js';
 import { listDrills, runDrill } from './drills.js';
+import { verificationStatus } from './verification.js';
 import { addKey, changePassword, checkRepository, listKeys, pruneRepository, rebuildRepositoryIndex, removeKey, repositoryStats, unlockRepository } from './repository.js';
 import { forgetSnapshots } from './retention.js';
 import { installLicense, listLicenses, removeLicense } from './licenses.js';
@@ -96,6 +97,10 @@ export class LocalOperations implements Operations {
   }
 
   readonly listDrills = this.on(listDrills);
+
+  async verificationStatus() {
+    return verificationStatus(await this.env(true));
+  }
 
   async restoreSnapshot(id: string, req: Parameters<Operations['restoreSnapshot']>[1], ui: Ui) {
     const { env, where } = await this.at(true);

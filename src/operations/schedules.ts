@@ -1,5 +1,5 @@
 import { AppError } from '../kernel/index.js';
-import { isEmptyPolicy } from '../engine/index.js';
+import { isEmptyPolicy, parseDuration } from '../engine/index.js';
 import { checkTimezone, describeCron, nextRuns, resolveCron, type RetentionRules, type Schedule } from '../jobs/index.js';
 import { loadSpecs } from '../app/index.js';
 import { audit, needInstance, type Caller, type Env } from './context.js';
@@ -30,6 +30,20 @@ export interface NewSchedule {
   tags: string[];
   paused?: boolean | undefined;
   maintenance?: { readDataPercent: number; prune: boolean } | undefined;
+  /** Drill schedules: how old an application's newest verified data may get (8d, 36h); default twice the interval. */
+  objective?: string | undefined;
+}
+
+/** A drill objective checked (a duration); anything else has none. */
+function checkObjective(kind: NewSchedule['kind'], objective: string | undefined): string | undefined {
+  if (!objective) return undefined;
+  if (kind !== 'drill') throw new AppError('INVALID_ARGUMENT', 'Only a drill schedule has an objective (how old the newest verified data may get): drop "objective".');
+  try {
+    parseDuration(objective);
+  } catch (err) {
+    throw new AppError('INVALID_ARGUMENT', `Objective: ${(err as Error).message}.`);
+  }
+  return objective;
 }
 
 /**
@@ -54,21 +68,23 @@ export async function addSchedule(env: Env, b: NewSchedule, caller: Caller): Pro
   if (b.kind === 'drill' && !isEmptyPolicy(retentionPolicy(b.retention))) throw new AppError('INVALID_ARGUMENT', 'A drill schedule forgets nothing: drop the retention rules (they belong to the schedule that takes the snapshots).');
   if (b.kind === 'maintenance' && b.app) throw new AppError('INVALID_ARGUMENT', 'A maintenance schedule works on a destination, not an application: drop "app".');
   await destinationTarget(inst, b.destination ?? null);
+  const objective = checkObjective(b.kind, b.objective);
   const s = await inst.schedules.add(
-    { name: b.name, kind: b.kind, app: b.kind !== 'maintenance' ? (b.app ?? null) : null, destination: b.destination ?? null, cron, timezone, retention: b.retention, tags: b.tags, paused: !!b.paused, ...(b.kind === 'maintenance' ? { maintenance: b.maintenance ?? { readDataPercent: 5, prune: true } } : {}) },
+    { name: b.name, kind: b.kind, app: b.kind !== 'maintenance' ? (b.app ?? null) : null, destination: b.destination ?? null, cron, timezone, retention: b.retention, tags: b.tags, paused: !!b.paused, ...(b.kind === 'maintenance' ? { maintenance: b.maintenance ?? { readDataPercent: 5, prune: true } } : {}), ...(objective ? { objective } : {}) },
     env.clock.now(),
   );
   await audit(env, caller, 'schedule.add', s.name, 'ok', { cron, timezone, app: s.app, kind: s.kind });
   return viewSchedule(env, s);
 }
 
-export async function updateSchedule(env: Env, name: string, patch: Partial<Pick<NewSchedule, 'cron' | 'timezone' | 'destination' | 'tags' | 'retention' | 'paused' | 'maintenance'>>, caller: Caller): Promise<ScheduleView> {
+export async function updateSchedule(env: Env, name: string, patch: Partial<Pick<NewSchedule, 'cron' | 'timezone' | 'destination' | 'tags' | 'retention' | 'paused' | 'maintenance' | 'objective'>>, caller: Caller): Promise<ScheduleView> {
   const inst = needInstance(env);
   const cur = await inst.schedules.get(name);
   await historyGuard(env, caller, cur.name, patch.maintenance?.prune ?? false, patch.retention);
   const timezone = patch.timezone ? checkTimezone(patch.timezone) : cur.timezone;
   const next = { ...patch, timezone, ...(patch.cron ? { cron: resolveCron(patch.cron, timezone) } : {}) };
   if (patch.destination !== undefined) await destinationTarget(inst, patch.destination);
+  if (patch.objective) checkObjective(cur.kind, patch.objective);
   const s = await inst.schedules.update(cur.id, next as never, env.clock.now());
   await audit(env, caller, 'schedule.update', s.name, 'ok', patch as Record<string, unknown>);
   return viewSchedule(env, s);

@@ -97,6 +97,7 @@ export const createSnapshot: JobOperation<SnapshotRequest, SnapshotPlan, Snapsho
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           ...(ctx.sink ? { sink: ctx.sink } : {}),
           strongboxVersion: VERSION,
+          now: () => env.clock.now(),
         });
         // The catalog's listing learns the new snapshot now (metrics, dashboards), not at the next listing.
         await cachedSnapshots(inst, repo).catch(() => undefined);

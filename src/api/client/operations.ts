@@ -2,6 +2,7 @@ import { resolve as resolvePath } from 'node:path';
 import { AppError, type ProgressSink } from '../../kernel/index.js';
 import type { JobRecord } from '../../jobs/index.js';
 import type { AppRestoreResult, DrillRecord } from '../../engine/index.js';
+import type { AppVerification } from '../../operations/index.js';
 import type { Snapshot, SnapshotFilter } from '../../tree/index.js';
 import { validateSpec, type DiffResult, type Entry, type ApplicationDetail, type ApplicationView, type CopySummary, type DestinationView, type AuditEntry, type InstalledLicense, type ListedSnapshot, type TokenInfo, type User, type Operations, type RemoveApplicationResult, type SpecCheck, type Ui, type UploadSummary, type Validation } from '../../operations/index.js';
 import type { ApiClient } from './client.js';
@@ -108,6 +109,10 @@ export class HttpOperations implements Operations {
 
   listDrills(snapshot?: string) {
     return this.c.get<DrillRecord[]>(`/api/drills${this.q({ snapshot })}`);
+  }
+
+  verificationStatus() {
+    return this.c.get<AppVerification[]>('/api/verification');
   }
 
   async restoreSnapshot(id: string, req: Parameters<Operations['restoreSnapshot']>[1], ui: Ui) {

@@ -75,6 +75,7 @@ export const ScheduleBody = z.strictObject({
   retention: RetentionBody.default({}),
   tags: z.array(z.string().min(1).max(100)).max(20).default([]),
   maintenance: z.strictObject({ readDataPercent: z.number().min(0).max(100), prune: z.boolean() }).optional(),
+  objective: z.string().min(1).max(40).optional().describe('Drill schedules: how old the newest verified data may get before it is overdue (8d, 36h); default twice the interval.'),
 });
 
 export const SchedulePatch = z.strictObject({
@@ -85,6 +86,7 @@ export const SchedulePatch = z.strictObject({
   tags: z.array(z.string().min(1).max(100)).max(20).optional(),
   destination: name.nullable().optional(),
   maintenance: z.strictObject({ readDataPercent: z.number().min(0).max(100), prune: z.boolean() }).optional(),
+  objective: z.string().min(1).max(40).optional().describe('Drill schedules: how old the newest verified data may get before it is overdue (8d, 36h); default twice the interval.'),
 });
 
 export const CronPreviewBody = z.strictObject({ cron: z.string().min(1).max(120), timezone: z.string().min(1).max(64).default('UTC'), count: z.number().int().min(1).max(50).default(5) });
@@ -120,9 +122,12 @@ export const DestinationPatch = z
 
 export const ApplicationBody = z.strictObject({ spec: z.string().min(1).max(256 * 1024).describe('The spec, YAML or JSON.'), replace: z.boolean().optional() });
 
+/** What a notification is about: a job failed, partially failed, succeeded again, succeeded; an application's newest verified snapshot got older than its drill objective. */
+export const NOTIFY_EVENTS = ['failure', 'partial', 'recovery', 'success', 'unverified'] as const;
+
 export const Webhook = z.strictObject({
   url: z.string().url().max(2000),
-  events: z.array(z.enum(['failure', 'partial', 'recovery', 'success'])).min(1).default(['failure', 'partial', 'recovery']),
+  events: z.array(z.enum(NOTIFY_EVENTS)).min(1).default(['failure', 'partial', 'recovery', 'unverified']),
   secret: z.string().max(256).optional().describe('Signs each delivery: X-Strongbox-Signature = sha256=HMAC(secret, body).'),
 });
 export const NotificationSettings = z.strictObject({
@@ -133,7 +138,7 @@ export const NotificationSettings = z.strictObject({
       port: z.number().int().min(1).max(65535).default(25),
       from: z.string().email(),
       to: z.array(z.string().email()).min(1),
-      events: z.array(z.enum(['failure', 'partial', 'recovery', 'success'])).min(1).default(['failure', 'partial', 'recovery']),
+      events: z.array(z.enum(NOTIFY_EVENTS)).min(1).default(['failure', 'partial', 'recovery', 'unverified']),
     })
     .optional(),
 });

@@ -90,7 +90,7 @@ export const Me = o({ user: str, role, mustChangePassword: z.boolean() });
 export const Login = o({ user: str, role, csrf: str, expiresAt: str, mustChangePassword: z.boolean() });
 export const Ok = ok;
 
-export const Schedule = o({ id: str, name: str, kind: z.enum(['backup', 'maintenance', 'drill']), app: nul(str), destination: nul(str), cron: str, timezone: str, paused: z.boolean(), retention: obj, tags: z.array(str), description: str, nextRuns: z.array(str) });
+export const Schedule = o({ id: str, name: str, kind: z.enum(['backup', 'maintenance', 'drill']), app: nul(str), destination: nul(str), cron: str, timezone: str, paused: z.boolean(), retention: obj, tags: z.array(str), objective: str.optional(), description: str, nextRuns: z.array(str) });
 export const CronPreview = o({ cron: str, timezone: str, description: str, nextRuns: z.array(str) });
 export const RetentionPreview = o({ schedule: str, rules: obj, keepsEverything: z.boolean(), decisions: z.array(o({ id: str, keep: z.boolean(), reasons: z.array(str) })) });
 
@@ -118,3 +118,14 @@ export const Drill = o({
   components: z.array(o({ app: str, component: str, kind: str, status: z.enum(['passed', 'failed', 'skipped']), reason: str.optional(), restoreMs: z.number(), verifyMs: z.number(), bytes: z.number(), checks: z.array(DrillCheck) })),
 });
 export const DrillList = z.array(Drill);
+export const VerificationList = z.array(
+  o({
+    app: str,
+    verified: nul(o({ snapshot: str, snapshotTime: str, drill: str, at: str, recoveryMs: z.number(), repository: str })),
+    ageSeconds: nul(z.number()),
+    objectiveSeconds: nul(z.number()),
+    schedule: nul(str),
+    overdue: z.boolean(),
+    lastDrill: nul(o({ id: str, status: z.enum(['passed', 'failed']), at: str, snapshot: str })),
+  }),
+);

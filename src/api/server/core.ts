@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { AppError, systemClock, type Clock } from '../../kernel/index.js';
 import { JobRunner, Scheduler, type FireResult, type JobKind, type JobRecord, type Schedule } from '../../jobs/index.js';
 import type { Instance } from '../../app/index.js';
-import { jobOperations, makeEnv, sweepDrills, prepare, recordStart, ServerRepositories, type Caller, type Env, type JobRequests } from '../../operations/index.js';
+import { jobOperations, makeEnv, sweepDrills, prepare, recordStart, ServerRepositories, verificationStatus, type Caller, type Env, type JobRequests } from '../../operations/index.js';
 import { Notifier } from './notify.js';
 
 export interface CoreOptions {
@@ -17,6 +17,8 @@ export interface CoreOptions {
   jobRetentionDays?: number;
   /** Scheduler tick (ms). */
   tickMs?: number;
+  /** How often applications' verification is checked against their drill objectives (ms; default 10 minutes). */
+  verificationCheckMs?: number;
 }
 
 /**
@@ -38,6 +40,8 @@ export class ServerCore {
   private readonly repos = new ServerRepositories();
   private readonly jobRetentionDays: number;
   private sweeper: NodeJS.Timeout | undefined;
+  private verifier: NodeJS.Timeout | undefined;
+  private readonly verificationCheckMs: number;
 
   constructor(o: CoreOptions) {
     this.inst = o.inst;
@@ -46,6 +50,7 @@ export class ServerCore {
     this.env = makeEnv(o.inst, this.repos, this.clock);
     this.startedAt = this.clock.now();
     this.jobRetentionDays = o.jobRetentionDays ?? 90;
+    this.verificationCheckMs = o.verificationCheckMs ?? 600e3;
     this.runner = new JobRunner(o.inst.jobs, { concurrency: o.concurrency ?? 2, clock: this.clock });
     this.scheduler = new Scheduler(o.inst.schedules, (s, at) => this.fireSchedule(s, at), this.clock, o.tickMs ?? 1000);
     this.notifier = new Notifier(o.inst, o.log);
@@ -56,6 +61,7 @@ export class ServerCore {
     this.runner.onFinished((job) => {
       this.log.info({ job: job.id, kind: job.kind, app: job.app, phase: job.phase, errors: job.errors.slice(0, 3) }, `job ${job.id} ${job.kind}${job.app ? ` ${job.app}` : ''}: ${job.phase}`);
       void this.notifier.jobFinished(job).catch((err: unknown) => this.log.warn({ err }, 'notification failed'));
+      if (job.kind === 'drill') void this.checkVerification();
     });
   }
 
@@ -66,15 +72,28 @@ export class ServerCore {
     await this.sweep();
     this.sweeper = setInterval(() => void this.sweep(), 3600e3);
     this.sweeper.unref();
+    await this.checkVerification();
+    this.verifier = setInterval(() => void this.checkVerification(), this.verificationCheckMs);
+    this.verifier.unref();
     this.scheduler.start();
   }
 
   async stop(): Promise<void> {
     this.scheduler.stop();
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.verifier) clearInterval(this.verifier);
     await this.runner.shutdown();
     await this.notifier.idle();
     await this.repos.close();
+  }
+
+  /** Applications whose verified data got older than their drill objective are notified (once), and again when verified. */
+  async checkVerification(): Promise<void> {
+    try {
+      await this.notifier.verificationChecked(await verificationStatus(this.env));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'verification check failed');
+    }
   }
 
   /** Downloads are kept a day, leftovers of interrupted uploads an hour, finished job records --job-retention days. */

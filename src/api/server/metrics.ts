@@ -1,4 +1,5 @@
 import type { ServerCore } from './core.js';
+import { verificationStatus } from '../../operations/index.js';
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
@@ -13,7 +14,7 @@ export async function renderMetrics(core: ServerCore): Promise<string> {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, v] of samples) {
       const l = Object.entries(labels).map(([k, x]) => `${k}="${esc(x)}"`).join(',');
-      lines.push(`${name}${l ? `{${l}}` : ''} ${v}`);
+      lines.push(`${name}${l ? `{${l}}` : ''} ${v === Infinity ? '+Inf' : v}`);
     }
   };
   const db = core.inst.catalog;
@@ -65,5 +66,15 @@ export async function renderMetrics(core: ServerCore): Promise<string> {
   const queued = recent.filter((j) => j.phase === 'queued').length;
   metric('strongbox_jobs_running', 'gauge', 'Jobs running now.', [[{}, running]]);
   metric('strongbox_jobs_queued', 'gauge', 'Jobs waiting to run.', [[{}, queued]]);
+  // Restore drills (docs/DRILLS.md), from the catalog's copy of the drill records.
+  const drillCounts = await core.inst.drills.counts();
+  metric('strongbox_drills_total', 'counter', 'Restore drills recorded, by outcome.', (['passed', 'failed'] as const).map((st) => [{ status: st }, drillCounts.find((c) => c.status === st)?.n ?? 0]));
+  const ver = await verificationStatus(core.env);
+  metric('strongbox_app_verified_age_seconds', 'gauge', 'How old the data of the newest snapshot a restore drill proved restorable is, per application (+Inf: never verified).', ver.map((v) => [{ app: v.app }, v.ageSeconds ?? Infinity]));
+  metric('strongbox_app_verified_objective_seconds', 'gauge', 'How old that data may get: the objective of the drill schedule covering the application.', ver.filter((v) => v.objectiveSeconds !== null).map((v) => [{ app: v.app }, v.objectiveSeconds!]));
+  metric('strongbox_app_verification_overdue', 'gauge', '1 when an application\'s newest verified data is older than its drill objective.', ver.filter((v) => v.objectiveSeconds !== null).map((v) => [{ app: v.app }, v.overdue ? 1 : 0]));
+  metric('strongbox_drill_last_success', 'gauge', 'Whether the newest restore drill of an application passed (1) or failed (0).', ver.filter((v) => v.lastDrill).map((v) => [{ app: v.app }, v.lastDrill!.status === 'passed' ? 1 : 0]));
+  metric('strongbox_drill_last_timestamp_seconds', 'gauge', 'When the newest restore drill of an application finished.', ver.filter((v) => v.lastDrill).map((v) => [{ app: v.app }, Date.parse(v.lastDrill!.at) / 1000]));
+  metric('strongbox_drill_recovery_seconds', 'gauge', 'The recovery time measured by the drill that verified the newest verified snapshot, per application.', ver.filter((v) => v.verified).map((v) => [{ app: v.app }, v.verified!.recoveryMs / 1000]));
   return lines.join('\n') + '\n';
 }

@@ -5,12 +5,13 @@ import type { Logger } from 'pino';
 import type { JobRecord } from '../../jobs/index.js';
 import type { Instance } from '../../app/index.js';
 import type { PasswordRef } from '../../catalog/index.js';
+import type { AppVerification } from '../../operations/index.js';
 
 type StoredNotifications = Omit<NotificationSettingsT, 'webhooks'> & { webhooks: (Omit<NotificationSettingsT['webhooks'][number], 'secret'> & { secretRef?: PasswordRef })[] };
 import { VERSION } from '../../app/index.js';
 import { NotificationSettings, type NotificationSettingsT } from '../contract/index.js';
 
-export type NotifyEvent = 'failure' | 'partial' | 'recovery' | 'success';
+export type NotifyEvent = 'failure' | 'partial' | 'recovery' | 'success' | 'unverified';
 
 /** The event a finished job is, given the job before it of the same kind and application: recovery is success after a failure. */
 export function classify(job: JobRecord, previous: JobRecord | undefined): NotifyEvent | undefined {
@@ -20,7 +21,15 @@ export function classify(job: JobRecord, previous: JobRecord | undefined): Notif
   return undefined;
 }
 
-const NOTIFIED_KINDS = new Set(['backup', 'restore', 'check', 'prune', 'upload']);
+const NOTIFIED_KINDS = new Set(['backup', 'restore', 'check', 'prune', 'upload', 'drill']);
+
+/** Which applications newly became overdue (no verified snapshot within the drill objective) and which are verified again, given those overdue at the last look. */
+export function verificationChanges(now: Pick<AppVerification, 'app' | 'overdue'>[], before: string[]): { overdue: string[]; recovered: string[]; state: string[] } {
+  const state = now.filter((v) => v.overdue).map((v) => v.app).sort();
+  const present = new Set(now.map((v) => v.app));
+  return { overdue: state.filter((a) => !before.includes(a)), recovered: before.filter((a) => !state.includes(a) && present.has(a)), state };
+}
+
 
 /**
  * Webhooks (JSON POST, HMAC-signed when a secret is set) and e-mail through an
@@ -77,6 +86,35 @@ export class Notifier {
     }
   }
 
+  /**
+   * An application whose newest verified data got older than its drill
+   * objective is said once ("unverified"), and again when a drill verifies
+   * it ("recovery"); what was said is kept in the catalog across restarts.
+   */
+  async verificationChecked(status: AppVerification[]): Promise<void> {
+    const before = await this.inst.settings.get<{ overdue: string[] }>('verification-alerts', { overdue: [] });
+    const ch = verificationChanges(status, before.overdue);
+    if (ch.overdue.length === 0 && ch.recovered.length === 0) return;
+    await this.inst.settings.set('verification-alerts', { overdue: ch.state });
+    const s = await this.settings();
+    for (const app of [...ch.overdue, ...ch.recovered]) {
+      const v = status.find((x) => x.app === app)!;
+      const event: NotifyEvent = ch.overdue.includes(app) ? 'unverified' : 'recovery';
+      const days = (sec: number) => (sec >= 2 * 86400 ? `${Math.round(sec / 86400)} days` : `${Math.round(sec / 3600)} hours`);
+      const summary =
+        event === 'unverified'
+          ? `${app}: ${v.verified ? `the newest verified snapshot is ${days(v.ageSeconds!)} old` : 'no snapshot was ever verified by a restore drill'}, beyond the objective of ${days(v.objectiveSeconds!)} (schedule ${v.schedule})`
+          : `${app}: verified again by drill ${v.verified?.drill ?? '?'} (snapshot ${v.verified?.snapshot.slice(0, 8) ?? '?'})`;
+      this.log.warn(`verification: ${summary}`);
+      const payload = { event, time: systemClock.now().toISOString(), strongbox: VERSION, app, verification: v, summary };
+      for (const w of s.webhooks) if (w.events.includes(event)) this.enqueue(`webhook ${w.url}`, () => postWebhook(w.url, payload, w.secret));
+      if (s.smtp && s.smtp.events.includes(event)) {
+        const smtp = s.smtp;
+        this.enqueue(`mail to ${smtp.to.join(', ')}`, () => sendMail(smtp, `[Strongbox] ${summary}`, [summary, '', 'strongbox drill status', `strongbox drill run --app ${app}`].join('\r\n')));
+      }
+    }
+  }
+
   async idle(): Promise<void> {
     await Promise.allSettled([...this.pending]);
   }
@@ -118,7 +156,7 @@ export class Notifier {
 }
 
 function summary(event: NotifyEvent, job: JobRecord): string {
-  const what = `${job.kind}${job.app ? ` of ${job.app}` : job.kind === 'backup' ? ' (full)' : ''}`;
+  const what = `${job.kind === 'drill' ? 'restore drill' : job.kind}${job.app ? ` of ${job.app}` : job.kind === 'backup' ? ' (full)' : ''}`;
   switch (event) {
     case 'failure':
       return `${what} failed: ${job.errors[0] ?? 'see the job log'}`;
@@ -127,6 +165,7 @@ function summary(event: NotifyEvent, job: JobRecord): string {
     case 'recovery':
       return `${what} succeeded again`;
     case 'success':
+    case 'unverified':
       return `${what} succeeded`;
   }
 }

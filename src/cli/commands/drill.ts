@@ -49,6 +49,29 @@ export function drillCommand(): Command {
     );
 
   drill
+    .command('status')
+    .description('Per application: the newest snapshot a drill proved restorable, its measured recovery time, how old its data is, and whether that is within the drill schedule\'s objective')
+    .addHelpText('after', '\nExit status 0 when every application with a drill objective is within it, 1 when one is overdue\n(usable as a monitoring check).\n\nExamples:\n  strongbox drill status\n  strongbox --server https://backup:8443 drill status --json')
+    .action((_o: unknown, cmd: Command) =>
+      withOperations(cmd, async (ops, out) => {
+        const list = await ops.verificationStatus();
+        if (out.json) out.data(list);
+        else if (list.length === 0) out.out('No applications yet.');
+        else {
+          const age = (s: number | null) => (s === null ? '-' : formatDuration(s * 1000));
+          out.out(
+            table(
+              list.map((v) => [v.app, v.verified ? `${v.verified.snapshot.slice(0, 8)} (${v.verified.at.slice(0, 10)})` : 'never verified', v.verified ? formatDuration(v.verified.recoveryMs) : '-', age(v.ageSeconds), v.objectiveSeconds === null ? '-' : `${age(v.objectiveSeconds)} (${v.schedule})`, v.objectiveSeconds === null ? 'no drill schedule' : v.overdue ? 'OVERDUE' : 'ok', v.lastDrill ? `${v.lastDrill.status} ${v.lastDrill.at.slice(0, 16).replace('T', ' ')}` : '-']),
+              ['APP', 'VERIFIED SNAPSHOT', 'RECOVERY TIME', 'DATA AGE', 'OBJECTIVE', 'STATUS', 'LAST DRILL'],
+            ),
+          );
+        }
+        const overdue = list.filter((v) => v.overdue);
+        if (overdue.length) throw new AppError('RESTORE_INCOMPLETE', `${overdue.map((v) => v.app).join(', ')}: no snapshot verified within the drill objective; run "strongbox drill run --app ${overdue[0]!.app}".`, { details: { reported: true } });
+      }),
+    );
+
+  drill
     .command('show <id>')
     .description('One drill: each component, its restore time and its checks')
     .action((id: string, _o: unknown, cmd: Command) =>

@@ -20,7 +20,7 @@ function printSchedule(out: Output, s: View): void {
       `schedule   ${s.name}${s.paused ? ' (paused)' : ''}`,
       `what       ${s.kind === 'drill' ? `restore drill of the latest snapshot${s.app ? ` of ${s.app}` : ''}` : s.kind === 'maintenance' ? `maintenance: check reading ${s.maintenance?.readDataPercent ?? 5}% of the data${s.maintenance?.prune ? ', then prune' : ''}` : s.app ? `snapshots of ${s.app}` : 'full snapshots'}${s.destination ? ` to ${s.destination}` : ''}`,
       `when       ${s.description}  [${s.cron}]`,
-      `retention  ${retentionText(s.retention)}`,
+      s.kind === 'drill' ? `objective  newest verified data at most ${s.objective ?? 'twice the interval'} old` : `retention  ${retentionText(s.retention)}`,
       `tags       ${s.tags.join(', ') || '-'}`,
       `last run   ${s.lastRunAt ?? '-'}${s.lastOutcome ? ` (${s.lastOutcome})` : ''}${s.skipped ? `; ${s.skipped} run(s) skipped` : ''}`,
       `next runs  ${s.nextRuns.join('\n           ') || '- (paused)'}`,
@@ -59,13 +59,14 @@ export function scheduleCommand(): Command {
       .option('--read-data <percent>', 'maintenance: share of the data to read back', '5')
       .option('--no-prune', 'maintenance: check only')
       .option('--drill', 'a restore drill of the latest snapshot (of --app, or of any application): docs/DRILLS.md')
+      .option('--objective <age>', 'drill: how old the newest verified data may get before the application is overdue (8d, 36h; default twice the interval)')
       .option('--tz <zone>', 'time zone of --at (IANA name)', 'UTC')
       .option('--destination <name>', 'where (default: the default destination)')
       .option('--tag <tag>', 'tag its snapshots (repeat)', collect)
       .option('--paused', 'add it paused'),
   )
-    .addHelpText('after', '\nRetention runs after each successful run, over that schedule\'s own snapshots (the application\'s\npartial snapshots, or the full ones). Pinned snapshots and the newest successful one are never forgotten.\nA run that would overlap the previous one is skipped and counted.\n\nExamples:\n  strongbox schedule add notes-nightly --app notes --at daily --tz Europe/Paris --keep-daily 7 --keep-weekly 4\n  strongbox schedule add dr --full --at "0 3 * * 0" --ttl 90d\n  strongbox schedule add upkeep --maintenance --at weekly --read-data 10\n  strongbox schedule add notes-drill --drill --app notes --at weekly')
-    .action(async (name: string, o: RetentionOpts & { at: string; app?: string; full?: boolean; maintenance?: boolean; drill?: boolean; readData: string; prune: boolean; tz: string; destination?: string; tag?: string[]; paused?: boolean }, cmd: Command) => {
+    .addHelpText('after', '\nRetention runs after each successful run, over that schedule\'s own snapshots (the application\'s\npartial snapshots, or the full ones). Pinned snapshots and the newest successful one are never forgotten.\nA run that would overlap the previous one is skipped and counted.\n\nExamples:\n  strongbox schedule add notes-nightly --app notes --at daily --tz Europe/Paris --keep-daily 7 --keep-weekly 4\n  strongbox schedule add dr --full --at "0 3 * * 0" --ttl 90d\n  strongbox schedule add upkeep --maintenance --at weekly --read-data 10\n  strongbox schedule add notes-drill --drill --app notes --at weekly --objective 8d')
+    .action(async (name: string, o: RetentionOpts & { at: string; app?: string; full?: boolean; maintenance?: boolean; drill?: boolean; objective?: string; readData: string; prune: boolean; tz: string; destination?: string; tag?: string[]; paused?: boolean }, cmd: Command) => {
       const out = output(cmd);
       const c = serverOnly(cmd, 'Schedules');
       const modes = [o.drill ? undefined : o.app, o.full, o.maintenance, o.drill].filter(Boolean).length;
@@ -81,6 +82,7 @@ export function scheduleCommand(): Command {
         retention: retention(o) ?? {},
         tags: o.tag ?? [],
         ...(o.maintenance ? { maintenance: { readDataPercent: Number(o.readData), prune: o.prune } } : {}),
+        ...(o.objective ? { objective: o.objective } : {}),
       });
       printSchedule(out, s);
     });
@@ -104,14 +106,15 @@ export function scheduleCommand(): Command {
   retentionOptions(
     sch
       .command('update <name>')
-      .description('Change a schedule\'s time, zone, destination, tags or retention')
+      .description('Change a schedule\'s time, zone, destination, tags, retention or drill objective')
       .option('--at <when>', 'hourly, daily, weekly, or a cron expression')
       .option('--tz <zone>', 'time zone')
       .option('--destination <name>', 'where')
-      .option('--tag <tag>', 'tags (repeat; replaces the list)', collect),
-  ).action(async (name: string, o: RetentionOpts & { at?: string; tz?: string; destination?: string; tag?: string[] }, cmd: Command) => {
+      .option('--tag <tag>', 'tags (repeat; replaces the list)', collect)
+      .option('--objective <age>', 'drill: how old the newest verified data may get (8d, 36h)'),
+  ).action(async (name: string, o: RetentionOpts & { at?: string; tz?: string; destination?: string; tag?: string[]; objective?: string }, cmd: Command) => {
     const r = retention(o);
-    const s = await serverOnly(cmd, 'Schedules').request<View>('PATCH', `/api/schedules/${encodeURIComponent(name)}`, { ...(o.at ? { cron: o.at } : {}), ...(o.tz ? { timezone: o.tz } : {}), ...(o.destination ? { destination: o.destination } : {}), ...(o.tag ? { tags: o.tag } : {}), ...(r ? { retention: r } : {}) });
+    const s = await serverOnly(cmd, 'Schedules').request<View>('PATCH', `/api/schedules/${encodeURIComponent(name)}`, { ...(o.at ? { cron: o.at } : {}), ...(o.tz ? { timezone: o.tz } : {}), ...(o.destination ? { destination: o.destination } : {}), ...(o.tag ? { tags: o.tag } : {}), ...(r ? { retention: r } : {}), ...(o.objective ? { objective: o.objective } : {}) });
     printSchedule(output(cmd), s);
   });
 

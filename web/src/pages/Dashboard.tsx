@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { bytes, get, message, when, type JobRecord, type Me, type SnapshotView } from '../api.js';
+import { bytes, can, get, message, post, submitting, when, type JobRecord, type Me, type SnapshotView } from '../api.js';
 import { Table } from '../components.js';
 import { AddDestination } from './Setup.js';
 import { CreateSnapshot, KubernetesCounts } from './Snapshots.js';
@@ -10,23 +10,50 @@ interface App {
   components: { name: string; kind: string; source: string }[];
   license: { required: boolean; ok?: boolean; reason?: string };
 }
-interface DrillView {
-  id: string;
-  snapshot: string;
-  snapshotTime: string;
-  apps: string[];
-  status: 'passed' | 'failed';
-  finishedAt: string;
-  recoveryMs: number;
+/** GET /api/verification: per application, what restore drills have proven (docs/DRILLS.md). */
+interface Verification {
+  app: string;
+  verified: { snapshot: string; snapshotTime: string; drill: string; at: string; recoveryMs: number } | null;
+  ageSeconds: number | null;
+  objectiveSeconds: number | null;
+  schedule: string | null;
+  overdue: boolean;
+  lastDrill: { id: string; status: 'passed' | 'failed'; at: string; snapshot: string } | null;
 }
 
-/** Per application: the newest snapshot a drill proved restorable, the measured recovery time, and how old that data is now. */
-function Recovery({ drill }: { drill: DrillView | undefined }) {
-  if (!drill) return <div className="gap">Never verified: no restore drill has proven a snapshot of it restorable</div>;
-  const ageH = Math.round((Date.now() - Date.parse(drill.snapshotTime)) / 3600e3);
+const age = (sec: number) => (sec < 48 * 3600 ? `${Math.round(sec / 3600)} h` : `${Math.round(sec / 86400)} days`);
+
+/** Per application: the newest snapshot a drill proved restorable, the measured recovery time, how old that data is now — in red past the drill objective. */
+function Recovery({ me, v }: { me: Me; v: Verification | undefined }) {
+  const [error, setError] = useState<string>();
+  const drill = submitting(setError, async () => {
+    const j = await post<JobRecord>('/api/drills', { apps: [v!.app] });
+    location.hash = `#/job/${j.id}`;
+  });
+  if (!v) return null;
+  const objective = v.objectiveSeconds !== null ? ` (objective ${age(v.objectiveSeconds)}, schedule ${v.schedule})` : '';
   return (
-    <div aria-label="Recovery">
-      Verified restorable: <a href={`#/snapshot/${drill.snapshot}`}>{drill.snapshot.slice(0, 8)}</a> on {when(drill.finishedAt)} · recovery time {(drill.recoveryMs / 1000).toFixed(1)} s (measured) · that data is {ageH < 48 ? `${ageH} h` : `${Math.round(ageH / 24)} days`} old
+    <div aria-label="Recovery" className="row">
+      {v.verified ? (
+        <span className={v.overdue ? 'gap' : ''}>
+          Verified restorable: <a href={`#/snapshot/${v.verified.snapshot}`}>{v.verified.snapshot.slice(0, 8)}</a> on {when(v.verified.at)} · recovery time {(v.verified.recoveryMs / 1000).toFixed(1)} s (measured) · that data is {age(v.ageSeconds ?? 0)} old{objective}
+          {v.overdue && ' — older than the objective'}
+        </span>
+      ) : (
+        <span className="gap">Never verified: no restore drill has proven a snapshot of it restorable{objective}</span>
+      )}
+      {v.lastDrill?.status === 'failed' && (
+        <span className="gap">
+          {' '}
+          · last drill failed: <a href={`#/snapshot/${v.lastDrill.snapshot}`}>{when(v.lastDrill.at)}</a>
+        </span>
+      )}
+      {can(me, 'operator') && (
+        <button type="button" onClick={(e) => void drill(e)}>
+          Run restore drill
+        </button>
+      )}
+      {error && <span className="error" role="alert">{error}</span>}
     </div>
   );
 }
@@ -47,13 +74,13 @@ export function Dashboard({ me }: { me: Me }) {
   const [snaps, setSnaps] = useState<SnapshotView[]>([]);
   const [schedules, setSchedules] = useState<Schedule[]>([]);
   const [running, setRunning] = useState<JobRecord[]>([]);
-  const [drills, setDrills] = useState<DrillView[]>([]);
+  const [verification, setVerification] = useState<Verification[]>([]);
   const [error, setError] = useState<string>();
   useEffect(() => {
     const load = async () => {
       try {
-        const [a, s, sc, j, d] = await Promise.all([get<App[]>('/api/applications'), get<SnapshotView[]>('/api/snapshots').catch(() => []), get<Schedule[]>('/api/schedules'), get<JobRecord[]>('/api/jobs?limit=20'), get<DrillView[]>('/api/drills').catch(() => [])]);
-        setDrills(d);
+        const [a, s, sc, j, d] = await Promise.all([get<App[]>('/api/applications'), get<SnapshotView[]>('/api/snapshots').catch(() => []), get<Schedule[]>('/api/schedules'), get<JobRecord[]>('/api/jobs?limit=20'), get<Verification[]>('/api/verification').catch(() => [])]);
+        setVerification(d);
         setApps(a);
         setSnaps(s);
         setSchedules(sc);
@@ -109,7 +136,7 @@ export function Dashboard({ me }: { me: Me }) {
                   {a.name} <span className="muted">{a.version}</span>
                 </h2>
                 <div>Last snapshot: {last ? <><a href={`#/snapshot/${last.id}`}>{when(last.time)}</a> <span className={`status ${lastStatus}`}>{lastStatus}</span></> : <span className="muted">none yet</span>}</div>
-                <Recovery drill={drills.find((d) => d.status === 'passed' && d.apps.includes(a.name))} />
+                <Recovery me={me} v={verification.find((x) => x.app === a.name)} />
                 <div>Next run: {sched?.nextRuns[0] ? `${when(sched.nextRuns[0])} (${sched.description})` : <span className="muted">no schedule</span>}</div>
                 {gap && <div className="gap">Protection gap: no successful snapshot within the schedule's interval</div>}
                 {a.license.required && !a.license.ok && <div className="gap">License needed: {a.license.reason}</div>}

@@ -154,6 +154,20 @@ export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
           </button>
         )}
         {can(me, 'operator') && (s.applications.length > 0 || s.type === 'full') && <a href={`#/restore/${s.id}`}>Restore…</a>}
+        {can(me, 'operator') && (s.applications.length > 0 || s.type === 'full') && (
+          <button
+            disabled={busy}
+            title="Restore it into throwaway targets on the server, check and time it (nothing of the application is touched)"
+            onClick={() =>
+              void act(async () => {
+                const j = await post<JobRecord>('/api/drills', { snapshot: s.id, ...(s.destination ? { destination: s.destination } : {}) });
+                location.hash = `#/job/${j.id}`;
+              })
+            }
+          >
+            Run restore drill
+          </button>
+        )}
         {can(me, 'admin') && <Download id={s.id} />}
         {can(me, 'admin') && (
           <button
@@ -181,6 +195,7 @@ export function SnapshotDetail({ me, id }: { me: Me; id: string }) {
         {s.note && <div>Note: {s.note}</div>}
         <div className="muted">{s.id}</div>
       </div>
+      <Drills id={s.id} destination={s.destination} />
       <Changes snapshot={s} />
       <Files id={s.id} canDownload={can(me, 'admin')} />
       {(s.manifest.applications ?? []).map((a) => (
@@ -435,6 +450,53 @@ export function Changes({ snapshot }: { snapshot: SnapshotView }) {
         ))}
       </ul>
       {d.lines.length > 200 && <p className="muted">… and {d.lines.length - 200} more ("strongbox snapshot diff" lists them all).</p>}
+    </section>
+  );
+}
+
+interface DrillRecordView {
+  id: string;
+  status: 'passed' | 'failed';
+  startedAt: string;
+  recoveryMs: number;
+  recoveryPointSeconds: number;
+  components: { app: string; component: string; kind: string; status: string; reason?: string; restoreMs: number; checks: { name: string; ok: boolean; expected?: string; actual?: string }[] }[];
+}
+
+/** The snapshot's restore drills: per component its result, its restore time and each check (docs/DRILLS.md). */
+function Drills({ id, destination }: { id: string; destination: string | null }) {
+  const [list, setList] = useState<DrillRecordView[]>();
+  useEffect(() => {
+    get<DrillRecordView[]>(`/api/drills?snapshot=${encodeURIComponent(id)}${destination ? `&destination=${encodeURIComponent(destination)}` : ''}`).then(setList, () => setList([]));
+  }, [id, destination]);
+  if (!list || list.length === 0) return null;
+  return (
+    <section className="panel" aria-label="Restore drills">
+      <h2>Restore drills</h2>
+      {list.map((d) => (
+        <div key={d.id}>
+          <div>
+            <span className={`status ${d.status === 'passed' ? 'completed' : 'failed'}`}>{d.status}</span> {when(d.startedAt)} · recovery time {(d.recoveryMs / 1000).toFixed(1)} s (measured) · drill {d.id}
+          </div>
+          <ul>
+            {d.components.map((c) => (
+              <li key={`${c.app}/${c.component}`}>
+                {c.app}/{c.component} ({c.kind}): <span className={`status ${c.status === 'passed' ? 'completed' : c.status}`}>{c.status}</span> in {(c.restoreMs / 1000).toFixed(1)} s{c.reason ? ` — ${c.reason}` : ''}
+                {c.checks.length > 0 && (
+                  <ul>
+                    {c.checks.map((k, i) => (
+                      <li key={i} className={k.ok ? '' : 'gap'}>
+                        {k.ok ? 'ok' : 'FAILED'}: {k.name}
+                        {k.expected !== undefined || k.actual !== undefined ? ` (expected ${k.expected ?? '-'}, found ${k.actual ?? '-'})` : ''}
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
     </section>
   );
 }

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { Readable } from 'node:stream';
 import { AppError, registerSecret } from '../../../kernel/index.js';
-import { deleteSnapshot, destinationTarget, diff, listDrills, listDirectoryOf, listSnapshotsOf, listTree, pinSnapshot, readFileOf, showSnapshot, snapshotLog, unpinSnapshot } from '../../../operations/index.js';
+import { deleteSnapshot, destinationTarget, diff, listDrills, listDirectoryOf, listSnapshotsOf, listTree, pinSnapshot, verificationStatus, readFileOf, showSnapshot, snapshotLog, unpinSnapshot } from '../../../operations/index.js';
 import { snapshotView } from '../../contract/views.js';
 import { CopyBody, DestinationQuery, DrillBody, DrillsQuery, FileQuery, FilesQuery, PinBody, DownloadBody, RestoreBody, SecuritySettings, SnapshotCreateBody, SnapshotsQuery } from '../../contract/index.js';
 import type { ServerCore } from '../core.js';
@@ -40,6 +40,16 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     summary: 'Restore drills recorded in a destination\'s repository, newest first (of one snapshot with ?snapshot=)',
     query: DrillsQuery,
     handler: async ({ query, core }) => listDrills(core.env, at(query.destination), query.snapshot),
+  });
+
+  t.add({
+    method: 'GET',
+    url: '/api/verification',
+    response: R.VerificationList,
+    access: 'viewer',
+    tag: 'drills',
+    summary: 'Per application: the newest snapshot a restore drill proved restorable, its measured recovery time, how old its data is, the drill objective and whether it is overdue',
+    handler: async ({ core }) => verificationStatus(core.env),
   });
 
   t.add({
