@@ -16,7 +16,7 @@ import { kubernetesKind } from './kubernetes/kubernetes.js';
 
 export * from './source.js';
 export { preloadSecrets, resolveSecret, safeUrl, secretRefSchema, type SecretRef } from './secrets.js';
-export { toolVersion, majorOf } from './tools.js';
+export { toolVersion, majorOf, spawnConsumer } from './tools.js';
 export { DEFAULT_VOLUME_ROOTS } from './kubernetes/kubernetes.js';
 export { sweepDrillLeftovers } from './throwaway.js';
 

@@ -76,6 +76,8 @@ export interface DrillTarget {
   verify(): Promise<DrillCheck[]>;
   /** Runs an application check's query on the restored database: its rows, each a list of values as text. */
   query?(sql: string): Promise<string[][]>;
+  /** Where the restored data is, for an application's check command (STRONGBOX_DRILL_URL, PGHOST, STRONGBOX_DRILL_PATH …); no secrets: throwaway servers need none. */
+  connection?: Record<string, string>;
   /** Stops what was started and removes its files; safe to call more than once. */
   cleanup(): Promise<void>;
 }
@@ -107,9 +109,11 @@ export interface ComponentKind<O = Record<string, unknown>> {
   /**
    * A restore drill's throwaway target in `scratch` (a fresh directory; every
    * process started writes its pid to scratch/pids so a later start can find
-   * leftovers). `info` is what the backup recorded (tool versions, row counts).
+   * leftovers). `info` is what the backup recorded (tool versions, row counts);
+   * `installed` the component's options in the spec installed on this instance,
+   * if it is (its commands may run: the snapshot's own spec never runs anything).
    */
-  drillTarget?(info: ArtifactInfo, scratch: string, env: SourceEnv): Promise<DrillTarget>;
+  drillTarget?(info: ArtifactInfo, scratch: string, env: SourceEnv, installed?: O): Promise<DrillTarget>;
   restoreObjects?(o: O, input: ObjectsInput, env: SourceEnv, info: ArtifactInfo, force: boolean): Promise<ObjectsRestoreReport>;
   backup?(o: O, env: SourceEnv): Promise<StreamBackup>;
   /** `files`: an `objects` kind's small files from the snapshot (its manifests), to check against the target. */

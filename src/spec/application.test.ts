@@ -46,6 +46,10 @@ const cases: [string, string, RegExp, number | undefined][] = [
   ['broken YAML', good.replace('  components:', '  components: [\n'), /not valid YAML/, undefined],
   ['a relative path', good.replace('/var/lib/notes/uploads', 'uploads'), /absolute path/, 9],
   ['a wrong apiVersion', good.replace('strongbox/v1', 'v2'), /apiVersion/, 1],
+  ['a check that is neither a query nor a command', good.replace('      postgres:', '      checks: [{ name: x }]\n      postgres:'), /give sql and expect/, undefined],
+  ['a check that is both', good.replace('      postgres:', '      checks: [{ sql: "SELECT 1", expect: rows, command: [/bin/true] }]\n      postgres:'), /a query \(sql \+ expect\) or a command, not both/, undefined],
+  ['an unknown expectation', good.replace('      postgres:', '      checks: [{ sql: "SELECT 1", expect: "about 3" }]\n      postgres:'), /one of: rows, no rows/, undefined],
+  ['a query check on files', good.replace('      files:', '      checks: [{ sql: "SELECT 1", expect: rows }]\n      files:'), /sql checks are queries on a restored database/, undefined],
 ];
 
 for (const [what, text, message, line] of cases) {
@@ -72,6 +76,22 @@ test('application checks: what a query must return', async () => {
     ['!= 3', [['4'], ['9']], true, '2 rows, the first value 4'],
     ['< 10', [['abc']], false, 'abc'],
     ['>= 1', [], false, 'no rows'],
+    // A time no older than the limit before the snapshot (taken 2026-03-10T12:00:00Z), in the databases' spellings.
+    ['within 1d of the snapshot', [['2026-03-10 01:00:00+00']], true, '2026-03-10 01:00:00+00, 11.0 h before the snapshot'],
+    ['within 1d of the snapshot', [['2026-03-08 12:00:00']], false, '2026-03-08 12:00:00, 2.0 days before the snapshot'],
+    ['within 2h of the snapshot', [['2026-03-10T11:30:00.000Z']], true, '2026-03-10T11:30:00.000Z, 30 min before the snapshot'],
+    ['within 30min of the snapshot', [['2026-03-10 14:00:00+02']], true, '2026-03-10 14:00:00+02, not older than the snapshot'],
+    ['within 1d of the snapshot', [['yesterday']], false, 'yesterday (not a time)'],
+    ['within 1d of the snapshot', [], false, 'no rows (not a time)'],
   ];
-  for (const [expect, rows, ok, actual] of table) assert.deepEqual(meetsExpectation(expect, rows), { ok, actual }, `${expect} on ${JSON.stringify(rows)}`);
+  for (const [expect, rows, ok, actual] of table) assert.deepEqual(meetsExpectation(expect, rows, '2026-03-10T12:00:00Z'), { ok, actual }, `${expect} on ${JSON.stringify(rows)}`);
+});
+
+test('application checks: a command check on any kind, a freshness check on a database', () => {
+  const text = good
+    .replace('      files:', '      checks: [{ name: attachments, command: [/usr/local/bin/check-uploads], timeout: 2m }]\n      files:')
+    .replace('      postgres:', '      checks: [{ name: fresh, sql: "SELECT max(updated) FROM notes", expect: "within 1d of the snapshot" }]\n      postgres:');
+  const r = parseApplication(text);
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  assert.deepEqual(components(r.spec).find((c) => c.name === 'uploads')?.checks, [{ name: 'attachments', command: ['/usr/local/bin/check-uploads'], timeout: '2m' }]);
 });

@@ -22,19 +22,32 @@ const phases = {
 };
 export const hooksSchema = z.strictObject(phases).describe('Commands run around a backup or restore, in order.');
 
-export const EXPECT_RE = /^(rows|no rows|(=|!=|>=|<=|>|<)\s*-?\d+(\.\d+)?)$/;
-/** Application checks a restore drill runs on the restored database (docs/DRILLS.md). */
-export const checkSchema = z.strictObject({
-  name: z.string().min(1).max(100).optional(),
-  sql: z.string().min(1).max(4000).describe('A query run on the drill\'s throwaway database after the restore.'),
-  expect: z.string().regex(EXPECT_RE, 'one of: rows, no rows, or a comparison of the first value such as ">= 1", "= 0", "> 100"').describe('What the query must return: "rows", "no rows", or a comparison of its first value (">= 1").'),
-});
+export const EXPECT_RE = /^(rows|no rows|(=|!=|>=|<=|>|<)\s*-?\d+(\.\d+)?|within \d+\s*(min|h|d|w) of the snapshot)$/;
+const DURATION_UNIT: Record<string, number> = { min: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
+/** Application checks a restore drill runs on the restored target (docs/DRILLS.md): a query with its expected result, or a command. */
+export const checkSchema = z
+  .strictObject({
+    name: z.string().min(1).max(100).optional(),
+    sql: z.string().min(1).max(4000).optional().describe('A query run on the drill\'s throwaway database after the restore (postgres, mysql, sqlite components).'),
+    expect: z
+      .string()
+      .regex(EXPECT_RE, 'one of: rows, no rows, a comparison of the first value such as ">= 1", "= 0", "> 100", or "within 2d of the snapshot" (the first value a time)')
+      .optional()
+      .describe('What the query must return: "rows", "no rows", a comparison of its first value (">= 1"), or "within 1d of the snapshot" (its first value a time no older than that before the snapshot).'),
+    command: z.array(z.string()).min(1).optional().describe('A command run after the restore with the throwaway target\'s connection details in its environment (STRONGBOX_DRILL_URL, PGHOST/PGPORT/PGUSER/PGDATABASE, STRONGBOX_DRILL_PATH, STRONGBOX_DRILL_FILE); exit status 0 passes.'),
+    timeout: z.string().regex(/^\d+(ms|s|m|h)$/).optional().describe('A command check\'s time limit (default 5m).'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.command && (c.sql || c.expect)) ctx.addIssue({ code: 'custom', message: 'a check is a query (sql + expect) or a command, not both' });
+    else if (!c.command && !(c.sql && c.expect)) ctx.addIssue({ code: 'custom', message: 'give sql and expect (a query and its expected result), or command' });
+    if (c.timeout && !c.command) ctx.addIssue({ code: 'custom', message: 'timeout is for command checks', path: ['timeout'] });
+  });
 export type ApplicationCheck = z.infer<typeof checkSchema>;
 
 const componentShape = {
   name: name.describe('Unique within the application; names the component in snapshots, restores and --map.'),
   hooks: hooksSchema.optional(),
-  checks: z.array(checkSchema).max(50).optional().describe('Restore drills: queries run on the restored database (postgres, mysql, sqlite components), each with the result it must give.'),
+  checks: z.array(checkSchema).max(50).optional().describe('Restore drills: queries run on the restored database (postgres, mysql, sqlite components), each with the result it must give, or commands run against the restored target (any kind).'),
   ...Object.fromEntries(componentKinds.map((k) => [k, kindSchemas[k].optional()])),
 } as Record<string, z.ZodType>;
 
@@ -42,7 +55,8 @@ export const componentSchema = z
   .strictObject(componentShape)
   .superRefine((c, ctx) => {
     const kinds = componentKinds.filter((k) => (c as Record<string, unknown>)[k] !== undefined);
-    if ((c as { checks?: unknown }).checks && kinds.length === 1 && !['postgres', 'mysql', 'sqlite'].includes(kinds[0]!)) ctx.addIssue({ code: 'custom', message: `checks are queries on a restored database: postgres, mysql and sqlite components have them, not ${kinds[0]}`, path: ['checks'] });
+    const checks = ((c as { checks?: { sql?: string }[] }).checks ?? []).filter((k) => k.sql);
+    if (checks.length && kinds.length === 1 && !['postgres', 'mysql', 'sqlite'].includes(kinds[0]!)) ctx.addIssue({ code: 'custom', message: `sql checks are queries on a restored database: postgres, mysql and sqlite components have them, not ${kinds[0]} (give a command check instead)`, path: ['checks'] });
     if (kinds.length !== 1) {
       ctx.addIssue({
         code: 'custom',
@@ -100,17 +114,32 @@ export interface ComponentSpec {
 }
 
 /** Whether a query's rows meet an expectation ("rows", "no rows", ">= 1" on the first value); the reason when not. */
-export function meetsExpectation(expect: string, rows: string[][]): { ok: boolean; actual: string } {
+export function meetsExpectation(expect: string, rows: string[][], snapshotTime?: string): { ok: boolean; actual: string } {
   const first = rows[0]?.[0];
   const actual = rows.length === 0 ? 'no rows' : rows.length === 1 ? String(first ?? '') : `${rows.length} rows, the first value ${String(first ?? '')}`;
   if (expect === 'rows') return { ok: rows.length > 0, actual };
   if (expect === 'no rows') return { ok: rows.length === 0, actual };
+  const w = /^within (\d+)\s*(min|h|d|w) of the snapshot$/.exec(expect);
+  if (w) {
+    // A time from the database (PostgreSQL, MariaDB and SQLite spellings): no older than the limit before the snapshot.
+    const t = first ? Date.parse(/[zZ]|[+-]\d\d(:?\d\d)?$/.test(first.trim()) ? first.trim().replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00') : `${first.trim().replace(' ', 'T')}Z`) : NaN;
+    if (Number.isNaN(t) || !snapshotTime) return { ok: false, actual: Number.isNaN(t) ? `${actual} (not a time)` : actual };
+    const behind = Date.parse(snapshotTime) - t;
+    const limit = Number(w[1]) * DURATION_UNIT[w[2]!]!;
+    return { ok: behind <= limit, actual: `${first!.trim()}, ${behind <= 0 ? 'not older than the snapshot' : `${formatAge(behind)} before the snapshot`}` };
+  }
   const m = /^(=|!=|>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)$/.exec(expect);
   if (!m || first === undefined || first.trim() === '' || Number.isNaN(Number(first))) return { ok: false, actual };
   const v = Number(first);
   const n = Number(m[2]);
   const ok = { '=': v === n, '!=': v !== n, '>=': v >= n, '<=': v <= n, '>': v > n, '<': v < n }[m[1] as '='];
   return { ok, actual };
+}
+
+function formatAge(ms: number): string {
+  if (ms < 3600e3) return `${Math.round(ms / 60e3)} min`;
+  if (ms < 2 * 86400e3) return `${(ms / 3600e3).toFixed(1)} h`;
+  return `${(ms / 86400e3).toFixed(1)} days`;
 }
 export interface ApplicationSpec {
   apiVersion: 'strongbox/v1';

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
-import { AppError, nullSink, systemClock, type ProgressSink } from '../../kernel/index.js';
+import { AppError, childEnv, nullSink, systemClock, type ProgressSink } from '../../kernel/index.js';
 import type { BlobDecoder, BlobWriter, Repository } from '../../repo/index.js';
 import type { SnapshotRef } from '../../tree/index.js';
-import { kinds, sweepDrillLeftovers, type DrillCheck, type DrillTarget, type SourceEnv } from '../../sources/index.js';
+import { kinds, spawnConsumer, sweepDrillLeftovers, type DrillCheck, type DrillTarget, type SourceEnv } from '../../sources/index.js';
 import { components as specComponents, meetsExpectation, type ApplicationSpec } from '../../spec/index.js';
 import { restoreApplications, snapshotComponents } from '../applications/restore-app.js';
 import { RunLog } from '../applications/run-log.js';
@@ -90,6 +91,7 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
     for (const app of records) {
       const spec: ApplicationSpec = { apiVersion: 'strongbox/v1', kind: 'Application', metadata: { name: app.name, version: app.version }, spec: { components: [] } };
       const chosen: { name: string; target: DrillTarget }[] = [];
+      const installedSpec = o.installed?.get(app.name);
       for (const c of app.components) {
         const base: DrillComponent = { app: app.name, component: c.name, kind: c.kind, status: 'skipped', restoreMs: 0, verifyMs: 0, bytes: 0, checks: [] };
         const kind = kinds[c.kind as keyof typeof kinds];
@@ -105,7 +107,8 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
         mkdirSync(dir, { recursive: true });
         const senv: SourceEnv = { ...(o.signal ? { signal: o.signal } : {}), log: (l) => log.line(`${app.name}/${c.name}: ${l}`), spoolDir: dir };
         try {
-          const target = await kind.drillTarget(c.info, dir, senv);
+          const own = installedSpec ? specComponents(installedSpec).find((x) => x.name === c.name) : undefined;
+          const target = await kind.drillTarget(c.info, dir, senv, own?.kind === c.kind ? (own.options as never) : undefined);
           targets.push(target);
           chosen.push({ name: c.name, target });
           spec.spec.components.push({ name: c.name, [c.kind]: target.options });
@@ -155,17 +158,23 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
         const installed = o.installed?.get(app.name);
         const own = installed ? specComponents(installed).find((c) => c.name === x.name)?.checks ?? [] : [];
         for (const ch of own) {
-          const label = `${ch.name ?? 'check'}: ${ch.sql} (expect ${ch.expect})`;
+          if (ch.command) {
+            checks.push(await commandCheck(ch.name, ch.command, ch.timeout, { ...(x.target.connection ?? {}), STRONGBOX_SNAPSHOT_ID: o.snapshot.id, STRONGBOX_SNAPSHOT_TIME: snap.time, STRONGBOX_APP: app.name, STRONGBOX_COMPONENT: x.name }, o.signal));
+            continue;
+          }
+          const sql = ch.sql!;
+          const expect = ch.expect!;
+          const label = `${ch.name ?? 'check'}: ${sql} (expect ${expect})`;
           if (!x.target.query) {
             checks.push({ name: label, ok: false, actual: `a ${kind} component cannot run queries` });
             continue;
           }
           try {
-            const r = meetsExpectation(ch.expect, await x.target.query(ch.sql));
-            checks.push({ name: label, ok: r.ok, expected: ch.expect, actual: r.actual });
+            const r = meetsExpectation(expect, await x.target.query(sql), snap.time);
+            checks.push({ name: label, ok: r.ok, expected: expect, actual: r.actual });
           } catch (err) {
             if (o.signal?.aborted) throw err;
-            checks.push({ name: label, ok: false, expected: ch.expect, actual: (err as Error).message });
+            checks.push({ name: label, ok: false, expected: expect, actual: (err as Error).message });
           }
         }
         const bad = checks.filter((c) => !c.ok);
@@ -196,4 +205,25 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
     components,
     strongboxVersion: o.strongboxVersion,
   };
+}
+
+/** An application check that is a command (from the installed spec only): the throwaway target's connection details in its environment; exit status 0 passes. */
+async function commandCheck(name: string | undefined, argv: string[], timeout: string | undefined, vars: Record<string, string>, signal: AbortSignal | undefined): Promise<DrillCheck> {
+  const label = `${name ?? 'check'}: ${argv.join(' ')}`;
+  const ms = timeout ? durationMs(timeout) : 300e3;
+  const limit = AbortSignal.timeout(ms);
+  const both = signal ? AbortSignal.any([signal, limit]) : limit;
+  try {
+    const out = await spawnConsumer(argv, childEnv({ ...vars, STRONGBOX_PHASE: 'drill-check' }), Readable.from([]), label, both);
+    const said = out.trim().split('\n').filter(Boolean).slice(-1)[0];
+    return { name: label, ok: true, expected: 'exit status 0', actual: said ? said.slice(0, 300) : 'exit status 0' };
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    return { name: label, ok: false, expected: 'exit status 0', actual: limit.aborted ? `no answer within ${timeout ?? '5m'}` : (err as Error).message.slice(0, 500) };
+  }
+}
+
+function durationMs(t: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(t)!;
+  return Number(m[1]) * { ms: 1, s: 1e3, m: 60e3, h: 3600e3 }[m[2] as 'ms'];
 }

@@ -1,3 +1,5 @@
+import { createReadStream, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { childEnv } from '../../kernel/index.js';
 import { spawnConsumer, spawnProducer, runQuick } from '../tools.js';
@@ -7,6 +9,7 @@ export const commandOptions = z.strictObject({
   backup: z.array(z.string()).min(1).describe('Writes the component to stdout, e.g. ["notes-ctl", "export-index"].'),
   restore: z.array(z.string()).min(1).describe('Reads it back from stdin, e.g. ["notes-ctl", "import-index"].'),
   check: z.array(z.string()).min(1).optional().describe('Optional preflight: exits 0 when the restore target is ready (clean), non-zero with a reason on stderr otherwise.'),
+  verify: z.array(z.string()).min(1).optional().describe('Optional restore drill check: reads a restored copy of the component on stdin (its path also in STRONGBOX_DRILL_FILE) and exits 0 when it is sound, non-zero with a reason on stderr.'),
   env: z.record(z.string(), z.string()).optional(),
   workdir: z.string().optional(),
 });
@@ -24,6 +27,33 @@ export const commandKind: ComponentKind<CommandOptions> = {
     senv.log(`command: running ${o.backup.join(' ')}`);
     const p = spawnProducer(o.backup, childEnv({ ...(o.env ?? {}), STRONGBOX_PHASE: 'backup' }), `back up (${o.backup.join(' ')})`, senv.signal);
     return { stream: p.stream, done: p.done.then(() => ({ command: o.backup.join(' ') })) };
+  },
+  /**
+   * A drill restores the stream into a file of the drill (never through the
+   * application's restore command), then runs the installed spec's `verify`
+   * command on it; without one, the restore has still read back, decrypted and
+   * checked every byte.
+   */
+  async drillTarget(_info, scratch, senv, installed) {
+    const file = join(scratch, 'component.data');
+    return {
+      options: { backup: ['false'], restore: ['sh', '-c', 'exec cat > "$1"', 'strongbox-drill', file] },
+      connection: { STRONGBOX_DRILL_FILE: file },
+      verify: async () => {
+        const bytes = statSync(file).size;
+        if (!installed?.verify) return [{ name: `the stream read back (${bytes} bytes; no verify command in the installed spec)`, ok: true }];
+        const label = `verify: ${installed.verify.join(' ')}`;
+        try {
+          const out = await spawnConsumer(installed.verify, childEnv({ ...(installed.env ?? {}), STRONGBOX_PHASE: 'verify', STRONGBOX_DRILL_FILE: file }), createReadStream(file), label, senv.signal);
+          const said = out.trim().split('\n').filter(Boolean).slice(-1)[0];
+          return [{ name: label, ok: true, ...(said ? { actual: said.slice(0, 300) } : {}) }];
+        } catch (err) {
+          if (senv.signal?.aborted) throw err;
+          return [{ name: label, ok: false, expected: 'exit status 0', actual: (err as Error).message.slice(0, 500) }];
+        }
+      },
+      cleanup: async () => undefined,
+    };
   },
   async preflight(o, _senv, _info, force) {
     const report: PreflightReport = { target: o.restore.join(' '), problems: [], plan: [] };

@@ -18,7 +18,7 @@ export const filesKind: ComponentKind<FilesOptions> = {
   describe: (o) => o.path,
   async drillTarget(_info, scratch) {
     // Every byte is read back, decrypted and checked against its id by the restore itself.
-    return { options: { path: join(scratch, 'files') }, verify: async () => [], cleanup: async () => undefined };
+    return { options: { path: join(scratch, 'files') }, connection: { STRONGBOX_DRILL_PATH: join(scratch, 'files') }, verify: async () => [], cleanup: async () => undefined };
   },
   async preflight(o, _env, _info, force) {
     const report = { target: o.path, problems: [] as string[], plan: [] as string[] };

@@ -114,6 +114,7 @@ export const mysqlKind: ComponentKind<MysqlOptions> = {
     const url = `mysql://root@127.0.0.1:${server.port}/drill`;
     return {
       options: { url },
+      connection: { STRONGBOX_DRILL_URL: url, MYSQL_HOST: '127.0.0.1', MYSQL_TCP_PORT: String(server.port), MYSQL_DATABASE: 'drill', MYSQL_USER: 'root' },
       async verify() {
         const c = parse(url);
         const q = client(c, env({ url }), "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'drill' AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1");

@@ -115,6 +115,7 @@ export const postgresKind: ComponentKind<PostgresOptions> = {
     const url = `postgres://postgres@127.0.0.1:${server.port}/drill`;
     return {
       options: { url },
+      connection: { STRONGBOX_DRILL_URL: url, PGHOST: '127.0.0.1', PGPORT: String(server.port), PGUSER: 'postgres', PGDATABASE: 'drill' },
       async verify() {
         const q = psql(url, env({ url }), COUNT_ROWS_SQL);
         if (!q.ok) return [{ name: 'count rows in the restored database', ok: false, actual: firstLine(q.stderr) }];

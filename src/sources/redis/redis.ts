@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { AppError } from '../../kernel/index.js';
 import { resolveSecret, safeUrl, secretRefSchema, urlSchema } from '../secrets.js';
-import type { ComponentKind, PreflightReport } from '../source.js';
+import type { ComponentKind, DrillTarget, PreflightReport } from '../source.js';
 import { compareCounts, startRedis } from '../throwaway.js';
 import { parseRedisUrl, RedisConnection, type Reply } from './resp.js';
 
@@ -85,11 +85,12 @@ export const redisKind: ComponentKind<RedisOptions> = {
     const dir = join(scratch, 'redis');
     mkdirSync(dir, { recursive: true });
     let server: Awaited<ReturnType<typeof startRedis>> | undefined;
-    return {
+    const target: DrillTarget = {
       // The URL is the throwaway server's, started on the RDB once it is written.
       options: { url: 'redis://127.0.0.1:1', rdbPath: join(dir, 'dump.rdb') },
       async verify() {
         server = await startRedis(dir, 'dump.rdb', scratch, senv.signal);
+        target.connection = { STRONGBOX_DRILL_URL: `redis://127.0.0.1:${server.port}`, STRONGBOX_DRILL_PATH: join(dir, 'dump.rdb') };
         const found = new Map<string, number>();
         for (const line of server.cli('INFO', 'keyspace').split('\n')) {
           const m = /^(db\d+):keys=(\d+)/.exec(line.trim());
@@ -99,6 +100,7 @@ export const redisKind: ComponentKind<RedisOptions> = {
       },
       cleanup: async () => server?.stop(),
     };
+    return target;
   },
   async restore(o, input, senv) {
     if (!o.rdbPath) throw new AppError('INVALID_ARGUMENT', 'No rdbPath to restore the Redis data to.');

@@ -94,6 +94,7 @@ export const sqliteKind: ComponentKind<SqliteOptions> = {
     const path = join(scratch, 'sqlite', 'database.sqlite');
     return {
       options: { path },
+      connection: { STRONGBOX_DRILL_PATH: path },
       async verify() {
         const db = new Database(path, { readonly: true, fileMustExist: true });
         let integrity: string;
