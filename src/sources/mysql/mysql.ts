@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError, childEnv } from '../../kernel/index.js';
 import { resolveSecret, safeUrl, secretRefSchema, urlSchema } from '../secrets.js';
 import { runQuick, spawnConsumer, spawnProducer, toolVersion } from '../tools.js';
+import { DumpRowCounter } from './dump-rows.js';
 import type { ComponentKind, PreflightReport } from '../source.js';
 import { compareCounts, startMysql } from '../throwaway.js';
 import { listSome } from '../files/files.js';
@@ -76,7 +77,19 @@ export const mysqlKind: ComponentKind<MysqlOptions> = {
     senv.log(`${tool}: ${version}; server ${server.stdout.trim()}; ${safeUrl(o.url)}`);
     const argv = [tool, ...connArgs(c, false), '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--skip-dump-date', '--no-tablespaces', '--default-character-set=utf8mb4', ...(o.dumpArgs ?? []), c.database];
     const p = spawnProducer(argv, e, `dump ${safeUrl(o.url)}`, senv.signal);
-    return { stream: p.stream, done: p.done.then(() => ({ tool: version, serverVersion: server.stdout.trim(), format: 'SQL (single transaction)' })) };
+    // Rows per table counted in the dump itself as it passes (its own transaction): what a drill compares the restore with.
+    const counter = new DumpRowCounter();
+    const counted = counter.transform();
+    p.stream.on('error', (err) => counted.destroy(err));
+    p.stream.pipe(counted);
+    return {
+      stream: counted,
+      done: p.done.then(() => {
+        const rows = counter.result();
+        if (!rows) senv.log('the dump\'s layout does not allow counting its rows: a drill will not compare row counts');
+        return { tool: version, serverVersion: server.stdout.trim(), format: 'SQL (single transaction)', ...Object.fromEntries([...(rows ?? [])].map(([t, n]) => [`rows.${t}`, n])) };
+      }),
+    };
   },
   async preflight(o, _senv, _info, force) {
     const report: PreflightReport = { target: safeUrl(o.url), problems: [], plan: [] };
