@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { AppError } from '../../kernel/index.js';
 import { resolveSecret, safeUrl, secretRefSchema, urlSchema } from '../secrets.js';
+import { RdbKeyCounter } from './rdb-keys.js';
 import type { ComponentKind, DrillTarget, PreflightReport } from '../source.js';
 import { compareCounts, startRedis } from '../throwaway.js';
 import { parseRedisUrl, RedisConnection, type Reply } from './resp.js';
@@ -44,11 +45,20 @@ export const redisKind: ComponentKind<RedisOptions> = {
     }
     const version = infoField(info, 'redis_version') ?? 'unknown';
     senv.log(`redis: server ${version} at ${safeUrl(o.url)}; requesting an RDB`);
-    const stream = await conn.rdbStream();
+    const rdb = await conn.rdbStream();
+    // Keys per database counted in the RDB itself as it passes: exactly the data set Redis forked for this backup.
+    const counter = new RdbKeyCounter();
+    const stream = counter.transform();
+    rdb.on('error', (err) => stream.destroy(err));
+    rdb.pipe(stream);
     const onAbort = () => stream.destroy(new AppError('CANCELLED', 'Cancelled.'));
     senv.signal?.addEventListener('abort', onAbort, { once: true });
-    const done = new Promise<Record<string, string>>((resolve, reject) => {
-      stream.on('end', () => resolve({ serverVersion: version, format: 'RDB (replication full sync)' }));
+    const done = new Promise<Record<string, string | number>>((resolve, reject) => {
+      stream.on('end', () => {
+        const keys = counter.result();
+        if ('why' in keys) senv.log(`redis: keys not counted (${keys.why}); a drill will not compare key counts`);
+        resolve({ serverVersion: version, format: 'RDB (replication full sync)', ...('counts' in keys ? Object.fromEntries([...keys.counts].map(([db, n]) => [`keys.${db}`, n])) : {}) });
+      });
       stream.on('error', reject);
       stream.on('close', () => senv.signal?.removeEventListener('abort', onAbort));
     });
