@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { drillSnapshot, type DrillRecord } from '../engine/index.js';
+import { drillSnapshot, parseDuration, type DrillRecord } from '../engine/index.js';
 import { sweepDrillLeftovers } from '../sources/index.js';
 import type { JobOutcome, Schedule } from '../jobs/index.js';
 import { VERSION } from '../app/index.js';
@@ -17,6 +17,10 @@ export interface DrillRequest {
   snapshot?: string | undefined;
   apps?: string[] | undefined;
   schedule?: Schedule | undefined;
+  /** The drill's time limit, as written (2h, 90min); default 6 hours. */
+  timeout?: string | undefined;
+  /** Refuse a drill that does not fit on this machine's disk (default true). */
+  spaceCheck?: boolean | undefined;
 }
 
 export interface DrillPlan {
@@ -50,6 +54,13 @@ export const runDrill: JobOperation<DrillRequest, DrillPlan, DrillRecord> = {
       }
       return found;
     });
+    if (req.timeout) {
+      try {
+        parseDuration(req.timeout);
+      } catch (err) {
+        throw new AppError('INVALID_ARGUMENT', `Timeout: ${(err as Error).message}.`);
+      }
+    }
     const apps = (ref.snapshot.applications ?? []).map((a) => a.name).filter((a) => !req.apps?.length || req.apps.includes(a));
     return { req, target, ref, apps, id: randomBytes(6).toString('hex') };
   },
@@ -72,6 +83,8 @@ export const runDrill: JobOperation<DrillRequest, DrillPlan, DrillRecord> = {
           ...(ctx.sink ? { sink: ctx.sink } : {}),
           strongboxVersion: VERSION,
           now: () => env.clock.now(),
+          ...(p.req.timeout ? { timeoutMs: parseDuration(p.req.timeout) } : {}),
+          ...(p.req.spaceCheck === false ? { spaceCheck: false } : {}),
         }),
       );
       await repo.recordDrill(p.id, record);

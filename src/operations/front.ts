@@ -81,7 +81,7 @@ export interface Operations {
   createSnapshot(req: SnapshotCreate, ui: Ui): Promise<{ id: string; snapshot: SnapshotRef['snapshot'] }>;
   restoreSnapshot(id: string, req: AppRestore, ui: Ui): Promise<AppRestoreResult>;
   /** A restore drill (docs/DRILLS.md): the job's record, whether it passed or failed. */
-  runDrill(req: { snapshot?: string | undefined; apps?: string[] | undefined }, ui: Ui): Promise<DrillRecord>;
+  runDrill(req: { snapshot?: string | undefined; apps?: string[] | undefined; timeout?: string | undefined; spaceCheck?: boolean | undefined }, ui: Ui): Promise<DrillRecord>;
   listDrills(snapshot?: string): Promise<DrillRecord[]>;
   /** Per application: the newest verified snapshot, its recovery time, its age against the drill objective. */
   verificationStatus(): Promise<AppVerification[]>;

@@ -232,3 +232,41 @@ test('a crafted snapshot whose component name climbs out of the drill directory 
   assert.equal(existsSync(path.join(root, 'escaped')), false);
   assert.deepEqual(existsSync(path.join(root, 'home', 'drills')) ? readdirSync(path.join(root, 'home', 'drills')) : [], []);
 });
+
+test('a drill that cannot fit on this disk is refused before anything is made; one past its time limit fails, saying where it stopped', async () => {
+  const root = tmp();
+  // A snapshot that says its database dump is 40 PiB: the drill is refused at once, naming the sizes and the ways out.
+  const archive = path.join(root, 'huge.sbx');
+  await craft(archive, 'archive password', async (f) => {
+    const db = node('database.pgdump', 'file', { size: 5, content: [await f.data('hello')] });
+    const comp = node('db', 'dir', { subtree: await f.tree([db]) });
+    const app = node('huge', 'dir', { subtree: await f.tree([comp]) });
+    const component = { name: 'db', kind: 'postgres', source: 'postgres://x/y', status: 'completed', path: '/huge/db', artifact: 'database.pgdump', bytes: 40 * 2 ** 50, items: 1, info: {}, newBytes: 5, warnings: 0, startedAt: '2026-06-01T00:00:00.000Z', durationMs: 1 };
+    return manifest(await f.tree([app]), { type: 'application', status: 'completed', formatVersion: 1, strongboxVersion: '0.1.0', paths: ['/huge'], applications: [{ name: 'huge', version: '1', spec: {}, status: 'completed', path: '/huge', components: [component as never], hooks: [], errors: [], startedAt: '2026-06-01T00:00:00.000Z', durationMs: 1 }] } as never);
+  });
+  const uploads = path.join(root, 'uploads');
+  mkdirSync(uploads);
+  writeFileSync(path.join(uploads, 'a.txt'), 'a');
+  const slow = `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: slow, version: "1" }\nspec:\n  components:\n    - name: files\n      files: { path: ${uploads} }\n      checks: [{ name: takes its time, command: [sleep, "30"] }]\n    - name: more\n      files: { path: ${uploads} }\n`;
+  const cli = await prepareInstance(root, { slow });
+  await cli.okAsync(['snapshot', 'upload', archive], { STRONGBOX_ARCHIVE_PASSWORD: 'archive password' });
+  const refused = await cli.runAsync(['drill', 'run', 'latest']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /The drill needs about 120\.\d PiB at .*drills .*which has [\d.]+ [KMGT]iB free\. Free some space, drill fewer applications \(--app\), or add --no-space-check/);
+  assert.deepEqual(readdirSync(path.join(root, 'home', 'drills')), []);
+
+  // The spec's check sleeps 30 s; the drill's limit is 2 s: it fails, the check and the component after it named.
+  await cli.okAsync(['snapshot', 'create', '--app', 'slow']);
+  const t0 = performance.now();
+  const late = await cli.runAsync(['drill', 'run', '--app', 'slow', '--timeout', '2s', '--json']);
+  assert.ok(performance.now() - t0 < 20000, 'the check was stopped at the limit');
+  assert.equal(late.code, 1, late.stderr);
+  const d = JSON.parse(late.stdout) as Drill;
+  assert.equal(d.status, 'failed');
+  assert.deepEqual(d.components.map((c) => [c.component, c.status, c.reason]), [
+    ['files', 'failed', "the drill's time limit (2s) ran out before this component was drilled to the end"],
+    ['more', 'failed', "the drill's time limit (2s) ran out before this component was drilled to the end"],
+  ]);
+  assert.equal(processesWith('sleep 30').length, 0, 'the check command was ended');
+  assert.deepEqual(readdirSync(path.join(root, 'home', 'drills')), []);
+});

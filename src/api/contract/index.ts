@@ -167,7 +167,7 @@ export const AuditQuery = z.strictObject({ actor: z.string().optional(), action:
 export const RemoveApplicationQuery = z.strictObject({ withSchedules: z.enum(['true', 'false']).optional().describe('Also remove the schedules that snapshot it.') });
 export const DestinationQuery = z.strictObject({ destination: name.optional() });
 /** POST /api/drills: a restore drill of a snapshot (default: the latest of the application, or the latest application or full snapshot). */
-export const DrillBody = z.strictObject({ snapshot: z.string().min(1).max(80).optional(), apps: z.array(name).max(100).optional(), destination: name.nullable().optional() });
+export const DrillBody = z.strictObject({ snapshot: z.string().min(1).max(80).optional(), apps: z.array(name).max(100).optional(), destination: name.nullable().optional(), timeout: z.string().min(1).max(40).optional().describe('The drill\'s time limit (2h, 90min); default 6h.'), spaceCheck: z.boolean().optional().describe('false: start even if the disk looks too small.') });
 export const DrillsQuery = z.strictObject({ destination: name.optional(), snapshot: z.string().min(1).max(80).optional() });
 const snapshotPath = z.string().max(4096).describe('A path in the snapshot, e.g. /notes/uploads (an application snapshot holds /APP/COMPONENT/…).');
 export const FilesQuery = z.strictObject({ destination: name.optional(), path: snapshotPath.optional(), recursive: z.enum(['true', 'false']).optional().describe('true: every entry below the path (at most 100,000), not one directory.') });

@@ -25,10 +25,12 @@ export function drillCommand(): Command {
     .command('run [snapshot]')
     .description('Restore a snapshot into throwaway targets on this machine (temporary directories, PostgreSQL/MariaDB/Redis servers started for it), check it against what the backup recorded, time it, and remove everything')
     .option('--app <name>', 'only this application (and, without SNAPSHOT, its latest snapshot)', collect)
+    .option('--timeout <duration>', 'the drill\'s time limit (2h, 90min); what is left then is not drilled and the drill fails', '6h')
+    .option('--no-space-check', 'start even if this machine\'s disk looks too small for the restored data')
     .addHelpText('after', '\nNothing of the application is touched and no hook runs. The record (passed or failed, the\nmeasured recovery time, each check) is kept in the repository next to the snapshot.\nExit status 0 when the drill passed, 1 when it failed.\n\nExamples:\n  strongbox drill run --app notes\n  strongbox drill run 3f2a91c0 --json')
-    .action((snapshot: string | undefined, o: { app?: string[] }, cmd: Command) =>
+    .action((snapshot: string | undefined, o: { app?: string[]; timeout: string; spaceCheck: boolean }, cmd: Command) =>
       withOperations(cmd, async (ops, out) => {
-        const d = await withUi(out, 'drilling', (ui) => ops.runDrill({ ...(snapshot ? { snapshot } : {}), ...(o.app ? { apps: o.app } : {}) }, ui));
+        const d = await withUi(out, 'drilling', (ui) => ops.runDrill({ ...(snapshot ? { snapshot } : {}), ...(o.app ? { apps: o.app } : {}), ...(o.timeout !== '6h' ? { timeout: o.timeout } : {}), ...(o.spaceCheck ? {} : { spaceCheck: false }) }, ui));
         if (out.json) out.data(d);
         else printDrill(out, d);
         if (d.status !== 'passed') throw new AppError('RESTORE_INCOMPLETE', `The drill of snapshot ${d.snapshot.slice(0, 8)} failed: ${d.components.filter((c) => c.status === 'failed').map((c) => `${c.app}/${c.component}: ${c.reason ?? 'failed'}`).join('; ')}`, { details: { reported: true } });

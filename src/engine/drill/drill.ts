@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { AppError, childEnv, nullSink, systemClock, type ProgressSink } from '../../kernel/index.js';
@@ -8,6 +9,7 @@ import { kinds, spawnConsumer, sweepDrillLeftovers, type DrillCheck, type DrillT
 import { components as specComponents, meetsExpectation, type ApplicationSpec } from '../../spec/index.js';
 import { restoreApplications, snapshotComponents } from '../applications/restore-app.js';
 import { RunLog } from '../applications/run-log.js';
+import { freeBytes } from '../restore/space.js';
 
 /** One component of a drill: restored into a throwaway target, checked, timed. */
 export interface DrillComponent {
@@ -57,6 +59,24 @@ export interface DrillOptions {
   sink?: ProgressSink;
   strongboxVersion: string;
   now?: () => Date;
+  /** The drill's time limit (ms; default 6 hours): past it, what is left is not drilled and the drill fails, saying so. */
+  timeoutMs?: number;
+  /** Refuse a drill that cannot fit on this machine's disk before anything is made (default true). */
+  spaceCheck?: boolean;
+}
+
+/** Default time limit of a drill. */
+export const DRILL_TIMEOUT_MS = 6 * 3600e3;
+
+/** About what a component takes on disk in a drill: a database restored from a dump is larger than the dump (indexes, WAL) and its server has its own files. */
+export function drillSpaceNeeded(components: { kind: string; bytes: number }[]): number {
+  let need = 0;
+  for (const c of components) {
+    if (c.kind === 'postgres' || c.kind === 'mysql') need += 3 * c.bytes + 256 * 1024 * 1024;
+    else if (c.kind === 'redis') need += 2 * c.bytes;
+    else need += Math.ceil(1.05 * c.bytes);
+  }
+  return need;
 }
 
 /**
@@ -82,6 +102,27 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
   snapshotComponents(o.snapshot, records);
   mkdirSync(o.scratchRoot, { recursive: true, mode: 0o700 });
   for (const d of sweepDrillLeftovers(o.scratchRoot)) log.line(`removed what an earlier drill left: ${d}`);
+  if (o.spaceCheck !== false) {
+    const drilled = records.flatMap((a) => a.components.filter((c) => c.status === 'completed' || c.status === 'partially_failed').map((c) => ({ kind: c.kind, bytes: c.bytes })));
+    const need = drillSpaceNeeded(drilled);
+    // Throwaway PostgreSQL data directories are made in the system's temporary directory when running as root.
+    for (const dir of new Set([o.scratchRoot, ...(drilled.some((c) => c.kind === 'postgres') ? [tmpdir()] : [])])) {
+      const free = freeBytes(dir);
+      if (need > free) throw new AppError('STORAGE_FULL', `The drill needs about ${formatSize(need)} at ${dir} (restored databases take about three times their dump), which has ${formatSize(free)} free. Free some space, drill fewer applications (--app), or add --no-space-check if you know it fits.`);
+    }
+  }
+  // The drill's own signal: the caller's cancel, or its time limit.
+  const ac = new AbortController();
+  const limitMs = o.timeoutMs ?? DRILL_TIMEOUT_MS;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort(new AppError('CANCELLED', `the drill's time limit (${formatLimit(limitMs)}) ran out`));
+  }, limitMs);
+  const onCancel = () => ac.abort(o.signal?.reason);
+  if (o.signal?.aborted) onCancel();
+  o.signal?.addEventListener('abort', onCancel, { once: true });
+  const signal = ac.signal;
   const scratch = join(o.scratchRoot, o.id);
   mkdirSync(scratch, { recursive: true, mode: 0o700 });
   const targets: DrillTarget[] = [];
@@ -105,7 +146,7 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
         }
         const dir = join(scratch, app.name, c.name);
         mkdirSync(dir, { recursive: true });
-        const senv: SourceEnv = { ...(o.signal ? { signal: o.signal } : {}), log: (l) => log.line(`${app.name}/${c.name}: ${l}`), spoolDir: dir };
+        const senv: SourceEnv = { ...(signal ? { signal: signal } : {}), log: (l) => log.line(`${app.name}/${c.name}: ${l}`), spoolDir: dir };
         try {
           const own = installedSpec ? specComponents(installedSpec).find((x) => x.name === c.name) : undefined;
           const target = await kind.drillTarget(c.info, dir, senv, own?.kind === c.kind ? (own.options as never) : undefined);
@@ -113,7 +154,7 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
           chosen.push({ name: c.name, target });
           spec.spec.components.push({ name: c.name, [c.kind]: target.options });
         } catch (err) {
-          if (o.signal?.aborted) throw err;
+          if (signal?.aborted) throw err;
           components.push({ ...base, status: 'failed', reason: `no throwaway target: ${(err as Error).message}` });
         }
       }
@@ -129,11 +170,11 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
         specs: [spec],
         mayRedirectSecrets: true,
         spoolDir: scratch,
-        ...(o.signal ? { signal: o.signal } : {}),
+        ...(signal ? { signal: signal } : {}),
         sink,
         strongboxVersion: o.strongboxVersion,
       }).catch((err: unknown) => {
-        if (o.signal?.aborted) throw err;
+        if (signal?.aborted) throw err;
         // A refusal of the whole restore (a preflight problem) fails every component of the application, with the reason.
         return { outcomes: chosen.map((x) => ({ component: x.name, status: 'failed' as const, error: (err as Error).message, durationMs: 0, bytes: 0 })) };
       });
@@ -151,7 +192,7 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
         try {
           checks = await x.target.verify();
         } catch (err) {
-          if (o.signal?.aborted) throw err;
+          if (signal?.aborted) throw err;
           checks = [{ name: 'check the restored data', ok: false, actual: (err as Error).message }];
         }
         // The application's own checks, from the spec installed here.
@@ -159,7 +200,7 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
         const own = installed ? specComponents(installed).find((c) => c.name === x.name)?.checks ?? [] : [];
         for (const ch of own) {
           if (ch.command) {
-            checks.push(await commandCheck(ch.name, ch.command, ch.timeout, { ...(x.target.connection ?? {}), STRONGBOX_SNAPSHOT_ID: o.snapshot.id, STRONGBOX_SNAPSHOT_TIME: snap.time, STRONGBOX_APP: app.name, STRONGBOX_COMPONENT: x.name }, o.signal));
+            checks.push(await commandCheck(ch.name, ch.command, ch.timeout, { ...(x.target.connection ?? {}), STRONGBOX_SNAPSHOT_ID: o.snapshot.id, STRONGBOX_SNAPSHOT_TIME: snap.time, STRONGBOX_APP: app.name, STRONGBOX_COMPONENT: x.name }, signal));
             continue;
           }
           const sql = ch.sql!;
@@ -173,7 +214,7 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
             const r = meetsExpectation(expect, await x.target.query(sql), snap.time);
             checks.push({ name: label, ok: r.ok, expected: expect, actual: r.actual });
           } catch (err) {
-            if (o.signal?.aborted) throw err;
+            if (signal?.aborted) throw err;
             checks.push({ name: label, ok: false, expected: expect, actual: (err as Error).message });
           }
         }
@@ -183,7 +224,19 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
         log.line(`${app.name}/${x.name}: ${result.status} — restored ${result.bytes} bytes in ${result.restoreMs} ms; ${checks.length} check(s)${result.reason ? `: ${result.reason}` : ''}`);
       }
     }
+  } catch (err) {
+    // Past the time limit, the drill is failed (and says where it stopped); a cancel by the caller is a cancel.
+    if (!timedOut) throw err;
+    const done = new Set(components.map((c) => `${c.app}/${c.component}`));
+    for (const app of records) {
+      for (const c of app.components) {
+        if (!done.has(`${app.name}/${c.name}`)) components.push({ app: app.name, component: c.name, kind: c.kind, status: 'failed', reason: `the drill's time limit (${formatLimit(limitMs)}) ran out before this component was drilled to the end`, restoreMs: 0, verifyMs: 0, bytes: 0, checks: [] });
+      }
+    }
+    log.line(`drill ${o.id}: the time limit (${formatLimit(limitMs)}) ran out`);
   } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onCancel);
     // Whatever happened: every server stopped, every file removed.
     for (const t of targets) await t.cleanup().catch(() => undefined);
     sweepDrillLeftovers(o.scratchRoot);
@@ -226,4 +279,19 @@ async function commandCheck(name: string | undefined, argv: string[], timeout: s
 function durationMs(t: string): number {
   const m = /^(\d+)(ms|s|m|h)$/.exec(t)!;
   return Number(m[1]) * { ms: 1, s: 1e3, m: 60e3, h: 3600e3 }[m[2] as 'ms'];
+}
+
+function formatSize(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+function formatLimit(ms: number): string {
+  return ms % 3600e3 === 0 ? `${ms / 3600e3}h` : ms % 60e3 === 0 ? `${ms / 60e3}m` : `${Math.round(ms / 1000)}s`;
 }

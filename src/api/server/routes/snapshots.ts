@@ -28,7 +28,7 @@ export function snapshotRoutes(t: RouteTable, o: { maxUploadBytes: number }): vo
     summary: 'Start a restore drill: the snapshot restored into throwaway targets on the server, checked and timed; returns the job (202)',
     body: DrillBody,
     status: 202,
-    handler: async ({ body, caller, core }) => core.submit('drill', { ...(body.snapshot ? { snapshot: body.snapshot } : {}), ...(body.apps ? { apps: body.apps } : {}), where: at(body.destination ?? undefined) }, caller),
+    handler: async ({ body, caller, core }) => core.submit('drill', { ...(body.snapshot ? { snapshot: body.snapshot } : {}), ...(body.apps ? { apps: body.apps } : {}), ...(body.timeout ? { timeout: body.timeout } : {}), ...(body.spaceCheck === false ? { spaceCheck: false } : {}), where: at(body.destination ?? undefined) }, caller),
   });
 
   t.add({
