@@ -76,6 +76,12 @@ export interface DrillTarget {
   verify(): Promise<DrillCheck[]>;
   /** Runs an application check's query on the restored database: its rows, each a list of values as text. */
   query?(sql: string): Promise<string[][]>;
+  /**
+   * Restore the component's tree as plain files into this directory instead of
+   * through the kind's restore (a kind whose restore would reach outside this
+   * machine, as Kubernetes objects would a cluster); `verify` then reads them.
+   */
+  asFiles?: string;
   /** Where the restored data is, for an application's check command (STRONGBOX_DRILL_URL, PGHOST, STRONGBOX_DRILL_PATH …); no secrets: throwaway servers need none. */
   connection?: Record<string, string>;
   /** Stops what was started and removes its files; safe to call more than once. */

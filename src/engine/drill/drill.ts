@@ -10,6 +10,17 @@ import { components as specComponents, meetsExpectation, type ApplicationSpec } 
 import { restoreApplications, snapshotComponents } from '../applications/restore-app.js';
 import { RunLog } from '../applications/run-log.js';
 import { freeBytes } from '../restore/space.js';
+import { restore } from '../restore/restore.js';
+import { findNode } from '../../tree/index.js';
+
+/** What the drill needs of a component's restore. */
+interface RestoreOutcome {
+  component: string;
+  status: string;
+  error?: string;
+  durationMs: number;
+  bytes: number;
+}
 
 /** One component of a drill: restored into a throwaway target, checked, timed. */
 export interface DrillComponent {
@@ -152,7 +163,7 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
           const target = await kind.drillTarget(c.info, dir, senv, own?.kind === c.kind ? (own.options as never) : undefined);
           targets.push(target);
           chosen.push({ name: c.name, target });
-          spec.spec.components.push({ name: c.name, [c.kind]: target.options });
+          if (!target.asFiles) spec.spec.components.push({ name: c.name, [c.kind]: target.options });
         } catch (err) {
           if (signal?.aborted) throw err;
           components.push({ ...base, status: 'failed', reason: `no throwaway target: ${(err as Error).message}` });
@@ -160,12 +171,30 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
       }
       if (chosen.length === 0) continue;
       const full = snap.type === 'full';
-      const restored = await restoreApplications({
+      // Components drilled as plain files (their kind's restore would reach outside this machine).
+      const asFiles: RestoreOutcome[] = [];
+      for (const x of chosen.filter((c) => c.target.asFiles)) {
+        const rec = app.components.find((c) => c.name === x.name)!;
+        const t0 = performance.now();
+        try {
+          const node = await findNode(o.repo, snap.tree, rec.path);
+          if (!node?.subtree) throw new AppError('CORRUPT', `the snapshot has no directory ${rec.path} for the component`);
+          const r = await restore({ repo: o.repo, writer: o.pool, snapshot: { id: o.snapshot.id, snapshot: { ...snap, tree: node.subtree } }, target: x.target.asFiles!, spaceCheck: false, signal, sink });
+          const ms = Math.round(performance.now() - t0);
+          if (r.errors.length) asFiles.push({ component: x.name, status: 'failed', error: `${r.errors.length} file(s) could not be restored: ${r.errors.slice(0, 5).map((e) => `${e.path}: ${e.message}`).join('; ')}`, durationMs: ms, bytes: r.bytes });
+          else asFiles.push({ component: x.name, status: 'completed', durationMs: ms, bytes: r.bytes });
+        } catch (err) {
+          if (signal.aborted) throw err;
+          asFiles.push({ component: x.name, status: 'failed', error: (err as Error).message, durationMs: Math.round(performance.now() - t0), bytes: 0 });
+        }
+      }
+      const throughKind = chosen.filter((c) => !c.target.asFiles);
+      const restored: { outcomes: RestoreOutcome[] } = throughKind.length === 0 ? { outcomes: [] } : await restoreApplications({
         repo: o.repo,
         pool: o.pool,
         snapshot: o.snapshot,
         ...(full ? { apps: [app.name] } : {}),
-        components: chosen.map((x) => (full ? `${app.name}/${x.name}` : x.name)),
+        components: throughKind.map((x) => (full ? `${app.name}/${x.name}` : x.name)),
         installed: new Map(),
         specs: [spec],
         mayRedirectSecrets: true,
@@ -176,8 +205,9 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
       }).catch((err: unknown) => {
         if (signal?.aborted) throw err;
         // A refusal of the whole restore (a preflight problem) fails every component of the application, with the reason.
-        return { outcomes: chosen.map((x) => ({ component: x.name, status: 'failed' as const, error: (err as Error).message, durationMs: 0, bytes: 0 })) };
+        return { outcomes: throughKind.map((x) => ({ component: x.name, status: 'failed' as const, error: (err as Error).message, durationMs: 0, bytes: 0 })) };
       });
+      restored.outcomes.push(...asFiles);
       for (const x of chosen) {
         const out = restored.outcomes.find((r) => r.component === x.name);
         const kind = app.components.find((c) => c.name === x.name)!.kind;
