@@ -64,7 +64,7 @@ export const runDrill: JobOperation<DrillRequest, DrillPlan, DrillRecord> = {
     const apps = (ref.snapshot.applications ?? []).map((a) => a.name).filter((a) => !req.apps?.length || req.apps.includes(a));
     return { req, target, ref, apps, id: randomBytes(6).toString('hex') };
   },
-  job: (p) => ({ kind: 'drill', app: p.apps.join(',') || null, destination: p.target.name, params: { snapshot: p.ref.id, drill: p.id, destination: p.target.name, ...(p.req.apps?.length ? { apps: p.req.apps } : {}) }, scheduleId: p.req.schedule?.id ?? null, exclusive: ['#drill'] }),
+  job: (p) => ({ kind: 'drill', app: p.apps.join(',') || null, components: (p.ref.snapshot.applications ?? []).filter((a) => p.apps.includes(a.name)).flatMap((a) => a.components.map((c) => ({ app: a.name, component: c.name, kind: c.kind }))), destination: p.target.name, params: { snapshot: p.ref.id, drill: p.id, destination: p.target.name, ...(p.req.apps?.length ? { apps: p.req.apps } : {}) }, scheduleId: p.req.schedule?.id ?? null, exclusive: ['#drill'] }),
   async run(env, p, ctx) {
     const inst = needInstance(env);
     const installed = await installedSpecs(inst);

@@ -106,6 +106,27 @@ test('a drill restores every component into throwaway targets, checks the rows, 
       assert.equal(job.phase, 'completed', JSON.stringify(job.errors));
       assert.equal(job.result.status, 'passed');
       assert.equal(((await api.ok('GET', '/api/drills')) as Drill[]).length, 2);
+
+      // From the console: the dashboard's button starts a drill whose job page follows it live, component by component.
+      await page.goto(`${srv.url}/#/`);
+      await page.getByLabel('Application notes').getByRole('button', { name: 'Run restore drill' }).click();
+      await page.getByRole('status').filter({ hasText: 'running' }).waitFor({ timeout: 15000 });
+      const components = page.getByRole('table', { name: 'Components' });
+      await components.getByRole('row', { name: /notes\/db/ }).waitFor({ timeout: 15000 });
+      await page.getByRole('status').filter({ hasText: 'completed' }).waitFor({ timeout: 120000 });
+      for (const c of ['db', 'uploads', 'sessions', 'search']) assert.match(await components.getByRole('row', { name: new RegExp(`notes/${c}`) }).innerText(), /completed/);
+      assert.match(await page.getByLabel('Job log').innerText(), /drill [0-9a-f]{12}: passed/);
+      await page.getByRole('link', { name: snap.id.slice(0, 8) }).click();
+      const drills = page.getByLabel('Restore drills');
+      await drills.waitFor({ timeout: 20000 });
+      assert.equal((await drills.innerText()).match(/recovery time [\d.]+ s \(measured\) · drill [0-9a-f]{12}/g)?.length, 3, 'the three drills of the snapshot');
+      assert.match(await drills.innerText(), /notes\/db \(postgres\): passed in [\d.]+ s/);
+      // The dashboard's figures: the objective of the drill schedule (twice a week) and the status.
+      await page.goto(`${srv.url}/#/`);
+      assert.match(await page.getByLabel('Recovery').innerText({ timeout: 20000 }), /objective 14 days, schedule notes-drill/);
+      const status = (await api.ok('GET', '/api/verification')) as { app: string; overdue: boolean; objectiveSeconds: number; verified: { snapshot: string } }[];
+      assert.deepEqual(status.map((v) => [v.app, v.overdue, v.objectiveSeconds, v.verified.snapshot]), [['notes', false, 14 * 86400, snap.id]]);
+      assertNoConsoleErrors();
     } finally {
       await browser.close();
       await srv.stop();

@@ -176,6 +176,7 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
       for (const x of chosen.filter((c) => c.target.asFiles)) {
         const rec = app.components.find((c) => c.name === x.name)!;
         const t0 = performance.now();
+        sink.emit({ type: 'component', app: app.name, component: x.name, kind: rec.kind, state: 'running' });
         try {
           const node = await findNode(o.repo, snap.tree, rec.path);
           if (!node?.subtree) throw new AppError('CORRUPT', `the snapshot has no directory ${rec.path} for the component`);
@@ -208,6 +209,7 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
         return { outcomes: throughKind.map((x) => ({ component: x.name, status: 'failed' as const, error: (err as Error).message, durationMs: 0, bytes: 0 })) };
       });
       restored.outcomes.push(...asFiles);
+      for (const f of asFiles) sink.emit({ type: 'component', app: app.name, component: f.component, kind: app.components.find((c) => c.name === f.component)!.kind, state: f.status === 'completed' ? 'completed' : 'failed', bytes: f.bytes, ...(f.error ? { error: f.error } : {}) });
       for (const x of chosen) {
         const out = restored.outcomes.find((r) => r.component === x.name);
         const kind = app.components.find((c) => c.name === x.name)!.kind;
@@ -251,6 +253,8 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
         const bad = checks.filter((c) => !c.ok);
         const result: DrillComponent = { ...base, status: bad.length ? 'failed' : 'passed', verifyMs: Math.round(performance.now() - t0), checks, ...(bad.length ? { reason: bad.map((c) => `${c.name}: expected ${c.expected ?? '?'}, found ${c.actual ?? '?'}`).join('; ') } : {}) };
         components.push(result);
+        // The job's progress says what the checks found, not only that the restore went through.
+        if (result.status === 'failed') sink.emit({ type: 'component', app: app.name, component: x.name, kind, state: 'failed', bytes: result.bytes, error: `check failed: ${result.reason ?? ''}` });
         log.line(`${app.name}/${x.name}: ${result.status} — restored ${result.bytes} bytes in ${result.restoreMs} ms; ${checks.length} check(s)${result.reason ? `: ${result.reason}` : ''}`);
       }
     }
