@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -290,4 +290,28 @@ test('a drill that cannot fit on this disk is refused before anything is made; o
   ]);
   assert.equal(processesWith('sleep 30').length, 0, 'the check command was ended');
   assert.deepEqual(readdirSync(path.join(root, 'home', 'drills')), []);
+});
+
+test('the snapshot\'s own verify command and checks never run in a drill, only the installed spec\'s', async () => {
+  const root = tmp();
+  const data = path.join(root, 'data.txt');
+  writeFileSync(data, 'index v1\n');
+  const ran = (what: string) => path.join(root, `RAN-${what}`);
+  const spec = (extra: string, checks: string) =>
+    `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: idx, version: "1" }\nspec:\n  components:\n    - name: index\n${checks}      command:\n        backup: [cat, ${data}]\n        restore: [sh, -c, "cat > ${data}"]\n${extra}`;
+  const cli = await prepareInstance(root, { idx: spec(`        verify: [touch, ${ran('snapshot-verify')}]\n`, `      checks: [{ command: [touch, ${ran('snapshot-check')}] }]\n`) });
+  await cli.okAsync(['snapshot', 'create', '--app', 'idx']);
+  // The spec installed now has other commands: they run, those the snapshot carries do not.
+  writeFileSync(path.join(root, 'idx.yaml'), spec(`        verify: [grep, -q, "index v1"]\n`, `      checks: [{ command: [sh, -c, "touch ${ran('installed-check')}; test -s \\"$STRONGBOX_DRILL_FILE\\""] }]\n`));
+  await cli.okAsync(['app', 'add', '-f', path.join(root, 'idx.yaml'), '--replace']);
+  rmSync(ran('snapshot-verify'), { force: true });
+  rmSync(ran('snapshot-check'), { force: true });
+  const r = await cli.runAsync(['drill', 'run', '--app', 'idx', '--json']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const d = JSON.parse(r.stdout) as Drill;
+  assert.deepEqual(d.components[0]!.checks.map((c) => [c.name.split(':')[0], c.ok]), [['verify', true], ['check', true]]);
+  assert.equal(existsSync(ran('snapshot-verify')), false);
+  assert.equal(existsSync(ran('snapshot-check')), false);
+  assert.equal(existsSync(ran('installed-check')), true);
+  assert.equal(readFileSync(data, 'utf8'), 'index v1\n', 'the application\'s restore command did not run');
 });
