@@ -14,10 +14,14 @@ import { reportApi, runApiBench } from './api.js';
  *
  * Options: --scenario files|pg|s3|api|kubernetes|all (default files; kubernetes: 2,000 objects and --size GiB of volumes on a real API server; s3: the files scenario against an S3 API server;
  * api: the server under load from a second process), --size GiB (default 1.5), --pg-size GiB (default 1),
- * --clients N and --think-ms MS (api; default 200 and 1000), --tools strongbox,restic,borg, --keep.
+ * --clients N and --think-ms MS (api; default 200 and 1000), --tools strongbox,restic,restic-latest,kopia,borg, --keep.
+ * restic-latest and Kopia are built from the Go module proxy by scripts/bench-peers.sh (cached
+ * outside the work tree); a peer that is missing or cannot be built is reported, not dropped.
  */
 interface Measure {
   seconds: number;
+  /** CPU time of the process and its threads and children: user + system (GNU time's %U + %S). */
+  cpuSeconds: number;
   peakRssMiB: number;
 }
 interface ToolResult {
@@ -50,7 +54,7 @@ const opt = (name: string, def: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : def;
 };
 const sizeGiB = Number(opt('size', '1.5'));
-const tools = opt('tools', 'strongbox,restic,borg').split(',');
+const tools = opt('tools', 'strongbox,restic,restic-latest,kopia,borg').split(',');
 const work = path.resolve(opt('dir', path.join(root, '.data')));
 const strongbox = path.resolve(root, '../bin/strongbox.js');
 const PASSWORD = 'bench-password';
@@ -63,13 +67,13 @@ function have(cmd: string, arg = '--version'): string | undefined {
 
 function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Measure> {
   return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/time', ['-f', 'BENCH %e %M', cmd, ...argv], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn('/usr/bin/time', ['-f', 'BENCH %e %M %U %S', cmd, ...argv], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('close', (code) => {
-      const m = /BENCH ([\d.]+) (\d+)/.exec(err);
+      const m = /BENCH ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(err);
       if (code !== 0 || !m) reject(new Error(`${cmd} ${argv.join(' ')} failed (${code}): ${err.slice(-2000)}`));
-      else resolve({ seconds: Number(m[1]), peakRssMiB: Number(m[2]) / 1024 });
+      else resolve({ seconds: Number(m[1]), peakRssMiB: Number(m[2]) / 1024, cpuSeconds: Number(m[3]) + Number(m[4]) });
     });
   });
 }
@@ -81,10 +85,60 @@ async function du(dir: string): Promise<number> {
 
 interface Tool {
   name: string;
+  /** The version, or why the tool is not there ("not installed: …"). */
   version: string | undefined;
+  missing?: string;
   init(repo: string): Promise<void>;
   backup(repo: string, data: string): Promise<Measure>;
   restore(repo: string, target: string): Promise<Measure>;
+  /** Where the restore put the dataset (restic and Borg recreate its absolute path; Kopia restores the snapshot's root). */
+  restored?(target: string, data: string): string;
+}
+
+/** restic-latest and Kopia (and SeaweedFS), built by scripts/bench-peers.sh: name → binary, or the reason there is none. */
+function goPeers(): Map<string, { bin?: string; why?: string }> {
+  const out = new Map<string, { bin?: string; why?: string }>();
+  if (!tools.some((t) => t === 'restic-latest' || t === 'kopia')) return out;
+  const r = spawnSync('bash', [path.resolve(root, '../scripts/bench-peers.sh')], { encoding: 'utf8' });
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const [name, bin, ...why] = line.split(' ');
+    out.set(name!, bin === '-' ? { why: why.join(' ') } : { bin: bin! });
+  }
+  return out;
+}
+const peers = goPeers();
+
+function resticTool(name: string, bin: string | undefined, why?: string): Tool {
+  return {
+    name,
+    version: bin ? have(bin, 'version') : undefined,
+    ...(why ? { missing: why } : {}),
+    init: async (repo) => void (await timed(bin!, ['init', '-q', '--repo', resticRepo(repo)], { RESTIC_PASSWORD: PASSWORD, ...s3?.env })),
+    backup: (repo, data) => timed(bin!, ['backup', '-q', '--repo', resticRepo(repo), data], { RESTIC_PASSWORD: PASSWORD, ...s3?.env }),
+    restore: (repo, target) => timed(bin!, ['restore', '-q', '--repo', resticRepo(repo), 'latest', '--target', target], { RESTIC_PASSWORD: PASSWORD, ...s3?.env }),
+  };
+}
+
+/** Kopia with its defaults (a repository on the file system; its own config file and cache per repository). */
+function kopiaTool(bin: string | undefined, why?: string): Tool {
+  const env = (repo: string) => ({ KOPIA_PASSWORD: PASSWORD, KOPIA_CONFIG_PATH: `${repo}.config`, KOPIA_CACHE_DIRECTORY: `${repo}.cache`, KOPIA_CHECK_FOR_UPDATES: 'false', KOPIA_LOG_DIR: `${repo}.logs` });
+  return {
+    name: 'kopia',
+    version: bin ? have(bin, '--version') : undefined,
+    ...(why ? { missing: why } : {}),
+    init: async (repo) => {
+      await fs.rm(`${repo}.config`, { force: true });
+      await fs.rm(`${repo}.cache`, { recursive: true, force: true });
+      await timed(bin!, ['repository', 'create', 'filesystem', '--path', repo], env(repo));
+    },
+    backup: (repo, data) => timed(bin!, ['snapshot', 'create', data], env(repo)),
+    restore: async (repo, target) => {
+      const list = spawnSync(bin!, ['snapshot', 'list', '--json'], { env: { ...process.env, ...env(repo) }, encoding: 'utf8' });
+      const snaps = JSON.parse(list.stdout) as { id: string }[];
+      return timed(bin!, ['snapshot', 'restore', snaps[snaps.length - 1]!.id, target], env(repo));
+    },
+    restored: (target) => target,
+  };
 }
 
 /** A tool's repository: a local directory, or (S3 scenario) a prefix in the bucket named after the directory. */
@@ -112,13 +166,9 @@ const defs: Tool[] = [
     backup: (repo, data) => timed(strongbox, ['snapshot', 'create', '-q', '--repo', sbRepo(repo), '--path', data], { STRONGBOX_PASSWORD: PASSWORD, ...s3?.env }),
     restore: (repo, target) => timed(strongbox, ['snapshot', 'restore', 'latest', '-q', '--repo', sbRepo(repo), '--target', target], { STRONGBOX_PASSWORD: PASSWORD, ...s3?.env }),
   },
-  {
-    name: 'restic',
-    version: have('restic', 'version'),
-    init: async (repo) => void (await timed('restic', ['init', '-q', '--repo', resticRepo(repo)], { RESTIC_PASSWORD: PASSWORD, ...s3?.env })),
-    backup: (repo, data) => timed('restic', ['backup', '-q', '--repo', resticRepo(repo), data], { RESTIC_PASSWORD: PASSWORD, ...s3?.env }),
-    restore: (repo, target) => timed('restic', ['restore', '-q', '--repo', resticRepo(repo), 'latest', '--target', target], { RESTIC_PASSWORD: PASSWORD, ...s3?.env }),
-  },
+  resticTool('restic', have('restic', 'version') ? 'restic' : undefined, 'not installed (apt-get install restic)'),
+  resticTool('restic-latest', peers.get('restic')?.bin, peers.get('restic')?.why ?? 'not built (scripts/bench-peers.sh)'),
+  kopiaTool(peers.get('kopia')?.bin, peers.get('kopia')?.why ?? 'not built (scripts/bench-peers.sh)'),
   {
     name: 'borg',
     version: have('borg'),
@@ -175,11 +225,11 @@ async function main(): Promise<void> {
   process.stdout.write(`Generating ${sizeGiB} GiB dataset in ${data}…\n`);
   const ds = await generate(data, Math.floor(sizeGiB * 1024 ** 3));
   process.stdout.write(`  ${ds.files} files, ${(ds.bytes / 1024 ** 3).toFixed(2)} GiB\n`);
-  const chosen = defs.filter((t) => tools.includes(t.name) && !(s3 && t.name === 'borg'));
+  const chosen = defs.filter((t) => tools.includes(t.name) && !(s3 && (t.name === 'borg' || t.name === 'kopia')));
   const results: ToolResult[] = [];
   for (const t of chosen) {
     if (!t.version) {
-      results.push({ tool: t.name, version: 'not installed', error: 'not installed' });
+      results.push({ tool: t.name, version: 'not there', error: t.missing ?? 'not installed' });
       continue;
     }
     const repo = path.join(work, `repo-${t.name}`);
@@ -216,7 +266,7 @@ async function main(): Promise<void> {
       before = s3?.counted() ?? 0;
       r.restore = await t.restore(repo, target);
       if (s3 && r.requests) r.requests.restore = s3.counted() - before;
-      const check = spawnSync('diff', ['-rq', data, path.join(target, data.startsWith('/') ? data.slice(1) : data)], { encoding: 'utf8' });
+      const check = spawnSync('diff', ['-rq', data, t.restored ? t.restored(target, data) : path.join(target, data.startsWith('/') ? data.slice(1) : data)], { encoding: 'utf8' });
       if (check.status !== 0) r.error = `restored tree differs: ${check.stdout.slice(0, 500)}`;
       await fs.rm(target, { recursive: true, force: true });
     } catch (err) {
@@ -231,22 +281,28 @@ async function main(): Promise<void> {
 }
 
 function report(results: ToolResult[], ds: { files: number; bytes: number }): void {
-  const base = results.find((r) => r.tool === 'restic' && !r.error);
+  const ok = results.filter((r) => !r.error);
+  const peersOk = ok.filter((r) => r.tool !== 'strongbox');
+  const fastest = (k: 'first' | 'second' | 'restore') => peersOk.filter((r) => r[k]).sort((a, b) => a[k]!.seconds - b[k]!.seconds)[0];
+  const gib = ds.bytes / 1024 ** 3;
   const mib = ds.bytes / 1024 ** 2;
-  const fmt = (m: Measure | undefined, b: Measure | undefined) => {
+  const fmt = (r: ToolResult, k: 'first' | 'second' | 'restore') => {
+    const m = r[k];
     if (!m) return '-';
-    const ratio = b ? ` (${(b.seconds / m.seconds).toFixed(2)}× restic speed)` : '';
-    return `${m.seconds.toFixed(1)} s, ${(mib / m.seconds).toFixed(0)} MiB/s, ${m.peakRssMiB.toFixed(0)} MiB RSS${ratio}`;
+    const best = r.tool === 'strongbox' ? fastest(k) : undefined;
+    const ratio = best?.[k] ? ` — ${(best[k]!.seconds / m.seconds).toFixed(2)}× the speed of the fastest peer (${best.tool})` : '';
+    return `${m.seconds.toFixed(1)} s, ${(mib / m.seconds).toFixed(0)} MiB/s, ${m.cpuSeconds.toFixed(1)} CPU-s (${(m.cpuSeconds / gib).toFixed(1)}/GiB), ${m.peakRssMiB.toFixed(0)} MiB RSS${ratio}`;
   };
-  process.stdout.write(`\nDataset: ${ds.files} files, ${(ds.bytes / 1024 ** 3).toFixed(2)} GiB (warm page cache)\n`);
+  const smallest = peersOk.filter((r) => r.repoBytes).sort((a, b) => a.repoBytes! - b.repoBytes!)[0];
+  process.stdout.write(`\nDataset: ${ds.files} files, ${gib.toFixed(2)} GiB (warm page cache)\n`);
   for (const r of results) {
     process.stdout.write(`\n${r.tool} (${r.version})\n`);
     if (r.error) process.stdout.write(`  ERROR: ${r.error}\n`);
-    process.stdout.write(`  first snapshot:  ${fmt(r.first, base?.first)}\n`);
-    process.stdout.write(`  second snapshot: ${fmt(r.second, base?.second)}\n`);
-    process.stdout.write(`  restore:         ${fmt(r.restore, base?.restore)}\n`);
+    process.stdout.write(`  first snapshot:  ${fmt(r, 'first')}\n`);
+    process.stdout.write(`  second snapshot: ${fmt(r, 'second')}\n`);
+    process.stdout.write(`  restore:         ${fmt(r, 'restore')}\n`);
     if (r.repoBytes !== undefined) {
-      const ratio = base?.repoBytes ? ` (${((r.repoBytes / base.repoBytes) * 100).toFixed(1)} % of restic's)` : '';
+      const ratio = r.tool === 'strongbox' && smallest ? ` (${((r.repoBytes / smallest.repoBytes!) * 100).toFixed(1)} % of the smallest peer's, ${smallest.tool})` : '';
       process.stdout.write(`  repository:      ${(r.repoBytes / 1024 ** 2).toFixed(1)} MiB${ratio}\n`);
     }
     if (r.requests) process.stdout.write(`  S3 requests:     ${r.requests.first} / ${r.requests.second} / ${r.requests.restore} (first / second / restore); ${r.objectsPerGiB} objects per GiB stored\n`);

@@ -462,6 +462,35 @@ test('the README walkthrough: the example application is seeded, snapshotted and
     const search = new Database(`${out}/search.db`, { readonly: true });
     assert.equal((search.prepare('SELECT count(*) AS n FROM terms').get() as { n: number }).n, 5000);
     search.close();
+
+    // The example's drill failing as it should: an application check whose query returns no rows fails it with the
+    // query and its result; a damaged pack fails it naming the component, the pack and the file.
+    const checked = path.join(root, 'notes-checked.yaml');
+    writeFileSync(checked, readFileSync(path.join(example, 'notes.yaml'), 'utf8').replace('      checks:\n', '      checks:\n        - { name: welcome note, sql: "SELECT id FROM notes WHERE title = \'welcome\'", expect: rows }\n'));
+    cli.ok(['app', 'add', '-f', checked, '--replace']);
+    const noRows = await cli.runAsync(['drill', 'run', snap.id, '--json']);
+    assert.equal(noRows.code, 1, noRows.stderr);
+    const nr = JSON.parse(noRows.stdout) as { status: string; components: { component: string; status: string; reason?: string }[] };
+    assert.equal(nr.status, 'failed');
+    assert.deepEqual(nr.components.filter((c) => c.status === 'failed').map((c) => c.component), ['db']);
+    assert.match(nr.components.find((c) => c.component === 'db')!.reason!, /^welcome note: SELECT id FROM notes WHERE title = 'welcome' \(expect rows\): expected rows, found no rows$/);
+    cli.ok(['app', 'add', '-f', path.join(example, 'notes.yaml'), '--replace']);
+    const packs = path.join(root, 'repo', 'data');
+    for (const sub of readdirSync(packs)) {
+      for (const f of readdirSync(path.join(packs, sub))) {
+        const p = path.join(packs, sub, f);
+        const bytes = readFileSync(p);
+        // A byte every 2 KiB of the pack's first third: the blobs written first (the dump's) are damaged.
+        for (let at = 64; at < bytes.length / 3; at += 2048) bytes[at] = bytes[at]! ^ 0xff;
+        writeFileSync(p, bytes);
+      }
+    }
+    const damaged = await cli.runAsync(['drill', 'run', snap.id, '--json']);
+    assert.equal(damaged.code, 1, damaged.stderr);
+    const dm = JSON.parse(damaged.stdout) as { status: string; components: { component: string; status: string; reason?: string }[] };
+    assert.equal(dm.components.find((c) => c.component === 'db')!.status, 'failed');
+    assert.match(dm.components.find((c) => c.component === 'db')!.reason!, /\/notes\/db\/database\.pgdump: .*blob [0-9a-f]{16} in pack [0-9a-f]{16} failed authentication/);
+    assert.deepEqual(readdirSync(path.join(root, 'home', 'drills')), [], 'nothing of the failed drills is left');
   } finally {
     pg.stop();
   }
