@@ -106,7 +106,10 @@ test('locks: concurrent backups both succeed; prune waits for nobody and reports
   const running = cli.spawn(['snapshot', 'create', '--path', a], { STRONGBOX_WORKERS: '1' });
   const done = waitExit(running);
   await waitForFiles(path.join(cli.repo, 'locks'), (f) => f.length > 0);
+  // Held still while prune asks (a fast machine would otherwise finish the backup first): a stopped process holds its lock.
+  running.kill('SIGSTOP');
   const locked = cli.run(['repo', 'prune']);
+  running.kill('SIGCONT');
   assert.equal(locked.code, 11, locked.stderr);
   assert.match(locked.stderr, new RegExp(`shared lock .* pid ${running.pid}`));
   assert.match(locked.stderr, /strongbox repo unlock/);
