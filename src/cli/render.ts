@@ -1,15 +1,6 @@
-import { AppError, systemClock, type ProgressEvent, type ProgressSink } from '../kernel/index.js';
+import { AppError, formatBytes, systemClock, type ProgressEvent, type ProgressSink } from '../kernel/index.js';
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
-}
+export { formatBytes };
 
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);

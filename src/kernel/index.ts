@@ -1,4 +1,4 @@
-/** The leaf layer: error codes and AppError, progress events, the Clock, ids and abort helpers. Imports nothing of ours. */
+/** The leaf layer: error codes and AppError, progress events, the Clock, ids, abort helpers and units. Imports nothing of ours. */
 export * from './errors.js';
 export * from './abort.js';
 export * from './progress.js';
@@ -8,3 +8,4 @@ export * from './secrets.js';
 export * from './clock.js';
 export * from './durable.js';
 export * from './actor.js';
+export * from './units.js';

@@ -56,6 +56,18 @@ async function serversOf(drills: string): Promise<string[]> {
   throw new Error('the drill started no server within 30 s');
 }
 
+/** An archive of one application snapshot with one component whose record says what the test needs (its name, its size); the stored file holds 5 bytes. */
+async function craftOneComponent(archive: string, c: { app: string; dir: string; name: string; kind: string; artifact: string; bytes: number }): Promise<void> {
+  await craft(archive, 'archive password', async (f) => {
+    const file = node(c.artifact, 'file', { size: 5, content: [await f.data('hello')] });
+    const comp = node(c.dir, 'dir', { subtree: await f.tree([file]) });
+    const app = node(c.app, 'dir', { subtree: await f.tree([comp]) });
+    const at = '2026-06-01T00:00:00.000Z';
+    const component = { name: c.name, kind: c.kind, source: '/x', status: 'completed', path: `/${c.app}/${c.dir}`, artifact: c.artifact, bytes: c.bytes, items: 1, info: {}, newBytes: 5, warnings: 0, startedAt: at, durationMs: 1 };
+    return manifest(await f.tree([app]), { type: 'application', status: 'completed', formatVersion: 1, strongboxVersion: '0.1.0', paths: [`/${c.app}`], applications: [{ name: c.app, version: '1', spec: {}, status: 'completed', path: `/${c.app}`, components: [component as never], hooks: [], errors: [], startedAt: at, durationMs: 1 }] } as never);
+  });
+}
+
 const leftovers = () => readdirSync(tmpdir()).filter((n) => n.startsWith('strongbox-drill-'));
 
 test('a drill restores every component into throwaway targets, checks the rows, keys and files the backup recorded, times it, records it in the repository and removes everything; the application is not touched', async () => {
@@ -237,13 +249,7 @@ test('a drill cancelled midway through the server stops its throwaway servers an
 test('a crafted snapshot whose component name climbs out of the drill directory is refused before anything is made', async () => {
   const root = tmp();
   const archive = path.join(root, 'evil.sbx');
-  await craft(archive, 'archive password', async (f) => {
-    const db = node('database.sqlite', 'file', { size: 5, content: [await f.data('hello')] });
-    const comp = node('x', 'dir', { subtree: await f.tree([db]) });
-    const app = node('evil', 'dir', { subtree: await f.tree([comp]) });
-    const component = { name: '../../../../escaped', kind: 'sqlite', source: '/x', status: 'completed', path: '/evil/x', artifact: 'database.sqlite', bytes: 5, items: 1, info: {}, newBytes: 5, warnings: 0, startedAt: '2026-06-01T00:00:00.000Z', durationMs: 1 };
-    return manifest(await f.tree([app]), { type: 'application', status: 'completed', formatVersion: 1, strongboxVersion: '0.1.0', paths: ['/evil'], applications: [{ name: 'evil', version: '1', spec: {}, status: 'completed', path: '/evil', components: [component as never], hooks: [], errors: [], startedAt: '2026-06-01T00:00:00.000Z', durationMs: 1 }] } as never);
-  });
+  await craftOneComponent(archive, { app: 'evil', dir: 'x', name: '../../../../escaped', kind: 'sqlite', artifact: 'database.sqlite', bytes: 5 });
   const cli = await prepareInstance(root);
   await cli.okAsync(['snapshot', 'upload', archive], { STRONGBOX_ARCHIVE_PASSWORD: 'archive password' });
   const r = await cli.runAsync(['drill', 'run', 'latest']);
@@ -258,13 +264,7 @@ test('a drill that cannot fit on this disk is refused before anything is made; o
   const root = tmp();
   // A snapshot that says its database dump is 40 PiB: the drill is refused at once, naming the sizes and the ways out.
   const archive = path.join(root, 'huge.sbx');
-  await craft(archive, 'archive password', async (f) => {
-    const db = node('database.pgdump', 'file', { size: 5, content: [await f.data('hello')] });
-    const comp = node('db', 'dir', { subtree: await f.tree([db]) });
-    const app = node('huge', 'dir', { subtree: await f.tree([comp]) });
-    const component = { name: 'db', kind: 'postgres', source: 'postgres://x/y', status: 'completed', path: '/huge/db', artifact: 'database.pgdump', bytes: 40 * 2 ** 50, items: 1, info: {}, newBytes: 5, warnings: 0, startedAt: '2026-06-01T00:00:00.000Z', durationMs: 1 };
-    return manifest(await f.tree([app]), { type: 'application', status: 'completed', formatVersion: 1, strongboxVersion: '0.1.0', paths: ['/huge'], applications: [{ name: 'huge', version: '1', spec: {}, status: 'completed', path: '/huge', components: [component as never], hooks: [], errors: [], startedAt: '2026-06-01T00:00:00.000Z', durationMs: 1 }] } as never);
-  });
+  await craftOneComponent(archive, { app: 'huge', dir: 'db', name: 'db', kind: 'postgres', artifact: 'database.pgdump', bytes: 40 * 2 ** 50 });
   const uploads = path.join(root, 'uploads');
   mkdirSync(uploads);
   writeFileSync(path.join(uploads, 'a.txt'), 'a');

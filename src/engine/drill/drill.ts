@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
-import { AppError, childEnv, nullSink, systemClock, type ProgressSink } from '../../kernel/index.js';
+import { AppError, childEnv, formatBytes, nullSink, systemClock, type ProgressSink } from '../../kernel/index.js';
 import type { BlobDecoder, BlobWriter, Repository } from '../../repo/index.js';
 import type { SnapshotRef } from '../../tree/index.js';
 import { kinds, spawnConsumer, sweepDrillLeftovers, type DrillCheck, type DrillTarget, type SourceEnv } from '../../sources/index.js';
@@ -119,7 +119,7 @@ export async function drillSnapshot(o: DrillOptions): Promise<DrillRecord> {
     // Throwaway PostgreSQL data directories are made in the system's temporary directory when running as root.
     for (const dir of new Set([o.scratchRoot, ...(drilled.some((c) => c.kind === 'postgres') ? [tmpdir()] : [])])) {
       const free = freeBytes(dir);
-      if (need > free) throw new AppError('STORAGE_FULL', `The drill needs about ${formatSize(need)} at ${dir} (restored databases take about three times their dump), which has ${formatSize(free)} free. Free some space, drill fewer applications (--app), or add --no-space-check if you know it fits.`);
+      if (need > free) throw new AppError('STORAGE_FULL', `The drill needs about ${formatBytes(need)} at ${dir} (restored databases take about three times their dump), which has ${formatBytes(free)} free. Free some space, drill fewer applications (--app), or add --no-space-check if you know it fits.`);
     }
   }
   // The drill's own signal: the caller's cancel, or its time limit.
@@ -313,17 +313,6 @@ async function commandCheck(name: string | undefined, argv: string[], timeout: s
 function durationMs(t: string): number {
   const m = /^(\d+)(ms|s|m|h)$/.exec(t)!;
   return Number(m[1]) * { ms: 1, s: 1e3, m: 60e3, h: 3600e3 }[m[2] as 'ms'];
-}
-
-function formatSize(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
 }
 
 function formatLimit(ms: number): string {
