@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { generate, mutate } from './dataset.js';
 import { reportPg, runPgBench } from './pg.js';
 import { reportApi, runApiBench } from './api.js';
+import { bucketUsage, startSeaweed } from './seaweedfs.js';
 
 /**
  * The benchmark harness (`npm run bench`): one deterministic dataset, every tool
@@ -14,7 +15,7 @@ import { reportApi, runApiBench } from './api.js';
  *
  * Options: --scenario files|pg|s3|api|kubernetes|all (default files; kubernetes: 2,000 objects and --size GiB of volumes on a real API server; s3: the files scenario against an S3 API server;
  * api: the server under load from a second process), --size GiB (default 1.5), --pg-size GiB (default 1),
- * --clients N and --think-ms MS (api; default 200 and 1000), --tools strongbox,restic,restic-latest,kopia,borg, --keep.
+ * --clients N and --think-ms MS (api; default 200 and 1000), --s3-server seaweedfs|s3rver (s3; default SeaweedFS when built), --tools strongbox,restic,restic-latest,kopia,borg, --keep.
  * restic-latest and Kopia are built from the Go module proxy by scripts/bench-peers.sh (cached
  * outside the work tree); a peer that is missing or cannot be built is reported, not dropped.
  */
@@ -39,10 +40,13 @@ interface ToolResult {
 
 /** The S3 scenario: both tools talk to one S3 API server on loopback, through a counting proxy. */
 interface S3Setup {
+  /** What the tools talk to: the counting proxy in front of the server. */
   endpoint: string;
-  dir: string;
+  server: string;
   env: Record<string, string>;
   counted: () => number;
+  /** Bytes and objects under a tool's prefix, listed on the server itself. */
+  usage: (repo: string) => Promise<{ bytes: number; objects: number }>;
   close: () => Promise<void>;
 }
 let s3: S3Setup | undefined;
@@ -98,7 +102,7 @@ interface Tool {
 /** restic-latest and Kopia (and SeaweedFS), built by scripts/bench-peers.sh: name → binary, or the reason there is none. */
 function goPeers(): Map<string, { bin?: string; why?: string }> {
   const out = new Map<string, { bin?: string; why?: string }>();
-  if (!tools.some((t) => t === 'restic-latest' || t === 'kopia')) return out;
+  if (!tools.some((t) => t === 'restic-latest' || t === 'kopia') && opt('scenario', 'files') !== 's3') return out;
   const r = spawnSync('bash', [path.resolve(root, '../scripts/bench-peers.sh')], { encoding: 'utf8' });
   for (const line of r.stdout.split('\n').filter(Boolean)) {
     const [name, bin, ...why] = line.split(' ');
@@ -107,6 +111,9 @@ function goPeers(): Map<string, { bin?: string; why?: string }> {
   return out;
 }
 const peers = goPeers();
+function goPeer(name: string): { bin?: string; why?: string } {
+  return peers.get(name) ?? { why: 'not built (scripts/bench-peers.sh)' };
+}
 
 function resticTool(name: string, bin: string | undefined, why?: string): Tool {
   return {
@@ -129,7 +136,10 @@ function kopiaTool(bin: string | undefined, why?: string): Tool {
     init: async (repo) => {
       await fs.rm(`${repo}.config`, { force: true });
       await fs.rm(`${repo}.cache`, { recursive: true, force: true });
-      await timed(bin!, ['repository', 'create', 'filesystem', '--path', repo], env(repo));
+      const where = s3
+        ? ['s3', '--bucket', 'bench', '--prefix', `${path.basename(repo)}/`, '--endpoint', s3.endpoint.replace(/^http:\/\//, ''), '--disable-tls', '--access-key', s3.env.AWS_ACCESS_KEY_ID!, '--secret-access-key', s3.env.AWS_SECRET_ACCESS_KEY!]
+        : ['filesystem', '--path', repo];
+      await timed(bin!, ['repository', 'create', ...where], env(repo));
     },
     backup: (repo, data) => timed(bin!, ['snapshot', 'create', data], env(repo)),
     restore: async (repo, target) => {
@@ -149,13 +159,10 @@ function resticRepo(repo: string): string {
   return s3 ? `s3:${s3.endpoint}/bench/${path.basename(repo)}` : repo;
 }
 async function repoSize(repo: string): Promise<number> {
-  return s3 ? du(path.join(s3.dir, 'bench', path.basename(repo))) : du(repo);
+  return s3 ? (await s3.usage(repo)).bytes : du(repo);
 }
-function objectCount(repo: string): number {
-  if (!s3) return 0;
-  // s3rver keeps each object as a file with a metadata file beside it.
-  const r = spawnSync('sh', ['-c', `find '${path.join(s3.dir, 'bench', path.basename(repo))}' -type f -name '*._S3rver_object' | wc -l`], { encoding: 'utf8' });
-  return Number(r.stdout.trim());
+async function objectCount(repo: string): Promise<number> {
+  return s3 ? (await s3.usage(repo)).objects : 0;
 }
 
 const defs: Tool[] = [
@@ -215,17 +222,28 @@ async function main(): Promise<void> {
     return;
   }
   if (scenario === 's3') {
+    // A real S3 server (SeaweedFS, built by scripts/bench-peers.sh) unless --s3-server s3rver; either behind a counting proxy.
     const { startS3, startFaultProxy } = await import('../test/e2e/testing/s3.js');
-    const server = await startS3(['bench'], path.join(work, 's3'));
+    const weed = peers.get('seaweedfs') ?? goPeer('seaweedfs');
+    const kind = opt('s3-server', weed.bin ? 'seaweedfs' : 's3rver');
+    if (kind === 'seaweedfs' && !weed.bin) throw new Error(`SeaweedFS is not there: ${weed.why ?? 'run scripts/bench-peers.sh'}`);
+    const server = kind === 'seaweedfs' ? await startSeaweed(weed.bin!, path.join(work, 's3'), 'bench') : await startS3(['bench'], path.join(work, 's3'));
     const proxy = await startFaultProxy(server.port, () => ({ fault: 'pass' }));
-    s3 = { endpoint: proxy.endpoint, dir: server.dir, env: server.env, counted: () => proxy.counts.pass, close: async () => (await proxy.close(), await server.stop()) };
-    process.stdout.write(`S3 scenario: s3rver at ${server.endpoint}, through a counting proxy at ${proxy.endpoint}\n`);
+    s3 = {
+      endpoint: proxy.endpoint,
+      server: kind,
+      env: server.env,
+      counted: () => proxy.counts.pass,
+      usage: (repo) => bucketUsage(server.endpoint, server.env, 'bench', `${path.basename(repo)}/`),
+      close: async () => (await proxy.close(), await server.stop()),
+    };
+    process.stdout.write(`S3 scenario: ${kind} at ${server.endpoint}, through a counting proxy at ${proxy.endpoint}\n`);
   }
   const data = path.join(work, 'data');
   process.stdout.write(`Generating ${sizeGiB} GiB dataset in ${data}…\n`);
   const ds = await generate(data, Math.floor(sizeGiB * 1024 ** 3));
   process.stdout.write(`  ${ds.files} files, ${(ds.bytes / 1024 ** 3).toFixed(2)} GiB\n`);
-  const chosen = defs.filter((t) => tools.includes(t.name) && !(s3 && (t.name === 'borg' || t.name === 'kopia')));
+  const chosen = defs.filter((t) => tools.includes(t.name) && !(s3 && t.name === 'borg'));
   const results: ToolResult[] = [];
   for (const t of chosen) {
     if (!t.version) {
@@ -260,7 +278,7 @@ async function main(): Promise<void> {
       r.second = await t.backup(repo, data);
       if (s3 && r.requests) r.requests.second = s3.counted() - before;
       r.repoBytes = await repoSize(repo);
-      if (s3) r.objectsPerGiB = Math.round(objectCount(repo) / (ds.bytes / 1024 ** 3));
+      if (s3) r.objectsPerGiB = Math.round((await objectCount(repo)) / (ds.bytes / 1024 ** 3));
       await fs.rm(target, { recursive: true, force: true });
       process.stdout.write(`${t.name}: restore…\n`);
       before = s3?.counted() ?? 0;
