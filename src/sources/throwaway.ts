@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { AppError, childEnv, systemClock } from '../kernel/index.js';
 
 /**
@@ -29,9 +29,13 @@ function record(scratch: string, pid: number | undefined): void {
   if (pid !== undefined) appendFileSync(join(scratch, 'pids'), `${pid}\n`);
 }
 
-/** A directory outside the scratch directory (one another user must reach), removed with it. */
+/**
+ * A directory outside the scratch directory (one another user must reach), removed with it.
+ * Its name carries the drill's id (scratch is DRILLS/ID/APP/COMPONENT), so whose it is shows.
+ */
 function outsideDir(scratch: string, what: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `strongbox-drill-${what}-`));
+  const drill = basename(dirname(dirname(scratch))).replace(/[^0-9a-z]/g, '').slice(0, 24);
+  const dir = mkdtempSync(join(tmpdir(), `strongbox-drill-${drill ? `${drill}-` : ''}${what}-`));
   appendFileSync(join(scratch, 'dirs'), `${dir}\n`);
   return dir;
 }
