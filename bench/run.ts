@@ -143,7 +143,8 @@ function kopiaTool(bin: string | undefined, why?: string): Tool {
     },
     backup: (repo, data) => timed(bin!, ['snapshot', 'create', data], env(repo)),
     restore: async (repo, target) => {
-      const list = spawnSync(bin!, ['snapshot', 'list', '--json'], { env: { ...process.env, ...env(repo) }, encoding: 'utf8' });
+      const list = spawnSync(bin!, ['snapshot', 'list', '--json'], { env: { ...process.env, ...env(repo) }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
+      if (list.status !== 0) throw new Error(`kopia snapshot list failed${list.error ? ` (${list.error.message})` : ''}: ${list.stderr.slice(-500)}`);
       const snaps = JSON.parse(list.stdout) as { id: string }[];
       return timed(bin!, ['snapshot', 'restore', snaps[snaps.length - 1]!.id, target], env(repo));
     },
