@@ -1,12 +1,12 @@
 // Runs every compiled test file (unit tests beside the code, end-to-end tests in test/e2e)
 // with node's test runner. Pass file filters as arguments to run a subset.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 // The machine's prerequisites first: a missing one is one line naming every package, before any test runs.
 function onPath(cmd) {
-  if (cmd.startsWith('/')) return isExecutable(cmd);
+  if (cmd.startsWith('/')) return cmd.endsWith('.h') ? existsSync(cmd) : isExecutable(cmd);
   return (process.env.PATH ?? '').split(delimiter).some((d) => d && isExecutable(join(d, cmd)));
 }
 function isExecutable(p) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { nativeCore, type NativeCore } from '../native/core.js';
 
 /**
  * FastCDC content-defined chunking (Xia et al., 2016/2020) with normalized chunking
@@ -36,7 +37,29 @@ function topMask(bits: number): number {
   return (~((1 << (32 - bits)) - 1)) | 0;
 }
 
-export function createChunker(params: ChunkerParams, seed: Uint8Array): Chunker {
+/** The gear table as the native core takes it: 256 little-endian u32. */
+export function gearBytes(seed: Uint8Array): Buffer {
+  const table = gearTable(seed);
+  const out = Buffer.alloc(1024);
+  table.forEach((v, i) => out.writeUInt32LE(v, i * 4));
+  return out;
+}
+
+/**
+ * The chunker: the native core's when it is built (several times faster), else the
+ * TypeScript reference below. Both give the same cut points (tests compare them).
+ */
+export function createChunker(params: ChunkerParams, seed: Uint8Array, core: NativeCore | undefined = nativeCore()): Chunker {
+  if (!core) return createReferenceChunker(params, seed);
+  const { min, avg, max } = params;
+  if (!(min > 0 && min <= avg && avg <= max)) throw new Error(`invalid chunker parameters ${JSON.stringify(params)}`);
+  const zero = new Uint8Array(32);
+  const handle = core.codec(zero, zero, 3, gearBytes(seed), min, avg, max);
+  return { params, cut: (buf, start, end) => core.cut(handle, buf, start, end) };
+}
+
+/** FastCDC in TypeScript: the reference implementation. */
+export function createReferenceChunker(params: ChunkerParams, seed: Uint8Array): Chunker {
   const { min, avg, max } = params;
   if (!(min > 0 && min <= avg && avg <= max)) throw new Error(`invalid chunker parameters ${JSON.stringify(params)}`);
   const gear = Int32Array.from(gearTable(seed), (v) => v | 0);

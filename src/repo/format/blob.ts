@@ -1,6 +1,7 @@
 import { Compressor, Decompressor } from 'zstd-napi';
 import { AppError } from '../../kernel/index.js';
 import { open, seal, blobId } from '../crypto/aead.js';
+import { nativeCore, type NativeCodec, type NativeCore } from '../native/core.js';
 
 /**
  * A blob's plaintext is one encoding byte followed by the payload:
@@ -36,7 +37,61 @@ export function zstdContentSize(frame: Uint8Array): number | undefined {
 const WORTH = 0.97;
 const SAMPLE = 64 * 1024;
 
+/**
+ * Encodes and decodes blobs with the native core when it is built (native/core.c: one
+ * output buffer per blob, no intermediate copies), else with the TypeScript reference.
+ * Both write the same format and read each other's blobs; errors are the same AppErrors.
+ */
 export class BlobCodec {
+  private readonly core: NativeCore | undefined;
+  private readonly handle: NativeCodec | undefined;
+  private ref: ReferenceBlobCodec | undefined;
+
+  constructor(
+    private readonly encKey: Buffer,
+    private readonly macKey: Buffer,
+    private readonly level: number,
+    native?: { core: NativeCore; handle: NativeCodec } | null,
+  ) {
+    if (native === null) return;
+    if (native) {
+      this.core = native.core;
+      this.handle = native.handle;
+      return;
+    }
+    this.core = nativeCore();
+    // Only the codec half of the handle is used here: the chunker's parameters do not matter.
+    this.handle = this.core?.codec(encKey, macKey, level, new Uint8Array(1024), 1, 1, 1);
+  }
+
+  /** The TypeScript codec, made only when needed (its zstd contexts hold a few MiB). */
+  private get reference(): ReferenceBlobCodec {
+    return (this.ref ??= new ReferenceBlobCodec(this.encKey, this.macKey, this.level));
+  }
+
+  /** True when blobs go through the native core. */
+  get native(): boolean {
+    return this.core !== undefined;
+  }
+
+  encode(raw: Uint8Array): Buffer {
+    if (this.core) return this.core.encode(this.handle!, raw);
+    return this.reference.encode(raw);
+  }
+
+  decode(sealed: Uint8Array, expectedId?: Uint8Array, what = 'blob'): Buffer {
+    if (!this.core) return this.reference.decode(sealed, expectedId, what);
+    try {
+      return this.core.decode(this.handle!, sealed, expectedId);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'CORRUPT') throw new AppError('CORRUPT', `${what} ${(err as Error).message}`);
+      throw err;
+    }
+  }
+}
+
+/** The TypeScript codec: the reference the native core is compared against, and the fallback without it. */
+export class ReferenceBlobCodec {
   private readonly compressor = new Compressor();
   private readonly decompressor = new Decompressor();
 

@@ -2,8 +2,9 @@ import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, ftrunca
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError, GarbageBudget } from '../../kernel/index.js';
 import { blobId } from '../crypto/aead.js';
-import { createChunker, type ChunkerParams } from '../chunker/fastcdc.js';
+import { createChunker, gearBytes, type ChunkerParams } from '../chunker/fastcdc.js';
 import { BlobCodec } from '../format/blob.js';
+import { nativeCore } from '../native/core.js';
 import { readXattrs } from './xattrs.js';
 
 /**
@@ -67,10 +68,25 @@ export type SmallResult =
 
 const init = workerData as WorkerInit;
 const macKey = Buffer.from(init.macKey);
-const codec = new BlobCodec(Buffer.from(init.encKey), macKey, init.level);
-const chunker = createChunker(init.chunker, init.gearSeed);
+/**
+ * With the native core one handle does it all for this thread: cut points and ids of a
+ * whole buffer in one call (`scan`), and encoding into one output buffer per blob.
+ */
+const core = nativeCore();
+const handle = core?.codec(init.encKey, init.macKey, init.level, gearBytes(init.gearSeed), init.chunker.min, init.chunker.avg, init.chunker.max);
+const codec = new BlobCodec(Buffer.from(init.encKey), macKey, init.level, core && handle ? { core, handle } : null);
+const chunker = createChunker(init.chunker, init.gearSeed, core);
 const READ_BLOCK = 4 * 1024 * 1024;
 const BIG = init.chunker.max + READ_BLOCK;
+/** Room for the most chunks one scan can find in a read buffer. */
+const SCAN_MAX = Math.ceil(BIG / init.chunker.min) + 2;
+const scanIds = Buffer.allocUnsafeSlow(32 * SCAN_MAX);
+const scanLens = new Uint32Array(SCAN_MAX);
+
+/** The keyed id of a small file's content. */
+function dataId(data: Buffer): Buffer {
+  return core ? core.id(handle!, data) : blobId(macKey, data);
+}
 const spare: Buffer[] = [];
 /** Read buffers kept per worker, in use or spare; matches the pool's large-file jobs per worker. */
 const MAX_BIG_BUFFERS = 1;
@@ -167,17 +183,29 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
       const starts: number[] = [];
       const lens: number[] = [];
       let start = 0;
-      while (start < filled) {
-        const len = chunker.cut(buf, start, filled);
-        // A cut at the very end of what we have is only final at end of file or at max size.
-        if (!eof && start + len === filled && len < init.chunker.max) break;
-        starts.push(start);
-        lens.push(len);
-        start += len;
+      let ids: Buffer;
+      if (core) {
+        const count = core.scan(handle!, buf, filled, eof, scanIds, scanLens);
+        for (let i = 0; i < count; i++) {
+          starts.push(start);
+          lens.push(scanLens[i]!);
+          start += scanLens[i]!;
+        }
+        ids = Buffer.allocUnsafeSlow(32 * count);
+        scanIds.copy(ids, 0, 0, 32 * count);
+      } else {
+        while (start < filled) {
+          const len = chunker.cut(buf, start, filled);
+          // A cut at the very end of what we have is only final at end of file or at max size.
+          if (!eof && start + len === filled && len < init.chunker.max) break;
+          starts.push(start);
+          lens.push(len);
+          start += len;
+        }
+        ids = Buffer.allocUnsafeSlow(32 * lens.length);
+        for (let i = 0; i < lens.length; i++) chunkId(buf.subarray(starts[i]!, starts[i]! + lens[i]!)).copy(ids, i * 32);
       }
       if (lens.length > 0) {
-        const ids = Buffer.allocUnsafeSlow(32 * lens.length);
-        for (let i = 0; i < lens.length; i++) chunkId(buf.subarray(starts[i]!, starts[i]! + lens[i]!)).copy(ids, i * 32);
         const answer = new Promise<{ mask: Uint8Array; abort: boolean }>((r) => wants.set(seq, r));
         post({ seq, kind: 'ids', ids: owned(ids), lens });
         const want = await answer;
@@ -253,7 +281,7 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
     });
     const read = datas.flatMap((d, i) => (d && d.length > 0 ? [i] : []));
     const ids = Buffer.allocUnsafeSlow(32 * read.length);
-    read.forEach((i, k) => blobId(macKey, datas[i]!).copy(ids, k * 32));
+    read.forEach((i, k) => dataId(datas[i]!).copy(ids, k * 32));
     let mask: Uint8Array = new Uint8Array(read.length);
     if (read.length > 0) {
       // Ask which are new before compressing: in incremental runs most small files are known.

@@ -1,0 +1,49 @@
+import { createRequire } from 'node:module';
+
+/**
+ * The native chunk core (native/core.c, built by `npm install` through node-gyp when
+ * libzstd's headers are on the machine): FastCDC, keyed ids, and encode/decode of blobs
+ * (zstd + AES-256-GCM) in C, into one output buffer each. The TypeScript implementations
+ * stay the reference (fastcdc.ts, format/blob.ts): tests compare the two, and Strongbox
+ * runs the same without the addon, slower. `STRONGBOX_NATIVE=0` chooses the reference
+ * (benchmarks, comparisons); docs/PERFORMANCE.md has the measurements.
+ */
+export interface NativeCodec {
+  readonly __nativeCodec: unique symbol;
+}
+
+export interface NativeCore {
+  codec(encKey: Uint8Array, macKey: Uint8Array, level: number, gear: Uint8Array, min: number, avg: number, max: number): NativeCodec;
+  cut(codec: NativeCodec, buf: Uint8Array, start: number, end: number): number;
+  /** Final chunks of buf[0, filled): lengths into `lens`, ids into `ids`; returns how many. */
+  scan(codec: NativeCodec, buf: Uint8Array, filled: number, eof: boolean, ids: Uint8Array, lens: Uint32Array): number;
+  id(codec: NativeCodec, data: Uint8Array): Buffer;
+  encode(codec: NativeCodec, raw: Uint8Array): Buffer;
+  /** Throws an error with code CORRUPT whose message ends the sentence "<what> …". */
+  decode(codec: NativeCodec, sealed: Uint8Array, expectedId: Uint8Array | undefined): Buffer;
+  readonly zstdVersion: string;
+}
+
+let loaded: NativeCore | null | undefined;
+let loadError: string | undefined;
+
+/** The native core, or undefined when it is not built or `STRONGBOX_NATIVE=0`. */
+export function nativeCore(): NativeCore | undefined {
+  if (process.env.STRONGBOX_NATIVE === '0') return undefined;
+  if (loaded === undefined) {
+    try {
+      const require = createRequire(import.meta.url);
+      loaded = require('../../../../build/Release/strongbox_core.node') as NativeCore;
+    } catch (err) {
+      loaded = null;
+      loadError = err instanceof Error ? err.message : String(err);
+    }
+  }
+  return loaded ?? undefined;
+}
+
+/** Why the native core is not in use (for `strongbox version`-style diagnostics and tests). */
+export function nativeCoreStatus(): { active: boolean; reason?: string } {
+  if (process.env.STRONGBOX_NATIVE === '0') return { active: false, reason: 'STRONGBOX_NATIVE=0' };
+  return nativeCore() ? { active: true } : { active: false, reason: loadError ?? 'not built' };
+}
