@@ -51,7 +51,7 @@ interface CaptureIndex {
   left: Record<string, number>;
 }
 
-function connect(o: KubernetesOptions, signal?: AbortSignal): KubeClient {
+function connect(o: KubernetesOptions, signal?: AbortSignal): Promise<KubeClient> {
   // Requests run several at a time, each listening for a cancel.
   if (signal) setMaxListeners(64, signal);
   return KubeClient.connect({ kubeconfig: o.kubeconfig, context: o.context, inCluster: o.inCluster });
@@ -177,7 +177,7 @@ export const kubernetesKind: ComponentKind<KubernetesOptions> = {
 };
 
 async function capture(o: KubernetesOptions, env: SourceEnv): Promise<Capture> {
-  const c = connect(o, env.signal);
+  const c = await connect(o, env.signal);
   const signal = env.signal;
   const version = await c.get<{ gitVersion?: string }>('/version', signal);
   const all = await c.discover(signal);
@@ -408,7 +408,7 @@ async function preflight(o: KubernetesOptions, env: SourceEnv, _info: ArtifactIn
   let c: KubeClient;
   const report: PreflightReport = { target: '', problems: [], plan: [] };
   try {
-    c = connect(o, env.signal);
+    c = await connect(o, env.signal);
   } catch (err) {
     report.target = o.kubeconfig ?? 'kubeconfig';
     report.problems.push((err as Error).message);
@@ -521,7 +521,7 @@ async function waitEstablished(c: KubeClient, names: string[], signal?: AbortSig
 }
 
 async function restoreObjects(o: KubernetesOptions, input: { files: ReadonlyMap<string, Buffer>; restoreDir(from: string, to: string): Promise<{ bytes: number; files: number }> }, env: SourceEnv, force: boolean): Promise<ObjectsRestoreReport> {
-  const c = connect(o, env.signal);
+  const c = await connect(o, env.signal);
   const p = plan(o, input.files);
   const roots = o.volumeRoots ?? DEFAULT_VOLUME_ROOTS;
   const failures: string[] = [];
