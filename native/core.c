@@ -486,19 +486,23 @@ static napi_value js_encode(napi_env env, napi_callback_info info) {
 }
 
 /*
- * decode(codec, sealed, expectedId | undefined) → raw. Errors are thrown with code CORRUPT and
- * the end of the sentence BlobCodec.decode says ("failed authentication …"); the caller adds what.
+ * decode(codec, sealed, expectedId | undefined) → raw, in a new buffer.
+ * decodeInto(codec, sealed, expectedId | undefined, out) → the raw length, written into `out`
+ * (a buffer the caller reuses: no garbage per blob); when `out` is too small, minus the length
+ * it needs (bounded: at most the sealed length, or MAX_BLOB_BYTES for a zstd frame), nothing
+ * written. Errors are thrown with code CORRUPT and the end of the sentence BlobCodec.decode
+ * says ("failed authentication …"); the caller adds what.
  */
-static napi_value js_decode(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+static napi_value decode(napi_env env, napi_callback_info info, int into_mode) {
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   codec_t *c = codec_of(env, argv[0]);
   if (!c) return NULL;
-  uint8_t *sealed, *expected = NULL;
-  size_t len, expected_len = 0;
-  if (argc < 2 || !bytes_of(env, argv[1], &sealed, &len)) {
-    napi_throw_type_error(env, NULL, "native core: decode(codec, sealed, expectedId?)");
+  uint8_t *sealed, *expected = NULL, *dest = NULL;
+  size_t len, expected_len = 0, cap = 0;
+  if (argc < 2 || !bytes_of(env, argv[1], &sealed, &len) || (into_mode && (argc < 4 || !bytes_of(env, argv[3], &dest, &cap)))) {
+    napi_throw_type_error(env, NULL, into_mode ? "native core: decodeInto(codec, sealed, expectedId, out)" : "native core: decode(codec, sealed, expectedId?)");
     return NULL;
   }
   if (argc >= 3) {
@@ -524,7 +528,14 @@ static napi_value js_decode(napi_env env, napi_callback_info info) {
   void *out_ptr = NULL;
   napi_value result = NULL;
   uint8_t *into;
-  if (enc == ENC_RAW) {
+  if (enc == ENC_RAW && into_mode && rest > cap) {
+    napi_value need;
+    CHECK(napi_create_double(env, -(double)rest, &need));
+    return need;
+  }
+  if (enc == ENC_RAW && into_mode) {
+    into = dest;
+  } else if (enc == ENC_RAW) {
     CHECK(napi_create_buffer(env, rest, &out_ptr, &result));
     into = (uint8_t *)out_ptr;
   } else {
@@ -546,6 +557,7 @@ static napi_value js_decode(napi_env env, napi_callback_info info) {
     return throw_corrupt(env, "failed authentication (damaged or tampered).");
   }
   size_t raw_len = rest;
+  uint8_t *raw = into;
   if (enc == ENC_ZSTD) {
     unsigned long long declared = ZSTD_getFrameContentSize(into, rest);
     char msg[128];
@@ -559,8 +571,18 @@ static napi_value js_decode(napi_env env, napi_callback_info info) {
       return throw_corrupt(env, msg);
     }
     raw_len = (size_t)declared;
-    CHECK(napi_create_buffer(env, raw_len, &out_ptr, &result));
-    size_t got = ZSTD_decompressDCtx(c->dctx, out_ptr, raw_len, into, rest);
+    if (into_mode && raw_len > cap) {
+      trim_scratch(c);
+      napi_value need;
+      CHECK(napi_create_double(env, -(double)raw_len, &need));
+      return need;
+    }
+    if (into_mode) raw = dest;
+    else {
+      CHECK(napi_create_buffer(env, raw_len, &out_ptr, &result));
+      raw = (uint8_t *)out_ptr;
+    }
+    size_t got = ZSTD_decompressDCtx(c->dctx, raw, raw_len, into, rest);
     if (ZSTD_isError(got) || got != raw_len) {
       trim_scratch(c);
       return throw_corrupt(env, "does not decompress.");
@@ -574,11 +596,19 @@ static napi_value js_decode(napi_env env, napi_callback_info info) {
   trim_scratch(c);
   if (expected) {
     uint8_t id[32];
-    mac(c, (const uint8_t *)out_ptr, raw_len, id);
+    mac(c, raw, raw_len, id);
     if (CRYPTO_memcmp(id, expected, 32) != 0) return throw_corrupt(env, "does not match its id.");
+  }
+  if (into_mode) {
+    napi_value n;
+    CHECK(napi_create_double(env, (double)raw_len, &n));
+    return n;
   }
   return result;
 }
+
+static napi_value js_decode(napi_env env, napi_callback_info info) { return decode(env, info, 0); }
+static napi_value js_decode_into(napi_env env, napi_callback_info info) { return decode(env, info, 1); }
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
@@ -588,6 +618,7 @@ NAPI_MODULE_INIT() {
       {"id", NULL, js_id, NULL, NULL, NULL, napi_default, NULL},
       {"encode", NULL, js_encode, NULL, NULL, NULL, napi_default, NULL},
       {"decode", NULL, js_decode, NULL, NULL, NULL, napi_default, NULL},
+      {"decodeInto", NULL, js_decode_into, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value version;

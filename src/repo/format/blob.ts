@@ -84,10 +84,36 @@ export class BlobCodec {
     try {
       return this.core.decode(this.handle!, sealed, expectedId);
     } catch (err) {
-      if ((err as { code?: string }).code === 'CORRUPT') throw new AppError('CORRUPT', `${what} ${(err as Error).message}`);
-      throw err;
+      throw corrupt(err, what);
     }
   }
+
+  /**
+   * Like decode, into a buffer this codec keeps and reuses: the result is valid only until
+   * the next call. A restore writes each blob to its files at once, so no blob becomes
+   * garbage (with the reference codec, a new buffer as decode).
+   */
+  decodeTransient(sealed: Uint8Array, expectedId: Uint8Array | undefined, what = 'blob'): Buffer {
+    if (!this.core) return this.reference.decode(sealed, expectedId, what);
+    let n: number;
+    try {
+      n = this.core.decodeInto(this.handle!, sealed, expectedId, (this.reusable ??= Buffer.allocUnsafeSlow(REUSABLE)));
+    } catch (err) {
+      throw corrupt(err, what);
+    }
+    // Larger than any chunk (a tree of a huge directory): a buffer of its own, not kept.
+    return n >= 0 ? this.reusable.subarray(0, n) : this.decode(sealed, expectedId, what);
+  }
+
+  private reusable: Buffer | undefined;
+}
+
+/** The reusable decode buffer: the largest chunk (8 MiB by default) and a little more. */
+const REUSABLE = 8 * 1024 * 1024 + 64 * 1024;
+
+function corrupt(err: unknown, what: string): unknown {
+  if ((err as { code?: string }).code === 'CORRUPT') return new AppError('CORRUPT', `${what} ${(err as Error).message}`);
+  return err;
 }
 
 /** The TypeScript codec: the reference the native core is compared against, and the fallback without it. */

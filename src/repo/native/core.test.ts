@@ -125,9 +125,25 @@ test('blobs encoded natively decode with the reference and the other way round, 
     const b = reference.encode(raw);
     assert.ok(reference.decode(a, blobId(mac, raw)).equals(raw), `reference reads native (${raw.length} bytes)`);
     assert.ok(native.decode(b, blobId(mac, raw)).equals(raw), `native reads reference (${raw.length} bytes)`);
+    assert.ok(native.decodeTransient(b, blobId(mac, raw)).equals(raw), `native reads reference into its reused buffer (${raw.length} bytes)`);
     assert.equal(open(enc, a)[0], open(enc, b)[0], `same encoding for ${raw.length} bytes`);
     assert.ok(Math.abs(a.length - b.length) <= Math.max(64, b.length * 0.01), `sizes ${a.length} vs ${b.length}`);
     assert.ok(!a.subarray(0, 12).equals(native.encode(raw).subarray(0, 12)), 'a fresh nonce each time');
+  }
+});
+
+test('a blob larger than the reused buffer decodes into a buffer of its own', () => {
+  const enc = randomBytes(32);
+  const mac = randomBytes(32);
+  const native = new BlobCodec(enc, mac, 3);
+  for (const raw of [randomBytes(9 << 20), Buffer.from('a tree of a huge directory '.repeat(400_000))]) {
+    const sealed = new ReferenceBlobCodec(enc, mac, 3).encode(raw);
+    const small = native.decodeTransient(new ReferenceBlobCodec(enc, mac, 3).encode(Buffer.from('small')), undefined);
+    assert.equal(small.toString(), 'small');
+    const out = native.decodeTransient(sealed, blobId(mac, raw));
+    assert.ok(out.equals(raw));
+    assert.equal(native.decodeTransient(new ReferenceBlobCodec(enc, mac, 3).encode(Buffer.from('again')), undefined).toString(), 'again');
+    assert.ok(out.equals(raw), 'the large result is not overwritten by the next call');
   }
 });
 
@@ -167,6 +183,13 @@ test('damaged and crafted blobs fail the same way in both', () => {
     } catch (err) {
       got = err as Error;
     }
+    let transient: Error | undefined;
+    try {
+      native.decodeTransient(sealed, id, 'blob X');
+    } catch (err) {
+      transient = err as Error;
+    }
+    assert.equal(transient?.message, got?.message, `${name}: decodeTransient refuses it as decode does`);
     assert.ok(want && got, `${name}: both refuse it (reference: ${want?.message}, native: ${got?.message})`);
     assert.equal((got as { code?: string }).code, 'CORRUPT', name);
     assert.equal((want as { code?: string }).code, 'CORRUPT', name);

@@ -21,6 +21,8 @@ export interface NativeCore {
   encode(codec: NativeCodec, raw: Uint8Array): Buffer;
   /** Throws an error with code CORRUPT whose message ends the sentence "<what> …". */
   decode(codec: NativeCodec, sealed: Uint8Array, expectedId: Uint8Array | undefined): Buffer;
+  /** Decodes into `out` and returns the raw length, or minus the length `out` must have (nothing written). */
+  decodeInto(codec: NativeCodec, sealed: Uint8Array, expectedId: Uint8Array | undefined, out: Uint8Array): number;
   readonly zstdVersion: string;
 }
 
