@@ -196,51 +196,47 @@ static size_t zero_run_end(const uint8_t *buf, size_t i, size_t limit) {
   return i;
 }
 
+/*
+ * Rolls the gear hash over buf[*at, stop) against one mask, two bytes a step; returns the index
+ * just past the cut, or 0 when there is none (the hash and position are left for the next range).
+ */
+static inline size_t roll(const codec_t *c, const uint8_t *buf, size_t *at, size_t stop, uint32_t *hash, uint32_t mask, int skip) {
+  const uint32_t *gear = c->gear;
+  uint32_t h = *hash;
+  size_t i = *at;
+  for (; i + 1 < stop; i += 2) {
+    if (h == c->fixed && skip && buf[i] == 0) {
+      size_t j = zero_run_end(buf, i, stop);
+      if (j > i) {
+        i = j - 2;
+        continue;
+      }
+    }
+    h = (h << 1) + gear[buf[i]];
+    if ((h & mask) == 0) return i + 1;
+    h = (h << 1) + gear[buf[i + 1]];
+    if ((h & mask) == 0) return i + 2;
+  }
+  for (; i < stop; i++) {
+    h = (h << 1) + gear[buf[i]];
+    if ((h & mask) == 0) return i + 1;
+  }
+  *at = i;
+  *hash = h;
+  return 0;
+}
+
 /* The same cut points as createChunker().cut in fastcdc.ts (its comments explain the zero-run skip). */
 static size_t cut(const codec_t *c, const uint8_t *buf, size_t start, size_t end) {
   size_t n = end - start;
   if (n <= c->min) return n;
   if (n > c->max) n = c->max;
   const size_t normal = start + (n < c->avg ? n : c->avg);
-  const size_t limit = start + n;
-  const uint32_t *gear = c->gear;
   uint32_t h = 0;
   size_t i = start + c->min;
-  for (; i + 1 < normal; i += 2) {
-    if (h == c->fixed && c->skip_s && buf[i] == 0) {
-      size_t j = zero_run_end(buf, i, normal);
-      if (j > i) {
-        i = j - 2;
-        continue;
-      }
-    }
-    h = (h << 1) + gear[buf[i]];
-    if ((h & c->mask_s) == 0) return i - start + 1;
-    h = (h << 1) + gear[buf[i + 1]];
-    if ((h & c->mask_s) == 0) return i - start + 2;
-  }
-  for (; i < normal; i++) {
-    h = (h << 1) + gear[buf[i]];
-    if ((h & c->mask_s) == 0) return i - start + 1;
-  }
-  for (; i + 1 < limit; i += 2) {
-    if (h == c->fixed && c->skip_l && buf[i] == 0) {
-      size_t j = zero_run_end(buf, i, limit);
-      if (j > i) {
-        i = j - 2;
-        continue;
-      }
-    }
-    h = (h << 1) + gear[buf[i]];
-    if ((h & c->mask_l) == 0) return i - start + 1;
-    h = (h << 1) + gear[buf[i + 1]];
-    if ((h & c->mask_l) == 0) return i - start + 2;
-  }
-  for (; i < limit; i++) {
-    h = (h << 1) + gear[buf[i]];
-    if ((h & c->mask_l) == 0) return i - start + 1;
-  }
-  return n;
+  size_t past = roll(c, buf, &i, normal, &h, c->mask_s, c->skip_s);
+  if (!past) past = roll(c, buf, &i, start + n, &h, c->mask_l, c->skip_l);
+  return past ? past - start : n;
 }
 
 static uint32_t top_mask(int bits) { return ~((1u << (32 - bits)) - 1u); }
