@@ -239,7 +239,8 @@ static size_t cut(const codec_t *c, const uint8_t *buf, size_t start, size_t end
   return past ? past - start : n;
 }
 
-static uint32_t top_mask(int bits) { return ~((1u << (32 - bits)) - 1u); }
+/* topMask in fastcdc.ts; the shift count taken mod 32 as JavaScript's << does (defined for any bits). */
+static uint32_t top_mask(int bits) { return ~((1u << ((unsigned)(32 - bits) & 31u)) - 1u); }
 
 /* ---------------------------------------------------------------- N-API */
 
