@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { describeTree, instanceCli, listFiles, tmp, type Cli } from './testing/cli.js';
 import { startMariadb, startPostgres, startRedis, type PgServer } from './testing/servers.js';
+import { damageFirstChunk } from './testing/forge.js';
 
 /** A fresh instance with one destination (a new repository); returns the CLI and the root. */
 function freshInstance(): { cli: Cli; root: string } {
@@ -475,15 +476,9 @@ test('the README walkthrough: the example application is seeded, snapshotted and
     assert.deepEqual(nr.components.filter((c) => c.status === 'failed').map((c) => c.component), ['db']);
     assert.match(nr.components.find((c) => c.component === 'db')!.reason!, /^welcome note: SELECT id FROM notes WHERE title = 'welcome' \(expect rows\): expected rows, found no rows$/);
     cli.ok(['app', 'add', '-f', path.join(example, 'notes.yaml'), '--replace']);
-    // The first blob of the first pack written is the dump's first chunk (the db component is captured first, and a pack
-    // holds its blobs in the order they were written): one byte of its ciphertext is flipped. (Damage further in could hit a
-    // directory's tree, and then the snapshot itself could not be read — refused too, but not what this checks.)
-    const dataDir = path.join(root, 'repo', 'data');
-    const packs = readdirSync(dataDir).flatMap((sub) => readdirSync(path.join(dataDir, sub)).map((f) => path.join(dataDir, sub, f)));
-    const first = packs.sort((x, y) => statSync(x).mtimeMs - statSync(y).mtimeMs)[0]!;
-    const bytes = readFileSync(first);
-    bytes[100] = bytes[100]! ^ 0xff;
-    writeFileSync(first, bytes);
+    // One byte of the dump's first chunk is flipped (found through the repository's index; damage elsewhere could hit a
+    // directory's tree, and then the snapshot itself could not be read — refused too, but not what this checks).
+    const first = await damageFirstChunk(path.join(root, 'repo'), 'app-test-password', snap.id, '/notes/db/database.pgdump');
     const damaged = await cli.runAsync(['drill', 'run', snap.id, '--json']);
     assert.equal(damaged.code, 1, damaged.stderr);
     const dm = JSON.parse(damaged.stdout) as { status: string; components: { component: string; status: string; reason?: string }[] };

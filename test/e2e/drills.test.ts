@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -9,7 +9,7 @@ import { BIN, tmp } from './testing/cli.js';
 import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
 import { assertNoConsoleErrors, launch, signedIn } from './testing/browser.js';
 import { startPostgres, startRedis } from './testing/servers.js';
-import { craft, manifest, node } from './testing/forge.js';
+import { craft, damageFirstChunk, manifest, node } from './testing/forge.js';
 
 // Restore drills (docs/DRILLS.md): a snapshot restored into throwaway targets, checked against what
 // the backup recorded, timed, and removed whatever happens.
@@ -160,16 +160,7 @@ test('a drill restores every component into throwaway targets, checks the rows, 
     assert.match(dbc.reason!, /welcome note: SELECT id FROM notes WHERE body = 'welcome' \(expect rows\): expected rows, found no rows/);
 
     // A damaged pack: the drill fails, naming the component, the pack and the files.
-    // The first blob of the first pack written is the dump's (the db component is captured first): one byte of it flipped.
-    const data = path.join(root, 'repo', 'data');
-    const packs = readdirSync(data).flatMap((sub) => readdirSync(path.join(data, sub)).map((f) => path.join(data, sub, f)));
-    const victim = packs.sort((x, y) => statSync(x).mtimeMs - statSync(y).mtimeMs)[0]!;
-    const fd = openSync(victim, 'r+');
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, 100);
-    b[0] = b[0]! ^ 0xff;
-    writeSync(fd, b, 0, 1, 100);
-    closeSync(fd);
+    await damageFirstChunk(path.join(root, 'repo'), 'correct horse battery staple', snap.id, '/notes/db/database.pgdump');
     const bad = await cli.runAsync(['drill', 'run', snap.id, '--json']);
     assert.equal(bad.code, 1, bad.stderr);
     const failed = JSON.parse(bad.stdout) as Drill;

@@ -36,7 +36,9 @@ export type WorkerResponse =
   | { seq: number; kind: 'ids'; ids: Uint8Array; lens: number[] }
   | { seq: number; kind: 'blob'; id: Uint8Array; sealed: Uint8Array; rawLength: number }
   | { seq: number; kind: 'small'; results: SmallResult[] }
-  | { seq: number; kind: 'restored'; results: RestoreOutcome[] };
+  | { seq: number; kind: 'restored'; results: RestoreOutcome[] }
+  /** Sent once, when the worker has loaded everything (its addons included) and listens. */
+  | { seq: 0; kind: 'ready' };
 
 /** A blob inside a range read from a pack, and where its plaintext goes (files already exist). */
 export interface RestoreItem {
@@ -404,3 +406,7 @@ port.on('message', (req: WorkerRequest) => {
       return;
   }
 });
+
+// Terminating a worker while it still loads its native addons aborts the whole process (an addon's
+// init asserts on a failed N-API call): the pool waits for this before it terminates a worker.
+post({ seq: 0, kind: 'ready' });

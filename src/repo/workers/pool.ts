@@ -57,7 +57,7 @@ export class SourceReadError extends Error {
   }
 }
 
-type Slot = { w: Worker; busy: number; big: number };
+type Slot = { w: Worker; busy: number; big: number; ready: Promise<void>; isReady: () => void };
 
 /** Requests in flight per worker: enough that one computes while others wait on the main thread. */
 const PER_WORKER = 4;
@@ -82,8 +82,11 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     };
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./codec-worker.js', import.meta.url), { workerData: init });
-      const slot: Slot = { w, busy: 0, big: 0 };
+      let isReady = () => {};
+      const ready = new Promise<void>((r) => (isReady = r));
+      const slot: Slot = { w, busy: 0, big: 0, ready, isReady };
       w.on('message', (res: WorkerResponse) => this.onMessage(slot, res));
+      w.on('exit', () => slot.isReady());
       w.on('error', (err) => {
         for (const [seq, job] of this.running) {
           if (job.slot !== slot) continue;
@@ -101,6 +104,10 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
   }
 
   private onMessage(slot: Slot, res: WorkerResponse): void {
+    if (res.kind === 'ready') {
+      slot.isReady();
+      return;
+    }
     const job = this.running.get(res.seq);
     if (!job) return;
     if (res.kind === 'ids') {
@@ -211,7 +218,12 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.workers.map((s) => s.w.terminate()));
+    // Not while a worker still loads its addons (that aborts the process): wait for it to be ready.
+    await Promise.all(this.workers.map(async (s) => {
+      s.w.ref();
+      await s.ready;
+      await s.w.terminate();
+    }));
   }
 }
 

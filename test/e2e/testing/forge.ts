@@ -58,3 +58,33 @@ export async function craft(file: string, password: string, build: (f: Forge) =>
     await pool.close();
   }
 }
+
+/**
+ * Flips one byte of the sealed blob that holds the first chunk of the file at `snapshotPath`,
+ * found through the repository's own index (not by guessing which pack was written first:
+ * packs are written concurrently). Returns the pack's file.
+ */
+export async function damageFirstChunk(repoDir: string, password: string, snapshotId: string, snapshotPath: string): Promise<string> {
+  const { readdirSync, readFileSync, writeFileSync } = await import('node:fs');
+  const path = await import('node:path');
+  const { openRepository } = await import('../../../src/app/index.js');
+  const { findNode } = await import('../../../src/tree/index.js');
+  const repo = await openRepository(repoDir, password);
+  let where: { pack: string; offset: number } | undefined;
+  try {
+    const manifest = await repo.loadJSON<{ tree: string }>('snapshots', snapshotId);
+    const file = await findNode(repo, manifest.tree, snapshotPath);
+    const first = file?.content?.[0];
+    if (first) where = repo.index.get(Buffer.from(first, 'hex'));
+  } finally {
+    await repo.close();
+  }
+  if (!where) throw new Error(`${snapshotPath} has no stored chunk in snapshot ${snapshotId}`);
+  const data = path.join(repoDir, 'data');
+  const pack = readdirSync(data).flatMap((sub) => readdirSync(path.join(data, sub)).map((f) => path.join(data, sub, f))).find((f) => path.basename(f) === where.pack);
+  if (!pack) throw new Error(`pack ${where.pack} is not in ${data}`);
+  const bytes = readFileSync(pack);
+  bytes[where.offset + 20] = bytes[where.offset + 20]! ^ 0xff;
+  writeFileSync(pack, bytes);
+  return pack;
+}
