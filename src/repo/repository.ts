@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AppError, newId, systemClock } from '../kernel/index.js';
-import type { Backend, FileKind } from '../storage/index.js';
+import type { Backend, FileKind, ObjectWriter } from '../storage/index.js';
 import { open, seal } from './crypto/aead.js';
 import { decodeKeyFile, encodeKeyFile, keyFileProblem, newMasterKey, sha256, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto/keys.js';
 import { TreeCache } from './cache.js';
@@ -144,6 +144,39 @@ export class Repository {
   /** A pack's bytes, or a range of them. */
   readPack(name: string, range?: { offset: number; length: number }): Promise<Buffer> {
     return this.backend.get({ kind: 'data', name }, range);
+  }
+
+  /** Deletes what unfinished writes left (under the exclusive lock only); how many. */
+  async removeTemporaries(): Promise<number> {
+    return (await this.backend.removeTemporaries?.()) ?? 0;
+  }
+
+  /** True when packs can be written as their blobs arrive (local disks). */
+  get streamsPackWrites(): boolean {
+    return typeof this.backend.createWriter === 'function';
+  }
+
+  /** A pack written as its blobs arrive, where the store can (local disks); undefined elsewhere. */
+  openPackWriter(): Promise<ObjectWriter> | undefined {
+    return this.backend.createWriter?.('data');
+  }
+
+  /** True when the store streams ranges (a request costs more than its bytes): readers then ask for whole spans. */
+  get streamsPacks(): boolean {
+    return typeof this.backend.getStream === 'function';
+  }
+
+  /** A span of a pack in pieces as they arrive, in one request where the store streams; else in ranged reads of at most 8 MiB. */
+  async *readPackStream(name: string, range: { offset: number; length: number }): AsyncIterable<Buffer> {
+    if (this.backend.getStream) {
+      yield* this.backend.getStream({ kind: 'data', name }, range);
+      return;
+    }
+    for (let done = 0; done < range.length; ) {
+      const n = Math.min(8 * 1024 * 1024, range.length - done);
+      yield await this.readPack(name, { offset: range.offset + done, length: n });
+      done += n;
+    }
   }
 
   /** The blobs a pack's own (sealed) header lists: how an index is rebuilt from the packs alone. */

@@ -1,4 +1,5 @@
 import { AppError, GarbageBudget } from '../kernel/index.js';
+import type { ObjectWriter } from '../storage/index.js';
 import type { IndexedPack } from './blob-index/index-file.js';
 import { encodePackHeader, packName, type BlobType, type PackedBlob } from './pack/pack.js';
 import type { Repository } from './repository.js';
@@ -10,6 +11,20 @@ import type { BlobEncoder } from './workers/pool.js';
  * thousands of them (measured: 200,000 small files took the heap to 290 MiB).
  */
 const MAX_BLOBS_PER_PACK = 20_000;
+/** Streamed packs: blobs gathered into one vectored write of about this many bytes. */
+const STREAM_WRITE = 1024 * 1024;
+/** Streamed packs: most bytes accepted and not yet written before producers wait. */
+const STREAM_BACKLOG = 8 * 1024 * 1024;
+/** Streamed packs: most finished packs waiting for their commit (fsync, rename) before producers wait. */
+const MAX_COMMITTING = 4;
+
+/** The open pack's temporary object and the chain of its writes, in order. */
+interface PackStream {
+  writer: Promise<ObjectWriter>;
+  chain: Promise<void>;
+  gathered: Buffer[];
+  gatheredBytes: number;
+}
 
 export interface SaverStats {
   newBlobs: number;
@@ -32,7 +47,9 @@ export interface SaverOptions {
  * stored or being stored), then hands over the sealed blob with `addSealed`.
  * Blobs are appended to the open pack; packs are written whole (atomically) and
  * their blobs enter the shared index only once durable. Index files are written
- * every few packs and on flush.
+ * every few packs and on flush. Where the store writes objects as their parts
+ * arrive (local disks), the open pack goes to its temporary file in writes of
+ * about STREAM_WRITE bytes, so memory holds blobs in flight, not whole packs.
  */
 export class BlobSaver {
   readonly stats: SaverStats = { newBlobs: 0, newRawBytes: 0, newStoredBytes: 0, packs: 0 };
@@ -52,13 +69,17 @@ export class BlobSaver {
   private unindexedBlobs = 0;
   private failure: unknown;
   private readonly garbage = new GarbageBudget(32 * 1024 * 1024, 'minor');
+  private stream: PackStream | undefined;
+  private committing = 0;
+  private readonly streams: boolean;
 
   constructor(
     private readonly repo: Repository,
     private readonly encoder: BlobEncoder,
     opts: SaverOptions = {},
   ) {
-    this.maxWriteBacklog = opts.maxWriteBacklog ?? repo.config.packSize;
+    this.streams = repo.streamsPackWrites;
+    this.maxWriteBacklog = opts.maxWriteBacklog ?? (this.streams ? STREAM_BACKLOG : repo.config.packSize);
     this.indexEvery = opts.indexEvery ?? 8;
     this.deferIndex = opts.deferIndex ?? false;
   }
@@ -91,14 +112,15 @@ export class BlobSaver {
     this.stats.newRawBytes += rawLength;
     this.stats.newStoredBytes += sealed.length;
     this.blobs.push({ type, id, offset: this.packBytes, length: sealed.length, rawLength });
-    this.parts.push(sealed);
+    if (this.streams) this.streamPart((this.stream ??= this.openStream()), sealed);
+    else this.parts.push(sealed);
     this.packBytes += sealed.length;
     if (this.packBytes >= this.repo.config.packSize || this.blobs.length >= MAX_BLOBS_PER_PACK) this.track(this.finishPack());
   }
 
   /** Resolves when the backlog of packs waiting to be written is small enough to accept more. */
   async room(): Promise<void> {
-    while (this.backlog > this.maxWriteBacklog && this.failure === undefined) await new Promise<void>((r) => this.waiters.push(r));
+    while ((this.backlog > this.maxWriteBacklog || this.committing >= MAX_COMMITTING) && this.failure === undefined) await new Promise<void>((r) => this.waiters.push(r));
     this.throwIfFailed();
   }
 
@@ -135,8 +157,70 @@ export class BlobSaver {
     if (this.failure !== undefined) throw this.failure;
   }
 
+  /** Gathers a sealed blob for the open pack's file; writes when enough is gathered. */
+  private openStream(): PackStream {
+    const writer = this.repo.openPackWriter()!;
+    writer.catch(() => undefined); // its failure reaches the saver through the first write
+    return { writer, chain: Promise.resolve(), gathered: [], gatheredBytes: 0 };
+  }
+
+  private streamPart(st: PackStream, sealed: Buffer, last = false): void {
+    st.gathered.push(sealed);
+    st.gatheredBytes += sealed.length;
+    this.backlog += sealed.length;
+    if (!last && st.gatheredBytes < STREAM_WRITE) return;
+    const parts = st.gathered;
+    const size = st.gatheredBytes;
+    st.gathered = [];
+    st.gatheredBytes = 0;
+    st.chain = st.chain.then(async () => {
+      try {
+        await (await st.writer).write(parts);
+      } finally {
+        this.backlog -= size;
+        this.garbage.spent(size);
+        this.wake();
+      }
+    });
+    // A failed write fails the saver at once (producers stop waiting); finishPack sees it too.
+    this.track(st.chain);
+  }
+
+  /** Removes the open pack's temporary file (after a failure or a cancel). */
+  private async abortStream(): Promise<void> {
+    const st = this.stream;
+    this.stream = undefined;
+    if (!st) return;
+    await st.chain.catch(() => undefined);
+    await (await st.writer.catch(() => undefined))?.abort();
+  }
+
+  private async finishStreamedPack(): Promise<void> {
+    const blobs = this.blobs;
+    const st = this.stream!;
+    this.stream = undefined;
+    this.blobs = [];
+    this.packBytes = 0;
+    const header = encodePackHeader(this.repo.master.encrypt, blobs);
+    const name = packName(header);
+    this.streamPart(st, header, true);
+    this.committing++;
+    try {
+      await st.chain;
+      await (await st.writer).commit(name);
+    } catch (err) {
+      await (await st.writer.catch(() => undefined))?.abort();
+      throw err;
+    } finally {
+      this.committing--;
+      this.wake();
+    }
+    await this.packWritten(name, blobs);
+  }
+
   private async finishPack(): Promise<void> {
     if (this.blobs.length === 0) return;
+    if (this.streams) return this.finishStreamedPack();
     const blobs = this.blobs;
     const parts = this.parts;
     this.blobs = [];
@@ -154,6 +238,11 @@ export class BlobSaver {
       this.garbage.spent(size);
       this.wake();
     }
+    await this.packWritten(name, blobs);
+  }
+
+  /** A durable pack: its blobs enter the index (or the list of written packs). */
+  private async packWritten(name: string, blobs: PackedBlob[]): Promise<void> {
     this.stats.packs++;
     for (const b of blobs) {
       if (!this.deferIndex) this.repo.index.add(b.id, { type: b.type, pack: name, offset: b.offset, length: b.length, rawLength: b.rawLength });
@@ -193,11 +282,17 @@ export class BlobSaver {
   async salvage(): Promise<void> {
     try {
       while (this.work.size > 0) await Promise.all([...this.work]);
-      if (this.failure instanceof AppError && this.failure.code === 'STORAGE_FULL') return;
+      if (this.failure instanceof AppError && this.failure.code === 'STORAGE_FULL') {
+        await this.abortStream();
+        return;
+      }
       if (this.failure === undefined) await this.finishPack();
+      else await this.abortStream();
       await this.writeIndex();
     } catch {
       /* the caller is already failing with the original error */
+    } finally {
+      await this.abortStream().catch(() => undefined);
     }
   }
 }

@@ -17,6 +17,11 @@
  *    retry); bad credentials or permissions with `PERMISSION_DENIED` (permanent).
  * 5. **Ranged reads** return exactly `length` bytes from `offset`, or reject with
  *    `CORRUPT` if the object is shorter.
+ * 6. **Streamed reads** (optional, for stores where a request costs more than its
+ *    bytes): `getStream` yields pieces of any size, as they arrive, whose
+ *    concatenation is exactly the range; a shorter object ends the stream with
+ *    `CORRUPT`, a dropped connection with `STORAGE_UNAVAILABLE` (the retry
+ *    wrapper then resumes after the last byte yielded). A caller may stop early.
  */
 export type FileKind = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks' | 'pins' | 'drills';
 
@@ -40,6 +45,20 @@ export interface Backend {
   /** Stores the concatenation of `data` (one buffer or parts, re-readable so a retry can send them again). */
   put(h: Handle, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   get(h: Handle, range?: { offset: number; length: number }): Promise<Buffer>;
+  /**
+   * Optional: an object written as its parts arrive (a pack need not be whole in
+   * memory). Nothing is visible before `commit(name)`, which is then as atomic and
+   * durable as `put`; `abort` (or a failed write or commit) leaves nothing.
+   */
+  createWriter?(kind: FileKind): Promise<ObjectWriter>;
+  /**
+   * Optional, with `createWriter`: deletes the temporary files of writes that never
+   * committed (a killed process leaves its open pack). Only under the exclusive
+   * lock, when no writer can be running. Returns how many it removed.
+   */
+  removeTemporaries?(): Promise<number>;
+  /** One request for a span that `get` would need to hold in memory at once (remote stores only; see 6.). */
+  getStream?(h: Handle, range: { offset: number; length: number }): AsyncIterable<Buffer>;
   stat(h: Handle): Promise<ObjectInfo>;
   list(kind: FileKind): AsyncIterable<ObjectInfo>;
   remove(h: Handle): Promise<void>;
@@ -48,4 +67,10 @@ export interface Backend {
   /** Prepares an empty location for a new repository; fails if it is not empty of repository files. */
   create(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ObjectWriter {
+  write(parts: readonly Uint8Array[]): Promise<void>;
+  commit(name: string): Promise<void>;
+  abort(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -134,13 +135,20 @@ test('SIGKILL mid-backup: check passes, the next backup reuses stored data, prun
   assert.deepEqual(await listFiles(path.join(repoDir, 'snapshots')), [], 'no snapshot may be visible');
   const lockFiles = await listFiles(path.join(repoDir, 'locks'));
   assert.equal(lockFiles.length, 1, 'the dead process leaves its lock');
+  const temps = () => readdirSync(path.join(repoDir, 'data')).filter((n) => n.startsWith('.tmp-'));
+  const killedLeft = temps().length;
 
   const c = cli.run(['repo', 'check', '--read-data']);
   assert.equal(c.code, 0, c.stdout + c.stderr);
   const next = cli.json<{ summary: { bytes: number; newBytes: number } }>(['snapshot', 'create', '--path', src]);
   assert.ok(next.summary.newBytes < next.summary.bytes, `nothing was reused (${next.summary.newBytes} of ${next.summary.bytes})`);
-  const pruned = cli.json<{ unindexed: string[] }>(['repo', 'prune']);
+  // The killed run's open and committing packs stay temporary files, never listed or used, until prune.
+  const left = temps().length;
+  assert.ok(left <= 5 && left === killedLeft, `${left} temporary files, ${killedLeft} after the kill`);
+  const pruned = cli.json<{ unindexed: string[]; temporaries: number }>(['repo', 'prune']);
   assert.ok(Array.isArray(pruned.unindexed));
+  assert.equal(pruned.temporaries, left);
+  assert.deepEqual(temps(), []);
   assert.equal(cli.run(['repo', 'check', '--read-data']).code, 0);
   assert.match(cli.ok(['repo', 'check']), /no errors were found/);
   assert.doesNotMatch(cli.ok(['repo', 'check']), /not in any index/);
@@ -238,11 +246,13 @@ test('engine: a storage failure mid-backup fails the backup and writes no snapsh
   const root = tmp();
   const src = path.join(root, 'src');
   await writeRandom(path.join(src, 'a.bin'), 8 << 20, 9);
+  // Packs are written as their blobs arrive: the third pack's writes fail.
   class Failing extends LocalBackend {
-    puts = 0;
-    override async put(h: Parameters<LocalBackend['put']>[0], d: Uint8Array) {
-      if (h.kind === 'data' && ++this.puts > 2) throw Object.assign(new Error('boom'), { code: 'EIO' });
-      return super.put(h, d);
+    packs = 0;
+    override async createWriter(kind: Parameters<LocalBackend['createWriter']>[0]) {
+      const w = await super.createWriter(kind);
+      if (kind !== 'data' || ++this.packs <= 2) return w;
+      return { ...w, write: async () => Promise.reject(Object.assign(new Error('boom'), { code: 'EIO' })) };
     }
   }
   const backend = new Failing(path.join(root, 'repo'));
@@ -251,6 +261,8 @@ test('engine: a storage failure mid-backup fails the backup and writes no snapsh
   try {
     await assert.rejects(backup({ repo, pipeline: pool, paths: [src] }), /boom/);
     assert.deepEqual(await repo.listNames('snapshots'), []);
+    // The failed pack's temporary file is gone with it.
+    assert.deepEqual(readdirSync(path.join(root, 'repo', 'data')).filter((n) => n.startsWith('.tmp-')), []);
     const fresh = await Repository.open(new LocalBackend(path.join(root, 'repo')), 'pw');
     const res = await check({ repo: fresh, decoder: pool, readData: true });
     assert.deepEqual(res.errors, []);

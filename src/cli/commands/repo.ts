@@ -88,6 +88,7 @@ export function repoCommand(): Command {
         const verb = res.dryRun ? 'would' : 'did';
         out.out(`${res.usedBlobs} blobs in use, ${res.unusedBlobs} unused`);
         out.out(`${verb} delete ${res.remove.length} unused pack(s), repack ${res.repack.length}, remove ${res.unindexed.length} unindexed`);
+        if (res.temporaries > 0) out.out(`removed ${res.temporaries} unfinished write(s) left by interrupted runs`);
         out.out(`${res.dryRun ? 'would reclaim' : 'reclaimed'} ${formatBytes(res.reclaimedBytes)} (${formatBytes(res.bytesBefore)} → ${formatBytes(res.bytesAfter)})`);
       }),
     );

@@ -27,6 +27,8 @@ export interface PruneResult extends PrunePlan {
   bytesBefore: number;
   bytesAfter: number;
   reclaimedBytes: number;
+  /** Temporary files of writes that never finished (a killed backup's open pack), removed. */
+  temporaries: number;
 }
 
 export interface PackUsage {
@@ -78,6 +80,8 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
   const sink = opts.sink ?? nullSink;
   const lock = await repo.lock(true);
   try {
+    // Under the exclusive lock no writer runs: every temporary file is a dead process's.
+    const temporaries = opts.dryRun ? 0 : await repo.removeTemporaries();
     await repo.loadIndex();
     sink.emit({ type: 'phase', phase: 'finding used data' });
     const used = new Set<string>();
@@ -124,7 +128,7 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
     const { wanted, ...planOut } = plan;
     if (opts.dryRun || (plan.remove.length === 0 && plan.repack.length === 0 && plan.unindexed.length === 0)) {
       const estimate = plan.repack.reduce((n, p) => n + packs.get(p)!.blobs.filter((b) => wanted.get(b.id.toString('hex')) === p).reduce((m, b) => m + b.length, 0), 0);
-      return { ...planOut, dryRun: !!opts.dryRun, packsWritten: 0, bytesBefore, bytesAfter: bytesBefore - removedBytes + estimate, reclaimedBytes: removedBytes - estimate };
+      return { ...planOut, dryRun: !!opts.dryRun, temporaries, packsWritten: 0, bytesBefore, bytesAfter: bytesBefore - removedBytes + estimate, reclaimedBytes: removedBytes - estimate };
     }
 
     // Packs no index lists (left by an interrupted backup) go first: nothing can refer to
@@ -134,7 +138,7 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
     if (plan.remove.length === 0 && plan.repack.length === 0) {
       let bytesAfter = 0;
       for await (const o of repo.packs()) bytesAfter += o.size;
-      return { ...planOut, dryRun: false, packsWritten: 0, bytesBefore, bytesAfter, reclaimedBytes: bytesBefore - bytesAfter };
+      return { ...planOut, dryRun: false, temporaries, packsWritten: 0, bytesBefore, bytesAfter, reclaimedBytes: bytesBefore - bytesAfter };
     }
 
     sink.emit({ type: 'phase', phase: 'repacking' });
@@ -161,7 +165,7 @@ export async function prune(opts: PruneOptions & { encoder: BlobEncoder }): Prom
     const written = saver.written.length;
     let bytesAfter = 0;
     for await (const o of repo.packs()) bytesAfter += o.size;
-    return { ...planOut, dryRun: false, packsWritten: written, bytesBefore, bytesAfter, reclaimedBytes: bytesBefore - bytesAfter };
+    return { ...planOut, dryRun: false, temporaries, packsWritten: written, bytesBefore, bytesAfter, reclaimedBytes: bytesBefore - bytesAfter };
   } finally {
     await lock.release().catch(() => undefined);
   }

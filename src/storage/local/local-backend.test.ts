@@ -41,3 +41,14 @@ test('local: names that are not hex ids are refused (no path tricks)', async () 
   const b = new LocalBackend(scratch());
   await assert.rejects(b.get({ kind: 'data', name: '../../etc/passwd' }), /Invalid object name/);
 });
+
+test('local: an aborted streamed write leaves no temporary file behind', async () => {
+  const dir = path.join(scratch(), 'repo');
+  const b = new LocalBackend(dir);
+  await b.create();
+  const w = await b.createWriter('data');
+  await w.write([Buffer.alloc(4096, 1)]);
+  assert.equal(readdirSync(path.join(dir, 'data')).filter((n) => n.startsWith('.tmp-')).length, 1);
+  await w.abort();
+  assert.deepEqual(readdirSync(path.join(dir, 'data')).filter((n) => n.startsWith('.tmp-')), []);
+});

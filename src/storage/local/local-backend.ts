@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppError, errnoCode } from '../../kernel/index.js';
-import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
+import type { Backend, FileKind, Handle, ObjectInfo, ObjectWriter } from '../backend.js';
 import { fileKinds } from '../backend.js';
 
 /**
@@ -37,25 +37,7 @@ export class LocalBackend implements Backend {
     let fh: fs.FileHandle | undefined;
     try {
       fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
-      // Vectored writes: a pack of many tiny blobs is thousands of parts, and one write call
-      // per part cost more than everything else in a backup of small files (bench/).
-      let off = 0;
-      for (let i = 0; i < parts.length; i += IOV_MAX) {
-        const group = parts.slice(i, i + IOV_MAX);
-        const size = group.reduce((n, p) => n + p.length, 0);
-        const { bytesWritten } = await fh.writev(group as Uint8Array[], off);
-        if (bytesWritten < size) {
-          // A short vectored write is legal: finish the group part by part.
-          let pos = 0;
-          for (const part of group) {
-            for (let done = Math.max(0, bytesWritten - pos); done < part.length; ) {
-              done += (await fh.write(part, done, part.length - done, off + pos + done)).bytesWritten;
-            }
-            pos += part.length;
-          }
-        }
-        off += size;
-      }
+      await writeAll(fh, parts, 0);
       await fh.sync();
       await fh.close();
       fh = undefined;
@@ -66,6 +48,74 @@ export class LocalBackend implements Backend {
       await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw mapFsError(err, `writing ${file}`);
     }
+  }
+
+  /**
+   * An object written as its parts arrive, into a temporary file beside where it
+   * will live; `commit` makes it visible as `put` does (fsync, rename, directory
+   * fsync), `abort` removes it. A pack then never has to be whole in memory.
+   */
+  async createWriter(kind: FileKind): Promise<ObjectWriter> {
+    const dir = path.join(this.location, kind);
+    await this.ensureDir(dir);
+    const tmp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    let fh: fs.FileHandle | undefined;
+    try {
+      fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    } catch (err) {
+      throw mapFsError(err, `writing ${tmp}`);
+    }
+    let off = 0;
+    let open = true;
+    const abort = async () => {
+      open = false;
+      await fh?.close().catch(() => undefined);
+      fh = undefined;
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+    };
+    return {
+      write: async (parts) => {
+        if (!open || !fh) throw new AppError('INTERNAL', 'write after commit or abort');
+        try {
+          off = await writeAll(fh, parts, off);
+        } catch (err) {
+          await abort();
+          throw mapFsError(err, `writing ${tmp}`);
+        }
+      },
+      commit: async (name) => {
+        if (!open || !fh) throw new AppError('INTERNAL', 'commit after commit or abort');
+        const file = this.filePath({ kind, name });
+        try {
+          await fh.sync();
+          await fh.close();
+          fh = undefined;
+          open = false;
+          await this.ensureDir(path.dirname(file));
+          await fs.rename(tmp, file);
+          await syncDir(path.dirname(file));
+        } catch (err) {
+          await abort();
+          throw mapFsError(err, `writing ${file}`);
+        }
+      },
+      abort,
+    };
+  }
+
+  async removeTemporaries(): Promise<number> {
+    let removed = 0;
+    const dirs = [this.location, ...fileKinds.filter((k) => k !== 'config').map((k) => path.join(this.location, k))];
+    const data = path.join(this.location, 'data');
+    for (const n of await readdirOrEmpty(data)) if (/^[0-9a-f]{2}$/.test(n)) dirs.push(path.join(data, n));
+    for (const dir of dirs) {
+      for (const name of await readdirOrEmpty(dir)) {
+        if (!name.startsWith('.tmp-')) continue;
+        await fs.rm(path.join(dir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   async get(h: Handle, range?: { offset: number; length: number }): Promise<Buffer> {
@@ -215,4 +265,29 @@ function mapFsError(err: unknown, what: string): AppError {
     default:
       return new AppError('INTERNAL', `${msg} (while ${what})`, { cause: err });
   }
+}
+
+/**
+ * Writes `parts` at `off` in vectored writes; returns the offset after them.
+ * A pack of many tiny blobs is thousands of parts, and one write call per part
+ * cost more than everything else in a backup of small files (bench/).
+ */
+async function writeAll(fh: fs.FileHandle, parts: readonly Uint8Array[], off: number): Promise<number> {
+  for (let i = 0; i < parts.length; i += IOV_MAX) {
+    const group = parts.slice(i, i + IOV_MAX);
+    const size = group.reduce((n, p) => n + p.length, 0);
+    const { bytesWritten } = await fh.writev(group as Uint8Array[], off);
+    if (bytesWritten < size) {
+      // A short vectored write is legal: finish the group part by part.
+      let pos = 0;
+      for (const part of group) {
+        for (let done = Math.max(0, bytesWritten - pos); done < part.length; ) {
+          done += (await fh.write(part, done, part.length - done, off + pos + done)).bytesWritten;
+        }
+        pos += part.length;
+      }
+    }
+    off += size;
+  }
+  return off;
 }

@@ -42,6 +42,67 @@ export function backendConformance(name: string, make: () => Promise<Backend>): 
     await assert.rejects(b.get(h, { offset: 4990, length: 20 }), (e: unknown) => e instanceof AppError && e.code === 'CORRUPT');
   });
 
+  test(`${name}: a streamed read (where the store streams) yields exactly the range; a short object ends it CORRUPT; a reader may stop early`, async (t) => {
+    const b = await make();
+    if (!b.getStream) {
+      t.skip('this store does not stream: readers use ranged gets');
+      return;
+    }
+    await b.create();
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const h = { kind: 'data' as const, name: hex() };
+    await b.put(h, data);
+    const read = async (offset: number, length: number, of = h) => {
+      const pieces: Buffer[] = [];
+      for await (const p of b.getStream!(of, { offset, length })) pieces.push(p);
+      return Buffer.concat(pieces);
+    };
+    assert.deepEqual(await read(0, data.length), data);
+    assert.deepEqual(await read(1000, 2 * 1024 * 1024), data.subarray(1000, 1000 + 2 * 1024 * 1024));
+    assert.equal((await read(5, 0)).length, 0);
+    await assert.rejects(read(data.length - 10, 20), (e: unknown) => e instanceof AppError && e.code === 'CORRUPT');
+    // Stopping after the first piece frees the request: the next reads still work.
+    for (let i = 0; i < 20; i++) {
+      for await (const p of b.getStream(h, { offset: 0, length: data.length })) {
+        assert.ok(p.length > 0);
+        break;
+      }
+    }
+    assert.deepEqual(await read(7, 100), data.subarray(7, 107));
+    await assert.rejects(read(0, 1, { kind: 'data', name: hex() }), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+  });
+
+  test(`${name}: a streamed write (where the store offers one) is invisible until committed, whole after, and leaves nothing when aborted`, async (t) => {
+    const b = await make();
+    if (!b.createWriter) {
+      t.skip('this store takes whole objects only');
+      return;
+    }
+    await b.create();
+    const listed = async () => {
+      const names: string[] = [];
+      for await (const o of b.list('data')) names.push(o.name);
+      return names;
+    };
+    const parts = Array.from({ length: 2500 }, (_, i) => randomBytes(1 + ((i * 7919) % 5000)));
+    const w = await b.createWriter('data');
+    await w.write(parts.slice(0, 1200));
+    await w.write([]);
+    await w.write(parts.slice(1200));
+    const h = { kind: 'data' as const, name: hex() };
+    assert.deepEqual(await listed(), []);
+    await assert.rejects(b.get(h), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+    await w.commit(h.name);
+    assert.deepEqual(await b.get(h), Buffer.concat(parts));
+    assert.deepEqual(await listed(), [h.name]);
+    await assert.rejects(w.write([Buffer.from('late')]));
+
+    const gone = await b.createWriter('data');
+    await gone.write([randomBytes(1000)]);
+    await gone.abort();
+    assert.deepEqual(await listed(), [h.name]);
+  });
+
   test(`${name}: missing objects reject with NOT_FOUND`, async () => {
     const b = await make();
     await b.create();

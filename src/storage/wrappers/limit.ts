@@ -1,4 +1,4 @@
-import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
+import type { Backend, FileKind, Handle, ObjectInfo, ObjectWriter } from '../backend.js';
 
 /** At most `limit` requests to the inner backend at once (object stores throttle floods). */
 export class LimitedBackend implements Backend {
@@ -11,17 +11,44 @@ export class LimitedBackend implements Backend {
     private readonly limit: number,
   ) {
     this.location = inner.location;
+    // One writer at a time per saver, on a local disk: not counted against the request limit.
+    if (inner.createWriter) this.createWriter = (kind) => inner.createWriter!(kind);
+    if (inner.removeTemporaries) this.removeTemporaries = () => inner.removeTemporaries!();
+    if (inner.getStream) {
+      const open = inner.getStream.bind(inner);
+      // A stream holds its slot (its connection) until it ends or its reader stops.
+      this.getStream = async function* (this: LimitedBackend, h: Handle, range: { offset: number; length: number }) {
+        await this.acquire();
+        try {
+          yield* open(h, range);
+        } finally {
+          this.release();
+        }
+      }.bind(this);
+    }
+  }
+
+  createWriter?: (kind: FileKind) => Promise<ObjectWriter>;
+  removeTemporaries?: () => Promise<number>;
+  getStream?: (h: Handle, range: { offset: number; length: number }) => AsyncIterable<Buffer>;
+
+  private async acquire(): Promise<void> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    else this.active++;
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
   }
 
   private async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    else this.active++;
+    await this.acquire();
     try {
       return await fn();
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
+      this.release();
     }
   }
 

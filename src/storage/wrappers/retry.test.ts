@@ -65,3 +65,35 @@ test('retry: a listing interrupted by a transient failure restarts without repea
   for await (const o of new RetryingBackend(inner, noSleep).list('data')) names.push(o.name);
   assert.deepEqual(names, ['a', 'b']);
 });
+
+test('retry: a streamed read that drops resumes after the last byte it yielded, and gives up only without progress', async () => {
+  const data = Buffer.from('abcdefghijklmnopqrstuvwxyz');
+  const asked: { offset: number; length: number }[] = [];
+  let round = 0;
+  const inner = {
+    location: 'mem',
+    async *getStream(_h: unknown, range: { offset: number; length: number }): AsyncIterable<Buffer> {
+      asked.push(range);
+      round++;
+      // Each of the first five rounds yields 3 bytes, then the connection drops.
+      const n = round <= 5 ? Math.min(3, range.length) : range.length;
+      yield data.subarray(range.offset, range.offset + n);
+      if (round <= 5) throw new AppError('STORAGE_UNAVAILABLE', 'reset');
+    },
+  } as unknown as Backend;
+  const r = new RetryingBackend(inner, { ...noSleep, attempts: 3 });
+  const pieces: Buffer[] = [];
+  for await (const p of r.getStream!({ kind: 'data', name: 'x' }, { offset: 2, length: 20 })) pieces.push(p);
+  assert.equal(Buffer.concat(pieces).toString(), data.subarray(2, 22).toString());
+  assert.deepEqual(asked.map((a) => a.offset), [2, 5, 8, 11, 14, 17]);
+  assert.ok(asked.every((a) => a.offset + a.length === 22));
+
+  const dead = { location: 'mem', async *getStream(): AsyncIterable<Buffer> { throw new AppError('STORAGE_UNAVAILABLE', 'down'); } } as unknown as Backend;
+  await assert.rejects(
+    (async () => {
+      for await (const _ of new RetryingBackend(dead, { ...noSleep, attempts: 3 }).getStream!({ kind: 'data', name: 'x' }, { offset: 0, length: 1 })) void _;
+    })(),
+    /down \(gave up after 3 attempts\)/,
+  );
+  assert.equal(new RetryingBackend({ location: 'mem' } as unknown as Backend).getStream, undefined);
+});

@@ -1,5 +1,5 @@
 import { AppError } from '../../kernel/index.js';
-import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
+import type { Backend, FileKind, Handle, ObjectInfo, ObjectWriter } from '../backend.js';
 
 export interface RetryOptions {
   /** Attempts in all (the first try included). */
@@ -23,7 +23,8 @@ export function isTransient(err: unknown): err is AppError {
  * at once on permanent ones (bad credentials, a missing bucket, a full disk,
  * NOT_FOUND). `put` may be retried because the contract makes it atomic and
  * idempotent and takes re-readable data. A listing is restarted from the
- * beginning, skipping what was already yielded.
+ * beginning, skipping what was already yielded; a streamed read resumes after
+ * the last byte it yielded.
  */
 export class RetryingBackend implements Backend {
   readonly location: string;
@@ -43,6 +44,38 @@ export class RetryingBackend implements Backend {
     this.max = opts.maxDelayMs ?? 20_000;
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.random = opts.random ?? Math.random;
+    // A streamed write is not retried: its parts are gone once written (local disks, where it is offered, fail for good).
+    if (inner.createWriter) this.createWriter = (kind) => inner.createWriter!(kind);
+    if (inner.removeTemporaries) this.removeTemporaries = () => inner.removeTemporaries!();
+    if (inner.getStream) this.getStream = (h, range) => this.streamResuming(inner.getStream!.bind(inner), h, range);
+  }
+
+  createWriter?: (kind: FileKind) => Promise<ObjectWriter>;
+  removeTemporaries?: () => Promise<number>;
+  getStream?: (h: Handle, range: { offset: number; length: number }) => AsyncIterable<Buffer>;
+
+  private async *streamResuming(open: (h: Handle, range: { offset: number; length: number }) => AsyncIterable<Buffer>, h: Handle, range: { offset: number; length: number }): AsyncIterable<Buffer> {
+    let done = 0;
+    for (let attempt = 1; ; attempt++) {
+      const before = done;
+      try {
+        for await (const piece of open(h, { offset: range.offset + done, length: range.length - done })) {
+          done += piece.length;
+          yield piece;
+        }
+        return;
+      } catch (err) {
+        // Progress since the last failure earns a fresh set of attempts: a long read on a flaky link still ends.
+        if (done > before) attempt = 1;
+        if (!isTransient(err) || attempt >= this.attempts) {
+          if (isTransient(err) && attempt > 1) throw new AppError('STORAGE_UNAVAILABLE', `${err.message} (gave up after ${attempt} attempts)`, { cause: err });
+          throw err;
+        }
+        const delay = Math.round(this.random() * Math.min(this.max, this.base * 2 ** (attempt - 1)));
+        this.opts.onRetry?.(`get ${h.kind}/${h.name} from byte ${done}`, attempt, delay, err);
+        await this.sleep(delay);
+      }
+    }
   }
 
   private async retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
