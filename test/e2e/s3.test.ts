@@ -81,6 +81,36 @@ test('s3: injected 503s, SlowDowns, 500s and dropped connections are retried; th
   }
 });
 
+test('s3: a restore reads each pack in one streamed request; a response cut halfway resumes after its last byte', async () => {
+  const root = tmp();
+  const src = await dataset(root);
+  const cli = s3Cli(loc('repo-stream'));
+  cli.ok(['repo', 'init']);
+  cli.ok(['snapshot', 'create', '--path', src]);
+  const firstReads = new Map<string, number>();
+  const proxy = await startFaultProxy(s3.port, (_n, req) => {
+    const m = req.method === 'GET' ? /\/data\/([0-9a-f]{64})/.exec(req.url ?? '') : null;
+    if (!m) return { fault: 'pass' };
+    firstReads.set(m[1]!, (firstReads.get(m[1]!) ?? 0) + 1);
+    // The first read of each pack loses its connection halfway through the body.
+    return { fault: firstReads.get(m[1]!) === 1 ? 'cut' : 'pass' };
+  });
+  try {
+    const remote = s3Cli(loc('repo-stream', proxy.endpoint));
+    const out = path.join(root, 'out');
+    const r = await remote.runAsync(['snapshot', 'restore', 'latest', '--target', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await describeTree(path.join(out, src)), await describeTree(src));
+    assert.ok(proxy.counts.cut >= 1, JSON.stringify(proxy.counts));
+    assert.match(r.stderr, /from byte \d+/);
+    // One request per pack, and one more for its cut.
+    assert.ok(firstReads.size >= 2, `${firstReads.size} packs read`);
+    for (const [pack, n] of firstReads) assert.equal(n, 2, `pack ${pack.slice(0, 12)} was read in ${n} requests`);
+  } finally {
+    await proxy.close();
+  }
+});
+
 test('s3: permanent errors fail fast with what is wrong: bad credentials, a missing bucket, a bucket that holds something else', async () => {
   const forbidden = await startFaultProxy(s3.port, () => ({ fault: 'forbidden' }));
   try {

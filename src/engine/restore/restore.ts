@@ -62,6 +62,15 @@ const WINDOW_BYTES = 256 * 1024 * 1024;
 const MAX_GAP = 1024 * 1024;
 const MAX_RANGE = 8 * 1024 * 1024;
 const RANGES_IN_FLIGHT = 3;
+/**
+ * Where the store streams (S3, Azure: a request costs more than its bytes), a
+ * window's blobs of one pack are read in one request, skipping gaps of up to
+ * this by reading through them, and handed to the workers in batches of about
+ * STREAM_BATCH bytes as they arrive.
+ */
+const STREAM_MAX_GAP = 4 * 1024 * 1024;
+const STREAM_BATCH = 2 * 1024 * 1024;
+const STREAM_BATCHES_IN_FLIGHT = 2;
 
 /**
  * Restores a snapshot (or parts of it) under a target directory. Work is planned
@@ -275,11 +284,14 @@ class RestoreRun {
     }
     for (const f of files) if (f.remaining === 0) this.finishFile(f);
     const sorted = [...needs.values()].sort((a, b) => a.pack.localeCompare(b.pack) || a.offset - b.offset);
+    const streamed = this.opts.repo.streamsPacks;
+    const maxGap = streamed ? STREAM_MAX_GAP : MAX_GAP;
+    const maxRange = streamed ? Infinity : MAX_RANGE;
     const ranges: Need[][] = [];
     for (const n of sorted) {
       const cur = ranges[ranges.length - 1];
       const last = cur?.[cur.length - 1];
-      if (cur && last && last.pack === n.pack && n.offset - (last.offset + last.length) <= MAX_GAP && n.offset + n.length - cur[0]!.offset <= MAX_RANGE) cur.push(n);
+      if (cur && last && last.pack === n.pack && n.offset - (last.offset + last.length) <= maxGap && n.offset + n.length - cur[0]!.offset <= maxRange) cur.push(n);
       else ranges.push([n]);
     }
     const tasks = new Tasks();
@@ -289,7 +301,8 @@ class RestoreRun {
         throwIfAborted(this.opts.signal);
         const range = ranges[next++];
         if (!range) return;
-        await this.restoreRange(range);
+        if (streamed) await this.restoreStreamed(range);
+        else await this.restoreRange(range);
       }
     };
     for (let i = 0; i < Math.min(RANGES_IN_FLIGHT, ranges.length); i++) tasks.add(worker());
@@ -302,10 +315,79 @@ class RestoreRun {
     const last = range[range.length - 1]!;
     const start = first.offset;
     const length = last.offset + last.length - start;
+    let data: Buffer;
+    try {
+      data = await this.opts.repo.readPack(first.pack, { offset: start, length });
+    } catch (err) {
+      this.failBatch(range, err);
+      return;
+    }
+    await this.writeBatch(range, data, start);
+  }
+
+  /**
+   * One request for the whole span; blobs go to the workers in batches as
+   * their bytes arrive, so memory holds a batch or two, not the span.
+   */
+  private async restoreStreamed(range: Need[]): Promise<void> {
+    const first = range[0]!;
+    const last = range[range.length - 1]!;
+    const start = first.offset;
+    const end = last.offset + last.length;
+    /** Bytes received and not yet handed on, from `held` onwards in the pack. */
+    let pieces: Buffer[] = [];
+    let held = start;
+    let heldBytes = 0;
+    let next = 0;
+    const inFlight = new Set<Promise<void>>();
+    const handOn = async (upto: number): Promise<void> => {
+      const batch = range.slice(next, upto);
+      next = upto;
+      const from = batch[0]!.offset;
+      const to = batch[batch.length - 1]!.offset + batch[batch.length - 1]!.length;
+      // Copy the batch's span into a buffer of its own (it moves to a worker); drop what precedes it.
+      const data = Buffer.allocUnsafeSlow(to - from);
+      let pos = held;
+      let filled = 0;
+      const keep: Buffer[] = [];
+      for (const p of pieces) {
+        const pEnd = pos + p.length;
+        if (pEnd > from && pos < to) filled += p.copy(data, filled, Math.max(0, from - pos), Math.min(p.length, to - pos));
+        if (pEnd > to) keep.push(pos >= to ? p : p.subarray(to - pos));
+        pos = pEnd;
+      }
+      pieces = keep;
+      heldBytes -= to - held;
+      held = to;
+      const p = this.writeBatch(batch, data, from).finally(() => inFlight.delete(p));
+      p.catch(() => undefined); // awaited below (race, all, allSettled); this only keeps it from counting as unhandled meanwhile
+      inFlight.add(p);
+      if (inFlight.size >= STREAM_BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+    };
+    try {
+      for await (const piece of this.opts.repo.readPackStream(first.pack, { offset: start, length: end - start })) {
+        throwIfAborted(this.opts.signal);
+        pieces.push(piece);
+        heldBytes += piece.length;
+        const have = held + heldBytes;
+        let upto = next;
+        while (upto < range.length && range[upto]!.offset + range[upto]!.length <= have) upto++;
+        if (upto > next && (upto === range.length || have - range[next]!.offset >= STREAM_BATCH)) await handOn(upto);
+      }
+      if (next < range.length) throw new AppError('CORRUPT', `pack ${first.pack.slice(0, 16)} ended early`);
+    } catch (err) {
+      await Promise.allSettled(inFlight);
+      this.failBatch(range.slice(next), err);
+      return;
+    }
+    await Promise.all(inFlight);
+  }
+
+  /** Decodes and writes a batch whose bytes (from pack offset `start`) are in `data`; records each blob's outcome. */
+  private async writeBatch(batch: Need[], data: Buffer, start: number): Promise<void> {
     let outcomes: ({ ok: true; rawLength: number } | { ok: false; message: string })[];
     try {
-      const data = await this.opts.repo.readPack(first.pack, { offset: start, length });
-      const items: RestoreItem[] = range.map((n) => ({
+      const items: RestoreItem[] = batch.map((n) => ({
         off: n.offset - start,
         len: n.length,
         id: new Uint8Array(n.id),
@@ -314,11 +396,21 @@ class RestoreRun {
       }));
       outcomes = await this.opts.writer.writeRange(data, items);
     } catch (err) {
-      if (err instanceof AppError && (err.code === 'CANCELLED' || err.code === 'STORAGE_UNAVAILABLE' || err.code === 'PERMISSION_DENIED')) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      outcomes = range.map(() => ({ ok: false, message }));
+      this.failBatch(batch, err);
+      return;
     }
-    range.forEach((n, i) => {
+    this.settle(batch, outcomes);
+  }
+
+  /** A batch none of whose blobs could be read: its files are reported damaged, unless the whole restore must stop. */
+  private failBatch(batch: Need[], err: unknown): void {
+    if (err instanceof AppError && (err.code === 'CANCELLED' || err.code === 'STORAGE_UNAVAILABLE' || err.code === 'PERMISSION_DENIED')) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    this.settle(batch, batch.map(() => ({ ok: false, message })));
+  }
+
+  private settle(batch: Need[], outcomes: ({ ok: true; rawLength: number } | { ok: false; message: string })[]): void {
+    batch.forEach((n, i) => {
       const o = outcomes[i]!;
       for (const t of n.targets) {
         if (o.ok) this.counters.bytes += o.rawLength;

@@ -119,6 +119,38 @@ export class AzureBackend implements Backend {
     return data;
   }
 
+  async *getStream(h: Handle, range: { offset: number; length: number }): AsyncIterable<Buffer> {
+    const name = this.name(h);
+    if (range.length === 0) return;
+    const what = `reading ${name}`;
+    const short = (got: number) => new AppError('CORRUPT', `${name} is shorter than expected (wanted ${range.length} bytes at offset ${range.offset}, got ${got}).`);
+    let body: (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+    try {
+      body = (await this.call(what, () => this.container.getBlobClient(name).download(range.offset, range.length))).readableStreamBody;
+    } catch (err) {
+      const cause = (err as AppError).cause;
+      if (cause instanceof RestError && cause.statusCode === 416) throw short(0);
+      throw err;
+    }
+    if (!body) throw new AppError('STORAGE_UNAVAILABLE', `Azure sent no body (${what}).`);
+    let got = 0;
+    try {
+      try {
+        for await (const piece of body as AsyncIterable<Buffer>) {
+          const take = Math.min(piece.length, range.length - got);
+          got += take;
+          if (take > 0) yield take === piece.length ? piece : piece.subarray(0, take);
+          if (got === range.length) return;
+        }
+      } catch (err) {
+        throw mapAzureError(err, what, this.loc);
+      }
+      throw short(got);
+    } finally {
+      if (got < range.length) body.destroy?.();
+    }
+  }
+
   async stat(h: Handle): Promise<ObjectInfo> {
     const name = this.name(h);
     const p = await this.call(`looking up ${name}`, () => this.container.getBlobClient(name).getProperties());
