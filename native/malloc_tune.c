@@ -8,7 +8,9 @@
  * 1.5 GiB snapshot. A fixed 9 MiB threshold (a chunk is at most 8 MiB) keeps blobs in
  * the arenas, where the next one reuses their pages, and an 8 MiB trim threshold bounds
  * what an arena keeps: paired runs, 0.94x the CPU time for +6 MiB of peak RSS
- * (docs/PERFORMANCE.md).
+ * (docs/PERFORMANCE.md). At most two arenas (glibc allows eight per core): the
+ * workers and libuv's threads share them instead of each keeping its own cache
+ * of freed blobs.
  */
 #include <node_api.h>
 #ifdef __GLIBC__
@@ -19,7 +21,7 @@ static napi_value tune(napi_env env, napi_callback_info info) {
   (void)info;
   int ok = 0;
 #ifdef __GLIBC__
-  ok = mallopt(M_MMAP_THRESHOLD, 9 << 20) && mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  ok = mallopt(M_MMAP_THRESHOLD, 9 << 20) && mallopt(M_TRIM_THRESHOLD, 8 << 20) && mallopt(M_ARENA_MAX, 2);
 #endif
   napi_value result;
   napi_get_boolean(env, ok != 0, &result);
