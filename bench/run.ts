@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,8 @@ import { bucketUsage, startSeaweed } from './seaweedfs.js';
  *
  * Options: --scenario files|pg|s3|api|kubernetes|all (default files; kubernetes: 2,000 objects and --size GiB of volumes on a real API server; s3: the files scenario against an S3 API server;
  * api: the server under load from a second process), --size GiB (default 1.5), --pg-size GiB (default 1),
- * --clients N and --think-ms MS (api; default 200 and 1000), --s3-server seaweedfs|s3rver (s3; default SeaweedFS when built), --tools strongbox,restic,restic-latest,kopia,borg, --keep.
+ * --clients N and --think-ms MS (api; default 200 and 1000), --s3-server seaweedfs|s3rver (s3; default SeaweedFS when built), --tools strongbox,restic,restic-latest,kopia,borg, --keep,
+ * --log-requests FILE (s3: each request's method and path, ids masked, appended to FILE).
  * restic-latest and Kopia are built from the Go module proxy by scripts/bench-peers.sh (cached
  * outside the work tree); a peer that is missing or cannot be built is reported, not dropped.
  */
@@ -229,7 +231,11 @@ async function main(): Promise<void> {
     const kind = opt('s3-server', weed.bin ? 'seaweedfs' : 's3rver');
     if (kind === 'seaweedfs' && !weed.bin) throw new Error(`SeaweedFS is not there: ${weed.why ?? 'run scripts/bench-peers.sh'}`);
     const server = kind === 'seaweedfs' ? await startSeaweed(weed.bin!, path.join(work, 's3'), 'bench') : await startS3(['bench'], path.join(work, 's3'));
-    const proxy = await startFaultProxy(server.port, () => ({ fault: 'pass' }));
+    const requestLog = opt('log-requests', '');
+    const proxy = await startFaultProxy(server.port, (_n, req) => {
+      if (requestLog) appendFileSync(requestLog, `${req.method} ${(req.url ?? '').replace(/\?.*$/, '').replace(/[0-9a-f]{64}/g, 'ID')}${req.headers.range ? ' (range)' : ''}\n`);
+      return { fault: 'pass' };
+    });
     s3 = {
       endpoint: proxy.endpoint,
       server: kind,

@@ -55,9 +55,14 @@ export function openRegular(p: Buffer): number {
   return fd;
 }
 
-/** Files gathered before their data is read; bounds memory on huge trees. */
-const WINDOW_FILES = 4096;
-const WINDOW_BYTES = 256 * 1024 * 1024;
+/**
+ * Files gathered before their data is read; bounds memory on huge trees (a few
+ * hundred bytes of heap a file). Larger windows read each pack fewer times: on
+ * S3, 4,096 files and 256 MiB split a 4,109-file restore in two and read 10 packs
+ * in 19 requests; 8,192 files and 1 GiB read them in 10.
+ */
+const WINDOW_FILES = 8192;
+const WINDOW_BYTES = 1024 * 1024 * 1024;
 /** Blobs closer than this in a pack are read in one request. */
 const MAX_GAP = 1024 * 1024;
 const MAX_RANGE = 8 * 1024 * 1024;
@@ -68,7 +73,7 @@ const RANGES_IN_FLIGHT = 3;
  * this by reading through them, and handed to the workers in batches of about
  * STREAM_BATCH bytes as they arrive.
  */
-const STREAM_MAX_GAP = 4 * 1024 * 1024;
+const STREAM_MAX_GAP = 8 * 1024 * 1024;
 const STREAM_BATCH = 2 * 1024 * 1024;
 const STREAM_BATCHES_IN_FLIGHT = 2;
 
