@@ -65,7 +65,7 @@ const WINDOW_FILES = 8192;
 const WINDOW_BYTES = 1024 * 1024 * 1024;
 /** Blobs closer than this in a pack are read in one request. */
 const MAX_GAP = 1024 * 1024;
-const MAX_RANGE = 8 * 1024 * 1024;
+const MAX_RANGE = 4 * 1024 * 1024;
 const RANGES_IN_FLIGHT = 3;
 /**
  * Where the store streams (S3, Azure: a request costs more than its bytes), a
