@@ -12,6 +12,7 @@ export * from './blob-index/blob-index.js';
 export * from './blob-index/index-file.js';
 export * from './lock/lock.js';
 export * from './format/config.js';
+export { MAX_BLOB_BYTES } from './format/blob.js';
 export { blobId, seal, open as openSealed } from './crypto/aead.js';
 export { sha256 } from './crypto/keys.js';
 export { readXattrs, textPath, type XattrRead } from './workers/xattrs.js';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AppError, nullSink, systemClock, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
-import type { BlobWriter, Repository, RestoreItem, WholeFile } from '../../repo/index.js';
+import { MAX_BLOB_BYTES, type BlobWriter, type Repository, type RestoreItem, type WholeFile } from '../../repo/index.js';
 import { joinPath, linkTargetBytes, nameBytes, loadTree, type SnapshotRef, type TreeNode } from '../../tree/index.js';
 import { Tasks } from '../semaphore.js';
 import { writeXattrs } from '../xattrs.js';
@@ -76,6 +76,8 @@ const RANGES_IN_FLIGHT = 3;
 const STREAM_MAX_GAP = 8 * 1024 * 1024;
 const STREAM_BATCH = 2 * 1024 * 1024;
 const STREAM_BATCHES_IN_FLIGHT = 2;
+/** No sealed blob is longer than the largest plaintext a reader accepts plus its framing. */
+const MAX_SEALED_BLOB = MAX_BLOB_BYTES + 64 * 1024;
 
 /**
  * Restores a snapshot (or parts of it) under a target directory. Work is planned
@@ -275,6 +277,12 @@ class RestoreRun {
         const loc = this.opts.repo.locate(id);
         if (!loc) {
           f.damaged.push(`chunk ${hex.slice(0, 16)} at offset ${offset}: not in the index`);
+          f.remaining--;
+          continue;
+        }
+        // An index from elsewhere could claim a blob of gigabytes: it would be read (and held) whole.
+        if (loc.length > MAX_SEALED_BLOB) {
+          f.damaged.push(`chunk ${hex.slice(0, 16)} at offset ${offset}: the index gives it an impossible length (${loc.length} bytes)`);
           f.remaining--;
           continue;
         }
