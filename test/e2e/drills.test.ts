@@ -188,7 +188,8 @@ test('a drill killed with SIGKILL leaves its throwaway server running only until
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const killed = readdirSync(drills);
-    const alive = (pid: string) => spawnSync('kill', ['-0', pid]).status === 0;
+    // A zombie has ended: only its reaping by init (whose pace is not ours) is left.
+    const alive = (pid: string) => spawnSync('kill', ['-0', pid]).status === 0 && !/^Z/.test(spawnSync('ps', ['-o', 'stat=', '-p', pid], { encoding: 'utf8' }).stdout.trim());
     assert.ok(pids.some(alive), 'the killed drill left its server running');
     assert.ok(killed.length > 0, 'and its files');
     // As root, PostgreSQL's data directory is made in the system's temporary directory, named with the drill's id.
@@ -224,7 +225,8 @@ test('a drill cancelled midway through the server stops its throwaway servers an
     await api.ok('POST', `/api/jobs/${job.id}/cancel`);
     const done = await api.waitJob(job.id, 60000);
     assert.equal(done.phase, 'canceled');
-    const alive = (pid: string) => spawnSync('kill', ['-0', pid]).status === 0;
+    // A zombie has ended: only its reaping by init (whose pace is not ours) is left.
+    const alive = (pid: string) => spawnSync('kill', ['-0', pid]).status === 0 && !/^Z/.test(spawnSync('ps', ['-o', 'stat=', '-p', pid], { encoding: 'utf8' }).stdout.trim());
     for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} ended`);
     assert.deepEqual(readdirSync(drills), []);
     assert.deepEqual(leftovers([(job.params as { drill: string }).drill]), []);
