@@ -31,6 +31,9 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/** What `compileExcludes([])` returns: callers can skip building the arguments. */
+export const matchesNothing: Matcher = () => false;
+
 export function compileExcludes(patterns: readonly string[]): Matcher {
   const byName: RegExp[] = [];
   const byPath: RegExp[] = [];
@@ -39,6 +42,6 @@ export function compileExcludes(patterns: readonly string[]): Matcher {
     if (!p.includes('/')) byName.push(globToRegExp(p));
     else byPath.push(globToRegExp(p.startsWith('/') ? p : `**/${p}`));
   }
-  if (byName.length + byPath.length === 0) return () => false;
+  if (byName.length + byPath.length === 0) return matchesNothing;
   return (absPath, name) => byName.some((r) => r.test(name)) || byPath.some((r) => r.test(absPath));
 }

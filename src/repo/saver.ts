@@ -89,6 +89,11 @@ export class BlobSaver {
     return this.repo.index.has(id) || this.pending.has(id.toString('hex'));
   }
 
+  /** `known` for an id in hex (as trees hold them): no conversion back and forth. */
+  knownHex(hex: string): boolean {
+    return this.pending.has(hex) || this.repo.index.has(Buffer.from(hex, 'hex'));
+  }
+
   /** Reserves an id for storing; false when it is already stored or claimed. */
   claim(id: Buffer): boolean {
     this.throwIfFailed();

@@ -54,8 +54,10 @@ export function linkTargetBytes(node: TreeNode): Buffer {
 }
 
 export function encodeTree(nodes: TreeNode[]): Buffer {
-  const sorted = [...nodes].sort((a, b) => Buffer.compare(nameBytes(a), nameBytes(b)));
-  return Buffer.from(JSON.stringify({ nodes: sorted }));
+  // Each name's bytes once, not twice per comparison (a snapshot encodes every directory).
+  const keyed = nodes.map((n) => ({ key: nameBytes(n), n }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return Buffer.from(JSON.stringify({ nodes: keyed.map((k) => k.n) }));
 }
 
 export function decodeTree(data: Buffer): Tree {

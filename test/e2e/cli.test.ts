@@ -86,6 +86,16 @@ test('a second snapshot reads only changed files and stores only new data', asyn
   assert.ok(second.summary.newBytes < 10_000, `second snapshot added ${second.summary.newBytes} bytes`);
   const diff = cli.json<{ lines: { change: string; path: string }[] }>(['snapshot', 'diff', first.id, 'latest']);
   assert.deepEqual(diff.lines, [{ change: 'M', path: path.join(src, 'c.txt') }]);
+  // A change of metadata only (the ctime moves): the new mode is recorded, the data is reused.
+  await fs.chmod(path.join(src, 'a.bin'), 0o600);
+  const third = cli.json<{ summary: { unchangedFiles: number; newBytes: number } }>(['snapshot', 'create', '--path', src]);
+  assert.equal(third.summary.unchangedFiles, 3);
+  assert.ok(third.summary.newBytes < 10_000, `third snapshot added ${third.summary.newBytes} bytes`);
+  const out = path.join(root, 'out');
+  cli.ok(['snapshot', 'restore', 'latest', '--target', out]);
+  assert.equal((await fs.stat(path.join(out, src, 'a.bin'))).mode & 0o777, 0o600);
+  assert.equal((await fs.stat(path.join(out, src, 'b.bin'))).mode & 0o777, (await fs.stat(path.join(src, 'b.bin'))).mode & 0o777);
+  assert.equal((await fs.readFile(path.join(out, src, 'c.txt'))).toString(), 'two!');
 });
 
 test('restore --include restores only the chosen paths', async () => {

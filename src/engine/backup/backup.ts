@@ -5,7 +5,7 @@ import type { BigIntStats } from 'node:fs';
 import { AppError, errnoCode, nullSink, systemClock, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
 import { blobId, BlobSaver, readXattrs, SourceReadError, type XattrRead, type BlobEncoder, type ChunkedFile, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
 import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotSummary, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
-import { compileExcludes, type Matcher } from '../glob.js';
+import { compileExcludes, matchesNothing, type Matcher } from '../glob.js';
 import { OwnerNames } from './owners.js';
 import { Semaphore } from '../semaphore.js';
 import { SmallBatcher } from './small-batcher.js';
@@ -143,6 +143,10 @@ export class BackupRun {
   private readonly sfs: SourceFs;
   private readonly sink: ProgressSink;
   private exclude: Matcher;
+  /** False when nothing is excluded: the walk then builds no path strings for the matcher. */
+  private get excluding(): boolean {
+    return this.exclude !== matchesNothing;
+  }
   private readonly owners = new OwnerNames();
   private readonly hardlinks = new Map<string, string>();
   private readonly concurrency: number;
@@ -352,16 +356,17 @@ export class BackupRun {
     const small: Promise<void>[] = [];
     const rest: number[] = [];
     const stats: (BigIntStats | undefined)[] = new Array(names.length);
+    const smallMax = BigInt(this.opts.repo.chunker.params.min);
     for (let i = 0; i < names.length; i++) {
       throwIfAborted(this.opts.signal);
       const name = names[i]!;
       const child = joinPath(p, name);
-      if (this.exclude(child.toString('utf8'), name.toString('utf8'))) continue;
+      if (this.excluding && this.exclude(child.toString('utf8'), name.toString('utf8'))) continue;
       const st = await this.stat(child);
       if (!st) continue;
       stats[i] = st;
       const before = prev.get(name.toString('hex'));
-      if (st.isFile() && st.size <= BigInt(this.opts.repo.chunker.params.min) && st.nlink === 1n && !this.unchanged(st, before)) {
+      if (st.isFile() && st.size <= smallMax && st.nlink === 1n && !this.unchanged(st, before)) {
         const ticket = await this.batcher.add(child, Number(st.size));
         small.push(this.saveSmallFile(child, name, st, before, ticket.result).then((n) => void (nodes[i] = n)));
       } else rest.push(i);
@@ -549,7 +554,7 @@ export class BackupRun {
       prev.size === Number(st.size) &&
       prev.mtimeNs === st.mtimeNs.toString() &&
       prev.inode === st.ino.toString() &&
-      (prev.content ?? []).every((id) => this.saver.known(Buffer.from(id, 'hex')))
+      (prev.content ?? []).every((id) => this.saver.knownHex(id))
     );
   }
 
@@ -597,7 +602,26 @@ export class BackupRun {
     return node;
   }
 
+  /**
+   * The parent's node itself when nothing about the file changed: same content (size,
+   * mtime, inode, chunks stored), same ctime (so the same mode, owners, links and
+   * attributes), same device and owner names. Most files of an incremental snapshot.
+   */
+  private sameAsBefore(st: BigIntStats, prev: TreeNode | undefined): boolean {
+    if (!prev || st.nlink !== 1n || prev.links !== 1 || prev.ctimeNs !== st.ctimeNs.toString() || !this.unchanged(st, prev)) return false;
+    const uid = Number(st.uid);
+    const gid = Number(st.gid);
+    return prev.mode === (Number(st.mode) & 0o7777) && prev.uid === uid && prev.gid === gid && prev.dev === st.dev.toString() && prev.user === this.owners.user(uid) && prev.group === this.owners.group(gid);
+  }
+
   private async saveFileNode(p: Buffer, name: Buffer, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+    if (prev && this.sameAsBefore(st, prev)) {
+      this.unchangedFiles++;
+      this.counters.files++;
+      this.counters.bytes += prev.size ?? 0;
+      this.emitProgress();
+      return prev;
+    }
     const node = this.fileNode(name, st);
     if (st.nlink > 1n) {
       const key = `${st.dev}:${st.ino}`;
