@@ -161,6 +161,17 @@ export class Repository {
     return this.backend.createWriter?.('data');
   }
 
+  /** True when the store reads ranges into a caller's buffer (local disks). */
+  get readsPacksInto(): boolean {
+    return typeof this.backend.getInto === 'function';
+  }
+
+  /** A range of a pack into `into` (see `readsPacksInto`); elsewhere a ranged read copied in. */
+  async readPackInto(name: string, range: { offset: number; length: number }, into: Uint8Array): Promise<void> {
+    if (this.backend.getInto) return this.backend.getInto({ kind: 'data', name }, range, into);
+    into.set(await this.readPack(name, range));
+  }
+
   /** True when the store streams ranges (a request costs more than its bytes): readers then ask for whole spans. */
   get streamsPacks(): boolean {
     return typeof this.backend.getStream === 'function';

@@ -57,6 +57,12 @@ export interface Backend {
    * lock, when no writer can be running. Returns how many it removed.
    */
   removeTemporaries?(): Promise<number>;
+  /**
+   * Optional: a ranged read into the caller's buffer (local disks), exactly
+   * `range.length` bytes or `CORRUPT`; a restore reuses a few shared buffers
+   * instead of making a fresh one per range.
+   */
+  getInto?(h: Handle, range: { offset: number; length: number }, into: Uint8Array): Promise<void>;
   /** One request for a span that `get` would need to hold in memory at once (remote stores only; see 6.). */
   getStream?(h: Handle, range: { offset: number; length: number }): AsyncIterable<Buffer>;
   stat(h: Handle): Promise<ObjectInfo>;

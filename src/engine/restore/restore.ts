@@ -143,6 +143,12 @@ class RestoreRun {
   private readonly isRoot = process.getuid?.() === 0;
   private lastEmit = 0;
   private window: PendingFile[] = [];
+  /**
+   * Where the store reads into a given buffer (local disks): one shared buffer per range
+   * in flight, read in place by the workers and reused, instead of a fresh buffer per
+   * range that each worker's garbage collector had to catch up with.
+   */
+  private readonly sharedRanges: SharedArrayBuffer[] | undefined;
   private windowBytes = 0;
   private readonly dirMeta: { path: Buffer; node: TreeNode }[] = [];
   private readonly hardlinks: { path: Buffer; node: TreeNode }[] = [];
@@ -153,6 +159,7 @@ class RestoreRun {
 
   constructor(private readonly opts: RestoreOptions) {
     this.sink = opts.sink ?? nullSink;
+    this.sharedRanges = opts.repo.readsPacksInto && !opts.repo.streamsPacks ? Array.from({ length: RANGES_IN_FLIGHT }, () => new SharedArrayBuffer(MAX_RANGE)) : undefined;
     this.modeMask = opts.keepPrivileges ? 0o7777 : 0o1777;
     const total = opts.snapshot.snapshot.summary;
     this.counters.totalFiles = total.files;
@@ -328,6 +335,21 @@ class RestoreRun {
     const last = range[range.length - 1]!;
     const start = first.offset;
     const length = last.offset + last.length - start;
+    const shared = length <= MAX_RANGE ? this.sharedRanges?.pop() : undefined;
+    if (shared) {
+      try {
+        try {
+          await this.opts.repo.readPackInto(first.pack, { offset: start, length }, new Uint8Array(shared, 0, length));
+        } catch (err) {
+          this.failBatch(range, err);
+          return;
+        }
+        await this.writeBatch(range, Buffer.from(shared, 0, length), start);
+      } finally {
+        this.sharedRanges!.push(shared);
+      }
+      return;
+    }
     let data: Buffer;
     try {
       data = await this.opts.repo.readPack(first.pack, { offset: start, length });

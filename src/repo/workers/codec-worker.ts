@@ -376,7 +376,8 @@ function restoreJob(seq: number, data: Uint8Array, items: RestoreItem[]): void {
       results.push({ ok: false, message: err instanceof Error ? err.message : String(err) });
     }
   }
-  restoreGarbage.spent(data.byteLength);
+  // A range in a shared buffer goes back to the main thread's pool: no garbage.
+  if (!(data.buffer instanceof SharedArrayBuffer)) restoreGarbage.spent(data.byteLength);
   post({ seq, kind: 'restored', results });
 }
 

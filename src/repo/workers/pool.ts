@@ -207,8 +207,19 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     throw new AppError('INTERNAL', 'unexpected worker response');
   }
 
-  /** Writes the blobs of one range read from a pack; the range's bytes move to the worker without a copy. */
+  /**
+   * Writes the blobs of one range read from a pack; the range's bytes move to the worker
+   * without a copy, or, in a SharedArrayBuffer, are read there in place (the caller must
+   * not reuse it before this resolves).
+   */
   async writeRange(data: Buffer, items: RestoreItem[]): Promise<RestoreOutcome[]> {
+    if (data.buffer instanceof SharedArrayBuffer) {
+      // A shared buffer the caller reuses once this resolves: nothing to move or copy.
+      const res = await this.submit({ seq: 0, op: 'restore', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), items }, []);
+      if (res.kind === 'restored') return res.results;
+      unwrap(res);
+      throw new AppError('INTERNAL', 'unexpected worker response');
+    }
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? new Uint8Array(data.buffer, 0, data.byteLength) : new Uint8Array(data);
     const res = await this.submit({ seq: 0, op: 'restore', data: owned, items }, [owned.buffer as ArrayBuffer]);
     if (res.kind === 'restored') return res.results;

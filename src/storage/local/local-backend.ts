@@ -152,6 +152,27 @@ export class LocalBackend implements Backend {
     }
   }
 
+  async getInto(h: Handle, range: { offset: number; length: number }, into: Uint8Array): Promise<void> {
+    const file = this.filePath(h);
+    if (into.length < range.length) throw new AppError('INTERNAL', 'the buffer is smaller than the range');
+    try {
+      const fh = await fs.open(file, 'r');
+      try {
+        let got = 0;
+        while (got < range.length) {
+          const { bytesRead } = await fh.read(into, got, range.length - got, range.offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        if (got !== range.length) throw new AppError('CORRUPT', `${file} is shorter than expected (wanted ${range.length} bytes at offset ${range.offset}, got ${got}).`);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      throw mapFsError(err, `reading ${file}`);
+    }
+  }
+
   async stat(h: Handle): Promise<ObjectInfo> {
     const file = this.filePath(h);
     try {

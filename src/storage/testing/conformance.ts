@@ -75,6 +75,24 @@ export function backendConformance(name: string, make: () => Promise<Backend>): 
     await assert.rejects(read(0, 1, { kind: 'data', name: hex() }), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
   });
 
+  test(`${name}: a ranged read into a given buffer (where the store offers one) fills exactly the range; short objects are CORRUPT, missing ones NOT_FOUND`, async () => {
+    const b = await make();
+    if (!b.getInto) {
+      assert.equal(new RetryingBackend(new LimitedBackend(b, 2)).getInto, undefined);
+      return;
+    }
+    await b.create();
+    const data = randomBytes(5000);
+    const h = { kind: 'data' as const, name: hex() };
+    await b.put(h, data);
+    const into = new Uint8Array(new SharedArrayBuffer(300)).fill(7);
+    await b.getInto(h, { offset: 100, length: 200 }, into);
+    assert.deepEqual(Buffer.from(into.subarray(0, 200)), data.subarray(100, 300));
+    assert.ok(into.subarray(200).every((x) => x === 7), 'nothing written past the range');
+    await assert.rejects(b.getInto(h, { offset: 4990, length: 20 }, into), (e: unknown) => e instanceof AppError && e.code === 'CORRUPT');
+    await assert.rejects(b.getInto({ kind: 'data', name: hex() }, { offset: 0, length: 1 }, into), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+  });
+
   test(`${name}: a streamed write (where the store offers one) is invisible until committed, whole after, and leaves nothing when aborted`, async () => {
     const b = await make();
     if (!b.createWriter) {

@@ -14,6 +14,7 @@ export class LimitedBackend implements Backend {
     // One writer at a time per saver, on a local disk: not counted against the request limit.
     if (inner.createWriter) this.createWriter = (kind) => inner.createWriter!(kind);
     if (inner.removeTemporaries) this.removeTemporaries = () => inner.removeTemporaries!();
+    if (inner.getInto) this.getInto = (h, range, into) => this.run(() => inner.getInto!(h, range, into));
     if (inner.getStream) {
       const open = inner.getStream.bind(inner);
       // A stream holds its slot (its connection) until it ends or its reader stops.
@@ -29,6 +30,7 @@ export class LimitedBackend implements Backend {
   }
 
   createWriter?: (kind: FileKind) => Promise<ObjectWriter>;
+  getInto?: (h: Handle, range: { offset: number; length: number }, into: Uint8Array) => Promise<void>;
   removeTemporaries?: () => Promise<number>;
   getStream?: (h: Handle, range: { offset: number; length: number }) => AsyncIterable<Buffer>;
 

@@ -47,10 +47,12 @@ export class RetryingBackend implements Backend {
     // A streamed write is not retried: its parts are gone once written (local disks, where it is offered, fail for good).
     if (inner.createWriter) this.createWriter = (kind) => inner.createWriter!(kind);
     if (inner.removeTemporaries) this.removeTemporaries = () => inner.removeTemporaries!();
+    if (inner.getInto) this.getInto = (h, range, into) => this.retry(`get ${h.kind}/${h.name}`, () => inner.getInto!(h, range, into));
     if (inner.getStream) this.getStream = (h, range) => this.streamResuming(inner.getStream!.bind(inner), h, range);
   }
 
   createWriter?: (kind: FileKind) => Promise<ObjectWriter>;
+  getInto?: (h: Handle, range: { offset: number; length: number }, into: Uint8Array) => Promise<void>;
   removeTemporaries?: () => Promise<number>;
   getStream?: (h: Handle, range: { offset: number; length: number }) => AsyncIterable<Buffer>;
 
