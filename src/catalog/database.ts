@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Generated, type Migration, type MigrationProvider } from 'kysely';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Kysely, Generated, Migration, MigrationProvider } from 'kysely';
 import { AppError } from '../kernel/index.js';
 
 /**
@@ -372,8 +373,19 @@ const migrations: Record<string, Migration> = {
   },
 };
 
+/**
+ * The database libraries are loaded by the first command that opens the catalog:
+ * commands on a repository given by --repo never do, and kysely (288 modules) with
+ * better-sqlite3 cost every such command ~20 MiB at start-up.
+ */
+const requireLazily = createRequire(import.meta.url);
+function sqliteDatabase(): typeof BetterSqlite3 {
+  return requireLazily('better-sqlite3') as typeof BetterSqlite3;
+}
+
 /** A consistent copy of the catalog's database file (SQLite's own serialization, inside a read transaction). */
 export function catalogImage(file: string): Buffer {
+  const Database = sqliteDatabase();
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     return db.serialize();
@@ -385,7 +397,9 @@ export function catalogImage(file: string): Buffer {
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function openCatalog(file: string): Promise<Catalog> {
-  let sqlite: Database.Database;
+  const Database = sqliteDatabase();
+  const { Kysely, Migrator, SqliteDialect } = await import('kysely');
+  let sqlite: BetterSqlite3.Database;
   try {
     // Private to the user from the first byte: the catalog keeps (sealed) secrets.
     closeSync(openSync(file, 'a', 0o600));

@@ -2,6 +2,7 @@ import { BlobServiceClient, StorageSharedKeyCredential, AnonymousCredential, typ
 import { AppError } from '../../kernel/index.js';
 import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
 import { hasConfig, listConfig } from '../config-object.js';
+import { exactRange } from '../exact-range.js';
 
 /**
  * A repository in an Azure Blob Storage container.
@@ -133,22 +134,7 @@ export class AzureBackend implements Backend {
       throw err;
     }
     if (!body) throw new AppError('STORAGE_UNAVAILABLE', `Azure sent no body (${what}).`);
-    let got = 0;
-    try {
-      try {
-        for await (const piece of body as AsyncIterable<Buffer>) {
-          const take = Math.min(piece.length, range.length - got);
-          got += take;
-          if (take > 0) yield take === piece.length ? piece : piece.subarray(0, take);
-          if (got === range.length) return;
-        }
-      } catch (err) {
-        throw mapAzureError(err, what, this.loc);
-      }
-      throw short(got);
-    } finally {
-      if (got < range.length) body.destroy?.();
-    }
+    yield* exactRange(body as AsyncIterable<Buffer> & { destroy?: () => void }, range.length, (err) => mapAzureError(err, what, this.loc), short);
   }
 
   async stat(h: Handle): Promise<ObjectInfo> {

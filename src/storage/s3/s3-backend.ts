@@ -18,6 +18,7 @@ import {
 import { AppError } from '../../kernel/index.js';
 import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
 import { hasConfig, listConfig } from '../config-object.js';
+import { exactRange } from '../exact-range.js';
 
 /**
  * A repository in an S3 bucket (AWS S3 or an S3-compatible store: MinIO,
@@ -212,24 +213,7 @@ export class S3Backend implements Backend {
     const res = await this.send(what, () => this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key, Range: `bytes=${range.offset}-${range.offset + range.length - 1}` })));
     const body = res.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
     if (!body) throw new AppError('STORAGE_UNAVAILABLE', `S3 sent no body (${what}).`);
-    let got = 0;
-    try {
-      try {
-        for await (const piece of body) {
-          const b = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-          const take = Math.min(b.length, range.length - got);
-          got += take;
-          if (take > 0) yield take === b.length ? b : b.subarray(0, take);
-          if (got === range.length) return;
-        }
-      } catch (err) {
-        throw mapS3Error(err, what, this.loc);
-      }
-      throw new AppError('CORRUPT', `${Key} is shorter than expected (wanted ${range.length} bytes at offset ${range.offset}, got ${got}).`);
-    } finally {
-      // Stopped early or failed: the rest of the response is not wanted; free the connection.
-      if (got < range.length) body.destroy?.();
-    }
+    yield* exactRange(body, range.length, (err) => mapS3Error(err, what, this.loc), (got) => new AppError('CORRUPT', `${Key} is shorter than expected (wanted ${range.length} bytes at offset ${range.offset}, got ${got}).`));
   }
 
   async stat(h: Handle): Promise<ObjectInfo> {
