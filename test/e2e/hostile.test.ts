@@ -9,7 +9,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { request } from 'node:http';
 import { getAttributeSync } from 'fs-xattr';
-import { BIN, instanceCli, tmp, type Cli } from './testing/cli.js';
+import { BIN, Cli, instanceCli, tmp } from './testing/cli.js';
+import { BlobSaver, blobId, CodecPool, Repository } from '../../src/repo/index.js';
+import { LocalBackend } from '../../src/storage/local/local-backend.js';
 import { craft, manifest, node } from './testing/forge.js';
 import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
 import { startPostgres } from './testing/servers.js';
@@ -367,4 +369,36 @@ test('a YAML alias bomb or an oversized spec is refused with a clear reason, exi
   } finally {
     await srv.stop();
   }
+});
+
+test('a repository whose index claims a data blob of gigabytes: the restore names the file as damaged without reading it, and restores the rest', async () => {
+  const root = tmp();
+  const repoDir = path.join(root, 'repo');
+  const cli = new Cli(repoDir);
+  const repo = await Repository.init(new LocalBackend(repoDir), cli.password, { scrypt: { N: 1024, r: 8, p: 1 } });
+  const pool = new CodecPool(repo.master, repo.config, 1);
+  try {
+    const saver = new BlobSaver(repo, pool);
+    const save = async (type: 'data' | 'tree', bytes: Buffer) => {
+      const id = blobId(repo.master.mac, bytes);
+      await saver.save(type, id, bytes);
+      return id.toString('hex');
+    };
+    const good = await save('data', Buffer.from('hello'));
+    const fake = blobId(repo.master.mac, Buffer.from('never stored'));
+    const tree = await save('tree', Buffer.from(JSON.stringify({ nodes: [node('good.txt', 'file', { size: 5, content: [good] }), node('huge.bin', 'file', { size: 10, content: [fake.toString('hex')] })] })));
+    await saver.flush();
+    // An index entry that places the missing blob in a real pack with a length of almost 4 GiB.
+    const pack = repo.locate(Buffer.from(good, 'hex'))!.pack;
+    await repo.saveIndex({ supersedes: [], packs: [{ id: pack, blobs: [{ type: 'data', id: fake, offset: 0, length: 0xfffffff0, rawLength: 10 }] }] });
+    await repo.saveJSON('snapshots', manifest(tree));
+  } finally {
+    await pool.close();
+  }
+  const out = path.join(root, 'out');
+  const r = bounded(cli, ['snapshot', 'restore', 'latest', '--target', out]);
+  // Exit 1: the restore finished with files in error (docs/CLI.md).
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /huge\.bin.*impossible length \(4294967280 bytes\)/s);
+  assert.equal(readFileSync(path.join(out, 'good.txt'), 'utf8'), 'hello');
 });
