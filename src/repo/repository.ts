@@ -97,9 +97,12 @@ export class Repository {
   }
 
   static async open(backend: Backend, password: string): Promise<Repository> {
-    if (!(await backend.isRepository())) {
-      throw new AppError('REPO_NOT_FOUND', `There is no Strongbox repository at ${backend.location}. Check the location, or create one with "strongbox repo init".`);
-    }
+    const notFound = () => new AppError('REPO_NOT_FOUND', `There is no Strongbox repository at ${backend.location}. Check the location, or create one with "strongbox repo init".`);
+    // The sealed config is needed anyway: reading it first spares a request that only asks whether it exists.
+    const sealedConfig = await backend.get({ kind: 'config', name: 'config' }).catch(async (err: unknown) => {
+      if ((err instanceof AppError && err.code === 'NOT_FOUND') || !(await backend.isRepository().catch(() => true))) throw notFound();
+      throw err;
+    });
     const skipped: string[] = [];
     for await (const k of backend.list('keys')) {
       // A malformed key file is skipped, not fatal: another key may still open the repository.
@@ -118,7 +121,7 @@ export class Repository {
         continue;
       }
       if (!master) continue;
-      const config = JSON.parse(open(master.encrypt, await backend.get({ kind: 'config', name: 'config' }), 'config').toString('utf8')) as RepoConfig;
+      const config = JSON.parse(open(master.encrypt, sealedConfig, 'config').toString('utf8')) as RepoConfig;
       if (config.version !== 1) throw new AppError('CORRUPT', `Repository format version ${String(config.version)} is not supported by this Strongbox; upgrade Strongbox.`);
       return new Repository(backend, master, config, k.name);
     }
@@ -430,9 +433,11 @@ export class Repository {
 
   // ---- locks ----
 
-  async listLocks(): Promise<LockRecord[]> {
+  /** Every lock in the repository but `except` (this run's own, which it need not read back). */
+  async listLocks(except?: string): Promise<LockRecord[]> {
     const out: LockRecord[] = [];
     for (const name of await this.listNames('locks')) {
+      if (name === except) continue;
       try {
         out.push({ id: name, ...(await this.loadJSON<LockInfo>('locks', name)) });
       } catch (err) {
@@ -451,7 +456,7 @@ export class Repository {
     const before = conflicting({ exclusive }, await this.listLocks(), now());
     if (before.length > 0) throw lockedError(before);
     let id = await this.saveJSON('locks', newLockInfo(exclusive, now()));
-    const others = (await this.listLocks()).filter((l) => l.id !== id);
+    const others = await this.listLocks(id);
     const after = conflicting({ exclusive }, others, now());
     if (after.length > 0) {
       await this.backend.remove({ kind: 'locks', name: id }).catch(() => undefined);
