@@ -84,12 +84,7 @@ export class BlobSaver {
     this.deferIndex = opts.deferIndex ?? false;
   }
 
-  /** True when the blob is already stored or being stored. */
-  known(id: Buffer): boolean {
-    return this.repo.index.has(id) || this.pending.has(id.toString('hex'));
-  }
-
-  /** `known` for an id in hex (as trees hold them): no conversion back and forth. */
+  /** True when the blob (its id in hex, as trees hold them) is already stored or being stored. */
   knownHex(hex: string): boolean {
     return this.pending.has(hex) || this.repo.index.has(Buffer.from(hex, 'hex'));
   }
@@ -162,13 +157,14 @@ export class BlobSaver {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Gathers a sealed blob for the open pack's file; writes when enough is gathered. */
+  /** Opens the temporary file of a new pack. */
   private openStream(): PackStream {
     const writer = this.repo.openPackWriter()!;
     writer.catch(() => undefined); // its failure reaches the saver through the first write
     return { writer, chain: Promise.resolve(), gathered: [], gatheredBytes: 0 };
   }
 
+  /** Gathers a sealed blob for the open pack's file; writes when enough is gathered (or `last`). */
   private streamPart(st: PackStream, sealed: Buffer, last = false): void {
     st.gathered.push(sealed);
     st.gatheredBytes += sealed.length;
