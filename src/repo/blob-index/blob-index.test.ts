@@ -14,3 +14,22 @@ test('blob index stores, finds and grows; first location wins', () => {
   assert.equal(idx.has(randomBytes(32)), false);
   assert.equal([...idx.entries()].length, 5000);
 });
+
+test('blob index: entries across several segments, ids whose hash bytes collide, insertion order kept', () => {
+  const idx = new BlobIndex();
+  const ids = Array.from({ length: 140_000 }, () => randomBytes(32));
+  // 200 ids that share their first 8 bytes: they all probe from the same slot.
+  const same = randomBytes(8);
+  for (let i = 0; i < 200; i++) ids.push(Buffer.concat([same, randomBytes(24)]));
+  ids.forEach((id, i) => assert.equal(idx.add(id, { type: 'data', pack: `p${i >> 12}`, offset: i, length: i + 1, rawLength: i + 2 }), true));
+  assert.equal(idx.size, ids.length);
+  for (let i = 0; i < ids.length; i += 997) assert.deepEqual(idx.get(ids[i]!), { type: 'data', pack: `p${i >> 12}`, offset: i, length: i + 1, rawLength: i + 2 });
+  for (let i = ids.length - 200; i < ids.length; i++) assert.equal(idx.get(ids[i]!)!.offset, i);
+  assert.equal(idx.has(Buffer.concat([same, randomBytes(24)])), false);
+  let n = 0;
+  for (const [id, loc] of idx.entries()) {
+    assert.ok(id.equals(ids[n]!));
+    assert.equal(loc.offset, n++);
+  }
+  assert.equal(n, ids.length);
+});

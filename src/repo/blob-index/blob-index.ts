@@ -8,53 +8,63 @@ export interface BlobLocation {
   rawLength: number;
 }
 
+/** Entries per storage segment: the entries grow a segment at a time, never copied. */
+const SEG_BITS = 16;
+const SEG = 1 << SEG_BITS;
+
 /**
- * Compact in-memory map from blob id to its location: open addressing over typed
- * arrays (about 60 bytes per blob instead of several hundred for a Map of strings),
- * so a million blobs cost tens of MiB. Ids are keyed hashes, so their first bytes
- * are uniformly distributed and serve directly as the hash.
+ * Compact in-memory map from blob id to its location, about 57 bytes per blob. The entries
+ * (32-byte id, pack number, offset, length, raw length, type) sit in fixed segments of 65,536
+ * that are appended as the index grows and never copied; a separate table of 32-bit entry
+ * numbers, kept at most half full, finds them by open addressing. Growing rebuilds only that
+ * table (4 bytes a slot), so a million blobs peak at about 60 MiB — one table of entries at
+ * full size and two of slots — where a table of whole entries peaked at three times its
+ * final size of 98 MiB while it was being rehashed. Ids are keyed hashes, so their first
+ * bytes are uniformly distributed and serve directly as the hash.
  */
 export class BlobIndex {
-  private cap = 0;
-  private ids = new Uint8Array(0);
-  private meta = new Uint32Array(0); // per slot: packIndex+1 (0 = empty), offset, length, rawLength
-  private types = new Uint8Array(0);
+  /** Entry number + 1 per slot (0 = empty). */
+  private slots: Uint32Array;
+  private readonly idSegs: Uint8Array[] = [];
+  /** Per entry: pack number, offset, length, raw length. */
+  private readonly metaSegs: Uint32Array[] = [];
+  private readonly typeSegs: Uint8Array[] = [];
   private readonly packs: string[] = [];
   private readonly packNo = new Map<string, number>();
   size = 0;
 
   constructor(initial = 1024) {
-    this.alloc(Math.max(16, 1 << Math.ceil(Math.log2(initial * 2))));
+    this.slots = new Uint32Array(Math.max(16, 1 << Math.ceil(Math.log2(initial * 2))));
   }
 
-  private alloc(cap: number): void {
-    const oldIds = this.ids;
-    const oldMeta = this.meta;
-    const oldTypes = this.types;
-    const oldCap = this.cap;
-    this.cap = cap;
-    this.ids = new Uint8Array(cap * 32);
-    this.meta = new Uint32Array(cap * 4);
-    this.types = new Uint8Array(cap);
-    for (let s = 0; s < oldCap; s++) {
-      if (oldMeta[s * 4] === 0) continue;
-      const slot = this.findSlot(oldIds.subarray(s * 32, s * 32 + 32));
-      this.ids.set(oldIds.subarray(s * 32, s * 32 + 32), slot * 32);
-      this.meta.set(oldMeta.subarray(s * 4, s * 4 + 4), slot * 4);
-      this.types[slot] = oldTypes[s]!;
+  private static hash(id: Uint8Array, at = 0): number {
+    return (id[at]! | (id[at + 1]! << 8) | (id[at + 2]! << 16) | (id[at + 3]! << 24)) >>> 0;
+  }
+
+  private grow(): void {
+    const slots = new Uint32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (let e = 0; e < this.size; e++) {
+      let s = BlobIndex.hash(this.idSegs[e >>> SEG_BITS]!, (e & (SEG - 1)) * 32) & mask;
+      while (slots[s] !== 0) s = (s + 1) & mask;
+      slots[s] = e + 1;
     }
+    this.slots = slots;
   }
 
   /** The slot holding `id`, or the empty slot where it would go. */
   private findSlot(id: Uint8Array): number {
-    const mask = this.cap - 1;
-    let s = ((id[0]! | (id[1]! << 8) | (id[2]! << 16) | (id[3]! << 24)) >>> 0) & mask;
+    const mask = this.slots.length - 1;
+    let s = BlobIndex.hash(id) & mask;
     for (;;) {
-      if (this.meta[s * 4] === 0) return s;
-      const base = s * 32;
+      const e1 = this.slots[s]!;
+      if (e1 === 0) return s;
+      const e = e1 - 1;
+      const ids = this.idSegs[e >>> SEG_BITS]!;
+      const base = (e & (SEG - 1)) * 32;
       let eq = true;
       for (let i = 0; i < 32; i++) {
-        if (this.ids[base + i] !== id[i]) {
+        if (ids[base + i] !== id[i]) {
           eq = false;
           break;
         }
@@ -65,48 +75,62 @@ export class BlobIndex {
   }
 
   has(id: Uint8Array): boolean {
-    return this.meta[this.findSlot(id) * 4] !== 0;
+    return this.slots[this.findSlot(id)] !== 0;
   }
 
   get(id: Uint8Array): BlobLocation | undefined {
-    const s = this.findSlot(id);
-    const p = this.meta[s * 4]!;
-    if (p === 0) return undefined;
+    const e1 = this.slots[this.findSlot(id)]!;
+    return e1 === 0 ? undefined : this.at(e1 - 1);
+  }
+
+  private at(e: number): BlobLocation {
+    const meta = this.metaSegs[e >>> SEG_BITS]!;
+    const m = (e & (SEG - 1)) * 4;
     return {
-      type: this.types[s] === 1 ? 'tree' : 'data',
-      pack: this.packs[p - 1]!,
-      offset: this.meta[s * 4 + 1]!,
-      length: this.meta[s * 4 + 2]!,
-      rawLength: this.meta[s * 4 + 3]!,
+      type: this.typeSegs[e >>> SEG_BITS]![e & (SEG - 1)] === 1 ? 'tree' : 'data',
+      pack: this.packs[meta[m]!]!,
+      offset: meta[m + 1]!,
+      length: meta[m + 2]!,
+      rawLength: meta[m + 3]!,
     };
   }
 
   /** Adds a location; an id already present keeps its first location. Returns true if added. */
   add(id: Uint8Array, loc: BlobLocation): boolean {
-    if ((this.size + 1) * 2 > this.cap) this.alloc(this.cap * 2);
+    if ((this.size + 1) * 2 > this.slots.length) this.grow();
     const s = this.findSlot(id);
-    if (this.meta[s * 4] !== 0) return false;
+    if (this.slots[s] !== 0) return false;
     let p = this.packNo.get(loc.pack);
     if (p === undefined) {
       p = this.packs.length;
       this.packs.push(loc.pack);
       this.packNo.set(loc.pack, p);
     }
-    this.ids.set(id.subarray(0, 32), s * 32);
-    this.meta[s * 4] = p + 1;
-    this.meta[s * 4 + 1] = loc.offset;
-    this.meta[s * 4 + 2] = loc.length;
-    this.meta[s * 4 + 3] = loc.rawLength;
-    this.types[s] = loc.type === 'tree' ? 1 : 0;
+    const e = this.size;
+    const seg = e >>> SEG_BITS;
+    if (seg === this.idSegs.length) {
+      this.idSegs.push(new Uint8Array(SEG * 32));
+      this.metaSegs.push(new Uint32Array(SEG * 4));
+      this.typeSegs.push(new Uint8Array(SEG));
+    }
+    const i = e & (SEG - 1);
+    this.idSegs[seg]!.set(id.subarray(0, 32), i * 32);
+    const meta = this.metaSegs[seg]!;
+    meta[i * 4] = p;
+    meta[i * 4 + 1] = loc.offset;
+    meta[i * 4 + 2] = loc.length;
+    meta[i * 4 + 3] = loc.rawLength;
+    this.typeSegs[seg]![i] = loc.type === 'tree' ? 1 : 0;
+    this.slots[s] = e + 1;
     this.size++;
     return true;
   }
 
+  /** Every entry, in the order they were added. */
   *entries(): IterableIterator<[Buffer, BlobLocation]> {
-    for (let s = 0; s < this.cap; s++) {
-      if (this.meta[s * 4] === 0) continue;
-      const id = Buffer.from(this.ids.subarray(s * 32, s * 32 + 32));
-      yield [id, this.get(id)!];
+    for (let e = 0; e < this.size; e++) {
+      const id = Buffer.from(this.idSegs[e >>> SEG_BITS]!.subarray((e & (SEG - 1)) * 32, (e & (SEG - 1)) * 32 + 32));
+      yield [id, this.at(e)];
     }
   }
 
