@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 /**
  * The snapshot data model: nodes (one per directory entry) grouped into trees
  * (one per directory, stored as a `tree` blob), and snapshot manifests.
@@ -42,7 +43,8 @@ export interface Tree {
 
 export function encodeName(bytes: Buffer): { name: string; nameRaw?: string } {
   const name = bytes.toString('utf8');
-  return Buffer.from(name, 'utf8').equals(bytes) ? { name } : { name, nameRaw: bytes.toString('base64') };
+  // Well-formed UTF-8 is exactly what decodes and encodes back to the same bytes.
+  return isUtf8(bytes) ? { name } : { name, nameRaw: bytes.toString('base64') };
 }
 
 export function nameBytes(node: Pick<TreeNode, 'name' | 'nameRaw'>): Buffer {

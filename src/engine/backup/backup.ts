@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import * as path from 'node:path';
 import type { BigIntStats } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { AppError, errnoCode, nullSink, systemClock, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
 import { blobId, BlobSaver, readXattrs, SourceReadError, type XattrRead, type BlobEncoder, type ChunkedFile, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
 import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotSummary, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
@@ -288,7 +289,10 @@ export class BackupRun {
   private baseNode(name: Buffer, st: BigIntStats, type: TreeNode['type']): TreeNode {
     const uid = Number(st.uid);
     const gid = Number(st.gid);
-    const node: TreeNode = { ...encodeName(name), type, mode: Number(st.mode) & 0o7777, uid, gid, mtimeNs: st.mtimeNs.toString() };
+    const mode = Number(st.mode) & 0o7777;
+    const mtimeNs = st.mtimeNs.toString();
+    // One literal, keys in the tree's order (no spread: a node per entry of every directory).
+    const node: TreeNode = isUtf8(name) ? { name: name.toString('utf8'), type, mode, uid, gid, mtimeNs } : { name: name.toString('utf8'), nameRaw: name.toString('base64'), type, mode, uid, gid, mtimeNs };
     const user = this.owners.user(uid);
     const group = this.owners.group(gid);
     if (user !== undefined) node.user = user;
@@ -364,12 +368,17 @@ export class BackupRun {
       if (this.excluding && this.exclude(child.toString('utf8'), name.toString('utf8'))) continue;
       const st = await this.stat(child);
       if (!st) continue;
-      stats[i] = st;
       const before = prev.get(name.toString('hex'));
       if (st.isFile() && st.size <= smallMax && st.nlink === 1n && !this.unchanged(st, before)) {
+        // The node now, so that the stat (eighteen BigInts) dies young: a directory's small files
+        // are all in flight at once, and what is still alive at a scavenge is copied.
+        const node = this.fileNode(name, st);
         const ticket = await this.batcher.add(child, Number(st.size));
-        small.push(this.saveSmallFile(child, name, st, before, ticket.result).then((n) => void (nodes[i] = n)));
-      } else rest.push(i);
+        small.push(this.saveSmallFile(child, name, node, before, ticket.result).then((n) => void (nodes[i] = n)));
+      } else {
+        stats[i] = st;
+        rest.push(i);
+      }
     }
     this.batcher.flushSoon();
     let next = 0;
@@ -559,14 +568,13 @@ export class BackupRun {
   }
 
   private fileNode(name: Buffer, st: BigIntStats): TreeNode {
-    return {
-      ...this.baseNode(name, st, 'file'),
-      size: Number(st.size),
-      inode: st.ino.toString(),
-      dev: st.dev.toString(),
-      links: Number(st.nlink),
-      ctimeNs: st.ctimeNs.toString(),
-    };
+    const node = this.baseNode(name, st, 'file');
+    node.size = Number(st.size);
+    node.inode = st.ino.toString();
+    node.dev = st.dev.toString();
+    node.links = Number(st.nlink);
+    node.ctimeNs = st.ctimeNs.toString();
+    return node;
   }
 
   /** Adds extended attributes where the file system has them; an unreadable one is a warning. */
@@ -577,14 +585,18 @@ export class BackupRun {
   }
 
   /** Completes a small file from its batch result: stores its one chunk unless known. */
-  private async saveSmallFile(p: Buffer, name: Buffer, st: BigIntStats, prev: TreeNode | undefined, result: Promise<SmallResult>): Promise<TreeNode | undefined> {
+  private async saveSmallFile(p: Buffer, name: Buffer, node: TreeNode, prev: TreeNode | undefined, result: Promise<SmallResult>): Promise<TreeNode | undefined> {
     const r = await result;
-    if (!r.ok && r.grew) return this.saveFileNode(p, name, st, prev);
+    if (!r.ok && r.grew) {
+      // It grew past one chunk since it was listed: saved as what it is now.
+      const st = await this.stat(p);
+      return st ? this.saveStatted(p, name, st, prev) : undefined;
+    }
     if (!r.ok) {
       this.warn(p, `cannot read file: ${describe(Object.assign(new Error(r.message), { code: r.errno }))}`);
       return undefined;
     }
-    const node = this.withXattrs(p, this.fileNode(name, st), { ...(r.xattrs ? { xattrs: r.xattrs } : {}), ...(r.xattrError ? { error: r.xattrError } : {}) });
+    if (r.xattrs || r.xattrError) this.withXattrs(p, node, { ...(r.xattrs ? { xattrs: r.xattrs } : {}), ...(r.xattrError ? { error: r.xattrError } : {}) });
     node.size = r.rawLength;
     node.content = [];
     if (r.rawLength > 0) {
