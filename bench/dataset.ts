@@ -155,3 +155,103 @@ export async function mutate(dir: string): Promise<void> {
   // One new medium file.
   await writeChunked(path.join(dir, 'media', 'new-video.bin'), 5 << 20, (k) => rng.bytes(k));
 }
+
+/**
+ * The many-files dataset: `count` small text files (200 B – 2.2 KiB, each its own bytes) in
+ * 1,000 directories of up to 1,000 — mail spools, thumbnails, a package cache. What it
+ * measures is the cost per file and per directory, not per byte.
+ */
+export async function generateMany(dir: string, count: number): Promise<{ files: number; bytes: number }> {
+  await fs.rm(dir, { recursive: true, force: true });
+  const rng = new Stream('strongbox-bench-many-v1');
+  const perDir = 1000;
+  let bytes = 0;
+  for (let d = 0; d * perDir < count; d++) {
+    const sub = path.join(dir, `d${String(d).padStart(4, '0')}`);
+    await fs.mkdir(sub, { recursive: true });
+    const n = Math.min(perDir, count - d * perDir);
+    const sizes = Array.from({ length: n }, () => 200 + rng.int(2048));
+    const text = textLines(rng, sizes.reduce((a, b) => a + b, 0), 'text');
+    let off = 0;
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      writes.push(fs.writeFile(path.join(sub, `m${i}.txt`), text.subarray(off, off + sizes[i]!)));
+      off += sizes[i]!;
+    }
+    await Promise.all(writes);
+    bytes += off;
+  }
+  return { files: count, bytes };
+}
+
+/** A day on the many-files dataset: 1 % of the files rewritten, 0.1 % deleted, one new directory of 1,000. */
+export async function mutateMany(dir: string): Promise<void> {
+  const rng = new Stream('strongbox-bench-many-mutate-v1');
+  const dirs = (await fs.readdir(dir)).sort();
+  for (let d = 0; d < dirs.length; d++) {
+    const sub = path.join(dir, dirs[d]!);
+    const names = (await fs.readdir(sub)).sort();
+    for (let i = d % 100; i < names.length; i += 100) await fs.writeFile(path.join(sub, names[i]!), textLines(rng, 200 + rng.int(2048), 'text'));
+    for (let i = 7 + (d % 1000); i < names.length; i += 1000) await fs.rm(path.join(sub, names[i]!));
+  }
+  await fs.mkdir(path.join(dir, 'new'), { recursive: true });
+  for (let i = 0; i < 1000; i++) await fs.writeFile(path.join(dir, 'new', `m${i}.txt`), textLines(rng, 200 + rng.int(2048), 'text'));
+}
+
+const BIG_REGION = 16 << 20;
+
+/**
+ * The big-file dataset: one disk image of `totalBytes` (a VM's disk, a database's data file)
+ * in 16 MiB regions that cycle through random bytes, SQL text and zeros — a third each.
+ */
+export async function generateBig(dir: string, totalBytes: number): Promise<{ files: number; bytes: number }> {
+  await fs.rm(dir, { recursive: true, force: true });
+  const rng = new Stream('strongbox-bench-big-v1');
+  let pos = 0;
+  await writeChunked(path.join(dir, 'vm', 'disk.img'), totalBytes, (n) => {
+    const out = Buffer.alloc(n);
+    for (let o = 0; o < n; ) {
+      const at = pos + o;
+      const k = Math.min(n - o, BIG_REGION - (at % BIG_REGION));
+      const region = Math.floor(at / BIG_REGION) % 3;
+      if (region === 0) rng.bytes(k).copy(out, o);
+      else if (region === 1) textLines(rng, k, 'sql').copy(out, o);
+      o += k;
+    }
+    pos += n;
+    return out;
+  });
+  return { files: 1, bytes: totalBytes };
+}
+
+/**
+ * A day on the big file: four 16 MiB regions spread over the image rewritten in place. Returns
+ * what puts the file back as generated (the benchmark runs each tool on the same bytes, one
+ * tool at a time, so that only one tool's repository and restore are on the disk at once).
+ */
+export async function mutateBig(dir: string): Promise<() => Promise<void>> {
+  const rng = new Stream('strongbox-bench-big-mutate-v1');
+  const file = path.join(dir, 'vm', 'disk.img');
+  const fh = await fs.open(file, 'r+');
+  const saved: [number, Buffer][] = [];
+  try {
+    const { size } = await fh.stat();
+    for (let i = 1; i <= 4; i++) {
+      const at = Math.floor((size * i) / 5 / BIG_REGION) * BIG_REGION;
+      const old = Buffer.alloc(BIG_REGION);
+      const { bytesRead } = await fh.read(old, 0, BIG_REGION, at);
+      saved.push([at, old.subarray(0, bytesRead)]);
+      await fh.write(rng.bytes(bytesRead), 0, bytesRead, at);
+    }
+  } finally {
+    await fh.close();
+  }
+  return async () => {
+    const back = await fs.open(file, 'r+');
+    try {
+      for (const [at, old] of saved) await back.write(old, 0, old.length, at);
+    } finally {
+      await back.close();
+    }
+  };
+}

@@ -3,10 +3,10 @@ import { appendFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate, mutate } from './dataset.js';
+import { generate, generateBig, generateMany, mutate, mutateBig, mutateMany } from './dataset.js';
 import { reportPg, runPgBench } from './pg.js';
 import { reportApi, runApiBench } from './api.js';
-import { bucketUsage, startSeaweed } from './seaweedfs.js';
+import { bucketUsage, startSeaweed } from '../test/e2e/testing/seaweedfs.js';
 
 /**
  * The benchmark harness (`npm run bench`): one deterministic dataset, every tool
@@ -16,8 +16,10 @@ import { bucketUsage, startSeaweed } from './seaweedfs.js';
  *
  * Options: --scenario files|pg|s3|api|kubernetes|all (default files; kubernetes: 2,000 objects and --size GiB of volumes on a real API server; s3: the files scenario against an S3 API server;
  * api: the server under load from a second process), --size GiB (default 1.5), --pg-size GiB (default 1),
- * --clients N and --think-ms MS (api; default 200 and 1000), --s3-server seaweedfs|s3rver (s3; default SeaweedFS when built), --tools strongbox,restic,restic-latest,kopia,borg, --keep,
- * --log-requests FILE (s3: each request's method and path, ids masked, appended to FILE).
+ * --clients N and --think-ms MS (api; default 200 and 1000), --tools strongbox,restic,restic-latest,kopia,borg, --keep,
+ * --log-requests FILE (s3: each request's method and path, ids masked, appended to FILE), --dataset files|many|big
+ * (files: the application-shaped dataset of --size GiB; many: --files N small files, default 1,000,000;
+ * big: one file of --size GiB, default 20, each tool in turn so that only one repository is on the disk).
  * restic-latest and Kopia are built from the Go module proxy by scripts/bench-peers.sh (cached
  * outside the work tree); a peer that is missing or cannot be built is reported, not dropped.
  */
@@ -234,12 +236,12 @@ async function main(): Promise<void> {
     return;
   }
   if (scenario === 's3') {
-    // A real S3 server (SeaweedFS, built by scripts/bench-peers.sh) unless --s3-server s3rver; either behind a counting proxy.
-    const { startS3, startFaultProxy } = await import('../test/e2e/testing/s3.js');
-    const weed = peers.get('seaweedfs') ?? goPeer('seaweedfs');
-    const kind = opt('s3-server', weed.bin ? 'seaweedfs' : 's3rver');
-    if (kind === 'seaweedfs' && !weed.bin) throw new Error(`SeaweedFS is not there: ${weed.why ?? 'run scripts/bench-peers.sh'}`);
-    const server = kind === 'seaweedfs' ? await startSeaweed(weed.bin!, path.join(work, 's3'), 'bench') : await startS3(['bench'], path.join(work, 's3'));
+    // A real S3 server (SeaweedFS, built by scripts/seaweedfs.sh through scripts/bench-peers.sh) behind a counting proxy.
+    const { startFaultProxy } = await import('../test/e2e/testing/s3.js');
+    const weed = goPeer('seaweedfs');
+    if (!weed.bin) throw new Error(`SeaweedFS is not there: ${weed.why ?? 'run scripts/seaweedfs.sh'}`);
+    const server = await startSeaweed(weed.bin, path.join(work, 's3'), ['bench']);
+    const kind = 'SeaweedFS';
     const requestLog = opt('log-requests', '');
     const proxy = await startFaultProxy(server.port, (_n, req) => {
       if (requestLog) appendFileSync(requestLog, `${req.method} ${(req.url ?? '').replace(/\?.*$/, '').replace(/[0-9a-f]{64}/g, 'ID')}${req.headers.range ? ' (range)' : ''}\n`);
@@ -256,19 +258,37 @@ async function main(): Promise<void> {
     process.stdout.write(`S3 scenario: ${kind} at ${server.endpoint}, through a counting proxy at ${proxy.endpoint}\n`);
   }
   const data = path.join(work, 'data');
-  process.stdout.write(`Generating ${sizeGiB} GiB dataset in ${data}…\n`);
-  const ds = await generate(data, Math.floor(sizeGiB * 1024 ** 3));
+  const dataset = opt('dataset', 'files');
+  let ds: { files: number; bytes: number };
+  // Each dataset: how it is made, and the day of changes before the second snapshot (big: with what undoes it).
+  let change: () => Promise<(() => Promise<void>) | void>;
+  if (dataset === 'many') {
+    const count = Number(opt('files', '1000000'));
+    process.stdout.write(`Generating ${count} small files in ${data}…\n`);
+    ds = await generateMany(data, count);
+    change = () => mutateMany(data);
+  } else if (dataset === 'big') {
+    const bigGiB = Number(opt('size', '20'));
+    process.stdout.write(`Generating one ${bigGiB} GiB file in ${data}…\n`);
+    ds = await generateBig(data, Math.floor(bigGiB * 1024 ** 3));
+    change = () => mutateBig(data);
+  } else if (dataset === 'files') {
+    process.stdout.write(`Generating ${sizeGiB} GiB dataset in ${data}…\n`);
+    ds = await generate(data, Math.floor(sizeGiB * 1024 ** 3));
+    change = () => mutate(data);
+  } else throw new Error(`--dataset ${dataset}: expected files, many or big`);
   process.stdout.write(`  ${ds.files} files, ${(ds.bytes / 1024 ** 3).toFixed(2)} GiB\n`);
   const chosen = defs.filter((t) => tools.includes(t.name) && !(s3 && t.name === 'borg'));
   const results: ToolResult[] = [];
-  for (const t of chosen) {
+  const first = async (t: Tool): Promise<void> => {
     if (!t.version) {
       results.push({ tool: t.name, version: 'not there', error: t.missing ?? 'not installed' });
-      continue;
+      return;
     }
     const repo = path.join(work, `repo-${t.name}`);
     await fs.rm(repo, { recursive: true, force: true });
     const r: ToolResult = { tool: t.name, version: t.version };
+    results.push(r);
     try {
       await t.init(repo);
       process.stdout.write(`${t.name}: first snapshot…\n`);
@@ -276,17 +296,13 @@ async function main(): Promise<void> {
       const before = s3?.counted() ?? 0;
       r.first = await t.backup(repo, data);
       if (s3) r.requests = { first: s3.counted() - before, second: 0, restore: 0 };
-      results.push(r);
     } catch (err) {
       r.error = (err as Error).message;
-      results.push(r);
     }
-  }
-  process.stdout.write('Applying changes…\n');
-  await mutate(data);
-  for (const t of chosen) {
+  };
+  const rest = async (t: Tool): Promise<void> => {
     const r = results.find((x) => x.tool === t.name)!;
-    if (r.error) continue;
+    if (r.error) return;
     const repo = path.join(work, `repo-${t.name}`);
     const target = path.join(work, `restore-${t.name}`);
     try {
@@ -309,11 +325,27 @@ async function main(): Promise<void> {
     } catch (err) {
       r.error = (err as Error).message;
     }
+  };
+  if (dataset === 'big') {
+    // One tool at a time on the same bytes: the data, one repository and one restore fit on the disk; three of each may not.
+    for (const t of chosen) {
+      await first(t);
+      const undo = await change();
+      await rest(t);
+      await fs.rm(path.join(work, `repo-${t.name}`), { recursive: true, force: true });
+      await fs.rm(`${path.join(work, `repo-${t.name}`)}.cache`, { recursive: true, force: true });
+      if (undo) await undo();
+    }
+  } else {
+    for (const t of chosen) await first(t);
+    process.stdout.write('Applying changes…\n');
+    await change();
+    for (const t of chosen) await rest(t);
   }
   report(results, ds);
   await s3?.close();
   await fs.mkdir(path.join(root, 'results'), { recursive: true });
-  await fs.writeFile(path.join(root, 'results', scenario === 's3' ? 's3-latest.json' : 'latest.json'), JSON.stringify({ date: new Date().toISOString(), scenario, sizeGiB, dataset: ds, results }, null, 2));
+  await fs.writeFile(path.join(root, 'results', scenario === 's3' ? 's3-latest.json' : dataset === 'files' ? 'latest.json' : `${dataset}-latest.json`), JSON.stringify({ date: new Date().toISOString(), scenario, kind: dataset, sizeGiB, dataset: ds, results }, null, 2));
   if (!args.includes('--keep')) await fs.rm(work, { recursive: true, force: true });
 }
 

@@ -10,7 +10,6 @@
 set -uo pipefail
 RESTIC=v0.19.1
 KOPIA=v0.23.1
-WEED=v0.0.0-20261109003541-7506e5f91cd6
 CACHE="${STRONGBOX_BENCH_CACHE:-$HOME/.cache/strongbox-bench}"
 export PATH="$PATH:/usr/local/go/bin" GOFLAGS=-buildvcs=false CGO_ENABLED=0
 
@@ -29,4 +28,6 @@ build() { # name module version package-in-module binary
 
 build restic github.com/restic/restic "$RESTIC" cmd/restic restic
 build kopia github.com/kopia/kopia "$KOPIA" . kopia
-build seaweedfs github.com/seaweedfs/seaweedfs "$WEED" weed weed
+# SeaweedFS is the S3 tests' server too: scripts/seaweedfs.sh builds and caches it for both.
+if weed=$(bash "$(dirname "$0")/seaweedfs.sh" 2>/tmp/strongbox-seaweedfs-build.log); then echo "seaweedfs $weed"
+else echo "seaweedfs - building it failed: $(tail -1 /tmp/strongbox-seaweedfs-build.log)"; fi
