@@ -26,13 +26,21 @@ for (const line of readFileSync(new URL('./prerequisites.txt', import.meta.url),
 // The Kubernetes tests' control plane, built from the Go module proxy and cached outside the work tree.
 const kubeDir = spawnSync('bash', [new URL('./k8s-binaries.sh', import.meta.url).pathname, '--dir'], { encoding: 'utf8' }).stdout.trim();
 const kubeMissing = ['etcd', 'kube-apiserver', 'kube-controller-manager'].some((b) => !isExecutable(join(kubeDir, b)));
-if (missing.size > 0 || kubeMissing) {
+// The S3 tests' server (SeaweedFS), built the same way.
+const weed = spawnSync('bash', [new URL('./seaweedfs.sh', import.meta.url).pathname, '--path'], { encoding: 'utf8' }).stdout.trim();
+const weedMissing = !isExecutable(weed);
+if (missing.size > 0 || kubeMissing || weedMissing) {
   const list = [...missing].sort().join(' ');
-  const parts = [...(missing.size ? [`these Debian packages: ${list} (apt-get install ${list})`] : []), ...(kubeMissing ? ['the Kubernetes test binaries (bash scripts/k8s-binaries.sh builds them with Go, about 5 minutes)'] : [])];
+  const parts = [
+    ...(missing.size ? [`these Debian packages: ${list} (apt-get install ${list})`] : []),
+    ...(kubeMissing ? ['the Kubernetes test binaries (bash scripts/k8s-binaries.sh builds them with Go, about 5 minutes)'] : []),
+    ...(weedMissing ? ['the S3 test server (bash scripts/seaweedfs.sh builds SeaweedFS with Go, a few minutes)'] : []),
+  ];
   console.error(`npm test needs ${parts.join(', and ')}, and runs nothing without them; .ci/run does all of it for you`);
   process.exit(1);
 }
 process.env.STRONGBOX_K8S_BIN = kubeDir;
+process.env.STRONGBOX_SEAWEEDFS = weed;
 
 function find(dir) {
   const out = [];

@@ -7,6 +7,7 @@ import { backendConformance } from '../../src/storage/testing/conformance.js';
 import { S3Backend, parseS3Location } from '../../src/storage/s3/s3-backend.js';
 import { Cli, describeTree, tmp, waitExit, writeRandom } from './testing/cli.js';
 import { startFaultProxy, startS3, type S3Server } from './testing/s3.js';
+import { bucketUsage } from './testing/seaweedfs.js';
 
 let s3: S3Server;
 before(async () => {
@@ -18,7 +19,7 @@ after(async () => {
 
 const loc = (prefix: string, endpoint = s3.endpoint) => `s3://strongbox-test/${prefix}?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1`;
 
-backendConformance('s3 (s3rver on loopback)', async () => new S3Backend(parseS3Location(loc(`conf-${randomBytes(6).toString('hex')}`)), { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }));
+backendConformance('s3 (SeaweedFS on loopback)', async () => new S3Backend(parseS3Location(loc(`conf-${randomBytes(6).toString('hex')}`)), { accessKeyId: s3.keys.accessKey, secretAccessKey: s3.keys.secretKey }));
 
 // The same suite against any S3 endpoint: STRONGBOX_TEST_S3_LOCATION=s3://bucket/prefix?endpoint=…
 // with the usual AWS_* credentials (a fresh prefix is used per test, under the given one).
@@ -123,13 +124,18 @@ test('s3: permanent errors fail fast with what is wrong: bad credentials, a miss
   } finally {
     await forbidden.close();
   }
+  // A wrong secret: the server's signature check refuses it, and nothing is retried.
+  const wrong = await s3Cli(loc('repo-wrong-secret'), { AWS_SECRET_ACCESS_KEY: 'not-the-secret-at-all' }).runAsync(['repo', 'init']);
+  assert.equal(wrong.code, 1, wrong.stderr);
+  assert.match(wrong.stderr, /S3 refused .*HTTP 403.*Check the credentials/);
+  assert.doesNotMatch(wrong.stderr, /not-the-secret-at-all/);
   const missing = s3Cli(`s3://no-such-bucket-here/x?endpoint=${encodeURIComponent(s3.endpoint)}`).run(['repo', 'init']);
   assert.equal(missing.code, 10);
   assert.match(missing.stderr, /The bucket "no-such-bucket-here" does not exist; create it first/);
   // A prefix that holds other things is not taken over.
-  const foreign = new S3Backend(parseS3Location(`s3://other-data/?endpoint=${encodeURIComponent(s3.endpoint)}`), { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+  const foreign = new S3Backend(parseS3Location(`s3://other-data/?endpoint=${encodeURIComponent(s3.endpoint)}`), { accessKeyId: s3.keys.accessKey, secretAccessKey: s3.keys.secretKey });
   const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
-  const raw = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const raw = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s3.keys.accessKey, secretAccessKey: s3.keys.secretKey } });
   await raw.send(new PutObjectCommand({ Bucket: 'other-data', Key: 'photos/cat.jpg', Body: 'meow' }));
   raw.destroy();
   await foreign.close();
@@ -141,8 +147,7 @@ test('s3: permanent errors fail fast with what is wrong: bad credentials, a miss
 });
 
 test('s3: the server goes away mid-snapshot: the snapshot fails cleanly; when it is back the repository checks clean and the next snapshot reuses the data', async () => {
-  // The outage is made at the network (every connection dropped), not by killing s3rver: s3rver
-  // writes objects in place, so a killed s3rver can leave a torn object, which real S3 never does.
+  // The outage is made at the network: every connection dropped, as when a link or a load balancer goes.
   let down = false;
   const proxy = await startFaultProxy(s3.port, () => ({ fault: down ? 'drop' : 'pass' }));
   try {
@@ -157,8 +162,8 @@ test('s3: the server goes away mid-snapshot: the snapshot fails cleanly; when it
     // Wait until an index file (written every 8 packs) is stored, then cut the server off.
     const until = Date.now() + 30_000;
     for (;;) {
-      const files = await fs.readdir(path.join(s3.dir, 'strongbox-test', 'outage', 'index')).catch(() => []);
-      if (files.length >= 1 || Date.now() > until) break;
+      const { objects } = await bucketUsage(s3.endpoint, s3.env, 'strongbox-test', 'outage/index/');
+      if (objects >= 1 || Date.now() > until) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     down = true;
@@ -203,24 +208,24 @@ test('s3: a destination in a bucket: added with --init, validated step by step, 
 
 test('s3: credentials stored with the destination (sealed) are used without any AWS environment, and never stored in plain text', async () => {
   const { instanceCli, listFiles } = await import('./testing/cli.js');
-  // Only signed requests get through (s3rver knows the access key id S3RVER; the AWS variables are unset).
-  const guard = await startFaultProxy(s3.port, (_n, req) => ({ fault: /Credential=S3RVER\//.test(req.headers.authorization ?? '') ? 'pass' : 'forbidden' }));
+  // The server checks every signature; the proxy counts what gets through (the AWS variables are unset).
+  const guard = await startFaultProxy(s3.port, () => ({ fault: 'pass' }));
   try {
     const root = tmp();
     const cli = instanceCli(root, 'dest-password');
     const base = cli.env.bind(cli);
     cli.env = (more = {}) => {
-      const env = base({ STRONGBOX_STORAGE_ATTEMPTS: '2', S3_SECRET_FOR_ADD: 'STORED-SECRET-marker', ...more });
+      const env = base({ STRONGBOX_STORAGE_ATTEMPTS: '2', S3_SECRET_FOR_ADD: s3.keys.secretKey, ...more });
       for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_PROFILE']) delete env[k];
       return env;
     };
     const location = loc('stored-creds', guard.endpoint);
-    const added = JSON.parse(await cli.okAsync(['destination', 'add', 'vault', location, '--init', '--access-key-id', 'S3RVER', '--secret-from-env', 'S3_SECRET_FOR_ADD', '--json'])) as { credentials: string };
-    assert.match(added.credentials, /s3-secret-access-key for S3RVER, stored \(encrypted/);
+    const added = JSON.parse(await cli.okAsync(['destination', 'add', 'vault', location, '--init', '--access-key-id', s3.keys.accessKey, '--secret-from-env', 'S3_SECRET_FOR_ADD', '--json'])) as { credentials: string };
+    assert.match(added.credentials, new RegExp(`s3-secret-access-key for ${s3.keys.accessKey}, stored \\(encrypted`));
     await fs.writeFile(path.join(root, 'f.txt'), 'x');
     const r = await cli.runAsync(['snapshot', 'create', '--path', path.join(root, 'f.txt')], { S3_SECRET_FOR_ADD: '' });
     assert.equal(r.code, 0, r.stderr);
-    for (const f of await listFiles(path.join(root, 'home'))) assert.doesNotMatch((await fs.readFile(path.join(root, 'home', f))).toString('latin1'), /STORED-SECRET-marker/, f);
+    for (const f of await listFiles(path.join(root, 'home'))) assert.ok(!(await fs.readFile(path.join(root, 'home', f))).includes(s3.keys.secretKey), f);
     assert.ok(guard.counts.pass > 0);
   } finally {
     await guard.close();
@@ -228,7 +233,7 @@ test('s3: credentials stored with the destination (sealed) are used without any 
 });
 
 test('s3: objects over 64 MiB go up by multipart upload and read back exactly', async () => {
-  const b = new S3Backend(parseS3Location(loc(`multipart-${randomBytes(4).toString('hex')}`)), { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+  const b = new S3Backend(parseS3Location(loc(`multipart-${randomBytes(4).toString('hex')}`)), { accessKeyId: s3.keys.accessKey, secretAccessKey: s3.keys.secretKey });
   try {
     await b.create();
     const data = randomBytes(70 * 1024 * 1024);

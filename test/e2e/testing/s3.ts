@@ -1,55 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tmp } from './cli.js';
+import { seaweedBinary, startSeaweed, type Seaweed } from './seaweedfs.js';
 
-const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 's3-server.js');
-
-export interface S3Server {
-  endpoint: string;
-  port: number;
+export interface S3Server extends Seaweed {
+  /** Where the server keeps its data. */
   dir: string;
-  /** The environment a client needs (s3rver's fixed credentials). */
-  env: Record<string, string>;
-  kill(): void;
-  stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of running) c.kill('SIGKILL');
-});
-
-/** Starts an S3 API server on a free loopback port, with `buckets` created; `dir` keeps its data (restart on the same dir). */
-export async function startS3(buckets: string[] = ['strongbox-test'], dir = tmp('sb-s3-'), port = 0): Promise<S3Server> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', SCRIPT, dir, ...buckets], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...(port ? { S3_PORT: String(port) } : {}) } });
-  running.add(child);
-  const got = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`the S3 server exited (${code}) before it listened`)));
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    endpoint: `http://127.0.0.1:${got}`,
-    port: got,
-    dir,
-    env: { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' },
-    kill: () => {
-      child.kill('SIGKILL');
-      running.delete(child);
-    },
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-      running.delete(child);
-    },
-  };
+/**
+ * Starts a real S3 server (SeaweedFS, built by scripts/seaweedfs.sh) on free loopback ports, with
+ * `buckets` created and one identity whose keys are in `env`.
+ */
+export async function startS3(buckets: string[] = ['strongbox-test'], dir = tmp('sb-s3-')): Promise<S3Server> {
+  return { ...(await startSeaweed(seaweedBinary(), dir, buckets)), dir };
 }
 
 export type Fault = 'pass' | '503' | '500' | 'slowdown' | 'drop' | 'forbidden' | 'cut';
