@@ -209,12 +209,12 @@ export class Repository {
 
   /** Deletes packs (prune); a pack already gone is not an error. */
   async removePack(name: string): Promise<void> {
-    await this.backend.remove({ kind: 'data', name }).catch(ignoreMissing);
+    await this.backend.remove({ kind: 'data', name }, { missingOk: true });
   }
 
   /** Deletes index files another one supersedes; one already gone is not an error. */
   async removeIndexFile(name: string): Promise<void> {
-    await this.backend.remove({ kind: 'index', name }).catch(ignoreMissing);
+    await this.backend.remove({ kind: 'index', name }, { missingOk: true });
   }
 
   // ---- sealed objects ----
@@ -459,7 +459,7 @@ export class Repository {
     const others = await this.listLocks(id);
     const after = conflicting({ exclusive }, others, now());
     if (after.length > 0) {
-      await this.backend.remove({ kind: 'locks', name: id }).catch(() => undefined);
+      await this.backend.remove({ kind: 'locks', name: id }, { missingOk: true }).catch(() => undefined);
       throw lockedError(after);
     }
     let released = false;
@@ -471,7 +471,7 @@ export class Repository {
         id = await this.saveJSON('locks', newLockInfo(exclusive, now()));
         refreshedAt = now().getTime();
         refreshError = undefined;
-        await this.backend.remove({ kind: 'locks', name: old }).catch(() => undefined);
+        await this.backend.remove({ kind: 'locks', name: old }, { missingOk: true }).catch(() => undefined);
       })().catch((err: unknown) => {
         refreshError = err;
       });
@@ -499,9 +499,7 @@ export class Repository {
         if (released) return;
         released = true;
         clearInterval(timer);
-        await this.backend.remove({ kind: 'locks', name: id }).catch((err: unknown) => {
-          if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
-        });
+        await this.backend.remove({ kind: 'locks', name: id }, { missingOk: true });
       },
     };
   }
@@ -509,10 +507,6 @@ export class Repository {
   async removeLock(id: string): Promise<void> {
     await this.backend.remove({ kind: 'locks', name: id });
   }
-}
-
-function ignoreMissing(err: unknown): void {
-  if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
 }
 
 function checkPassword(password: string): void {

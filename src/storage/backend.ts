@@ -67,12 +67,22 @@ export interface Backend {
   getStream?(h: Handle, range: { offset: number; length: number }): AsyncIterable<Buffer>;
   stat(h: Handle): Promise<ObjectInfo>;
   list(kind: FileKind): AsyncIterable<ObjectInfo>;
-  remove(h: Handle): Promise<void>;
+  /**
+   * Removes an object; a missing one is NOT_FOUND, unless `missingOk`: then it resolves, and a
+   * store may skip looking first (S3 deletes of missing keys succeed, so it checks with a HEAD:
+   * one request fewer for a lock's release or prune's deletes, which do not care).
+   */
+  remove(h: Handle, opts?: RemoveOptions): Promise<void>;
   /** True when the location holds a repository (its config object exists). */
   isRepository(): Promise<boolean>;
   /** Prepares an empty location for a new repository; fails if it is not empty of repository files. */
   create(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface RemoveOptions {
+  /** A missing object is not an error. */
+  missingOk?: boolean;
 }
 
 export interface ObjectWriter {

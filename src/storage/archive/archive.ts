@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppError, syncDirSync } from '../../kernel/index.js';
-import { fileKinds, type Backend, type FileKind, type Handle, type ObjectInfo } from '../backend.js';
+import { fileKinds, type Backend, type FileKind, type Handle, type ObjectInfo, type RemoveOptions } from '../backend.js';
 
 /**
  * A snapshot archive: a whole repository (config, key, packs, index, snapshot)
@@ -290,8 +290,9 @@ export class ArchiveReader implements Backend {
     for (const [k, e] of this.entries) if (k.startsWith(`${kind}/`)) yield { name: k.slice(kind.length + 1), size: e.length };
   }
 
-  async remove(h: Handle): Promise<void> {
-    if (h.kind !== 'locks' || !this.locks.delete(h.name)) throw new AppError('NOT_FOUND', `${h.kind}/${h.name} cannot be removed from ${this.file}.`);
+  async remove(h: Handle, opts?: RemoveOptions): Promise<void> {
+    if (h.kind === 'locks' && (this.locks.delete(h.name) || opts?.missingOk)) return;
+    throw new AppError('NOT_FOUND', `${h.kind}/${h.name} cannot be removed from ${this.file}.`);
   }
 
   async isRepository(): Promise<boolean> {

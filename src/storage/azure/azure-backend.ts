@@ -1,6 +1,6 @@
 import { BlobServiceClient, StorageSharedKeyCredential, AnonymousCredential, type ContainerClient, RestError } from '@azure/storage-blob';
 import { AppError } from '../../kernel/index.js';
-import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
+import type { Backend, FileKind, Handle, ObjectInfo, RemoveOptions } from '../backend.js';
 import { hasConfig, listConfig } from '../config-object.js';
 import { exactRange } from '../exact-range.js';
 
@@ -160,9 +160,11 @@ export class AzureBackend implements Backend {
     }
   }
 
-  async remove(h: Handle): Promise<void> {
+  async remove(h: Handle, opts?: RemoveOptions): Promise<void> {
     const name = this.name(h);
-    await this.call(`deleting ${name}`, () => this.container.getBlobClient(name).delete());
+    await this.call(`deleting ${name}`, () => this.container.getBlobClient(name).delete()).catch((err: unknown) => {
+      if (!(opts?.missingOk && err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
+    });
   }
 
   isRepository(): Promise<boolean> {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppError, errnoCode } from '../../kernel/index.js';
-import type { Backend, FileKind, Handle, ObjectInfo, ObjectWriter } from '../backend.js';
+import type { Backend, FileKind, Handle, ObjectInfo, ObjectWriter, RemoveOptions } from '../backend.js';
 import { fileKinds } from '../backend.js';
 
 /**
@@ -208,13 +208,15 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async remove(h: Handle): Promise<void> {
+  async remove(h: Handle, opts?: RemoveOptions): Promise<void> {
     const file = this.filePath(h);
     try {
       await fs.unlink(file);
       await syncDir(path.dirname(file));
     } catch (err) {
-      throw mapFsError(err, `removing ${file}`);
+      const e = mapFsError(err, `removing ${file}`);
+      if (opts?.missingOk && e.code === 'NOT_FOUND') return;
+      throw e;
     }
   }
 

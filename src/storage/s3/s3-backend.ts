@@ -16,7 +16,7 @@ import {
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { AppError } from '../../kernel/index.js';
-import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
+import type { Backend, FileKind, Handle, ObjectInfo, RemoveOptions } from '../backend.js';
 import { hasConfig, listConfig } from '../config-object.js';
 import { exactRange } from '../exact-range.js';
 
@@ -239,9 +239,9 @@ export class S3Backend implements Backend {
     } while (ContinuationToken);
   }
 
-  async remove(h: Handle): Promise<void> {
-    // S3 deletes of missing keys succeed; the contract reports them.
-    await this.stat(h);
+  async remove(h: Handle, opts?: RemoveOptions): Promise<void> {
+    // S3 deletes of missing keys succeed; the contract reports them unless the caller does not care.
+    if (!opts?.missingOk) await this.stat(h);
     const Key = this.key(h);
     await this.send(`deleting ${Key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.loc.bucket, Key })));
   }

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import * as path from 'node:path/posix';
 import { Client, type SFTPWrapper, type ConnectConfig } from 'ssh2';
 import { AppError } from '../../kernel/index.js';
-import type { Backend, FileKind, Handle, ObjectInfo } from '../backend.js';
+import type { Backend, FileKind, Handle, ObjectInfo, RemoveOptions } from '../backend.js';
 import { hasConfig, listConfig } from '../config-object.js';
 
 /**
@@ -261,9 +261,11 @@ export class SftpBackend implements Backend {
     }
   }
 
-  async remove(h: Handle): Promise<void> {
+  async remove(h: Handle, opts?: RemoveOptions): Promise<void> {
     const file = this.file(h);
-    await this.op<void>(`deleting ${file}`, (s, cb) => s.unlink(file, (err) => cb(err)));
+    await this.op<void>(`deleting ${file}`, (s, cb) => s.unlink(file, (err) => cb(err))).catch((err: unknown) => {
+      if (!(opts?.missingOk && err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
+    });
   }
 
   isRepository(): Promise<boolean> {

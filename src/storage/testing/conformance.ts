@@ -135,6 +135,17 @@ export function backendConformance(name: string, make: () => Promise<Backend>): 
     }
   });
 
+  test(`${name}: a remove that does not care whether the object is there (missingOk) removes it, or resolves when it is missing`, async () => {
+    const b = await make();
+    await b.create();
+    const h = { kind: 'locks' as const, name: hex() };
+    await b.remove(h, { missingOk: true });
+    await b.put(h, Buffer.from('lock'));
+    await b.remove(h, { missingOk: true });
+    await assert.rejects(b.stat(h), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+    await b.remove(h, { missingOk: true });
+  });
+
   test(`${name}: list sees every put (read-after-write) and no longer sees removed objects`, async () => {
     const b = await make();
     await b.create();

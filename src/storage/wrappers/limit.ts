@@ -1,4 +1,4 @@
-import type { Backend, FileKind, Handle, ObjectInfo, ObjectWriter } from '../backend.js';
+import type { Backend, FileKind, Handle, ObjectInfo, ObjectWriter, RemoveOptions } from '../backend.js';
 
 /** At most `limit` requests to the inner backend at once (object stores throttle floods). */
 export class LimitedBackend implements Backend {
@@ -63,8 +63,8 @@ export class LimitedBackend implements Backend {
   stat(h: Handle): Promise<ObjectInfo> {
     return this.run(() => this.inner.stat(h));
   }
-  remove(h: Handle): Promise<void> {
-    return this.run(() => this.inner.remove(h));
+  remove(h: Handle, opts?: RemoveOptions): Promise<void> {
+    return this.run(() => this.inner.remove(h, opts));
   }
   isRepository(): Promise<boolean> {
     return this.run(() => this.inner.isRepository());

@@ -1,5 +1,5 @@
 import { AppError } from '../../kernel/index.js';
-import type { Backend, FileKind, Handle, ObjectInfo, ObjectWriter } from '../backend.js';
+import type { Backend, FileKind, Handle, ObjectInfo, ObjectWriter, RemoveOptions } from '../backend.js';
 
 export interface RetryOptions {
   /** Attempts in all (the first try included). */
@@ -105,12 +105,12 @@ export class RetryingBackend implements Backend {
   stat(h: Handle): Promise<ObjectInfo> {
     return this.retry(`stat ${h.kind}/${h.name}`, () => this.inner.stat(h));
   }
-  remove(h: Handle): Promise<void> {
+  remove(h: Handle, opts?: RemoveOptions): Promise<void> {
     // A retried delete may find the object already gone: that is the goal reached.
     let tried = false;
     return this.retry(`remove ${h.kind}/${h.name}`, async () => {
       try {
-        await this.inner.remove(h);
+        await this.inner.remove(h, opts);
       } catch (err) {
         if (tried && err instanceof AppError && err.code === 'NOT_FOUND') return;
         tried = true;
