@@ -8,7 +8,7 @@ import { createChunker, DEFAULT_CHUNKER, type Chunker, type ChunkerParams } from
 import { BlobCodec } from './format/blob.js';
 import { DEFAULT_PACK_SIZE, type RepoConfig } from './format/config.js';
 import { BlobIndex, type BlobLocation } from './blob-index/blob-index.js';
-import { decodeIndexFile, encodeIndexFile, type IndexedPack, type IndexFileContent } from './blob-index/index-file.js';
+import { decodeIndexFile, encodeIndexFile, scanIndexFile, type IndexedPack, type IndexFileContent } from './blob-index/index-file.js';
 import { decodePackHeader, type PackedBlob } from './pack/pack.js';
 import { conflicting, lockedError, newLockInfo, REFRESH_EVERY_MS, STALE_AFTER_MS, type LockInfo, type LockRecord } from './lock/lock.js';
 
@@ -324,21 +324,30 @@ export class Repository {
 
   /** Loads every index file in force. With `onError`, a damaged index file is reported and skipped instead of thrown. */
   async loadIndex(onError?: (name: string, err: unknown) => void): Promise<void> {
-    const files = new Map<string, IndexFileContent>();
+    // Each file's plaintext (45 bytes a blob) until the superseded ones are known, then its
+    // blobs straight into the index: no object per blob.
+    const files = new Map<string, Buffer>();
+    const superseded = new Set<string>();
     for (const name of await this.listNames('index')) {
       if (this.indexFiles.has(name)) continue;
       try {
-        files.set(name, decodeIndexFile(await this.loadObject('index', name), name));
+        const b = await this.loadObject('index', name);
+        for (const s of scanIndexFile(b, name).supersedes) superseded.add(s);
+        files.set(name, b);
       } catch (err) {
         if (!onError) throw err;
         onError(name, err);
       }
     }
-    const superseded = new Set<string>();
-    for (const c of files.values()) for (const s of c.supersedes) superseded.add(s);
-    for (const [name, c] of files) {
+    for (const [name, b] of files) {
+      files.delete(name);
       if (superseded.has(name)) continue;
-      this.addIndexContent(name, c.packs);
+      const packs: string[] = [];
+      scanIndexFile(b, name, {
+        pack: (id) => void packs.push(id),
+        blob: (type, id, offset, length, rawLength) => void this.index.add(id, { type, pack: packs[packs.length - 1]!, offset, length, rawLength }),
+      });
+      this.indexFiles.set(name, packs);
     }
   }
 

@@ -46,7 +46,18 @@ export function encodeIndexFile(content: IndexFileContent): Buffer {
   return b;
 }
 
-export function decodeIndexFile(b: Buffer, name: string): IndexFileContent {
+/** What `scanIndexFile` calls for each pack and each of its blobs (the id is a view into the file: copy it to keep it). */
+export interface IndexVisitor {
+  pack(id: string, blobs: number): void;
+  blob(type: PackedBlob['type'], id: Buffer, offset: number, length: number, rawLength: number): void;
+}
+
+/**
+ * Checks an index file's whole structure and returns what it supersedes; with a visitor, walks
+ * its packs and blobs without making an object per blob (a million blobs would be hundreds of
+ * MiB of objects while the index loads).
+ */
+export function scanIndexFile(b: Buffer, name: string, visit?: IndexVisitor): { supersedes: string[] } {
   const fail = (why: string) => new AppError('CORRUPT', `index ${name}: ${why}. Run "strongbox repo index rebuild".`);
   if (b.length < 13 || !b.subarray(0, 4).equals(MAGIC) || b[4] !== 1) throw fail('unknown format');
   let o = 5;
@@ -65,26 +76,24 @@ export function decodeIndexFile(b: Buffer, name: string): IndexFileContent {
   need(4);
   const np = b.readUInt32LE(o);
   o += 4;
-  const packs: IndexedPack[] = [];
   for (let i = 0; i < np; i++) {
     need(36);
-    const id = b.toString('hex', o, o + 32);
     const nb = b.readUInt32LE(o + 32);
+    visit?.pack(b.toString('hex', o, o + 32), nb);
     o += 36;
     need(nb * ENTRY);
-    const blobs: PackedBlob[] = [];
-    for (let j = 0; j < nb; j++) {
-      blobs.push({
-        type: b[o] === 1 ? 'tree' : 'data',
-        id: Buffer.from(b.subarray(o + 1, o + 33)),
-        offset: b.readUInt32LE(o + 33),
-        length: b.readUInt32LE(o + 37),
-        rawLength: b.readUInt32LE(o + 41),
-      });
-      o += ENTRY;
-    }
-    packs.push({ id, blobs });
+    if (visit) for (let j = 0; j < nb; j++, o += ENTRY) visit.blob(b[o] === 1 ? 'tree' : 'data', b.subarray(o + 1, o + 33), b.readUInt32LE(o + 33), b.readUInt32LE(o + 37), b.readUInt32LE(o + 41));
+    else o += nb * ENTRY;
   }
   if (o !== b.length) throw fail('trailing bytes');
+  return { supersedes };
+}
+
+export function decodeIndexFile(b: Buffer, name: string): IndexFileContent {
+  const packs: IndexedPack[] = [];
+  const { supersedes } = scanIndexFile(b, name, {
+    pack: (id) => void packs.push({ id, blobs: [] }),
+    blob: (type, id, offset, length, rawLength) => void packs[packs.length - 1]!.blobs.push({ type, id: Buffer.from(id), offset, length, rawLength }),
+  });
   return { supersedes, packs };
 }
