@@ -13,12 +13,12 @@ const SEG_BITS = 16;
 const SEG = 1 << SEG_BITS;
 
 /**
- * Compact in-memory map from blob id to its location, about 57 bytes per blob. The entries
- * (32-byte id, pack number, offset, length, raw length, type) sit in fixed segments of 65,536
- * that are appended as the index grows and never copied; a separate table of 32-bit entry
- * numbers, kept at most half full, finds them by open addressing. Growing rebuilds only that
- * table (4 bytes a slot), so a million blobs peak at about 60 MiB — one table of entries at
- * full size and two of slots — where a table of whole entries peaked at three times its
+ * Compact in-memory map from blob id to its location, 57–65 bytes per blob. The entries
+ * (32-byte id, pack number, offset, length, raw length, type: 49 bytes) sit in fixed segments
+ * of 65,536 that are appended as the index grows and never copied; a separate table of 32-bit
+ * entry numbers, kept at most half full, finds them by open addressing. Growing rebuilds only
+ * that table, so a million blobs peak at about 73 MiB (the entries, and the old and new
+ * tables of slots while it grows), where a table of whole entries peaked at three times its
  * final size of 98 MiB while it was being rehashed. Ids are keyed hashes, so their first
  * bytes are uniformly distributed and serve directly as the hash.
  */
