@@ -86,8 +86,10 @@ export class BlobSaver {
 
   /** True when the blob (its id in hex, as trees hold them) is already stored or being stored. */
   knownHex(hex: string): boolean {
-    return this.pending.has(hex) || this.repo.index.has(Buffer.from(hex, 'hex'));
+    // Decoded into one scratch buffer: an incremental snapshot asks this for every chunk of every unchanged file.
+    return this.pending.has(hex) || (hex.length === 64 && this.idScratch.write(hex, 'hex') === 32 && this.repo.index.has(this.idScratch));
   }
+  private readonly idScratch = Buffer.alloc(32);
 
   /** Reserves an id for storing; false when it is already stored or claimed. */
   claim(id: Buffer): boolean {

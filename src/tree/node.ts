@@ -55,7 +55,9 @@ export function linkTargetBytes(node: TreeNode): Buffer {
   return node.targetRaw !== undefined ? Buffer.from(node.targetRaw, 'base64') : Buffer.from(node.target ?? '', 'utf8');
 }
 
-export function encodeTree(nodes: TreeNode[]): Buffer {
+/** A tree's encoding: its nodes sorted by their names' bytes (`sorted`: the caller has them in that order). */
+export function encodeTree(nodes: TreeNode[], sorted = false): Buffer {
+  if (sorted) return Buffer.from(JSON.stringify({ nodes }));
   // Each name's bytes once, not twice per comparison (a snapshot encodes every directory).
   const keyed = nodes.map((n) => ({ key: nameBytes(n), n }));
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));

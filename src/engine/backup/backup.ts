@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import * as path from 'node:path';
-import type { BigIntStats } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { AppError, errnoCode, nullSink, systemClock, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
-import { blobId, BlobSaver, readXattrs, SourceReadError, type XattrRead, type BlobEncoder, type ChunkedFile, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
+import { blobId, BlobSaver, buildListing, entryStat, F_CTIME_S, F_DEV, F_GID, F_INO, F_MODE, F_MTIME_S, F_NLINK, F_SIZE, F_UID, Listing, readXattrs, SourceReadError, type XattrRead, type BlobEncoder, type ChunkedFile, type EntryStat, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
 import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotSummary, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
 import { compileExcludes, matchesNothing, type Matcher } from '../glob.js';
 import { OwnerNames } from './owners.js';
@@ -151,7 +150,7 @@ export class BackupRun {
   private readonly owners = new OwnerNames();
   private readonly hardlinks = new Map<string, string>();
   private readonly concurrency: number;
-  private lastEmit = 0;
+  private lastEmit = -Infinity;
   private current = '';
   /** Bounds large files read at once across all directory levels (memory: one buffer each). */
   private readonly readers: Semaphore;
@@ -190,7 +189,8 @@ export class BackupRun {
   }
 
   emitProgress(force = false): void {
-    const now = systemClock.now().getTime();
+    // A monotonic clock that makes no object: this runs for every file.
+    const now = performance.now();
     if (!force && now - this.lastEmit < 200) return;
     this.lastEmit = now;
     this.counters.newBytes = this.saver.stats.newRawBytes;
@@ -205,7 +205,7 @@ export class BackupRun {
     const walk = async (p: Buffer): Promise<void> => {
       if (this.opts.signal?.aborted) return;
       if (++seen % 64 === 0) await new Promise((r) => setImmediate(r));
-      let st: BigIntStats;
+      let st: Awaited<ReturnType<SourceFs['lstat']>>;
       try {
         st = await this.sfs.lstat(p);
       } catch {
@@ -248,12 +248,12 @@ export class BackupRun {
       for (const [key, group] of groups) {
         const name = Buffer.from(key, 'hex');
         const absBytes = Buffer.concat([...prefix, name].flatMap((b) => [Buffer.from('/'), b]));
-        const prev = parentNodes.get(key);
+        const prev = parentNodes.get(nameKey(name));
         if (group.some((r) => r.parts.length === prefix.length + 1)) {
           const node = await this.saveEntry(absBytes, name, prev);
           if (node) nodes.push(node);
         } else {
-          const st = await this.sfs.lstat(absBytes);
+          const st = entryStat(await this.sfs.lstat(absBytes));
           const subtree = await build([...prefix, name], group, prev?.type === 'dir' ? prev.subtree : undefined);
           nodes.push({ ...this.baseNode(name, st, 'dir'), subtree });
         }
@@ -267,30 +267,32 @@ export class BackupRun {
     return build([], roots, parentRoot);
   }
 
+  /** The parent's nodes of a directory by name (`nameKey`). */
   private async parentNodes(treeId: string | undefined): Promise<Map<string, TreeNode>> {
     const m = new Map<string, TreeNode>();
     if (!treeId) return m;
     try {
       const tree = await loadTree(this.opts.repo, treeId);
-      for (const n of tree.nodes) m.set(nameBytes(n).toString('hex'), n);
+      for (const n of tree.nodes) m.set(n.nameRaw === undefined ? n.name : nameKey(nameBytes(n)), n);
     } catch {
       /* an unreadable parent tree only costs re-reading */
     }
     return m;
   }
 
-  async saveTree(nodes: TreeNode[]): Promise<string> {
-    const data = encodeTree(nodes);
+  /** Stores a directory's tree; `sorted`: the nodes are already in the order of their names' bytes. */
+  async saveTree(nodes: TreeNode[], sorted = false): Promise<string> {
+    const data = encodeTree(nodes, sorted);
     const id = blobId(this.opts.repo.master.mac, data);
     await this.saver.save('tree', id, data);
     return id.toString('hex');
   }
 
-  private baseNode(name: Buffer, st: BigIntStats, type: TreeNode['type']): TreeNode {
-    const uid = Number(st.uid);
-    const gid = Number(st.gid);
-    const mode = Number(st.mode) & 0o7777;
-    const mtimeNs = st.mtimeNs.toString();
+  private baseNode(name: Buffer, st: EntryStat, type: TreeNode['type']): TreeNode {
+    const uid = st.uid;
+    const gid = st.gid;
+    const mode = st.mode & 0o7777;
+    const mtimeNs = st.mtimeNs;
     // One literal, keys in the tree's order (no spread: a node per entry of every directory).
     const node: TreeNode = isUtf8(name) ? { name: name.toString('utf8'), type, mode, uid, gid, mtimeNs } : { name: name.toString('utf8'), nameRaw: name.toString('base64'), type, mode, uid, gid, mtimeNs };
     const user = this.owners.user(uid);
@@ -308,17 +310,17 @@ export class BackupRun {
     return st ? this.saveStatted(p, name, st, prev) : undefined;
   }
 
-  private async stat(p: Buffer): Promise<BigIntStats | undefined> {
+  private async stat(p: Buffer): Promise<EntryStat | undefined> {
     try {
-      return await this.sfs.lstat(p);
+      return entryStat(await this.sfs.lstat(p));
     } catch (err) {
       this.warn(p, `cannot stat: ${describe(err)}`);
       return undefined;
     }
   }
 
-  private async saveStatted(p: Buffer, name: Buffer, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
-    if (st.isDirectory()) {
+  private async saveStatted(p: Buffer, name: Buffer, st: EntryStat, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+    if (st.kind === 'dir') {
       let subtree: string;
       try {
         subtree = await this.saveDir(p, prev?.type === 'dir' ? prev.subtree : undefined);
@@ -330,7 +332,7 @@ export class BackupRun {
       this.counters.dirs++;
       return this.withXattrs(p, { ...this.baseNode(name, st, 'dir'), subtree });
     }
-    if (st.isSymbolicLink()) {
+    if (st.kind === 'symlink') {
       try {
         const target = await this.sfs.readlink(p);
         const enc = encodeName(target);
@@ -341,44 +343,51 @@ export class BackupRun {
         return undefined;
       }
     }
-    if (st.isFile()) return this.saveFileNode(p, name, st, prev);
-    const type: TreeNode['type'] = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'chardev' : 'blockdev';
+    if (st.kind === 'file') return this.saveFileNode(p, name, st, prev);
+    const type = st.kind;
     this.counters.files++;
-    return { ...this.baseNode(name, st, type), ...(type === 'chardev' || type === 'blockdev' ? { rdev: st.rdev.toString() } : {}) };
+    return { ...this.baseNode(name, st, type), ...(type === 'chardev' || type === 'blockdev' ? { rdev: st.rdev } : {}) };
   }
 
   /**
-   * Saves a directory: small files go to the pool in batches (all of them at
-   * once, bounded by the batcher), subdirectories and large files run a few at
-   * a time; the tree keeps the entries in name order.
+   * Saves a directory: its listing (names and lstat metadata) comes from a pipeline
+   * worker; a file the parent snapshot has with the same metadata keeps the parent's
+   * node without any object made for it here; small files go to the pool in batches
+   * (all of them at once, bounded by the batcher); subdirectories and large files run
+   * a few at a time; the tree keeps the entries in name order.
    */
   private async saveDir(p: Buffer, parentTree: string | undefined): Promise<string> {
     this.current = p.toString('utf8');
-    const names = (await this.sfs.readdir(p)).sort(Buffer.compare);
-    const prev = await this.parentNodes(parentTree);
-    const nodes: (TreeNode | undefined)[] = new Array(names.length);
+    const [list, prev] = await Promise.all([this.list(p), this.parentNodes(parentTree)]);
+    const nodes: (TreeNode | undefined)[] = new Array(list.length);
     const small: Promise<void>[] = [];
     const rest: number[] = [];
-    const stats: (BigIntStats | undefined)[] = new Array(names.length);
-    const smallMax = BigInt(this.opts.repo.chunker.params.min);
-    for (let i = 0; i < names.length; i++) {
+    const smallMax = this.opts.repo.chunker.params.min;
+    for (let i = 0; i < list.length; i++) {
       throwIfAborted(this.opts.signal);
-      const name = names[i]!;
-      const child = joinPath(p, name);
-      if (this.excluding && this.exclude(child.toString('utf8'), name.toString('utf8'))) continue;
-      const st = await this.stat(child);
-      if (!st) continue;
-      const before = prev.get(name.toString('hex'));
-      if (st.isFile() && st.size <= smallMax && st.nlink === 1n && !this.unchanged(st, before)) {
-        // The node now, so that the stat (eighteen BigInts) dies young: a directory's small files
-        // are all in flight at once, and what is still alive at a scavenge is copied.
-        const node = this.fileNode(name, st);
-        const ticket = await this.batcher.add(child, Number(st.size));
-        small.push(this.saveSmallFile(child, name, node, before, ticket.result).then((n) => void (nodes[i] = n)));
-      } else {
-        stats[i] = st;
-        rest.push(i);
+      const name = list.name(i);
+      if (this.excluding && this.exclude(joinPath(p, name).toString('utf8'), name.toString('utf8'))) continue;
+      const failed = list.failure(i);
+      if (failed) {
+        this.warn(joinPath(p, name), `cannot stat: ${describe(Object.assign(new Error(failed.message), { code: failed.code }))}`);
+        continue;
       }
+      if (!list.isFile(i) || list.num(i, F_NLINK) !== 1) {
+        rest.push(i);
+        continue;
+      }
+      const before = prev.get(nameKey(name));
+      if (before && this.listedSameAsBefore(list, i, before)) {
+        this.keepUnchanged(before);
+        nodes[i] = before;
+        continue;
+      }
+      if (list.num(i, F_SIZE) <= smallMax && !this.listedUnchanged(list, i, before)) {
+        const child = joinPath(p, name);
+        const node = this.fileNode(name, list.stat(i));
+        const ticket = await this.batcher.add(child, node.size!);
+        small.push(this.saveSmallFile(child, name, node, before, ticket.result).then((n) => void (nodes[i] = n)));
+      } else rest.push(i);
     }
     this.batcher.flushSoon();
     let next = 0;
@@ -387,13 +396,29 @@ export class BackupRun {
         const k = next++;
         if (k >= rest.length) return;
         const i = rest[k]!;
-        const name = names[i]!;
-        nodes[i] = await this.saveStatted(joinPath(p, name), name, stats[i]!, prev.get(name.toString('hex')));
+        const name = list.name(i);
+        nodes[i] = await this.saveStatted(joinPath(p, name), name, list.stat(i), prev.get(nameKey(name)));
       }
     };
     const settled = await Promise.allSettled([...small, ...Array.from({ length: Math.min(this.concurrency, rest.length) }, worker)]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
-    return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+    return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined), true);
+  }
+
+  /** A directory's listing: from a pipeline worker, or through an injected SourceFs (tests). */
+  private async list(p: Buffer): Promise<Listing> {
+    if (!this.opts.fs) return new Listing(await this.opts.pipeline.listDir(p));
+    const names = (await this.sfs.readdir(p)).sort(Buffer.compare);
+    const stats = await Promise.all(names.map((n) => this.sfs.lstat(joinPath(p, n)).catch((err: unknown) => err as Error)));
+    let k = 0;
+    // buildListing visits the (already sorted) names in order.
+    return new Listing(
+      buildListing(names, () => {
+        const st = stats[k++]!;
+        if (st instanceof Error) throw st;
+        return st;
+      }),
+    );
   }
 
   /**
@@ -407,7 +432,7 @@ export class BackupRun {
       const p = Buffer.from(abs);
       const st = await this.stat(p);
       if (!st) return undefined;
-      if (!st.isDirectory()) throw new AppError('INVALID_ARGUMENT', `${abs} is not a directory.`);
+      if (st.kind !== 'dir') throw new AppError('INVALID_ARGUMENT', `${abs} is not a directory.`);
       const node = await this.saveStatted(p, Buffer.from(name), st, prev);
       return node ? { ...node, ...encodeName(Buffer.from(name)) } : undefined;
     } finally {
@@ -544,7 +569,7 @@ export class BackupRun {
         nodes.push({ ...saved.node, mtimeNs: '0' });
       }
       for (const [n, sub] of f.folders) {
-        const node = await build(sub, n, prevChildren.get(Buffer.from(n).toString('hex')));
+        const node = await build(sub, n, prevChildren.get(nameKey(Buffer.from(n))));
         if (node) nodes.push(node);
       }
       return { ...this.syntheticDir(as, await this.saveTree(nodes)), mtimeNs: '0' };
@@ -557,23 +582,28 @@ export class BackupRun {
     return { ...encodeName(Buffer.from(name)), type: 'dir', mode: 0o700, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeNs: (BigInt(systemClock.now().getTime()) * 1_000_000n).toString(), subtree };
   }
 
-  private unchanged(st: BigIntStats, prev: TreeNode | undefined): boolean {
-    return (
-      prev?.type === 'file' &&
-      prev.size === Number(st.size) &&
-      prev.mtimeNs === st.mtimeNs.toString() &&
-      prev.inode === st.ino.toString() &&
-      (prev.content ?? []).every((id) => this.saver.knownHex(id))
-    );
+  private unchanged(st: EntryStat, prev: TreeNode | undefined): boolean {
+    return prev?.type === 'file' && prev.size === st.size && prev.mtimeNs === st.mtimeNs && prev.inode === st.ino && this.contentKnown(prev);
   }
 
-  private fileNode(name: Buffer, st: BigIntStats): TreeNode {
+  /** `unchanged` on a listed entry, with no object made for it. */
+  private listedUnchanged(list: Listing, i: number, prev: TreeNode | undefined): boolean {
+    return prev?.type === 'file' && prev.size === list.num(i, F_SIZE) && prev.mtimeNs === list.timeNs(i, F_MTIME_S) && prev.inode === list.text(i, F_INO) && this.contentKnown(prev);
+  }
+
+  private contentKnown(prev: TreeNode): boolean {
+    const ids = prev.content;
+    if (ids) for (let k = 0; k < ids.length; k++) if (!this.saver.knownHex(ids[k]!)) return false;
+    return true;
+  }
+
+  private fileNode(name: Buffer, st: EntryStat): TreeNode {
     const node = this.baseNode(name, st, 'file');
-    node.size = Number(st.size);
-    node.inode = st.ino.toString();
-    node.dev = st.dev.toString();
-    node.links = Number(st.nlink);
-    node.ctimeNs = st.ctimeNs.toString();
+    node.size = st.size;
+    node.inode = st.ino;
+    node.dev = st.dev;
+    node.links = st.nlink;
+    node.ctimeNs = st.ctimeNs;
     return node;
   }
 
@@ -619,23 +649,33 @@ export class BackupRun {
    * mtime, inode, chunks stored), same ctime (so the same mode, owners, links and
    * attributes), same device and owner names. Most files of an incremental snapshot.
    */
-  private sameAsBefore(st: BigIntStats, prev: TreeNode | undefined): boolean {
-    if (!prev || st.nlink !== 1n || prev.links !== 1 || prev.ctimeNs !== st.ctimeNs.toString() || !this.unchanged(st, prev)) return false;
-    const uid = Number(st.uid);
-    const gid = Number(st.gid);
-    return prev.mode === (Number(st.mode) & 0o7777) && prev.uid === uid && prev.gid === gid && prev.dev === st.dev.toString() && prev.user === this.owners.user(uid) && prev.group === this.owners.group(gid);
+  private sameAsBefore(st: EntryStat, prev: TreeNode | undefined): boolean {
+    if (!prev || st.nlink !== 1 || prev.links !== 1 || prev.ctimeNs !== st.ctimeNs || !this.unchanged(st, prev)) return false;
+    return prev.mode === (st.mode & 0o7777) && prev.uid === st.uid && prev.gid === st.gid && prev.dev === st.dev && prev.user === this.owners.user(st.uid) && prev.group === this.owners.group(st.gid);
   }
 
-  private async saveFileNode(p: Buffer, name: Buffer, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+  /** `sameAsBefore` on a listed entry (a file with one link), with no object made for it. */
+  private listedSameAsBefore(list: Listing, i: number, prev: TreeNode): boolean {
+    if (prev.links !== 1 || prev.ctimeNs !== list.timeNs(i, F_CTIME_S) || !this.listedUnchanged(list, i, prev)) return false;
+    const uid = list.num(i, F_UID);
+    const gid = list.num(i, F_GID);
+    return prev.mode === (list.num(i, F_MODE) & 0o7777) && prev.uid === uid && prev.gid === gid && prev.dev === list.text(i, F_DEV) && prev.user === this.owners.user(uid) && prev.group === this.owners.group(gid);
+  }
+
+  private keepUnchanged(prev: TreeNode): void {
+    this.unchangedFiles++;
+    this.counters.files++;
+    this.counters.bytes += prev.size ?? 0;
+    this.emitProgress();
+  }
+
+  private async saveFileNode(p: Buffer, name: Buffer, st: EntryStat, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
     if (prev && this.sameAsBefore(st, prev)) {
-      this.unchangedFiles++;
-      this.counters.files++;
-      this.counters.bytes += prev.size ?? 0;
-      this.emitProgress();
+      this.keepUnchanged(prev);
       return prev;
     }
     const node = this.fileNode(name, st);
-    if (st.nlink > 1n) {
+    if (st.nlink > 1) {
       const key = `${st.dev}:${st.ino}`;
       const first = this.hardlinks.get(key);
       if (first !== undefined) {
@@ -657,7 +697,7 @@ export class BackupRun {
     }
     await this.readers.acquire();
     try {
-      const read = await this.readContent(p, Number(st.size));
+      const read = await this.readContent(p, st.size);
       node.content = read.ids.map((id) => id.toString('hex'));
       this.withXattrs(p, node, { ...(read.xattrs ? { xattrs: read.xattrs } : {}), ...(read.xattrError ? { error: read.xattrError } : {}) });
     } catch (err) {
@@ -701,6 +741,11 @@ export class BackupRun {
       throw err;
     }
   }
+}
+
+/** A name as the key of a directory's parent nodes: the name itself when it is UTF-8. */
+function nameKey(name: Buffer): string {
+  return isUtf8(name) ? name.toString('utf8') : '\0' + name.toString('base64');
 }
 
 function describe(err: unknown): string {

@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, lstatSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError, GarbageBudget } from '../../kernel/index.js';
 import { blobId } from '../crypto/aead.js';
@@ -6,6 +6,7 @@ import { createChunker, gearBytes, type ChunkerParams } from '../chunker/fastcdc
 import { BlobCodec } from '../format/blob.js';
 import { nativeCore } from '../native/core.js';
 import { readXattrs } from './xattrs.js';
+import { buildListing, type DirListing } from './listing.js';
 
 /**
  * Worker thread of the chunk pipeline. Besides encoding (compress + seal) and
@@ -27,6 +28,7 @@ export type WorkerRequest =
   | { seq: number; op: 'decode'; sealed: Uint8Array; id: Uint8Array | undefined; what: string }
   | { seq: number; op: 'chunk'; path: Uint8Array; sizeHint: number }
   | { seq: number; op: 'small'; paths: Uint8Array[] }
+  | { seq: number; op: 'list'; path: Uint8Array }
   | { seq: number; op: 'restore'; data: Uint8Array; items: RestoreItem[] }
   | { seq: number; op: 'want'; mask: Uint8Array; abort: boolean };
 
@@ -36,6 +38,7 @@ export type WorkerResponse =
   | { seq: number; kind: 'ids'; ids: Uint8Array; lens: number[] }
   | { seq: number; kind: 'blob'; id: Uint8Array; sealed: Uint8Array; rawLength: number }
   | { seq: number; kind: 'small'; results: SmallResult[] }
+  | { seq: number; kind: 'listing'; listing: DirListing }
   | { seq: number; kind: 'restored'; results: RestoreOutcome[] }
   /** Sent once, when the worker has loaded everything (its addons included) and listens. */
   | { seq: 0; kind: 'ready' };
@@ -314,6 +317,21 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
   }
 }
 
+/**
+ * A directory's entries with their lstat metadata, for the backup's walk: the system calls
+ * and the BigInts they return stay on this thread, the main thread gets three typed arrays.
+ */
+function listJob(seq: number, dir: Buffer): void {
+  try {
+    const prefix = dir.length === 1 && dir[0] === 0x2f ? dir : Buffer.concat([dir, SLASH]);
+    const listing = buildListing(readdirSync(dir, { encoding: 'buffer' }), (name) => lstatSync(Buffer.concat([prefix, name]), { bigint: true }));
+    post({ seq, kind: 'listing', listing }, [listing.names.buffer as ArrayBuffer, listing.ends.buffer as ArrayBuffer, listing.meta.buffer as ArrayBuffer]);
+  } catch (err) {
+    fail(seq, err);
+  }
+}
+const SLASH = Buffer.from('/');
+
 const HOLE = 64 * 1024;
 const zeros = Buffer.alloc(HOLE);
 
@@ -391,6 +409,9 @@ port.on('message', (req: WorkerRequest) => {
       return;
     case 'small':
       void smallJob(req.seq, req.paths);
+      return;
+    case 'list':
+      listJob(req.seq, Buffer.from(req.path));
       return;
     case 'restore':
       restoreJob(req.seq, req.data, req.items);

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { AppError, type ErrorCode } from '../../kernel/index.js';
 import type { RepoConfig } from '../format/config.js';
+import type { DirListing } from './listing.js';
 import type { RestoreItem, RestoreOutcome, SmallResult, WholeFile, WorkerInit, WorkerRequest, WorkerResponse } from './codec-worker.js';
 
 export type { RestoreItem, RestoreOutcome, SmallResult, WholeFile };
@@ -45,6 +46,8 @@ export interface FileChunker {
   chunkFile(path: Buffer, sizeHint: number, handler: ChunkHandler): Promise<ChunkedFile>;
   /** Reads and hashes a batch of files of at most `min` bytes (one chunk each); encodes those `decide` wants. */
   chunkSmall(paths: Buffer[], decide: (ids: Buffer[]) => boolean[]): Promise<SmallResult[]>;
+  /** A directory's entries, sorted by name, with their lstat metadata (a SourceReadError when it cannot be read). */
+  listDir(path: Buffer): Promise<DirListing>;
 }
 
 /** An error reading a source file inside a worker, with the errno code kept. */
@@ -203,6 +206,14 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     };
     const res = await this.submit({ seq: 0, op: 'small', paths: paths.map((p) => new Uint8Array(p)) }, [], handler);
     if (res.kind === 'small') return res.results;
+    unwrap(res);
+    throw new AppError('INTERNAL', 'unexpected worker response');
+  }
+
+  async listDir(path: Buffer): Promise<DirListing> {
+    const res = await this.submit({ seq: 0, op: 'list', path: new Uint8Array(path) }, []);
+    if (res.kind === 'listing') return res.listing;
+    if (res.kind === 'error' && res.errno) throw new SourceReadError(res.message, res.errno);
     unwrap(res);
     throw new AppError('INTERNAL', 'unexpected worker response');
   }
