@@ -87,7 +87,8 @@ export class BlobSaver {
   /** True when the blob (its id in hex, as trees hold them) is already stored or being stored. */
   knownHex(hex: string): boolean {
     // Decoded into one scratch buffer: an incremental snapshot asks this for every chunk of every unchanged file.
-    return this.pending.has(hex) || (hex.length === 64 && this.idScratch.write(hex, 'hex') === 32 && this.repo.index.has(this.idScratch));
+    // The index first: it holds almost every id asked about, and the set would hash the whole string.
+    return (hex.length === 64 && this.idScratch.write(hex, 'hex') === 32 && this.repo.index.has(this.idScratch)) || (this.pending.size > 0 && this.pending.has(hex));
   }
   private readonly idScratch = Buffer.alloc(32);
 

@@ -269,15 +269,21 @@ export class BackupRun {
 
   /** The parent's nodes of a directory by name (`nameKey`). */
   private async parentNodes(treeId: string | undefined): Promise<Map<string, TreeNode>> {
-    const m = new Map<string, TreeNode>();
-    if (!treeId) return m;
+    return (await this.parentTree(treeId)).byName;
+  }
+
+  /** The parent snapshot's tree of a directory: its nodes in order and by name; none when unreadable. */
+  private async parentTree(treeId: string | undefined): Promise<ParentTree> {
+    const byName = new Map<string, TreeNode>();
+    if (!treeId) return { nodes: [], byName };
     try {
       const tree = await loadTree(this.opts.repo, treeId);
-      for (const n of tree.nodes) m.set(n.nameRaw === undefined ? n.name : nameKey(nameBytes(n)), n);
+      for (const n of tree.nodes) byName.set(n.nameRaw === undefined ? n.name : nameKey(nameBytes(n)), n);
+      return { id: treeId, nodes: tree.nodes, byName };
     } catch {
       /* an unreadable parent tree only costs re-reading */
+      return { nodes: [], byName };
     }
-    return m;
   }
 
   /** Stores a directory's tree; `sorted`: the nodes are already in the order of their names' bytes. */
@@ -358,7 +364,8 @@ export class BackupRun {
    */
   private async saveDir(p: Buffer, parentTree: string | undefined): Promise<string> {
     this.current = p.toString('utf8');
-    const [list, prev] = await Promise.all([this.list(p), this.parentNodes(parentTree)]);
+    const [list, parent] = await Promise.all([this.list(p), this.parentTree(parentTree)]);
+    const prev = parent.byName;
     const nodes: (TreeNode | undefined)[] = new Array(list.length);
     const small: Promise<void>[] = [];
     const rest: number[] = [];
@@ -402,7 +409,10 @@ export class BackupRun {
     };
     const settled = await Promise.allSettled([...small, ...Array.from({ length: Math.min(this.concurrency, rest.length) }, worker)]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
-    return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined), true);
+    const kept = nodes.filter((n): n is TreeNode => n !== undefined);
+    // Nothing changed in this directory: its tree is the parent's, with nothing to encode, hash or store.
+    if (parent.id !== undefined && sameNodes(kept, parent.nodes) && this.saver.knownHex(parent.id)) return parent.id;
+    return this.saveTree(kept, true);
   }
 
   /** A directory's listing: from a pipeline worker, or through an injected SourceFs (tests). */
@@ -741,6 +751,26 @@ export class BackupRun {
       throw err;
     }
   }
+}
+
+interface ParentTree {
+  id?: string;
+  nodes: TreeNode[];
+  byName: Map<string, TreeNode>;
+}
+
+/**
+ * True when a directory's new nodes are its parent tree's, in the same order: a file the
+ * walk kept is the parent's very node, a subdirectory's node encodes the same.
+ */
+function sameNodes(nodes: TreeNode[], before: TreeNode[]): boolean {
+  if (nodes.length !== before.length) return false;
+  for (let i = 0; i < nodes.length; i++) {
+    const a = nodes[i]!;
+    const b = before[i]!;
+    if (a !== b && (a.type !== 'dir' || b.type !== 'dir' || a.subtree !== b.subtree || JSON.stringify(a) !== JSON.stringify(b))) return false;
+  }
+  return true;
 }
 
 /** A name as the key of a directory's parent nodes: the name itself when it is UTF-8. */

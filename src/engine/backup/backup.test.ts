@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { CodecPool, Repository } from '../../repo/index.js';
+import { LocalBackend } from '../../storage/local/local-backend.js';
+import { findSnapshot, loadTree } from '../../tree/index.js';
+import { backup } from './backup.js';
+
+test('incremental: an unchanged directory keeps its parent tree; any change below it — content, mode, a name — makes a new one', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'sb-backup-'));
+  const src = path.join(root, 'src');
+  for (const d of ['a/x', 'a/y', 'b']) await fs.mkdir(path.join(src, d), { recursive: true });
+  for (let i = 0; i < 150; i++) await fs.writeFile(path.join(src, i % 2 ? 'a/x' : 'b', `f${i}.txt`), `file ${i}`);
+  await fs.writeFile(path.join(src, 'a/y/deep.txt'), 'deep');
+  const repo = await Repository.init(new LocalBackend(path.join(root, 'repo')), 'pw', { scrypt: { N: 1024, r: 8, p: 1 } });
+  const pool = new CodecPool(repo.master, repo.config, 1);
+  const subtree = async (tree: string, ...names: string[]): Promise<string> => {
+    for (const n of names) tree = (await loadTree(repo, tree)).nodes.find((x) => x.name === n)!.subtree!;
+    return tree;
+  };
+  try {
+    let last = await backup({ repo, pipeline: pool, paths: [src] });
+    const snap = async () => {
+      const parent = await findSnapshot(repo, last.id);
+      last = await backup({ repo, pipeline: pool, paths: [src], parent });
+      return { prev: parent.snapshot, next: last.snapshot };
+    };
+    const parts = src.split('/').filter(Boolean);
+
+    let { prev, next } = await snap();
+    assert.equal(next.tree, prev.tree, 'nothing changed: the same root tree');
+    assert.equal(next.summary.storedBytes, 0);
+    assert.equal(next.summary.unchangedFiles, 151);
+
+    await fs.writeFile(path.join(src, 'a/y/deep.txt'), 'DEEP');
+    ({ prev, next } = await snap());
+    assert.notEqual(next.tree, prev.tree);
+    assert.equal(await subtree(next.tree, ...parts, 'b'), await subtree(prev.tree, ...parts, 'b'), 'a directory beside the change keeps its tree');
+    assert.equal(await subtree(next.tree, ...parts, 'a', 'x'), await subtree(prev.tree, ...parts, 'a', 'x'));
+    assert.notEqual(await subtree(next.tree, ...parts, 'a', 'y'), await subtree(prev.tree, ...parts, 'a', 'y'));
+
+    await fs.chmod(path.join(src, 'a/x'), 0o700);
+    ({ prev, next } = await snap());
+    assert.notEqual(await subtree(next.tree, ...parts, 'a'), await subtree(prev.tree, ...parts, 'a'), "a subdirectory's mode is in its parent's tree");
+    assert.equal(await subtree(next.tree, ...parts, 'a', 'x'), await subtree(prev.tree, ...parts, 'a', 'x'));
+
+    await fs.chmod(path.join(src, 'b', 'f0.txt'), 0o600);
+    ({ prev, next } = await snap());
+    assert.notEqual(await subtree(next.tree, ...parts, 'b'), await subtree(prev.tree, ...parts, 'b'), "a file's mode");
+    assert.equal((await loadTree(repo, await subtree(next.tree, ...parts, 'b'))).nodes.find((n) => n.name === 'f0.txt')!.mode, 0o600);
+
+    await fs.rename(path.join(src, 'b', 'f2.txt'), path.join(src, 'b', 'g2.txt'));
+    ({ prev, next } = await snap());
+    assert.notEqual(await subtree(next.tree, ...parts, 'b'), await subtree(prev.tree, ...parts, 'b'), 'a renamed file');
+    const names = (await loadTree(repo, await subtree(next.tree, ...parts, 'b'))).nodes.map((n) => n.name);
+    assert.ok(names.includes('g2.txt') && !names.includes('f2.txt'));
+    assert.equal(names.length, 75);
+  } finally {
+    await pool.close();
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});
