@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { CodecPool, Repository } from '../../repo/index.js';
 import { LocalBackend } from '../../storage/local/local-backend.js';
-import { findSnapshot, loadTree } from '../../tree/index.js';
+import { decodeTree, encodeTree, findSnapshot, loadTree } from '../../tree/index.js';
 import { backup } from './backup.js';
 
 test('incremental: an unchanged directory keeps its parent tree; any change below it — content, mode, a name — makes a new one', async () => {
@@ -57,6 +57,56 @@ test('incremental: an unchanged directory keeps its parent tree; any change belo
     const names = (await loadTree(repo, await subtree(next.tree, ...parts, 'b'))).nodes.map((n) => n.name);
     assert.ok(names.includes('g2.txt') && !names.includes('f2.txt'));
     assert.equal(names.length, 75);
+  } finally {
+    await pool.close();
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});
+
+test('incremental: every tree is what a snapshot that reads everything again writes, byte for byte, through changes of every kind and odd names', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'sb-backup-'));
+  const src = path.join(root, 'src');
+  const big = path.join(src, 'big');
+  await fs.mkdir(big, { recursive: true });
+  const odd = ['quote".txt', 'back\\slash', 'tab\tname', '東京.txt', '},{"name":"x'];
+  for (let i = 0; i < 300; i++) await fs.writeFile(path.join(big, `f${String(i).padStart(3, '0')}`), `content ${i % 250}`);
+  for (const n of odd) await fs.writeFile(path.join(big, n), n);
+  const rawName = Buffer.concat([Buffer.from(big + '/'), Buffer.from([0x72, 0xff, 0xfe])]);
+  await fs.writeFile(rawName, 'raw name');
+  await fs.symlink('f001', path.join(big, 'link'));
+  await fs.mkdir(path.join(big, 'sub'));
+  await fs.writeFile(path.join(big, 'sub', 'inner'), 'inner');
+  const repo = await Repository.init(new LocalBackend(path.join(root, 'repo')), 'pw', { scrypt: { N: 1024, r: 8, p: 1 } });
+  const pool = new CodecPool(repo.master, repo.config, 1);
+  const canonical = async (tree: string): Promise<void> => {
+    const data = await repo.loadBlob(Buffer.from(tree, 'hex'));
+    const nodes = decodeTree(data).nodes;
+    assert.ok(encodeTree(nodes).equals(data), 'a tree in encodeTree\'s own bytes');
+    for (const n of nodes) if (n.type === 'dir') await canonical(n.subtree!);
+  };
+  try {
+    let last = await backup({ repo, pipeline: pool, paths: [src] });
+    const changes: (() => Promise<unknown>)[] = [
+      async () => undefined,
+      () => fs.writeFile(path.join(big, 'f010'), 'changed'),
+      () => fs.appendFile(path.join(big, odd[0]!), '+'),
+      () => fs.chmod(path.join(big, 'f020'), 0o600),
+      () => fs.rm(path.join(big, 'f030')),
+      () => fs.writeFile(path.join(big, 'new'), 'new'),
+      () => fs.writeFile(rawName, 'raw name changed'),
+      () => fs.utimes(path.join(big, 'f040'), new Date(1e12), new Date(1e12)),
+      () => fs.writeFile(path.join(big, 'sub', 'inner'), 'inner changed'),
+      () => fs.link(path.join(big, 'f050'), path.join(big, 'f050-link')),
+    ];
+    for (const change of changes) {
+      await change();
+      const parent = await findSnapshot(repo, last.id);
+      last = await backup({ repo, pipeline: pool, paths: [src], parent });
+      const fresh = await backup({ repo, pipeline: pool, paths: [src] });
+      assert.equal(last.snapshot.tree, fresh.snapshot.tree, String(change));
+      await canonical(last.snapshot.tree);
+    }
+    assert.ok(last.snapshot.summary.unchangedFiles > 290);
   } finally {
     await pool.close();
     await fs.rm(root, { recursive: true, force: true });
