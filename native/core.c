@@ -26,6 +26,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NONCE_LEN 12
 #define TAG_LEN 16
@@ -604,6 +608,97 @@ static napi_value decode(napi_env env, napi_callback_info info, int into_mode) {
   return result;
 }
 
+/* ---------------------------------------------------------------- directory listing */
+
+/*
+ * lstatAt(dir, names, ends, meta) → how many entries JavaScript must stat itself.
+ * names holds the entries' names back to back, ends[i] where name i ends; meta gets 13
+ * doubles per entry, laid out as src/repo/workers/listing.ts reads them. The directory
+ * is opened once and each entry looked up relative to it (fstatat): on this kind of
+ * machine about 2 µs a call, against 3.2 µs for lstat of the whole path and about 7.5 µs
+ * for Node's lstatSync with BigInts. An entry whose lstat fails gets kind -1 and its errno
+ * in the mode field; one with a value a double cannot hold exactly (or a time before 1970),
+ * or a name readdir would not give, gets kind -2: JavaScript stats it again with BigInts.
+ */
+#define F_FIELDS 13
+static napi_value js_lstat_at(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *dir, *names;
+  size_t dir_len, names_len, ends_count, meta_count, off1, off2;
+  napi_typedarray_type t1, t2;
+  void *ends_ptr, *meta_ptr;
+  napi_value ab;
+  if (argc < 4 || !bytes_of(env, argv[0], &dir, &dir_len) || !bytes_of(env, argv[1], &names, &names_len) ||
+      napi_get_typedarray_info(env, argv[2], &t1, &ends_count, &ends_ptr, &ab, &off1) != napi_ok || t1 != napi_uint32_array ||
+      napi_get_typedarray_info(env, argv[3], &t2, &meta_count, &meta_ptr, &ab, &off2) != napi_ok || t2 != napi_float64_array ||
+      meta_count < ends_count * F_FIELDS || dir_len == 0 || dir_len > 4095 || memchr(dir, 0, dir_len) != NULL) {
+    napi_throw_type_error(env, NULL, "native core: lstatAt(dir, names, ends, meta)");
+    return NULL;
+  }
+  const uint32_t *ends = (const uint32_t *)ends_ptr;
+  double *meta = (double *)meta_ptr;
+  char path[4096];
+  memcpy(path, dir, dir_len);
+  path[dir_len] = 0;
+  uint32_t fallback = 0;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    /* The directory cannot be opened (it went away, say): JavaScript stats every entry. */
+    for (size_t i = 0; i < ends_count; i++) meta[i * F_FIELDS] = -2;
+    fallback = (uint32_t)ends_count;
+  } else {
+    const double SAFE = 9007199254740991.0;
+    char name[4096];
+    size_t start = 0;
+    for (size_t i = 0; i < ends_count; i++) {
+      double *m = meta + i * F_FIELDS;
+      size_t end = ends[i];
+      if (end < start || end > names_len || end - start == 0 || end - start >= sizeof(name) || memchr(names + start, 0, end - start) != NULL ||
+          memchr(names + start, '/', end - start) != NULL) {
+        /* Not a name readdir gives: JavaScript decides what it is. */
+        m[0] = -2;
+        fallback++;
+        if (end >= start && end <= names_len) start = end;
+        continue;
+      }
+      memcpy(name, names + start, end - start);
+      name[end - start] = 0;
+      start = end;
+      struct stat st;
+      if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        m[0] = -1;
+        m[1] = errno;
+        continue;
+      }
+      if ((double)st.st_size > SAFE || st.st_size < 0 || (double)st.st_ino > SAFE || (double)st.st_dev > SAFE || (double)st.st_rdev > SAFE ||
+          st.st_mtim.tv_sec < 0 || st.st_ctim.tv_sec < 0) {
+        m[0] = -2;
+        fallback++;
+        continue;
+      }
+      m[0] = S_ISREG(st.st_mode) ? 0 : S_ISDIR(st.st_mode) ? 1 : S_ISLNK(st.st_mode) ? 2 : S_ISFIFO(st.st_mode) ? 3 : S_ISSOCK(st.st_mode) ? 4 : S_ISCHR(st.st_mode) ? 5 : 6;
+      m[1] = st.st_mode;
+      m[2] = st.st_uid;
+      m[3] = st.st_gid;
+      m[4] = (double)st.st_size;
+      m[5] = (double)st.st_nlink;
+      m[6] = (double)st.st_ino;
+      m[7] = (double)st.st_dev;
+      m[8] = (double)st.st_rdev;
+      m[9] = (double)st.st_mtim.tv_sec;
+      m[10] = (double)st.st_mtim.tv_nsec;
+      m[11] = (double)st.st_ctim.tv_sec;
+      m[12] = (double)st.st_ctim.tv_nsec;
+    }
+    close(fd);
+  }
+  napi_value result;
+  CHECK(napi_create_uint32(env, fallback, &result));
+  return result;
+}
+
 static napi_value js_decode(napi_env env, napi_callback_info info) { return decode(env, info, 0); }
 static napi_value js_decode_into(napi_env env, napi_callback_info info) { return decode(env, info, 1); }
 
@@ -616,6 +711,7 @@ NAPI_MODULE_INIT() {
       {"encode", NULL, js_encode, NULL, NULL, NULL, napi_default, NULL},
       {"decode", NULL, js_decode, NULL, NULL, NULL, napi_default, NULL},
       {"decodeInto", NULL, js_decode_into, NULL, NULL, NULL, napi_default, NULL},
+      {"lstatAt", NULL, js_lstat_at, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value version;

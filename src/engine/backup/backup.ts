@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import * as path from 'node:path';
 import { isUtf8 } from 'node:buffer';
-import { lstatSync, readdirSync } from 'node:fs';
 import { AppError, errnoCode, nullSink, systemClock, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
-import { blobId, BlobSaver, buildListing, entryStat, F_CTIME_S, F_DEV, F_GID, F_INO, F_MODE, F_MTIME_S, F_NLINK, F_SIZE, F_UID, Listing, readXattrs, SourceReadError, type XattrRead, type BlobEncoder, type ChunkedFile, type EntryStat, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
+import { blobId, BlobSaver, buildListing, listDirectory, entryStat, F_CTIME_S, F_DEV, F_GID, F_INO, F_MODE, F_MTIME_S, F_NLINK, F_SIZE, F_UID, Listing, readXattrs, SourceReadError, type XattrRead, type BlobEncoder, type ChunkedFile, type EntryStat, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
 import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotSummary, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
 import { compileExcludes, matchesNothing, type Matcher } from '../glob.js';
 import { OwnerNames } from './owners.js';
@@ -424,10 +423,7 @@ export class BackupRun {
    */
   private async list(p: Buffer, compare: boolean): Promise<Listing> {
     if (!this.opts.fs && compare) return new Listing(await this.opts.pipeline.listDir(p));
-    if (!this.opts.fs) {
-      const prefix = joinPath(p, Buffer.alloc(0));
-      return new Listing(buildListing(readdirSync(p, { encoding: 'buffer' }), (n) => lstatSync(Buffer.concat([prefix, n]), { bigint: true })));
-    }
+    if (!this.opts.fs) return new Listing(listDirectory(p));
     const names = (await this.sfs.readdir(p)).sort(Buffer.compare);
     const stats = await Promise.all(names.map((n) => this.sfs.lstat(joinPath(p, n)).catch((err: unknown) => err as Error)));
     let k = 0;

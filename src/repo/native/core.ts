@@ -23,6 +23,12 @@ export interface NativeCore {
   decode(codec: NativeCodec, sealed: Uint8Array, expectedId: Uint8Array | undefined): Buffer;
   /** Decodes into `out` and returns the raw length, or minus the length `out` must have (nothing written). */
   decodeInto(codec: NativeCodec, sealed: Uint8Array, expectedId: Uint8Array | undefined, out: Uint8Array): number;
+  /**
+   * lstat of each entry of `dir` (names back to back, ends[i] where name i ends), relative to
+   * the open directory, into 13 doubles per entry (listing.ts); returns how many entries it
+   * left to JavaScript. Absent in a core built before it.
+   */
+  lstatAt?(dir: Uint8Array, names: Uint8Array, ends: Uint32Array, meta: Float64Array): number;
   readonly zstdVersion: string;
 }
 

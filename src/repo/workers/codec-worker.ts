@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, lstatSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError, GarbageBudget } from '../../kernel/index.js';
 import { blobId } from '../crypto/aead.js';
@@ -6,7 +6,7 @@ import { createChunker, gearBytes, type ChunkerParams } from '../chunker/fastcdc
 import { BlobCodec } from '../format/blob.js';
 import { nativeCore } from '../native/core.js';
 import { readXattrs } from './xattrs.js';
-import { buildListing, type DirListing } from './listing.js';
+import { listDirectory, type DirListing } from './listing.js';
 
 /**
  * Worker thread of the chunk pipeline. Besides encoding (compress + seal) and
@@ -323,15 +323,12 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
  */
 function listJob(seq: number, dir: Buffer): void {
   try {
-    const prefix = dir.length === 1 && dir[0] === 0x2f ? dir : Buffer.concat([dir, SLASH]);
-    const listing = buildListing(readdirSync(dir, { encoding: 'buffer' }), (name) => lstatSync(Buffer.concat([prefix, name]), { bigint: true }));
+    const listing = listDirectory(dir);
     post({ seq, kind: 'listing', listing }, [listing.names.buffer as ArrayBuffer, listing.ends.buffer as ArrayBuffer, listing.meta.buffer as ArrayBuffer]);
   } catch (err) {
     fail(seq, err);
   }
 }
-const SLASH = Buffer.from('/');
-
 const HOLE = 64 * 1024;
 const zeros = Buffer.alloc(HOLE);
 

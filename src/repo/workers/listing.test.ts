@@ -4,7 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BigIntStats } from 'node:fs';
-import { buildListing, entryStat, F_CTIME_S, F_INO, F_MTIME_S, F_SIZE, Listing } from './listing.js';
+import { execFileSync } from 'node:child_process';
+import * as net from 'node:net';
+import { nativeCore } from '../native/core.js';
+import { buildListing, entryStat, F_CTIME_S, F_INO, F_MTIME_S, F_SIZE, FIELDS, Listing, listDirectory } from './listing.js';
 
 test('a listing holds what lstat says, for every kind of entry and any name bytes, sorted by bytes', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-listing-'));
@@ -59,4 +62,47 @@ test('a listing keeps the exact value of what a double cannot hold, and an lstat
   assert.equal(l.timeNs(3, F_CTIME_S), '12000000000');
   assert.equal(l.num(3, F_SIZE), 3);
   for (const i of [0, 1, 3]) assert.deepEqual(l.stat(i), entryStat(big(...cases[l.name(i).toString()]!)));
+});
+
+test('listDirectory: the native core lists what lstat with BigInts says, for every kind of entry; its failures and the entries it leaves to JavaScript are data', async () => {
+  const core = nativeCore();
+  if (core) assert.equal(typeof core.lstatAt, 'function', 'a native core built from this source has lstatAt');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-listing-'));
+  const server = net.createServer();
+  try {
+    const d = Buffer.from(dir);
+    const at = (n: string | Buffer) => Buffer.concat([d, Buffer.from('/'), Buffer.from(n)]);
+    fs.writeFileSync(at('file'), 'x'.repeat(1000));
+    fs.writeFileSync(at(Buffer.from([0x6e, 0xff])), 'raw name');
+    fs.mkdirSync(at('dir'));
+    fs.symlinkSync('/nowhere', at('dangling'));
+    execFileSync('mkfifo', [at('fifo').toString()]);
+    await new Promise<void>((r) => server.listen(at('socket').toString(), r));
+    if (process.getuid?.() === 0) execFileSync('mknod', [at('null').toString(), 'c', '1', '3']);
+    fs.linkSync(at('file'), at('hardlink'));
+    fs.utimesSync(at('file'), new Date(Date.UTC(2001, 0, 1, 0, 0, 0, 7)), new Date(123.456789));
+    const native = listDirectory(d);
+    const js = buildListing(fs.readdirSync(d, { encoding: 'buffer' }), (n) => fs.lstatSync(at(n), { bigint: true }));
+    assert.deepEqual(native, js);
+    const l = new Listing(native);
+    assert.ok(l.length >= 8);
+    for (let i = 0; i < l.length; i++) assert.deepEqual(l.stat(i), entryStat(fs.lstatSync(at(l.name(i)), { bigint: true })));
+    assert.deepEqual(new Set(Array.from({ length: l.length }, (_, i) => l.kind(i))), new Set(['file', 'dir', 'symlink', 'fifo', 'socket', ...(process.getuid?.() === 0 ? ['chardev'] : [])]));
+    if (core?.lstatAt) {
+      // Straight to the core: a name that is not there, a name readdir never gives.
+      const names = Buffer.from('filegonea/b');
+      const meta = new Float64Array(3 * FIELDS);
+      assert.equal(core.lstatAt(d, names, Uint32Array.from([4, 8, 11]), meta), 1);
+      assert.deepEqual([meta[0], meta[FIELDS], meta[2 * FIELDS]], [0, -1, -2]);
+      assert.equal(meta[FIELDS + 1], os.constants.errno.ENOENT);
+      assert.throws(() => core.lstatAt!(d, names, Uint32Array.from([4]), new Float64Array(1)), /lstatAt/);
+      // The directory gone: every entry is left to JavaScript, which reports each as gone.
+      const gone = Buffer.concat([d, Buffer.from('/nope')]);
+      assert.equal(core.lstatAt(gone, names, Uint32Array.from([4]), new Float64Array(FIELDS)), 1);
+    }
+    assert.throws(() => listDirectory(Buffer.concat([d, Buffer.from('/nope')])), { code: 'ENOENT' });
+  } finally {
+    server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,4 +1,6 @@
-import type { BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { getSystemErrorMap } from 'node:util';
+import { nativeCore } from '../native/core.js';
 
 /**
  * A directory's entries and their lstat metadata in a few typed arrays: what a
@@ -77,7 +79,59 @@ export function buildListing(names: Buffer[], lstat: (name: Buffer) => BigIntSta
       out.errors.push({ i, code: (err as NodeJS.ErrnoException).code ?? 'EIO', message: err instanceof Error ? err.message : String(err) });
       continue;
     }
-    const m = out.meta;
+    packStat(out, i, st);
+  }
+  return out;
+}
+
+/**
+ * A directory's listing made here: its names from readdir, their metadata from the native
+ * core's lstatAt (each entry looked up relative to the open directory, no object per entry)
+ * or, without it, from lstatSync with BigInts. Throws when the directory cannot be read.
+ */
+export function listDirectory(dir: Buffer): DirListing {
+  const names = readdirSync(dir, { encoding: 'buffer' });
+  const prefix = dir.length === 1 && dir[0] === 0x2f ? dir : Buffer.concat([dir, SLASH]);
+  const lstat = (name: Buffer) => lstatSync(Buffer.concat([prefix, name]), { bigint: true });
+  const core = nativeCore();
+  if (!core?.lstatAt) return buildListing(names, lstat);
+  names.sort(Buffer.compare);
+  let total = 0;
+  for (const n of names) total += n.length;
+  const out: DirListing = { names: new Uint8Array(total), ends: new Uint32Array(names.length), meta: new Float64Array(names.length * FIELDS), errors: [], exact: {} };
+  let off = 0;
+  for (let i = 0; i < names.length; i++) {
+    out.names.set(names[i]!, off);
+    off += names[i]!.length;
+    out.ends[i] = off;
+  }
+  core.lstatAt(dir, out.names, out.ends, out.meta);
+  for (let i = 0; i < names.length; i++) {
+    const kind = out.meta[i * FIELDS + F_KIND];
+    if (kind === KIND_ERROR) {
+      const errno = out.meta[i * FIELDS + F_MODE]!;
+      const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, 'unknown error'];
+      out.errors.push({ i, code, message: `${code}: ${text}, lstat '${Buffer.concat([prefix, names[i]!]).toString('utf8')}'` });
+    } else if (kind === KIND_AGAIN) {
+      try {
+        packStat(out, i, lstat(names[i]!));
+      } catch (err) {
+        out.meta[i * FIELDS + F_KIND] = KIND_ERROR;
+        out.errors.push({ i, code: (err as NodeJS.ErrnoException).code ?? 'EIO', message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+  return out;
+}
+
+const SLASH = Buffer.from('/');
+/** From the native core: stat this entry again with BigInts. */
+const KIND_AGAIN = -2;
+
+function packStat(out: DirListing, i: number, st: BigIntStats): void {
+  const base = i * FIELDS;
+  const m = out.meta;
+  {
     m[base + F_KIND] = kindOf(st);
     m[base + F_MODE] = Number(st.mode);
     m[base + F_UID] = Number(st.uid);
@@ -106,7 +160,6 @@ export function buildListing(names: Buffer[], lstat: (name: Buffer) => BigIntSta
     time(F_MTIME_S, st.mtimeNs);
     time(F_CTIME_S, st.ctimeNs);
   }
-  return out;
 }
 
 /** An entry's lstat metadata as a backup uses it: numbers where they fit, decimal text where they may not. */
