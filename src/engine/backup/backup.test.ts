@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { CodecPool, Repository } from '../../repo/index.js';
 import { LocalBackend } from '../../storage/local/local-backend.js';
 import { decodeTree, encodeTree, findSnapshot, loadTree } from '../../tree/index.js';
-import { backup } from './backup.js';
+import { backup, BackupRun } from './backup.js';
 
 test('incremental: an unchanged directory keeps its parent tree; any change below it — content, mode, a name — makes a new one', async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'sb-backup-'));
@@ -107,6 +107,28 @@ test('incremental: every tree is what a snapshot that reads everything again wri
       await canonical(last.snapshot.tree);
     }
     assert.ok(last.snapshot.summary.unchangedFiles > 290);
+  } finally {
+    await pool.close();
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});
+
+test('the estimate counts what the walk will save: files and their bytes, excluded entries and unreadable directories left out', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'sb-backup-'));
+  const src = path.join(root, 'src');
+  await fs.mkdir(path.join(src, 'a', 'deep'), { recursive: true });
+  await fs.mkdir(path.join(src, 'skip'));
+  await fs.writeFile(path.join(src, 'one'), '12345');
+  await fs.writeFile(path.join(src, 'a', 'deep', 'two'), '1234567');
+  await fs.writeFile(path.join(src, 'skip', 'big'), Buffer.alloc(1000));
+  await fs.writeFile(path.join(src, 'x.tmp'), Buffer.alloc(1000));
+  await fs.symlink('one', path.join(src, 'link'));
+  const repo = await Repository.init(new LocalBackend(path.join(root, 'repo')), 'pw', { scrypt: { N: 1024, r: 8, p: 1 } });
+  const pool = new CodecPool(repo.master, repo.config, 1);
+  try {
+    const run = new BackupRun({ repo, pipeline: pool, paths: [src], excludes: ['skip', '*.tmp'] });
+    await run.estimate([src, path.join(src, 'one')]);
+    assert.deepEqual([run.counters.totalFiles, run.counters.totalBytes], [4, 17]);
   } finally {
     await pool.close();
     await fs.rm(root, { recursive: true, force: true });

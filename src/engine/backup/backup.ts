@@ -201,33 +201,40 @@ export class BackupRun {
   async estimate(roots: string[]): Promise<void> {
     let files = 0;
     let bytes = 0;
-    let seen = 0;
-    const walk = async (p: Buffer): Promise<void> => {
+    const dir = async (p: Buffer): Promise<void> => {
       if (this.opts.signal?.aborted) return;
-      if (++seen % 64 === 0) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      let list: Listing;
+      try {
+        // One listing per directory (no object per entry), as the walk itself lists.
+        list = this.opts.fs ? await this.list(p, false) : new Listing(listDirectory(p));
+      } catch {
+        return;
+      }
+      for (let i = 0; i < list.length; i++) {
+        const name = list.name(i);
+        if (list.failure(i) || (this.excluding && this.exclude(joinPath(p, name).toString('utf8'), name.toString('utf8')))) continue;
+        if (list.kind(i) === 'dir') await dir(joinPath(p, name));
+        else {
+          files++;
+          if (list.isFile(i)) bytes += list.num(i, F_SIZE);
+        }
+      }
+    };
+    for (const r of roots) {
+      const p = Buffer.from(r);
       let st: Awaited<ReturnType<SourceFs['lstat']>>;
       try {
         st = await this.sfs.lstat(p);
       } catch {
-        return;
+        continue;
       }
-      if (st.isDirectory()) {
-        let names: Buffer[] = [];
-        try {
-          names = await this.sfs.readdir(p);
-        } catch {
-          return;
-        }
-        for (const n of names) {
-          const child = joinPath(p, n);
-          if (!this.exclude(child.toString('utf8'), n.toString('utf8'))) await walk(child);
-        }
-      } else {
+      if (st.isDirectory()) await dir(p);
+      else {
         files++;
         if (st.isFile()) bytes += Number(st.size);
       }
-    };
-    for (const r of roots) await walk(Buffer.from(r));
+    }
     if (!this.opts.signal?.aborted) {
       this.counters.totalFiles = files;
       this.counters.totalBytes = bytes;

@@ -2,8 +2,10 @@ import type { BigIntStats } from 'node:fs';
 import * as fs from 'node:fs';
 
 /**
- * How the backup walks a file system (file contents are read by the pipeline
- * workers); a consumer-declared interface so races and faults can be injected.
+ * How the backup looks at a file system when one is injected (tests: races and
+ * faults); without one it lists each directory with `listDirectory` (repo/workers/
+ * listing.ts) — on a pipeline worker when there is a parent tree to compare against —
+ * and uses these calls only for its roots. File contents are read by the workers.
  */
 export interface SourceFs {
   lstat(p: Buffer): Promise<BigIntStats>;
