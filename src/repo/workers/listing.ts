@@ -60,28 +60,37 @@ function kindOf(st: BigIntStats): number {
  * (which may throw); the same code runs on a worker and in-process.
  */
 export function buildListing(names: Buffer[], lstat: (name: Buffer) => BigIntStats): DirListing {
+  const out = namesOnly(names);
+  for (let i = 0; i < names.length; i++) statInto(out, i, () => lstat(names[i]!));
+  return out;
+}
+
+/** A listing of `names`, sorted here by their bytes, with no metadata yet. */
+function namesOnly(names: Buffer[]): DirListing {
   names.sort(Buffer.compare);
   let total = 0;
   for (const n of names) total += n.length;
   const out: DirListing = { names: new Uint8Array(total), ends: new Uint32Array(names.length), meta: new Float64Array(names.length * FIELDS), errors: [], exact: {} };
   let off = 0;
   for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    out.names.set(name, off);
-    off += name.length;
+    out.names.set(names[i]!, off);
+    off += names[i]!.length;
     out.ends[i] = off;
-    const base = i * FIELDS;
-    let st: BigIntStats;
-    try {
-      st = lstat(name);
-    } catch (err) {
-      out.meta[base + F_KIND] = KIND_ERROR;
-      out.errors.push({ i, code: (err as NodeJS.ErrnoException).code ?? 'EIO', message: err instanceof Error ? err.message : String(err) });
-      continue;
-    }
-    packStat(out, i, st);
   }
   return out;
+}
+
+/** Entry i's metadata from `lstat`, or its failure. */
+function statInto(out: DirListing, i: number, lstat: () => BigIntStats): void {
+  let st: BigIntStats;
+  try {
+    st = lstat();
+  } catch (err) {
+    out.meta[i * FIELDS + F_KIND] = KIND_ERROR;
+    out.errors.push({ i, code: (err as NodeJS.ErrnoException).code ?? 'EIO', message: err instanceof Error ? err.message : String(err) });
+    return;
+  }
+  packStat(out, i, st);
 }
 
 /**
@@ -95,16 +104,7 @@ export function listDirectory(dir: Buffer): DirListing {
   const lstat = (name: Buffer) => lstatSync(Buffer.concat([prefix, name]), { bigint: true });
   const core = nativeCore();
   if (!core?.lstatAt) return buildListing(names, lstat);
-  names.sort(Buffer.compare);
-  let total = 0;
-  for (const n of names) total += n.length;
-  const out: DirListing = { names: new Uint8Array(total), ends: new Uint32Array(names.length), meta: new Float64Array(names.length * FIELDS), errors: [], exact: {} };
-  let off = 0;
-  for (let i = 0; i < names.length; i++) {
-    out.names.set(names[i]!, off);
-    off += names[i]!.length;
-    out.ends[i] = off;
-  }
+  const out = namesOnly(names);
   core.lstatAt(dir, out.names, out.ends, out.meta);
   for (let i = 0; i < names.length; i++) {
     const kind = out.meta[i * FIELDS + F_KIND];
@@ -112,14 +112,7 @@ export function listDirectory(dir: Buffer): DirListing {
       const errno = out.meta[i * FIELDS + F_MODE]!;
       const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, 'unknown error'];
       out.errors.push({ i, code, message: `${code}: ${text}, lstat '${Buffer.concat([prefix, names[i]!]).toString('utf8')}'` });
-    } else if (kind === KIND_AGAIN) {
-      try {
-        packStat(out, i, lstat(names[i]!));
-      } catch (err) {
-        out.meta[i * FIELDS + F_KIND] = KIND_ERROR;
-        out.errors.push({ i, code: (err as NodeJS.ErrnoException).code ?? 'EIO', message: err instanceof Error ? err.message : String(err) });
-      }
-    }
+    } else if (kind === KIND_AGAIN) statInto(out, i, () => lstat(names[i]!));
   }
   return out;
 }
