@@ -1,7 +1,5 @@
-import { parseDocument } from 'yaml';
 import { AppError } from '../kernel/index.js';
 import { openSealed, seal } from '../repo/index.js';
-import { loadApplication } from '../spec/index.js';
 import type { InstanceRestorer } from '../engine/index.js';
 import type { PasswordRef } from '../catalog/index.js';
 import type { Instance, InstanceExport } from './instance.js';
@@ -13,6 +11,9 @@ import type { Instance, InstanceExport } from './instance.js';
  * reported. Sealed passwords are opened with the snapshot's instance key and
  * sealed again with this instance's key.
  */
+/** The spec language (zod and yaml) is loaded by what reads specs, when it does (docs/PERFORMANCE.md). */
+const specLanguage = () => import('../spec/index.js');
+
 export function instanceRestorer(inst: Instance): InstanceRestorer {
   const decide = async (files: Map<string, Buffer>, apply: boolean): Promise<string[]> => {
     const raw = files.get('instance.json');
@@ -31,7 +32,7 @@ export function instanceRestorer(inst: Instance): InstanceRestorer {
     for (const a of state.applications) {
       const have = await inst.applications.find(a.name);
       if (!have) {
-        loadApplication(a.specText, `application ${a.name} in the snapshot`);
+        (await specLanguage()).loadApplication(a.specText, `application ${a.name} in the snapshot`);
         if (apply) await inst.applications.put(a.name, a.version, a.specText, false);
         lines.push(`${apply ? 'added' : 'add'} application ${a.name} ${a.version}`);
       } else lines.push(`keep application ${a.name}: this instance has it already${have.specText === a.specText ? '' : ` (its spec differs from the snapshot's; "strongbox app show ${a.name}")`}`);
@@ -62,6 +63,7 @@ export function instanceRestorer(inst: Instance): InstanceRestorer {
 /** The stored specs of the named applications (all when none named), parsed. */
 export async function loadSpecs(inst: Instance, names: string[] | undefined) {
   const stored = names?.length ? await Promise.all(names.map((n) => inst.applications.get(n))) : await inst.applications.list();
+  const { loadApplication } = await specLanguage();
   return stored.map((a) => loadApplication(a.specText, `application ${a.name}`));
 }
 
@@ -124,7 +126,7 @@ export async function recordMappedTargets(inst: Instance, changes: { app: string
   for (const [app, list] of byApp) {
     const stored = await inst.applications.find(app);
     if (!stored) continue;
-    const doc = parseDocument(stored.specText);
+    const doc = (await import('yaml')).parseDocument(stored.specText);
     const comps = doc.getIn(['spec', 'components']) as { items?: unknown[] } | undefined;
     const names = (comps?.items ?? []).map((n) => String((n as { get?: (k: string) => unknown }).get?.('name') ?? ''));
     for (const c of list) {
@@ -133,7 +135,7 @@ export async function recordMappedTargets(inst: Instance, changes: { app: string
       doc.setIn(['spec', 'components', i, c.kind, ...c.field.split('.')], c.value);
     }
     const text = doc.toString();
-    const spec = loadApplication(text, `application ${app} with its restored targets`);
+    const spec = (await specLanguage()).loadApplication(text, `application ${app} with its restored targets`);
     await inst.applications.put(app, spec.metadata.version, text, true);
     lines.push(`application ${app} now uses the restored targets: ${list.map((c) => `${c.component}.${c.field}`).join(', ')}`);
   }

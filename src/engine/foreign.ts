@@ -1,7 +1,7 @@
 import { AppError, throwIfAborted } from '../kernel/index.js';
 import type { BlobLocator } from '../repo/index.js';
 import { walkTree, type SnapshotRef } from '../tree/index.js';
-import { NAME_RE } from '../spec/index.js';
+import { NAME_RE } from '../spec/common.js';
 
 /** What an archive or another repository really holds, measured rather than read from its manifests. */
 export interface ForeignReport {

@@ -15,8 +15,10 @@ export * from './retention.js';
 export * from './browse.js';
 export * from './glob.js';
 export * from './maintenance/rebuild-index.js';
-export * from './applications/backup-app.js';
-export * from './applications/restore-app.js';
+// Applications and drills bring the component kinds, hooks and the spec language with them:
+// their values are in ./apps.js, loaded when an application is run (their types are here).
+export type * from './applications/backup-app.js';
+export type * from './applications/restore-app.js';
 export * from './copy.js';
 export * from './foreign.js';
-export * from './drill/drill.js';
+export type * from './drill/drill.js';

@@ -1,7 +1,8 @@
 import { AppError } from '../kernel/index.js';
-import { checkEntitlement, components, isVeleroBackup, translateVelero, loadApplication, parseApplication, parseLicense, type ApplicationSpec, type SpecProblem } from '../spec/index.js';
-import { kinds } from '../sources/index.js';
+import { checkEntitlement, parseLicense } from '../spec/license.js';
+import type { ApplicationSpec, SpecProblem } from '../spec/index.js';
 import { audit, needInstance, type Caller, type Env } from './context.js';
+import { componentKinds, specLanguage } from './on-demand.js';
 
 /**
  * Applications of this instance: add (validated), list, show, remove. One home
@@ -53,6 +54,8 @@ export async function licenseStatus(env: Env, spec: ApplicationSpec): Promise<Li
 }
 
 export async function listApplications(env: Env): Promise<ApplicationView[]> {
+  const { components, loadApplication } = await specLanguage();
+  const { kinds } = await componentKinds();
   const out: ApplicationView[] = [];
   for (const a of await needInstance(env).applications.list()) {
     const spec = loadApplication(a.specText, `application ${a.name}`);
@@ -61,7 +64,7 @@ export async function listApplications(env: Env): Promise<ApplicationView[]> {
       version: a.version,
       components: components(spec).map((c) => ({ name: c.name, kind: c.kind, source: kinds[c.kind].describe(c.options as never) })),
       updatedAt: a.updatedAt,
-      hooks: hookSummary(spec),
+      hooks: hookSummary(spec, components),
       vendor: spec.metadata.vendor ?? null,
       description: spec.metadata.description ?? null,
       license: await licenseStatus(env, spec),
@@ -72,16 +75,22 @@ export async function listApplications(env: Env): Promise<ApplicationView[]> {
 
 export async function showApplication(env: Env, name: string): Promise<ApplicationDetail> {
   const a = await needInstance(env).applications.get(name);
-  const spec = loadApplication(a.specText, `application ${a.name}`);
+  const spec = (await specLanguage()).loadApplication(a.specText, `application ${a.name}`);
   return { name: a.name, version: a.version, specText: a.specText, spec, license: await licenseStatus(env, spec), createdAt: a.createdAt, updatedAt: a.updatedAt };
 }
 
-export type SpecCheck = { ok: true; spec: ApplicationSpec } | { ok: false; problems: SpecProblem[] };
+export type SpecCheck = { ok: true; spec: ApplicationSpec; components: { name: string; kind: string }[] } | { ok: false; problems: SpecProblem[] };
 
 /** Validates a spec without adding it: every problem, with line and column. */
-export function validateSpec(text: string): SpecCheck {
+export async function validateSpec(text: string): Promise<SpecCheck> {
+  const { components, parseApplication } = await specLanguage();
   const r = parseApplication(text);
-  return r.ok ? { ok: true, spec: r.spec } : { ok: false, problems: r.problems };
+  return r.ok ? { ok: true, spec: r.spec, components: components(r.spec).map((c) => ({ name: c.name, kind: c.kind })) } : { ok: false, problems: r.problems };
+}
+
+/** The JSON Schema of application specs (docs/application.schema.json). */
+export async function applicationJsonSchema(): Promise<unknown> {
+  return (await specLanguage()).applicationJsonSchema();
 }
 
 /** Adds an application from its spec text (replace: update one that exists). */
@@ -100,6 +109,7 @@ export interface ApplicationAdded {
  * equivalent spec first (spec/velero.ts), and the answer says what was not.
  */
 export async function addApplication(env: Env, text: string, o: { replace: boolean; source?: string | undefined }, caller: Caller): Promise<ApplicationAdded> {
+  const { components, isVeleroBackup, loadApplication, translateVelero } = await specLanguage();
   const velero = isVeleroBackup(text) ? translateVelero(text, o.source ?? 'the manifest') : undefined;
   const specText = velero?.specText ?? text;
   // A bad spec is refused with every problem, by line and column, and changes nothing.
@@ -132,7 +142,7 @@ export async function removeApplication(env: Env, name: string, o: { withSchedul
 }
 
 /** Hook names by phase (the application's own, then each component's as COMPONENT: NAME). */
-function hookSummary(spec: ApplicationSpec): Record<string, string[]> {
+function hookSummary(spec: ApplicationSpec, components: (s: ApplicationSpec) => { name: string; hooks?: unknown }[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   const add = (hooks: Record<string, { name: string }[] | undefined> | undefined, prefix: string) => {
     for (const [phase, list] of Object.entries(hooks ?? {})) for (const h of list ?? []) (out[phase] ??= []).push(prefix + h.name);

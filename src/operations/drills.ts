@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { drillSnapshot, parseDuration, type DrillRecord } from '../engine/index.js';
-import { sweepDrillLeftovers } from '../sources/index.js';
+import { parseDuration, type DrillRecord } from '../engine/index.js';
+import { sweepDrillLeftovers } from '../sources/throwaway.js';
 import type { JobOutcome, Schedule } from '../jobs/index.js';
 import { VERSION } from '../app/index.js';
 import { listSnapshots, type SnapshotRef } from '../tree/index.js';
 import { AppError } from '../kernel/index.js';
 import { needInstance, targetOf, type Env, type Where } from './context.js';
+import { applicationEngine } from './on-demand.js';
 import type { JobOperation } from './operation.js';
 import { installedSpecs } from './snapshot-restore.js';
 import { resolveSnapshot, withCodecPool, type Target } from './repositories.js';
@@ -68,6 +69,7 @@ export const runDrill: JobOperation<DrillRequest, DrillPlan, DrillRecord> = {
   async run(env, p, ctx) {
     const inst = needInstance(env);
     const installed = await installedSpecs(inst);
+    const { drillSnapshot } = await applicationEngine();
     return env.repos.work(p.target, async (repo) => {
       await repo.loadIndex();
       const record = await withCodecPool(repo, (pool) =>

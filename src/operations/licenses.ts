@@ -1,6 +1,7 @@
 import { AppError } from '../kernel/index.js';
-import { fingerprint, loadApplication, parseLicense, signatureValid, type LicenseBody } from '../spec/index.js';
+import { fingerprint, parseLicense, signatureValid, type LicenseBody } from '../spec/license.js';
 import { audit, needInstance, type Caller, type Env } from './context.js';
+import { specLanguage } from './on-demand.js';
 
 /** Vendor licenses of this instance: install (checked against its applications' vendor keys), list, remove. */
 
@@ -14,6 +15,7 @@ export async function listLicenses(env: Env): Promise<InstalledLicense[]> {
 export async function installLicense(env: Env, text: string, caller: Caller): Promise<LicenseBody & { installed: string; keyFingerprint: string }> {
   const inst = needInstance(env);
   const doc = parseLicense(text);
+  const { loadApplication } = await specLanguage();
   const keys = new Set<string>();
   for (const a of await inst.applications.list()) {
     const k = loadApplication(a.specText, a.name).spec.license?.publicKey;

@@ -167,7 +167,7 @@ export class LocalOperations implements Operations {
   }
 
   validateSpec(text: string) {
-    return Promise.resolve(validateSpec(text));
+    return validateSpec(text);
   }
 
   async addApplication(text: string, replace: boolean, source?: string) {

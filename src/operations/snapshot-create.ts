@@ -1,13 +1,15 @@
 import { AppError } from '../kernel/index.js';
 import type { Repository } from '../repo/index.js';
-import { backupApplications, type AppBackupResult } from '../engine/index.js';
+import type { AppBackupResult } from '../engine/index.js';
 import type { JobOutcome, Schedule } from '../jobs/index.js';
-import { checkEntitlement, components, parseLicense, type ApplicationSpec } from '../spec/index.js';
+import { checkEntitlement, parseLicense } from '../spec/license.js';
+import type { ApplicationSpec } from '../spec/index.js';
 import { loadSpecs, VERSION, type Instance } from '../app/index.js';
 import { audit, needInstance, targetOf, type Env, type Where } from './context.js';
 import type { JobOperation } from './operation.js';
 import { cachedSnapshots, withCodecPool, type Target } from './repositories.js';
 import { applyScheduleRetention, hasRules } from './retention.js';
+import { applicationEngine, specLanguage } from './on-demand.js';
 
 /**
  * Refuses applications whose vendor requires a license this instance does not
@@ -62,6 +64,7 @@ export const createSnapshot: JobOperation<SnapshotRequest, SnapshotPlan, Snapsho
     const specs = await loadSpecs(inst, req.full ? undefined : req.apps);
     await licenseGate(inst, specs, env.clock.now());
     const target = await targetOf(env, req.where);
+    const { components } = await specLanguage();
     return { req, specs, target, components: specs.flatMap((s) => components(s).map((c) => ({ app: s.metadata.name, component: c.name, kind: c.kind }))) };
   },
 
@@ -80,6 +83,7 @@ export const createSnapshot: JobOperation<SnapshotRequest, SnapshotPlan, Snapsho
     const { req } = p;
     const res: SnapshotOutcome = await env.repos.work(p.target, async (repo) => {
       await repo.loadIndex();
+      const { backupApplications } = await applicationEngine();
       return withCodecPool(repo, async (pool) => {
         const r = await backupApplications({
           repo,

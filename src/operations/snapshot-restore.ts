@@ -1,12 +1,13 @@
 import { AppError } from '../kernel/index.js';
-import { checkSnapshotVersion, restore, restoreApplications, type AppRestoreResult, type RestoreResult, type TargetMapping } from '../engine/index.js';
+import { restore, type AppRestoreResult, type RestoreResult, type TargetMapping } from '../engine/index.js';
 import type { JobOutcome } from '../jobs/index.js';
-import { loadApplication, type ApplicationSpec } from '../spec/index.js';
+import type { ApplicationSpec } from '../spec/index.js';
 import type { SnapshotRef } from '../tree/index.js';
 import { instanceRestorer, loadSpecs, recordMappedTargets, VERSION, type Instance } from '../app/index.js';
 import { needInstance, targetOf, type Caller, type Env, type RunContext, type Where } from './context.js';
 import type { JobOperation } from './operation.js';
 import { resolveSnapshot, withCodecPool, type Target } from './repositories.js';
+import { applicationEngine, specLanguage } from './on-demand.js';
 
 export interface RestoreRequest {
   snapshot: string;
@@ -53,6 +54,7 @@ export const restoreSnapshot: JobOperation<RestoreRequest, RestorePlan, AppResto
     needInstance(env);
     if (req.repoint && caller.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin may make an application use other targets (repoint): it changes the application\'s spec.');
     if (req.specs?.length && caller.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin may pass a spec for a restore: its commands would run on this machine.');
+    const { loadApplication } = await specLanguage();
     const given = (req.specs ?? []).map((text, i) => loadApplication(text, `--spec #${i + 1}`));
     const target = await targetOf(env, req.where);
     // The snapshot is resolved now, so a bad id is refused before a job exists.
@@ -77,6 +79,7 @@ export const restoreSnapshot: JobOperation<RestoreRequest, RestorePlan, AppResto
   async run(env, p, ctx) {
     const inst = needInstance(env);
     const { req } = p;
+    const { restoreApplications } = await applicationEngine();
     return env.repos.work(p.target, (repo) =>
       withCodecPool(repo, async (pool) => {
         await repo.loadIndex();
@@ -153,7 +156,7 @@ export async function restoreFiles(env: Env, req: FileRestoreRequest, ctx: RunCo
     // Any snapshot's tree restores as files: an application snapshot's components are /APP/COMPONENT/…,
     // a dump one file (e.g. /notes/db/database.pgdump). Nothing runs: no hooks, no tools.
     const ref = await resolveSnapshot(env.inst, repo, req.snapshot);
-    if (ref.snapshot.type) checkSnapshotVersion(ref, VERSION);
+    if (ref.snapshot.type) (await applicationEngine()).checkSnapshotVersion(ref, VERSION);
     await repo.loadIndex();
     const res = await withCodecPool(repo, (pool) =>
       restore({ repo, writer: pool, snapshot: ref, target: req.target, includes: req.includes, keepPrivileges: req.keepPrivileges, spaceCheck: req.spaceCheck, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.sink ? { sink: ctx.sink } : {}) }),

@@ -7,7 +7,9 @@ export type { DrillRecord, AppRestoreResult, TargetMapping, RetentionPolicy, For
 export { parseDuration } from '../engine/index.js';
 export type { Snapshot, SnapshotRef, SnapshotFilter } from '../tree/index.js';
 export type { KeyListing } from '../repo/index.js';
-export { applicationJsonSchema, components, formatProblems, fingerprint, generateVendorKeys, parseLicense, signLicense, type ApplicationSpec, type SpecProblem } from '../spec/index.js';
+export { formatProblems, type SpecProblem } from '../spec/common.js';
+export { fingerprint, generateVendorKeys, parseLicense, signLicense } from '../spec/license.js';
+export type { ApplicationSpec } from '../spec/index.js';
 export { checkTimezone, describeCron, nextRuns, resolveCron, type Schedule } from '../jobs/index.js';
 export { ROLES, type Role, type User, type TokenInfo, type AuditEntry } from '../catalog/index.js';
 export type { JobRecord } from '../jobs/index.js';

@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { AppError } from '../kernel/index.js';
 import { componentKinds, kindSchemas, type ComponentKindName } from '../sources/index.js';
 import { hookListSchema } from '../hooks/index.js';
+import { formatProblems, NAME_RE, type SpecProblem } from './common.js';
 
 /**
  * The application spec: what an application's state is (components) and what
@@ -10,7 +11,7 @@ import { hookListSchema } from '../hooks/index.js';
  * spec or a list of problems with line numbers out. Field names may grow, never
  * change (docs/APPLICATIONS.md; JSON Schema in docs/application.schema.json).
  */
-export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export { formatProblems, NAME_RE, type SpecProblem };
 const name = z.string().regex(NAME_RE, 'use lowercase letters, digits and "-" (at most 63), starting and ending with a letter or digit');
 
 const phases = {
@@ -148,13 +149,6 @@ export interface ApplicationSpec {
   spec: { components: Record<string, unknown>[]; hooks?: Hooks; license?: { publicKey: string; product?: string } };
 }
 
-export interface SpecProblem {
-  line?: number;
-  column?: number;
-  path: string;
-  message: string;
-}
-
 export type ParseResult = { ok: true; spec: ApplicationSpec } | { ok: false; problems: SpecProblem[] };
 
 /** The largest spec accepted (CLI and API alike): a spec is a page of YAML, not a data set. */
@@ -233,10 +227,6 @@ function findPair(doc: Document, path: (string | number)[]): unknown {
 
 function dotted(p: PropertyKey[]): string {
   return p.map((x, i) => (typeof x === 'number' ? `[${x}]` : (i > 0 ? '.' : '') + String(x))).join('');
-}
-
-export function formatProblems(file: string, problems: SpecProblem[]): string {
-  return problems.map((p) => `${file}${p.line !== undefined ? `:${p.line}${p.column !== undefined ? `:${p.column}` : ''}` : ''}: ${p.path ? p.path + ': ' : ''}${p.message}`).join('\n');
 }
 
 /** Parses a spec or throws INVALID_ARGUMENT listing every problem with its line. */

@@ -1,6 +1,6 @@
 import { parseDocument, stringify } from 'yaml';
 import { AppError } from '../kernel/index.js';
-import { NAME_RE } from './application.js';
+import { NAME_RE } from './common.js';
 
 /**
  * A vendor's Velero Backup manifest (velero.io/v1) as a Strongbox application

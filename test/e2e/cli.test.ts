@@ -183,3 +183,43 @@ test('--help teaches, with examples and exit codes', () => {
   assert.match(help, /12 wrong password/);
   assert.match(cli.ok(['snapshot', 'forget', '--help']), /--keep-daily/);
 });
+
+test('commands on a repository of files load neither the spec language nor the catalog (zod, yaml, better-sqlite3, kysely); commands that read specs do', async () => {
+  // Memory every process would pay (docs/PERFORMANCE.md): the packages a command loads, seen by a resolve hook.
+  const { pathToFileURL } = await import('node:url');
+  const dir = tmp();
+  const data = path.join(dir, 'data');
+  await fs.mkdir(data);
+  await fs.writeFile(path.join(data, 'a.txt'), 'a');
+  const log = path.join(dir, 'loaded.txt');
+  const hook = path.join(dir, 'hook.mjs');
+  const register = path.join(dir, 'register.mjs');
+  await fs.writeFile(
+    hook,
+    `import { appendFileSync } from 'node:fs';
+export async function resolve(s, c, next) {
+  const r = await next(s, c);
+  const m = /\\/node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(r.url);
+  if (m) appendFileSync(${JSON.stringify(log)}, m[1] + '\\n');
+  return r;
+}
+`,
+  );
+  await fs.writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hook).href)});\n`);
+  const spec = path.join(dir, 'notes.yaml');
+  await fs.writeFile(spec, `apiVersion: strongbox/v1\nkind: Application\nmetadata: { name: notes, version: 1.0.0 }\nspec:\n  components:\n    - name: uploads\n      files: { path: ${JSON.stringify(data)} }\n`);
+  const cli = new Cli(path.join(dir, 'repo'));
+  cli.ok(['repo', 'init']);
+  const loaded = async (args: string[]): Promise<Set<string>> => {
+    await fs.rm(log, { force: true });
+    cli.ok(args, { NODE_OPTIONS: `--import ${pathToFileURL(register).href}` });
+    return new Set((await fs.readFile(log, 'utf8')).split('\n').filter(Boolean));
+  };
+  for (const args of [['--help'], ['snapshot', 'create', '--path', data], ['snapshot', 'list'], ['snapshot', 'restore', 'latest', '--target', path.join(dir, 'out')], ['snapshot', 'ls', 'latest']]) {
+    const l = await loaded(args);
+    assert.ok(l.has('commander'), `the hook sees what strongbox ${args.join(' ')} loads`);
+    for (const heavy of ['zod', 'yaml', 'better-sqlite3', 'kysely']) assert.ok(!l.has(heavy), `strongbox ${args.join(' ')} loaded ${heavy}`);
+  }
+  const validating = await loaded(['app', 'validate', '-f', spec]);
+  assert.ok(validating.has('zod') && validating.has('yaml'), 'app validate reads the spec with the spec language');
+});

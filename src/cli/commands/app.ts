@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { AppError } from '../../kernel/index.js';
-import { applicationJsonSchema, components, formatProblems, validateSpec } from '../../operations/index.js';
+import { applicationJsonSchema, formatProblems, validateSpec } from '../../operations/index.js';
 import { answer, output, rendered, withOperations } from '../context.js';
 import { table } from '../render.js';
 
@@ -40,11 +40,11 @@ export function appCommand(): Command {
     .command('validate')
     .description('Check a spec without adding it; problems are listed with their line numbers (exit status 2)')
     .requiredOption('-f, --file <spec>', 'the spec file (- for stdin)')
-    .action((o: { file: string }, cmd: Command) => {
+    .action(async (o: { file: string }, cmd: Command) => {
       const out = output(cmd);
-      const r = validateSpec(readSpec(o.file));
-      if (out.json) out.data(r.ok ? { valid: true, name: r.spec.metadata.name, version: r.spec.metadata.version, components: components(r.spec).map((c) => ({ name: c.name, kind: c.kind })) } : { valid: false, problems: r.problems });
-      else if (r.ok) out.out(`${o.file}: valid — application ${r.spec.metadata.name} ${r.spec.metadata.version}, ${components(r.spec).length} component(s): ${components(r.spec).map((c) => `${c.name} (${c.kind})`).join(', ')}`);
+      const r = await validateSpec(readSpec(o.file));
+      if (out.json) out.data(r.ok ? { valid: true, name: r.spec.metadata.name, version: r.spec.metadata.version, components: r.components } : { valid: false, problems: r.problems });
+      else if (r.ok) out.out(`${o.file}: valid — application ${r.spec.metadata.name} ${r.spec.metadata.version}, ${r.components.length} component(s): ${r.components.map((c) => `${c.name} (${c.kind})`).join(', ')}`);
       if (!r.ok) {
         if (!out.json) process.stderr.write(formatProblems(o.file, r.problems) + '\n');
         throw new AppError('INVALID_ARGUMENT', `${o.file} is not a valid application spec (${r.problems.length} problem(s)).`, { details: { reported: true } });
@@ -84,8 +84,8 @@ export function appCommand(): Command {
   app
     .command('schema')
     .description('Print the JSON Schema of application specs (also in docs/application.schema.json)')
-    .action(() => {
-      process.stdout.write(JSON.stringify(applicationJsonSchema(), null, 2) + '\n');
+    .action(async () => {
+      process.stdout.write(JSON.stringify(await applicationJsonSchema(), null, 2) + '\n');
     });
 
   return app;

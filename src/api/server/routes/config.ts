@@ -95,7 +95,7 @@ export function configRoutes(t: RouteTable): void {
     summary: 'Validate a spec without adding it: problems with line and column',
     body: ApplicationBody,
     async handler({ body }) {
-      const r = validateSpec(body.spec);
+      const r = await validateSpec(body.spec);
       return r.ok ? { ok: true, name: r.spec.metadata.name, version: r.spec.metadata.version } : { ok: false, problems: r.problems };
     },
   });
