@@ -92,6 +92,11 @@ export class BlobSaver {
   }
   private readonly idScratch = Buffer.alloc(32);
 
+  /** `knownHex` for the id at `at` in `ids`. */
+  knownAt(ids: Buffer, at: number): boolean {
+    return this.repo.index.hasAt(ids, at) || (this.pending.size > 0 && this.pending.has(ids.toString('hex', at, at + 32)));
+  }
+
   /** Reserves an id for storing; false when it is already stored or claimed. */
   claim(id: Buffer): boolean {
     this.throwIfFailed();

@@ -68,23 +68,77 @@ const COMMA = Buffer.from(',');
 /** Between two nodes as encodeTree writes them (`name` first): the only place this text can occur outside a string. */
 const BETWEEN = Buffer.from('},{"name":');
 
-/** A tree's encoding: its nodes sorted by their names' bytes (`sorted`: the caller has them in that order). */
-export function encodeTree(nodes: TreeNode[], sorted = false): Buffer {
+/**
+ * A tree's encoding: its nodes sorted by their names' bytes (`sorted`: the caller has them
+ * in that order). Nodes may be given as their encoding (`Uint8Array`: one node's text, or
+ * several with the commas between them, as a parent tree holds them; only with `sorted`),
+ * copied as it is: an incremental snapshot keeps most nodes that way, never parsing them.
+ */
+export function encodeTree(nodes: readonly (TreeNode | Uint8Array)[], sorted = false): Buffer {
   if (!sorted) {
     // Each name's bytes once, not twice per comparison (a snapshot encodes every directory).
-    const keyed = nodes.map((n) => ({ key: nameBytes(n), n }));
+    const keyed = nodes.map((n) => {
+      if (n instanceof Uint8Array) throw new Error('encodeTree: encoded nodes must come sorted');
+      return { key: nameBytes(n), n };
+    });
     keyed.sort((a, b) => Buffer.compare(a.key, b.key));
     nodes = keyed.map((k) => k.n);
   }
-  if (nodes.length <= PIECE_NODES) return Buffer.from(JSON.stringify({ nodes }));
+  const encoded = nodes.some((n) => n instanceof Uint8Array);
+  if (!encoded && nodes.length <= PIECE_NODES) return Buffer.from(JSON.stringify({ nodes }));
   // The same bytes as JSON.stringify({ nodes }), made in pieces.
-  const parts: Buffer[] = [HEAD];
-  for (let i = 0; i < nodes.length; i += PIECE_NODES) {
+  const parts: Uint8Array[] = [HEAD];
+  for (let i = 0; i < nodes.length; ) {
     if (i > 0) parts.push(COMMA);
-    parts.push(Buffer.from(JSON.stringify(nodes.slice(i, i + PIECE_NODES))).subarray(1, -1));
+    const n = nodes[i]!;
+    if (n instanceof Uint8Array) {
+      // Encoded nodes next to each other in one parent tree are copied as one range, their commas with them.
+      let run = n;
+      for (i++; i < nodes.length; i++) {
+        const m = nodes[i]!;
+        if (!(m instanceof Uint8Array) || m.buffer !== run.buffer || m.byteOffset !== run.byteOffset + run.byteLength + 1 || new Uint8Array(run.buffer, run.byteOffset + run.byteLength, 1)[0] !== COMMA[0]) break;
+        run = new Uint8Array(run.buffer, run.byteOffset, run.byteLength + 1 + m.byteLength);
+      }
+      parts.push(run);
+      continue;
+    }
+    let j = i + 1;
+    while (j < nodes.length && j - i < PIECE_NODES && !(nodes[j] instanceof Uint8Array)) j++;
+    parts.push(Buffer.from(JSON.stringify(nodes.slice(i, j))).subarray(1, -1));
+    i = j;
   }
   parts.push(TAIL);
   return Buffer.concat(parts);
+}
+
+/**
+ * A tree as encodeTree writes it, split into its nodes' texts (cut where one node ends and
+ * the next begins, `},{"name":`) and each parsed alone: the nodes, and where each one's
+ * text lies ([start, end) pairs) — what encodeTree may be given back as encoded nodes.
+ * Undefined when any part is not one node on its own (then the text was not cut between
+ * nodes: the caller parses the whole). Every part parsing alone, the nodes are exactly what
+ * JSON.parse makes of the whole.
+ */
+export function splitNodes(data: Buffer): { nodes: TreeNode[]; ranges: Uint32Array } | undefined {
+  const end = data.length - TAIL.length;
+  if (end < HEAD.length || data.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0 || data.compare(TAIL, 0, TAIL.length, end) !== 0) return undefined;
+  const nodes: TreeNode[] = [];
+  const ranges: number[] = [];
+  for (let start = HEAD.length; start < end; ) {
+    const k = data.indexOf(BETWEEN, start);
+    const stop = k >= 0 && k < end ? k + 1 : end;
+    let node: unknown;
+    try {
+      node = JSON.parse(data.toString('utf8', start, stop));
+    } catch {
+      return undefined;
+    }
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
+    nodes.push(node as TreeNode);
+    ranges.push(start, stop);
+    start = stop + 1;
+  }
+  return { nodes, ranges: Uint32Array.from(ranges) };
 }
 
 export function decodeTree(data: Buffer): Tree {

@@ -4,9 +4,10 @@ import * as path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { AppError, errnoCode, nullSink, systemClock, throwIfAborted, type ProgressCounters, type ProgressSink } from '../../kernel/index.js';
 import { blobId, BlobSaver, buildListing, listDirectory, entryStat, F_CTIME_S, F_DEV, F_GID, F_INO, F_MODE, F_MTIME_S, F_NLINK, F_SIZE, F_UID, Listing, readXattrs, SourceReadError, type XattrRead, type BlobEncoder, type ChunkedFile, type EntryStat, type FileChunker, type Repository, type SmallResult } from '../../repo/index.js';
-import { encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotSummary, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
+import { decodeTree, encodeName, encodeTree, joinPath, loadTree, nameBytes, type Snapshot, type SnapshotRef, type SnapshotSummary, type SnapshotWarning, type TreeNode } from '../../tree/index.js';
 import { compileExcludes, matchesNothing, type Matcher } from '../glob.js';
 import { OwnerNames } from './owners.js';
+import { LIST_JOB, nameKey, nodeKey, type ListInput, type ListOutput, type ParentMatch } from './parent-match.js';
 import { Semaphore } from '../semaphore.js';
 import { SmallBatcher } from './small-batcher.js';
 import { nodeFs, type SourceFs } from './source-fs.js';
@@ -294,7 +295,7 @@ export class BackupRun {
   }
 
   /** Stores a directory's tree; `sorted`: the nodes are already in the order of their names' bytes. */
-  async saveTree(nodes: TreeNode[], sorted = false): Promise<string> {
+  async saveTree(nodes: readonly (TreeNode | Uint8Array)[], sorted = false): Promise<string> {
     const data = encodeTree(nodes, sorted);
     const id = blobId(this.opts.repo.master.mac, data);
     await this.saver.save('tree', id, data);
@@ -371,38 +372,129 @@ export class BackupRun {
    */
   private async saveDir(p: Buffer, parentTree: string | undefined): Promise<string> {
     this.current = p.toString('utf8');
+    if (parentTree !== undefined && !this.opts.fs) {
+      const { list, tree, match } = await this.listAgainst(p, parentTree);
+      if (match && tree) return this.saveMatched(p, list, parentTree, tree, match);
+      return this.saveListed(p, list, tree ? this.parsedParent(parentTree, tree) : { nodes: [], byName: new Map() });
+    }
     const [list, parent] = await Promise.all([this.list(p, parentTree !== undefined), this.parentTree(parentTree)]);
+    return this.saveListed(p, list, parent);
+  }
+
+  /** Saves a listed directory against its parent's nodes (parsed): a first snapshot, or a parent tree not in this Strongbox's encoding. */
+  private async saveListed(p: Buffer, list: Listing, parent: ParentTree): Promise<string> {
     const prev = parent.byName;
     const nodes: (TreeNode | undefined)[] = new Array(list.length);
     const small: Promise<void>[] = [];
     const rest: number[] = [];
-    const smallMax = this.opts.repo.chunker.params.min;
     for (let i = 0; i < list.length; i++) {
       throwIfAborted(this.opts.signal);
       const name = list.name(i);
-      if (this.excluding && this.exclude(joinPath(p, name).toString('utf8'), name.toString('utf8'))) continue;
-      const failed = list.failure(i);
-      if (failed) {
-        this.warn(joinPath(p, name), `cannot stat: ${describe(Object.assign(new Error(failed.message), { code: failed.code }))}`);
-        continue;
-      }
+      if (this.skipped(p, list, i, name)) continue;
       if (!list.isFile(i) || list.num(i, F_NLINK) !== 1) {
         rest.push(i);
         continue;
       }
       const before = prev.get(nameKey(name));
       if (before && this.listedSameAsBefore(list, i, before)) {
-        this.keepUnchanged(before);
+        this.keepUnchanged(before.size);
         nodes[i] = before;
         continue;
       }
-      if (list.num(i, F_SIZE) <= smallMax && !this.listedUnchanged(list, i, before)) {
-        const child = joinPath(p, name);
-        const node = this.fileNode(name, list.stat(i));
-        const ticket = await this.batcher.add(child, node.size!);
-        small.push(this.saveSmallFile(child, name, node, before, ticket.result).then((n) => void (nodes[i] = n)));
-      } else rest.push(i);
+      if (!(await this.startSmall(p, list, i, name, before, nodes, small))) rest.push(i);
     }
+    await this.finishDir(p, list, rest, small, nodes, (i) => prev.get(nameKey(list.name(i))));
+    const kept = nodes.filter((n): n is TreeNode => n !== undefined);
+    // Nothing changed in this directory: its tree is the parent's, with nothing to encode, hash or store.
+    if (parent.id !== undefined && sameNodes(kept, parent.nodes) && this.saver.knownHex(parent.id)) return parent.id;
+    return this.saveTree(kept, true);
+  }
+
+  /**
+   * Saves a directory listed against its parent's tree on a worker (`matchParent`): an
+   * unchanged file's node is the parent's encoding, copied into the new tree unparsed;
+   * only the other entries' parent nodes are parsed, one by one.
+   */
+  private async saveMatched(p: Buffer, list: Listing, parentId: string, treeBytes: Uint8Array, m: ParentMatch): Promise<string> {
+    const tree = Buffer.from(treeBytes.buffer, treeBytes.byteOffset, treeBytes.byteLength);
+    const ids = Buffer.from(m.ids.buffer, m.ids.byteOffset, m.ids.byteLength);
+    const ownersHere = m.owners.map(([uid, user, gid, group]) => (user ?? undefined) === this.owners.user(uid) && (group ?? undefined) === this.owners.group(gid));
+    const prevOf = (i: number): TreeNode | undefined => (m.parent[i]! < 0 ? undefined : (JSON.parse(tree.toString('utf8', m.start[i], m.end[i])) as TreeNode));
+    const nodes: (TreeNode | Buffer | undefined)[] = new Array(list.length);
+    const small: Promise<void>[] = [];
+    const rest: number[] = [];
+    let idAt = 0;
+    for (let i = 0; i < list.length; i++) {
+      throwIfAborted(this.opts.signal);
+      const from = idAt;
+      idAt += 32 * m.idCount[i]!;
+      const name = list.name(i);
+      if (this.skipped(p, list, i, name)) continue;
+      if (!list.isFile(i) || list.num(i, F_NLINK) !== 1) {
+        rest.push(i);
+        continue;
+      }
+      if (m.same[i] && ownersHere[m.owner[i]!] && this.idsKnown(ids, from, idAt)) {
+        this.keepUnchanged(list.num(i, F_SIZE));
+        nodes[i] = KEPT;
+        continue;
+      }
+      if (!(await this.startSmall(p, list, i, name, prevOf(i), nodes, small))) rest.push(i);
+    }
+    await this.finishDir(p, list, rest, small, nodes, prevOf);
+    // The new tree: made nodes, and the kept ones as ranges of the parent's text, neighbours as one range.
+    const kept: (TreeNode | Buffer)[] = [];
+    let count = 0;
+    let asParent = true;
+    let runStart = -1;
+    let runEnd = -1;
+    for (let i = 0; i < list.length; i++) {
+      const n = nodes[i];
+      if (n === undefined) continue;
+      // The parent's tree again when every node is the parent's, in its place: kept, or made again with the same bytes (a directory whose tree is the same).
+      if (asParent && (m.parent[i] !== count || (n !== KEPT && !sameEncoding(n as TreeNode, tree.subarray(m.start[i], m.end[i]))))) asParent = false;
+      count++;
+      if (n === KEPT && runStart >= 0 && m.start[i] === runEnd + 1) {
+        runEnd = m.end[i]!;
+        continue;
+      }
+      if (runStart >= 0) kept.push(tree.subarray(runStart, runEnd));
+      runStart = -1;
+      if (n === KEPT) [runStart, runEnd] = [m.start[i]!, m.end[i]!];
+      else kept.push(n as TreeNode);
+    }
+    if (runStart >= 0) kept.push(tree.subarray(runStart, runEnd));
+    if (asParent && count === m.nodes && this.saver.knownHex(parentId)) return parentId;
+    return this.saveTree(kept, true);
+  }
+
+  /** Whether the content ids in `ids` between `from` and `to` are all stored (or being stored). */
+  private idsKnown(ids: Buffer, from: number, to: number): boolean {
+    for (let o = from; o < to; o += 32) if (!this.saver.knownAt(ids, o)) return false;
+    return true;
+  }
+
+  /** An entry the walk leaves out: excluded, or its lstat failed (a warning). */
+  private skipped(p: Buffer, list: Listing, i: number, name: Buffer): boolean {
+    if (this.excluding && this.exclude(joinPath(p, name).toString('utf8'), name.toString('utf8'))) return true;
+    const failed = list.failure(i);
+    if (!failed) return false;
+    this.warn(joinPath(p, name), `cannot stat: ${describe(Object.assign(new Error(failed.message), { code: failed.code }))}`);
+    return true;
+  }
+
+  /** A small file that changed goes to the pool's next batch (false: not small, or unchanged but kept differently: the caller saves it). */
+  private async startSmall(p: Buffer, list: Listing, i: number, name: Buffer, before: TreeNode | undefined, nodes: (TreeNode | Buffer | undefined)[], small: Promise<void>[]): Promise<boolean> {
+    if (list.num(i, F_SIZE) > this.opts.repo.chunker.params.min || this.listedUnchanged(list, i, before)) return false;
+    const child = joinPath(p, name);
+    const node = this.fileNode(name, list.stat(i));
+    const ticket = await this.batcher.add(child, node.size!);
+    small.push(this.saveSmallFile(child, name, node, before, ticket.result).then((n) => void (nodes[i] = n)));
+    return true;
+  }
+
+  /** Subdirectories and large files, a few at a time, then every small file's batch. */
+  private async finishDir(p: Buffer, list: Listing, rest: number[], small: Promise<void>[], nodes: (TreeNode | Buffer | undefined)[], prevOf: (i: number) => TreeNode | undefined): Promise<void> {
     this.batcher.flushSoon();
     let next = 0;
     const worker = async () => {
@@ -411,15 +503,37 @@ export class BackupRun {
         if (k >= rest.length) return;
         const i = rest[k]!;
         const name = list.name(i);
-        nodes[i] = await this.saveStatted(joinPath(p, name), name, list.stat(i), prev.get(nameKey(name)));
+        nodes[i] = await this.saveStatted(joinPath(p, name), name, list.stat(i), prevOf(i));
       }
     };
     const settled = await Promise.allSettled([...small, ...Array.from({ length: Math.min(this.concurrency, rest.length) }, worker)]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
-    const kept = nodes.filter((n): n is TreeNode => n !== undefined);
-    // Nothing changed in this directory: its tree is the parent's, with nothing to encode, hash or store.
-    if (parent.id !== undefined && sameNodes(kept, parent.nodes) && this.saver.knownHex(parent.id)) return parent.id;
-    return this.saveTree(kept, true);
+  }
+
+  /** A directory listed on a worker against its parent's tree, read here; no tree to compare with when the parent's cannot be read. */
+  private async listAgainst(p: Buffer, treeId: string): Promise<{ list: Listing; tree?: Uint8Array; match?: ParentMatch }> {
+    let tree: Uint8Array | undefined;
+    try {
+      const data = await this.opts.repo.loadBlob(Buffer.from(treeId, 'hex'));
+      // Moved to the worker: a buffer of its own.
+      tree = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer) ? new Uint8Array(data.buffer, 0, data.byteLength) : new Uint8Array(data);
+    } catch {
+      /* an unreadable parent tree only costs re-reading */
+    }
+    const out = await this.opts.pipeline.run<ListOutput>(LIST_JOB, { path: new Uint8Array(p), ...(tree ? { tree } : {}) } satisfies ListInput, tree ? [tree.buffer as ArrayBuffer] : []);
+    return { list: new Listing(out.listing), ...(out.tree ? { tree: out.tree } : {}), ...(out.match ? { match: out.match } : {}) };
+  }
+
+  /** The parent's tree parsed here (when the worker could not match it). */
+  private parsedParent(id: string, data: Uint8Array): ParentTree {
+    const byName = new Map<string, TreeNode>();
+    try {
+      const nodes = decodeTree(Buffer.from(data.buffer, data.byteOffset, data.byteLength)).nodes;
+      for (const n of nodes) byName.set(nodeKey(n), n);
+      return { id, nodes, byName };
+    } catch {
+      return { nodes: [], byName };
+    }
   }
 
   /**
@@ -685,16 +799,16 @@ export class BackupRun {
     return prev.mode === (list.num(i, F_MODE) & 0o7777) && prev.uid === uid && prev.gid === gid && prev.dev === list.text(i, F_DEV) && prev.user === this.owners.user(uid) && prev.group === this.owners.group(gid);
   }
 
-  private keepUnchanged(prev: TreeNode): void {
+  private keepUnchanged(size: number | undefined): void {
     this.unchangedFiles++;
     this.counters.files++;
-    this.counters.bytes += prev.size ?? 0;
+    this.counters.bytes += size ?? 0;
     this.emitProgress();
   }
 
   private async saveFileNode(p: Buffer, name: Buffer, st: EntryStat, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
     if (prev && this.sameAsBefore(st, prev)) {
-      this.keepUnchanged(prev);
+      this.keepUnchanged(prev.size);
       return prev;
     }
     const node = this.fileNode(name, st);
@@ -776,6 +890,14 @@ interface ParentTree {
  * True when a directory's new nodes are its parent tree's, in the same order: a file the
  * walk kept is the parent's very node, a subdirectory's node encodes the same.
  */
+/** A node of saveMatched's that is the parent's, as its text. */
+const KEPT: TreeNode = Object.freeze({ name: '', type: 'file', mode: 0, uid: 0, gid: 0, mtimeNs: '0' });
+
+/** Whether a directory node made again is the parent's, byte for byte. */
+function sameEncoding(n: TreeNode, before: Buffer): boolean {
+  return n.type === 'dir' && before.equals(Buffer.from(JSON.stringify(n)));
+}
+
 function sameNodes(nodes: TreeNode[], before: TreeNode[]): boolean {
   if (nodes.length !== before.length) return false;
   for (let i = 0; i < nodes.length; i++) {
@@ -787,9 +909,6 @@ function sameNodes(nodes: TreeNode[], before: TreeNode[]): boolean {
 }
 
 /** A name as the key of a directory's parent nodes: the name itself when it is UTF-8. */
-function nameKey(name: Buffer): string {
-  return isUtf8(name) ? name.toString('utf8') : '\0' + name.toString('base64');
-}
 
 function describe(err: unknown): string {
   const code = errnoCode(err);

@@ -52,10 +52,10 @@ export class BlobIndex {
     this.slots = slots;
   }
 
-  /** The slot holding `id`, or the empty slot where it would go. */
-  private findSlot(id: Uint8Array): number {
+  /** The slot holding `id` (32 bytes at `at`), or the empty slot where it would go. */
+  private findSlot(id: Uint8Array, at = 0): number {
     const mask = this.slots.length - 1;
-    let s = BlobIndex.hash(id) & mask;
+    let s = BlobIndex.hash(id, at) & mask;
     for (;;) {
       const e1 = this.slots[s]!;
       if (e1 === 0) return s;
@@ -64,7 +64,7 @@ export class BlobIndex {
       const base = (e & (SEG - 1)) * 32;
       let eq = true;
       for (let i = 0; i < 32; i++) {
-        if (ids[base + i] !== id[i]) {
+        if (ids[base + i] !== id[at + i]) {
           eq = false;
           break;
         }
@@ -76,6 +76,11 @@ export class BlobIndex {
 
   has(id: Uint8Array): boolean {
     return this.slots[this.findSlot(id)] !== 0;
+  }
+
+  /** `has` for the id at `at` in `ids` (no view made for it: an incremental snapshot asks for every unchanged file). */
+  hasAt(ids: Uint8Array, at: number): boolean {
+    return this.slots[this.findSlot(ids, at)] !== 0;
   }
 
   get(id: Uint8Array): BlobLocation | undefined {

@@ -29,6 +29,8 @@ export type WorkerRequest =
   | { seq: number; op: 'chunk'; path: Uint8Array; sizeHint: number }
   | { seq: number; op: 'small'; paths: Uint8Array[] }
   | { seq: number; op: 'list'; path: Uint8Array }
+  /** A job a higher layer defines: its module (this program's own, under dist/src) exports `workerJob`. */
+  | { seq: number; op: 'run'; module: string; input: unknown }
   | { seq: number; op: 'restore'; data: Uint8Array; items: RestoreItem[] }
   | { seq: number; op: 'want'; mask: Uint8Array; abort: boolean };
 
@@ -39,6 +41,7 @@ export type WorkerResponse =
   | { seq: number; kind: 'blob'; id: Uint8Array; sealed: Uint8Array; rawLength: number }
   | { seq: number; kind: 'small'; results: SmallResult[] }
   | { seq: number; kind: 'listing'; listing: DirListing }
+  | { seq: number; kind: 'ran'; output: unknown }
   | { seq: number; kind: 'restored'; results: RestoreOutcome[] }
   /** Sent once, when the worker has loaded everything (its addons included) and listens. */
   | { seq: 0; kind: 'ready' };
@@ -329,6 +332,23 @@ function listJob(seq: number, dir: Buffer): void {
     fail(seq, err);
   }
 }
+/** What a module run in a worker exports: one synchronous job, and the buffers its output moves back. */
+export type WorkerJob = (input: never) => { output: unknown; transfer?: ArrayBuffer[] };
+/** The modules a worker may load for `run`: this program's own compiled sources, nothing named from outside. */
+const OWN_SOURCES = new URL('../../', import.meta.url).href;
+const jobModules = new Map<string, Promise<{ workerJob: WorkerJob }>>();
+
+async function runJob(seq: number, module: string, input: unknown): Promise<void> {
+  try {
+    if (!module.startsWith(OWN_SOURCES) || module.includes('..')) throw new AppError('INTERNAL', `a worker runs only Strongbox's own modules, not ${module}`);
+    let m = jobModules.get(module);
+    if (!m) jobModules.set(module, (m = import(module) as Promise<{ workerJob: WorkerJob }>));
+    const { output, transfer } = (await m).workerJob(input as never);
+    post({ seq, kind: 'ran', output }, transfer ?? []);
+  } catch (err) {
+    fail(seq, err);
+  }
+}
 const HOLE = 64 * 1024;
 const zeros = Buffer.alloc(HOLE);
 
@@ -409,6 +429,9 @@ port.on('message', (req: WorkerRequest) => {
       return;
     case 'list':
       listJob(req.seq, Buffer.from(req.path));
+      return;
+    case 'run':
+      void runJob(req.seq, req.module, req.input);
       return;
     case 'restore':
       restoreJob(req.seq, req.data, req.items);

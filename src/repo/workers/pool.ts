@@ -48,6 +48,12 @@ export interface FileChunker {
   chunkSmall(paths: Buffer[], decide: (ids: Buffer[]) => boolean[]): Promise<SmallResult[]>;
   /** A directory's entries, sorted by name, with their lstat metadata (a SourceReadError when it cannot be read). */
   listDir(path: Buffer): Promise<DirListing>;
+  /**
+   * Runs `workerJob` of one of Strongbox's own modules on a worker (a job a higher layer
+   * defines, such as the backup's listing of a directory against its parent tree); a
+   * SourceReadError when it fails on a source file.
+   */
+  run<O>(module: URL, input: unknown, transfer?: ArrayBuffer[]): Promise<O>;
 }
 
 /** An error reading a source file inside a worker, with the errno code kept. */
@@ -206,6 +212,14 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     };
     const res = await this.submit({ seq: 0, op: 'small', paths: paths.map((p) => new Uint8Array(p)) }, [], handler);
     if (res.kind === 'small') return res.results;
+    unwrap(res);
+    throw new AppError('INTERNAL', 'unexpected worker response');
+  }
+
+  async run<O>(module: URL, input: unknown, transfer: ArrayBuffer[] = []): Promise<O> {
+    const res = await this.submit({ seq: 0, op: 'run', module: module.href, input }, transfer);
+    if (res.kind === 'ran') return res.output as O;
+    if (res.kind === 'error' && res.errno) throw new SourceReadError(res.message, res.errno);
     unwrap(res);
     throw new AppError('INTERNAL', 'unexpected worker response');
   }
