@@ -372,7 +372,7 @@ export class BackupRun {
    */
   private async saveDir(p: Buffer, parentTree: string | undefined): Promise<string> {
     this.current = p.toString('utf8');
-    if (parentTree !== undefined && !this.opts.fs) {
+    if (parentTree !== undefined && !this.opts.fs && (this.opts.repo.index.get(Buffer.from(parentTree, 'hex'))?.rawLength ?? 0) >= MATCH_MIN_BYTES) {
       const { list, tree, match } = await this.listAgainst(p, parentTree);
       if (match && tree) return this.saveMatched(p, list, parentTree, tree, match);
       return this.saveListed(p, list, tree ? this.parsedParent(parentTree, tree) : { nodes: [], byName: new Map() });
@@ -890,6 +890,13 @@ interface ParentTree {
  * True when a directory's new nodes are its parent tree's, in the same order: a file the
  * walk kept is the parent's very node, a subdirectory's node encodes the same.
  */
+/**
+ * The smallest parent tree (plaintext bytes, about 100 nodes) compared on a worker: a smaller
+ * one is parsed here faster than it travels (an incremental snapshot of the default dataset,
+ * 19 files a directory, took 1.07x the time when every directory went to a worker).
+ */
+const MATCH_MIN_BYTES = 32 * 1024;
+
 /** A node of saveMatched's that is the parent's, as its text. */
 const KEPT: TreeNode = Object.freeze({ name: '', type: 'file', mode: 0, uid: 0, gid: 0, mtimeNs: '0' });
 
