@@ -84,7 +84,8 @@ const core = nativeCore();
 const handle = core?.codec(init.encKey, init.macKey, init.level, gearBytes(init.gearSeed), init.chunker.min, init.chunker.avg, init.chunker.max);
 const codec = new BlobCodec(Buffer.from(init.encKey), macKey, init.level, core && handle ? { core, handle } : null);
 const chunker = createChunker(init.chunker, init.gearSeed, core);
-const READ_BLOCK = 4 * 1024 * 1024;
+/** Reads of 1 MiB: the read buffer is the largest chunk and one read (4 MiB reads: 9 MiB more peak for two workers, at the same speed). */
+const READ_BLOCK = 1024 * 1024;
 const BIG = init.chunker.max + READ_BLOCK;
 /** Room for the most chunks one scan can find in a read buffer. */
 const SCAN_MAX = Math.ceil(BIG / init.chunker.min) + 2;

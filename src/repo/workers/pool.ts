@@ -70,7 +70,7 @@ type Slot = { w: Worker; busy: number; big: number; ready: Promise<void>; isRead
 
 /** Requests in flight per worker: enough that one computes while others wait on the main thread. */
 const PER_WORKER = 4;
-/** Large-file jobs per worker: each holds a read buffer of max chunk + 4 MiB. */
+/** Large-file jobs per worker: each holds a read buffer of max chunk + 1 MiB. */
 const BIG_PER_WORKER = 1;
 type Job = { req: WorkerRequest; transfer: ArrayBuffer[]; resolve: (r: WorkerResponse) => void; handler?: ChunkHandler };
 
