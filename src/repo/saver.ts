@@ -15,6 +15,8 @@ const MAX_BLOBS_PER_PACK = 20_000;
 const STREAM_WRITE = 1024 * 1024;
 /** Streamed packs: most bytes accepted and not yet written before producers wait. */
 const STREAM_BACKLOG = 8 * 1024 * 1024;
+/** Packs between index files where the store streams; see the constructor. */
+const INDEX_EVERY_STREAMED = 32;
 /** Streamed packs: most finished packs waiting for their commit (fsync, rename) before producers wait. */
 const MAX_COMMITTING = 4;
 
@@ -80,7 +82,9 @@ export class BlobSaver {
   ) {
     this.streams = repo.streamsPackWrites;
     this.maxWriteBacklog = opts.maxWriteBacklog ?? (this.streams ? STREAM_BACKLOG : repo.config.packSize);
-    this.indexEvery = opts.indexEvery ?? 8;
+    // Where a request costs more than its bytes (S3, Azure), every index file is a request now and
+    // one for each later command: one every 32 packs (512 MiB) there, every 8 on other stores.
+    this.indexEvery = opts.indexEvery ?? (repo.streamsPacks ? INDEX_EVERY_STREAMED : 8);
     this.deferIndex = opts.deferIndex ?? false;
   }
 

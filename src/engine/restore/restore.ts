@@ -63,6 +63,14 @@ export function openRegular(p: Buffer): number {
  */
 const WINDOW_FILES = 8192;
 const WINDOW_BYTES = 1024 * 1024 * 1024;
+/**
+ * Where the store streams (S3, Azure), each window is a request or more per pack it touches,
+ * so windows are larger: the default dataset (19,759 files, 1.5 GiB, 48 packs) restored from
+ * SeaweedFS in 100 requests with windows of 8,192 files and 1 GiB, in 61 with one window
+ * (restic 0.19.1: 58). The bytes bound the blobs a window plans (about 8,000 of them).
+ */
+const STREAM_WINDOW_FILES = 32768;
+const STREAM_WINDOW_BYTES = 8 * 1024 * 1024 * 1024;
 /** Blobs closer than this in a pack are read in one request. */
 const MAX_GAP = 1024 * 1024;
 const MAX_RANGE = 4 * 1024 * 1024;
@@ -267,7 +275,8 @@ class RestoreRun {
     }
     this.window.push(file);
     this.windowBytes += node.size ?? 0;
-    if (this.window.length >= WINDOW_FILES || this.windowBytes >= WINDOW_BYTES) await this.flushWindow();
+    const streamed = this.opts.repo.streamsPacks;
+    if (this.window.length >= (streamed ? STREAM_WINDOW_FILES : WINDOW_FILES) || this.windowBytes >= (streamed ? STREAM_WINDOW_BYTES : WINDOW_BYTES)) await this.flushWindow();
   }
 
   /** Reads and writes every blob the files of the window need, pack by pack, in coalesced ranges. */
