@@ -153,13 +153,13 @@ test('s3: the server goes away mid-snapshot: the snapshot fails cleanly; when it
   try {
     const root = tmp();
     const src = path.join(root, 'src');
-    await writeRandom(path.join(src, 'a.bin'), 64 << 20, 9);
-    await writeRandom(path.join(src, 'b.bin'), 64 << 20, 10);
+    // 256 MiB in packs of 4 MiB: on S3 an index file follows every 32 packs, so the outage comes after the first.
+    for (let i = 0; i < 4; i++) await writeRandom(path.join(src, `${i}.bin`), 64 << 20, 9 + i);
     const cli = s3Cli(loc('outage', proxy.endpoint), { STRONGBOX_STORAGE_ATTEMPTS: '3' });
     await cli.okAsync(['repo', 'init', '--pack-size', '4']);
     const p = cli.spawn(['snapshot', 'create', '--path', src]);
     const done = waitExit(p);
-    // Wait until an index file (written every 8 packs) is stored, then cut the server off.
+    // Wait until an index file (written every 32 packs on S3) is stored, then cut the server off.
     const until = Date.now() + 30_000;
     for (;;) {
       const { objects } = await bucketUsage(s3.endpoint, s3.env, 'strongbox-test', 'outage/index/');
