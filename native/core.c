@@ -4,7 +4,8 @@
  *   cut     FastCDC (normalized chunking, level 2) with the repository's gear table
  *   id      HMAC-SHA-256 under the repository's id key (precomputed inner/outer states)
  *   encode  zstd (worth-it probes as in the TypeScript codec) + AES-256-GCM, written once
- *           into one output buffer: nonce ‖ ciphertext(encoding byte ‖ payload) ‖ tag
+ *           into one output buffer (a new one, or the caller's: encodeInto): nonce ‖
+ *           ciphertext(encoding byte ‖ payload) ‖ tag
  *   decode  AES-256-GCM open (the tag checked before anything is decompressed), the
  *           declared size bounded, zstd into a buffer of exactly that size, id verified
  *
@@ -423,22 +424,57 @@ static int compresses(codec_t *c, const uint8_t *raw, size_t len, uint8_t *dst, 
 }
 
 /* encode(codec, raw) → sealed blob: compressed where it pays (as BlobCodec.encode decides), then sealed */
-static napi_value js_encode(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+/*
+ * encode(codec, raw) → the sealed blob, in a new buffer of its exact length.
+ * encodeInto(codec, raw, out, offset) → the sealed length, written at out[offset…]: the
+ * caller's buffer, reused from blob to blob (no garbage per blob). `out` must have room for
+ * raw.length + SEAL_OVERHEAD bytes after `offset` (a blob is stored raw when zstd does not
+ * pay), or it throws and writes nothing.
+ */
+#define SEAL_OVERHEAD (NONCE_LEN + 1 + TAG_LEN)
+static napi_value encode(napi_env env, napi_callback_info info, int into_mode) {
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   codec_t *c = codec_of(env, argv[0]);
   if (!c) return NULL;
   uint8_t *raw;
   size_t len;
-  if (argc < 2 || !bytes_of(env, argv[1], &raw, &len)) {
-    napi_throw_type_error(env, NULL, "native core: encode(codec, raw)");
+  uint8_t *into = NULL;
+  size_t into_len = 0;
+  uint32_t offset = 0;
+  if (argc < (into_mode ? 4u : 2u) || !bytes_of(env, argv[1], &raw, &len) ||
+      (into_mode && (!bytes_of(env, argv[2], &into, &into_len) || !u32_of(env, argv[3], &offset)))) {
+    napi_throw_type_error(env, NULL, into_mode ? "native core: encodeInto(codec, raw, out, offset)" : "native core: encode(codec, raw)");
+    return NULL;
+  }
+  if (into_mode && (offset > into_len || into_len - offset < len + SEAL_OVERHEAD)) {
+    napi_throw_range_error(env, NULL, "native core: encodeInto: no room for the sealed blob");
     return NULL;
   }
   uint8_t enc = ENC_RAW;
   const uint8_t *payload = raw;
   size_t payload_len = len;
-  if (len >= 64) {
+  if (into_mode) {
+    /* Into the caller's buffer: compressed straight to where the payload goes (room for the raw
+       length: a frame that would not fit is one not worth keeping), then sealed in place; no
+       scratch buffer as large as the chunk. */
+    uint8_t *dst = into + offset + NONCE_LEN + 1;
+    int worth = len >= 64 && len <= 4 * SAMPLE;
+    if (len > 4 * SAMPLE) {
+      const size_t part = SAMPLE / 4;
+      const size_t at[3] = {0, (len - part) >> 1, len - part};
+      for (int k = 0; k < 3 && !worth; k++) worth = compresses(c, raw + at[k], part, dst, len);
+    }
+    size_t zl = worth ? ZSTD_compress2(c->cctx, dst, len, raw, len) : 0;
+    if (worth && !ZSTD_isError(zl) && (double)zl < (double)len * 0.97) {
+      enc = ENC_ZSTD;
+      payload_len = zl;
+    } else if (len > 0) {
+      memcpy(dst, raw, len);
+    }
+    payload = dst;
+  } else if (len >= 64) {
     size_t bound = ZSTD_compressBound(len);
     uint8_t *z = scratch(c, bound);
     if (!z) {
@@ -461,10 +497,17 @@ static napi_value js_encode(napi_env env, napi_callback_info info) {
       }
     }
   }
-  void *out_ptr;
+  const size_t sealed_len = NONCE_LEN + 1 + payload_len + TAG_LEN;
+  uint8_t *out;
   napi_value result;
-  CHECK(napi_create_buffer(env, NONCE_LEN + 1 + payload_len + TAG_LEN, &out_ptr, &result));
-  uint8_t *out = (uint8_t *)out_ptr;
+  if (into_mode) {
+    out = into + offset;
+    CHECK(napi_create_uint32(env, (uint32_t)sealed_len, &result));
+  } else {
+    void *out_ptr;
+    CHECK(napi_create_buffer(env, sealed_len, &out_ptr, &result));
+    out = (uint8_t *)out_ptr;
+  }
   int n1 = 0, n2 = 0, n3 = 0;
   int ok = next_nonce(c, out) && EVP_EncryptInit_ex(c->seal, NULL, NULL, NULL, out) == 1 &&
            EVP_EncryptUpdate(c->seal, out + NONCE_LEN, &n1, &enc, 1) == 1;
@@ -485,6 +528,8 @@ static napi_value js_encode(napi_env env, napi_callback_info info) {
   }
   return result;
 }
+static napi_value js_encode(napi_env env, napi_callback_info info) { return encode(env, info, 0); }
+static napi_value js_encode_into(napi_env env, napi_callback_info info) { return encode(env, info, 1); }
 
 /*
  * decode(codec, sealed, expectedId | undefined) → raw, in a new buffer.
@@ -709,6 +754,7 @@ NAPI_MODULE_INIT() {
       {"scan", NULL, js_scan, NULL, NULL, NULL, napi_default, NULL},
       {"id", NULL, js_id, NULL, NULL, NULL, napi_default, NULL},
       {"encode", NULL, js_encode, NULL, NULL, NULL, napi_default, NULL},
+      {"encodeInto", NULL, js_encode_into, NULL, NULL, NULL, napi_default, NULL},
       {"decode", NULL, js_decode, NULL, NULL, NULL, napi_default, NULL},
       {"decodeInto", NULL, js_decode_into, NULL, NULL, NULL, napi_default, NULL},
       {"lstatAt", NULL, js_lstat_at, NULL, NULL, NULL, napi_default, NULL},

@@ -27,7 +27,8 @@ function attachCache(repo: Repository, location: string): void {
   repo.treeCache = new TreeCache(cacheHome(), repo.config.id);
 }
 
+/** The pipeline's workers; where packs are written as their blobs arrive, a saver recycles their sealed blobs. */
 export function codecPool(repo: Repository): CodecPool {
-  return new CodecPool(repo.master, repo.config);
+  return new CodecPool(repo.master, repo.config, undefined, { recycles: repo.streamsPackWrites });
 }
 

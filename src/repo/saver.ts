@@ -187,11 +187,15 @@ export class BlobSaver {
     st.gathered = [];
     st.gatheredBytes = 0;
     st.chain = st.chain.then(async () => {
+      let recycled = 0;
       try {
         await (await st.writer).write(parts);
+        // In the file now: the encoder may seal into these buffers again (nothing else holds them:
+        // trees kept for the tree cache come from encode(), which is not recycled).
+        recycled = this.encoder.recycle?.(parts) ?? 0;
       } finally {
         this.backlog -= size;
-        this.garbage.spent(size);
+        this.garbage.spent(size - recycled);
         this.wake();
       }
     });

@@ -135,7 +135,8 @@ test('SIGKILL mid-backup: check passes, the next backup reuses stored data, prun
   assert.deepEqual(await listFiles(path.join(repoDir, 'snapshots')), [], 'no snapshot may be visible');
   const lockFiles = await listFiles(path.join(repoDir, 'locks'));
   assert.equal(lockFiles.length, 1, 'the dead process leaves its lock');
-  const temps = () => readdirSync(path.join(repoDir, 'data')).filter((n) => n.startsWith('.tmp-'));
+  // Temporary files anywhere in the repository: a kill during an index write leaves one in index/.
+  const temps = () => (readdirSync(repoDir, { recursive: true }) as string[]).filter((n) => path.basename(n).startsWith('.tmp-'));
   const killedLeft = temps().length;
 
   const c = cli.run(['repo', 'check', '--read-data']);

@@ -33,6 +33,13 @@ export function zstdContentSize(frame: Uint8Array): number | undefined {
   return size === 2 ? v + 256 : v;
 }
 
+/**
+ * The most a sealed blob is longer than its raw bytes (nonce, encoding byte, tag): a blob is
+ * stored raw when zstd does not make it smaller, so `raw.length + SEAL_OVERHEAD` bytes always
+ * hold it (`BlobCodec.encodeInto`).
+ */
+export const SEAL_OVERHEAD = 12 + 1 + 16;
+
 /** Below this ratio (compressed / raw) compression is kept; above it the raw bytes are stored. */
 const WORTH = 0.97;
 const SAMPLE = 64 * 1024;
@@ -77,6 +84,19 @@ export class BlobCodec {
   encode(raw: Uint8Array): Buffer {
     if (this.core) return this.core.encode(this.handle!, raw);
     return this.reference.encode(raw);
+  }
+
+  /**
+   * Encodes into `out` at `offset` (room for `raw.length + SEAL_OVERHEAD` bytes) and returns
+   * the sealed length: a buffer the caller reuses from blob to blob, so none becomes garbage
+   * (the reference codec encodes into a new buffer and copies it there).
+   */
+  encodeInto(raw: Uint8Array, out: Uint8Array, offset: number): number {
+    if (out.length - offset < raw.length + SEAL_OVERHEAD) throw new AppError('INTERNAL', 'no room for the sealed blob');
+    if (this.core) return this.core.encodeInto(this.handle!, raw, out, offset);
+    const sealed = this.reference.encode(raw);
+    out.set(sealed, offset);
+    return sealed.length;
   }
 
   decode(sealed: Uint8Array, expectedId?: Uint8Array, what = 'blob'): Buffer {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { createChunker, createReferenceChunker, DEFAULT_CHUNKER, gearBytes, type ChunkerParams } from '../chunker/fastcdc.js';
 import { blobId, open, seal } from '../crypto/aead.js';
-import { BlobCodec, ReferenceBlobCodec } from '../format/blob.js';
+import { BlobCodec, ReferenceBlobCodec, SEAL_OVERHEAD } from '../format/blob.js';
 import { nativeCore, nativeCoreStatus } from './core.js';
 
 /**
@@ -130,6 +130,35 @@ test('blobs encoded natively decode with the reference and the other way round, 
     assert.ok(Math.abs(a.length - b.length) <= Math.max(64, b.length * 0.01), `sizes ${a.length} vs ${b.length}`);
     assert.ok(!a.subarray(0, 12).equals(native.encode(raw).subarray(0, 12)), 'a fresh nonce each time');
   }
+});
+
+test('encodeInto writes the same format at an offset of a reused buffer, and refuses a buffer without room', () => {
+  const enc = randomBytes(32);
+  const mac = randomBytes(32);
+  const reference = new ReferenceBlobCodec(enc, mac, 3);
+  for (const codec of [new BlobCodec(enc, mac, 3), new BlobCodec(enc, mac, 3, null)]) {
+    const out = Buffer.alloc((9 << 20) + 1000, 0xee);
+    let at = 7;
+    const placed: [Buffer, number, number][] = [];
+    for (const raw of [Buffer.alloc(0), Buffer.from('x'), randomBytes(100_000), Buffer.from('hello world, '.repeat(20_000)), Buffer.alloc(1 << 20), randomBytes(8 << 20)]) {
+      if (at + raw.length + SEAL_OVERHEAD > out.length) at = 0;
+      const n = codec.encodeInto(raw, out, at);
+      assert.ok(n <= raw.length + SEAL_OVERHEAD, `${raw.length} bytes sealed into at most ${raw.length + SEAL_OVERHEAD}`);
+      placed.push([raw, at, n]);
+      assert.ok(reference.decode(out.subarray(at, at + n), blobId(mac, raw)).equals(raw), `${codec.native ? 'native' : 'reference'}: ${raw.length} bytes at ${at}`);
+      at += n;
+    }
+    assert.equal(out[out.length - 1], 0xee, 'nothing written past the blobs');
+    const full = Buffer.alloc(100 + SEAL_OVERHEAD - 1, 0xee);
+    assert.throws(() => codec.encodeInto(randomBytes(100), full, 0), /room/);
+    assert.ok(full.every((b) => b === 0xee), 'nothing written when there is no room');
+    assert.throws(() => codec.encodeInto(randomBytes(10), Buffer.alloc(100), 80), /room/);
+  }
+  // The native check holds on its own, below the TypeScript one.
+  const handle = core!.codec(enc, mac, 3, new Uint8Array(1024), 1, 1, 1);
+  assert.throws(() => core!.encodeInto(handle, randomBytes(100), Buffer.alloc(128), 0), /room/);
+  assert.throws(() => core!.encodeInto(handle, randomBytes(100), Buffer.alloc(1000), 900), /room/);
+  assert.ok(core!.encodeInto(handle, randomBytes(100), Buffer.alloc(1000), 1000 - 129) === 129);
 });
 
 test('a blob larger than the reused buffer decodes into a buffer of its own', () => {

@@ -3,10 +3,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { AppError, GarbageBudget } from '../../kernel/index.js';
 import { blobId } from '../crypto/aead.js';
 import { createChunker, gearBytes, type ChunkerParams } from '../chunker/fastcdc.js';
-import { BlobCodec } from '../format/blob.js';
+import { BlobCodec, SEAL_OVERHEAD } from '../format/blob.js';
 import { nativeCore } from '../native/core.js';
 import { readXattrs } from './xattrs.js';
 import { listDirectory, type DirListing } from './listing.js';
+import { RingSpace } from './ring.js';
 
 /**
  * Worker thread of the chunk pipeline. Besides encoding (compress + seal) and
@@ -21,6 +22,8 @@ export interface WorkerInit {
   level: number;
   chunker: ChunkerParams;
   gearSeed: Uint8Array;
+  /** Bytes of the ring sealed blobs are written into (0: none; only where the main thread says when they are written). */
+  sealedRing: number;
 }
 
 export type WorkerRequest =
@@ -32,19 +35,33 @@ export type WorkerRequest =
   /** A job a higher layer defines: its module (this program's own, under dist/src) exports `workerJob`. */
   | { seq: number; op: 'run'; module: string; input: unknown }
   | { seq: number; op: 'restore'; data: Uint8Array; items: RestoreItem[] }
-  | { seq: number; op: 'want'; mask: Uint8Array; abort: boolean };
+  | { seq: number; op: 'want'; mask: Uint8Array; abort: boolean }
+  /** Blobs this worker sealed into its ring (where each starts) are written: their space may be sealed into again. */
+  | { seq: 0; op: 'free'; starts: number[] };
 
 export type WorkerResponse =
   | { seq: number; kind: 'result'; data: Uint8Array; bytes?: number; xattrs?: Record<string, string>; xattrError?: string }
   | { seq: number; kind: 'error'; code: string; message: string; errno?: string }
   | { seq: number; kind: 'ids'; ids: Uint8Array; lens: number[] }
-  | { seq: number; kind: 'blob'; id: Uint8Array; sealed: Uint8Array; rawLength: number }
-  | { seq: number; kind: 'small'; results: SmallResult[] }
+  | { seq: number; kind: 'blob'; id: Uint8Array; sealed: Sealed; rawLength: number }
+  /** Sent once, before any blob, when the worker seals into a ring. */
+  | { seq: 0; kind: 'ring'; sab: SharedArrayBuffer }
+  | { seq: number; kind: 'small'; results: SmallResult<Sealed>[] }
   | { seq: number; kind: 'listing'; listing: DirListing }
   | { seq: number; kind: 'ran'; output: unknown }
   | { seq: number; kind: 'restored'; results: RestoreOutcome[] }
   /** Sent once, when the worker has loaded everything (its addons included) and listens. */
   | { seq: 0; kind: 'ready' };
+
+/**
+ * A sealed blob in a buffer of its own, or where it is in the worker's ring (a shared buffer is
+ * a new object each time it is posted, so blobs in it travel as offsets).
+ */
+export type Sealed = Uint8Array | RingSpan;
+export interface RingSpan {
+  at: number;
+  length: number;
+}
 
 /** A blob inside a range read from a pack, and where its plaintext goes (files already exist). */
 export interface RestoreItem {
@@ -68,9 +85,9 @@ export interface WholeFile {
 export type RestoreOutcome = { ok: true; rawLength: number } | { ok: false; message: string };
 
 /** One small file of a batch: its single chunk (id and sealed blob), or why it was not read. */
-export type SmallResult =
+export type SmallResult<S = Uint8Array> =
   /** `sealed` is absent when the main thread said the blob is already stored or claimed. */
-  | { ok: true; id: Uint8Array; sealed?: Uint8Array; rawLength: number; xattrs?: Record<string, string>; xattrError?: string }
+  | { ok: true; id: Uint8Array; sealed?: S; rawLength: number; xattrs?: Record<string, string>; xattrError?: string }
   | { ok: false; grew: true }
   | { ok: false; grew: false; errno: string; message: string };
 
@@ -104,6 +121,53 @@ const wants = new Map<number, (w: { mask: Uint8Array; abort: boolean }) => void>
 const port = parentPort!;
 const garbage = new GarbageBudget(16 * 1024 * 1024, 'minor');
 const restoreGarbage = new GarbageBudget(16 * 1024 * 1024, 'major');
+
+/**
+ * Where packs are written as their blobs arrive (local disks), sealed blobs are written into a
+ * ring in memory shared with the main thread (`WorkerInit.sealedRing` bytes): the main thread
+ * writes them to the pack's file from there and then says which are written (`free`), and
+ * only then is their space sealed into again. A backup's sealed bytes thus stay in a few MiB
+ * touched once, instead of each blob becoming a buffer of its own that stayed on the main
+ * thread until a collection (30 MiB and more of dead blobs at a first snapshot's peak,
+ * docs/PERFORMANCE.md). A blob that does not fit (the ring is full, or the blob is larger
+ * than it) gets a buffer of its own, moved to the main thread as before.
+ */
+class SealedRing {
+  readonly sab: SharedArrayBuffer;
+  private readonly bytes: Uint8Array;
+  private readonly space: RingSpace;
+
+  constructor(size: number) {
+    this.sab = new SharedArrayBuffer(size);
+    this.bytes = new Uint8Array(this.sab);
+    this.space = new RingSpace(size);
+  }
+
+  /** Seals `raw` into the ring: where it is, or undefined when it does not fit. */
+  seal(raw: Uint8Array): RingSpan | undefined {
+    const at = this.space.place(raw.length + SEAL_OVERHEAD);
+    if (at < 0) return undefined;
+    const n = codec.encodeInto(raw, this.bytes, at);
+    this.space.take(at, n);
+    return { at, length: n };
+  }
+
+  /** The blobs starting at these offsets are written. */
+  free(starts: number[]): void {
+    for (const start of starts) this.space.free(start);
+  }
+}
+const ring = init.sealedRing > 0 ? new SealedRing(init.sealedRing) : undefined;
+
+/** `raw` sealed into the ring, or into a buffer of its own (then in `transfer`). */
+function sealed(raw: Uint8Array, transfer: ArrayBuffer[]): Sealed {
+  const inRing = ring?.seal(raw);
+  if (inRing) return inRing;
+  const out = owned(codec.encode(raw));
+  garbage.spent(out.length);
+  transfer.push(out.buffer as ArrayBuffer);
+  return out;
+}
 
 /** A view that owns its whole ArrayBuffer, so it can be transferred (copied only when it shares one). */
 function owned(b: Uint8Array): Uint8Array {
@@ -223,9 +287,9 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
           const id = ids.subarray(i * 32, i * 32 + 32);
           content.push(Buffer.from(id));
           if (!want.mask[i]) continue;
-          const sealed = owned(codec.encode(buf.subarray(starts[i]!, starts[i]! + lens[i]!)));
-          garbage.spent(2 * lens[i]!);
-          post({ seq, kind: 'blob', id: owned(id), sealed, rawLength: lens[i]! }, [sealed.buffer as ArrayBuffer]);
+          const transfer: ArrayBuffer[] = [];
+          const out = sealed(buf.subarray(starts[i]!, starts[i]! + lens[i]!), transfer);
+          post({ seq, kind: 'blob', id: owned(id), sealed: out, rawLength: lens[i]! }, transfer);
         }
       }
       buf.copy(buf, 0, start, filled);
@@ -254,7 +318,7 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
 let smallBuf: Buffer | undefined;
 
 async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
-  const results: SmallResult[] = new Array(paths.length);
+  const results: SmallResult<Sealed>[] = new Array(paths.length);
   const datas: (Buffer | undefined)[] = new Array(paths.length);
   const attrs: { xattrs?: Record<string, string>; error?: string }[] = new Array(paths.length);
   const extra = (i: number) => ({ ...(attrs[i]?.xattrs ? { xattrs: attrs[i]!.xattrs } : {}), ...(attrs[i]?.error ? { xattrError: attrs[i]!.error } : {}) });
@@ -275,6 +339,7 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
       if (filled > limit) results[i] = { ok: false, grew: true };
       else {
         datas[i] = Buffer.from(buf.subarray(0, filled));
+        garbage.spent(filled);
         attrs[i] = readXattrs(Buffer.from(p));
       }
     } catch (err) {
@@ -308,10 +373,7 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
         results[i] = { ok: true, id, rawLength: data.length, ...extra(i) };
         return;
       }
-      const sealed = owned(codec.encode(data));
-      garbage.spent(2 * data.length);
-      transfer.push(sealed.buffer as ArrayBuffer);
-      results[i] = { ok: true, id, sealed, rawLength: data.length, ...extra(i) };
+      results[i] = { ok: true, id, sealed: sealed(data, transfer), rawLength: data.length, ...extra(i) };
     });
     post({ seq, kind: 'small', results }, transfer);
   } catch (err) {
@@ -422,6 +484,9 @@ port.on('message', (req: WorkerRequest) => {
     case 'want':
       wants.get(req.seq)?.({ mask: req.mask, abort: req.abort });
       return;
+    case 'free':
+      ring?.free(req.starts);
+      return;
     case 'chunk':
       void chunkJob(req.seq, Buffer.from(req.path), req.sizeHint);
       return;
@@ -452,4 +517,5 @@ port.on('message', (req: WorkerRequest) => {
 
 // Terminating a worker while it still loads its native addons aborts the whole process (an addon's
 // init asserts on a failed N-API call): the pool waits for this before it terminates a worker.
+if (ring) post({ seq: 0, kind: 'ring', sab: ring.sab });
 post({ seq: 0, kind: 'ready' });

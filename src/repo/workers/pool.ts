@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { AppError, type ErrorCode } from '../../kernel/index.js';
 import type { RepoConfig } from '../format/config.js';
 import type { DirListing } from './listing.js';
-import type { RestoreItem, RestoreOutcome, SmallResult, WholeFile, WorkerInit, WorkerRequest, WorkerResponse } from './codec-worker.js';
+import type { RestoreItem, RestoreOutcome, Sealed, SmallResult, WholeFile, WorkerInit, WorkerRequest, WorkerResponse } from './codec-worker.js';
 
 export type { RestoreItem, RestoreOutcome, SmallResult, WholeFile };
 
@@ -15,6 +15,12 @@ export type { RestoreItem, RestoreOutcome, SmallResult, WholeFile };
  */
 export interface BlobEncoder {
   encode(raw: Uint8Array): Promise<Buffer>;
+  /**
+   * Sealed blobs are written (in the pack's file, on the disk): their buffers may be sealed
+   * into again. Only for bytes nothing refers to any more; returns how many bytes were
+   * taken back (buffers this encoder did not hand out are left alone).
+   */
+  recycle?(parts: readonly Uint8Array[]): number;
 }
 export interface BlobDecoder {
   decode(sealed: Uint8Array, id: Uint8Array | undefined, what: string): Promise<Buffer>;
@@ -66,8 +72,14 @@ export class SourceReadError extends Error {
   }
 }
 
-type Slot = { w: Worker; busy: number; big: number; ready: Promise<void>; isReady: () => void };
+/** A worker; `ring`: its ring of sealed blobs, when it has one. */
+type Slot = { w: Worker; busy: number; big: number; ready: Promise<void>; isReady: () => void; ring?: Buffer };
 
+/**
+ * Each worker's ring of sealed blobs, where the caller recycles them: about what the main
+ * thread holds of one worker's blobs before they are written (a saver accepts 8 MiB).
+ */
+const SEALED_RING = 8 * 1024 * 1024;
 /** Requests in flight per worker: enough that one computes while others wait on the main thread. */
 const PER_WORKER = 4;
 /** Large-file jobs per worker: each holds a read buffer of max chunk + 1 MiB. */
@@ -80,14 +92,22 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
   private readonly queue: Job[] = [];
   private seq = 0;
   private closed = false;
+  /** The workers' rings of sealed blobs, by their buffer (see `recycle`). */
+  private readonly rings = new Map<ArrayBufferLike, Slot>();
 
-  constructor(keys: { encrypt: Buffer; mac: Buffer }, config: Pick<RepoConfig, 'compression' | 'chunker' | 'gearSeed'>, size = defaultPoolSize()) {
+  /**
+   * `recycles`: the caller returns every sealed blob of a file job through `recycle` once it
+   * is written (a BlobSaver on a store that writes packs as their blobs arrive): the workers
+   * then seal into rings of `SEALED_RING` bytes shared with this thread.
+   */
+  constructor(keys: { encrypt: Buffer; mac: Buffer }, config: Pick<RepoConfig, 'compression' | 'chunker' | 'gearSeed'>, size = defaultPoolSize(), opts: { recycles?: boolean } = {}) {
     const init: WorkerInit = {
       encKey: new Uint8Array(keys.encrypt),
       macKey: new Uint8Array(keys.mac),
       level: config.compression.level,
       chunker: config.chunker,
       gearSeed: new Uint8Array(Buffer.from(config.gearSeed, 'hex')),
+      sealedRing: opts.recycles ? SEALED_RING : 0,
     };
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./codec-worker.js', import.meta.url), { workerData: init });
@@ -117,6 +137,11 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
       slot.isReady();
       return;
     }
+    if (res.kind === 'ring') {
+      slot.ring = Buffer.from(res.sab);
+      this.rings.set(res.sab, slot);
+      return;
+    }
     const job = this.running.get(res.seq);
     if (!job) return;
     if (res.kind === 'ids') {
@@ -128,7 +153,7 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
       return;
     }
     if (res.kind === 'blob') {
-      job.handler!.onBlob(Buffer.from(res.id), toBuffer(res.sealed), res.rawLength);
+      job.handler!.onBlob(Buffer.from(res.id), sealedBuffer(slot, res.sealed), res.rawLength);
       return;
     }
     this.running.delete(res.seq);
@@ -136,6 +161,7 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     if (job.req.op === 'chunk') slot.big--;
     // A worker with work in flight keeps the process alive; an idle one must not.
     if (slot.busy === 0) slot.w.unref();
+    if (res.kind === 'small') for (const r of res.results) if (r.ok && r.sealed) r.sealed = sealedBuffer(slot, r.sealed);
     job.resolve(res);
     this.pump();
   }
@@ -211,7 +237,8 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
       onBlob: () => undefined,
     };
     const res = await this.submit({ seq: 0, op: 'small', paths: paths.map((p) => new Uint8Array(p)) }, [], handler);
-    if (res.kind === 'small') return res.results;
+    // Made buffers in onMessage, with the ring of the worker that sealed them.
+    if (res.kind === 'small') return res.results as SmallResult[];
     unwrap(res);
     throw new AppError('INTERNAL', 'unexpected worker response');
   }
@@ -252,6 +279,26 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     throw new AppError('INTERNAL', 'unexpected worker response');
   }
 
+  /**
+   * Sealed blobs in a worker's ring (`sealedRing`) are written: that worker may seal into their
+   * space again. The caller must hold no other reference to them. Returns their bytes.
+   */
+  recycle(parts: readonly Uint8Array[]): number {
+    let bytes = 0;
+    let freed: Map<Slot, number[]> | undefined;
+    for (const p of parts) {
+      const slot = this.rings.get(p.buffer);
+      if (!slot) continue;
+      bytes += p.byteLength;
+      freed ??= new Map();
+      const starts = freed.get(slot) ?? [];
+      starts.push(p.byteOffset);
+      freed.set(slot, starts);
+    }
+    if (freed && !this.closed) for (const [slot, starts] of freed) slot.w.postMessage({ seq: 0, op: 'free', starts } satisfies WorkerRequest);
+    return bytes;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     // Not while a worker still loads its addons (that aborts the process): wait for it to be ready.
@@ -261,6 +308,13 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
       await s.w.terminate();
     }));
   }
+}
+
+/** A sealed blob from a worker: its own buffer, or a view of the worker's ring. */
+function sealedBuffer(slot: Slot, s: Sealed): Buffer {
+  if (s instanceof Uint8Array) return toBuffer(s);
+  if (!slot.ring || s.at + s.length > slot.ring.length) throw new AppError('INTERNAL', 'a sealed blob outside its ring');
+  return slot.ring.subarray(s.at, s.at + s.length);
 }
 
 function toBuffer(u: Uint8Array): Buffer {
