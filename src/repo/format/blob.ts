@@ -93,8 +93,9 @@ export class BlobCodec {
    */
   encodeInto(raw: Uint8Array, out: Uint8Array, offset: number): number {
     if (out.length - offset < raw.length + SEAL_OVERHEAD) throw new AppError('INTERNAL', 'no room for the sealed blob');
-    if (this.core) return this.core.encodeInto(this.handle!, raw, out, offset);
-    const sealed = this.reference.encode(raw);
+    if (this.core?.encodeInto) return this.core.encodeInto(this.handle!, raw, out, offset);
+    // The reference, or a native core built before encodeInto: a new buffer, copied.
+    const sealed = this.encode(raw);
     out.set(sealed, offset);
     return sealed.length;
   }

@@ -19,8 +19,8 @@ export interface NativeCore {
   scan(codec: NativeCodec, buf: Uint8Array, filled: number, eof: boolean, ids: Uint8Array, lens: Uint32Array): number;
   id(codec: NativeCodec, data: Uint8Array): Buffer;
   encode(codec: NativeCodec, raw: Uint8Array): Buffer;
-  /** Encodes into out[offset…] (room for raw.length + SEAL_OVERHEAD bytes, else it throws) and returns the sealed length. */
-  encodeInto(codec: NativeCodec, raw: Uint8Array, out: Uint8Array, offset: number): number;
+  /** Encodes into out[offset…] (room for raw.length + SEAL_OVERHEAD bytes, else it throws) and returns the sealed length. Absent in a core built before it. */
+  encodeInto?(codec: NativeCodec, raw: Uint8Array, out: Uint8Array, offset: number): number;
   /** Throws an error with code CORRUPT whose message ends the sentence "<what> …". */
   decode(codec: NativeCodec, sealed: Uint8Array, expectedId: Uint8Array | undefined): Buffer;
   /** Decodes into `out` and returns the raw length, or minus the length `out` must have (nothing written). */
