@@ -744,6 +744,86 @@ static napi_value js_lstat_at(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * decodeInPlace(codec, sealed, expectedId | undefined, out) → the raw length, or a new buffer.
+ * Decrypts in the caller's `sealed` bytes themselves (they are destroyed; no scratch buffer as
+ * large as the blob): afterwards sealed[NONCE_LEN] is the encoding byte. A raw blob's bytes
+ * are then sealed[NONCE_LEN + 1 …] and the length is returned; a zstd frame is decompressed
+ * into `out` (the length is returned) or, when `out` is too small, into a new buffer, which is
+ * returned. The tag is checked before a byte is used, the id after, as in decode.
+ */
+static napi_value js_decode_in_place(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  codec_t *c = codec_of(env, argv[0]);
+  if (!c) return NULL;
+  uint8_t *sealed, *expected = NULL, *dest = NULL;
+  size_t len, expected_len = 0, cap = 0;
+  if (argc < 4 || !bytes_of(env, argv[1], &sealed, &len) || !bytes_of(env, argv[3], &dest, &cap)) {
+    napi_throw_type_error(env, NULL, "native core: decodeInPlace(codec, sealed, expectedId, out)");
+    return NULL;
+  }
+  napi_valuetype t;
+  CHECK(napi_typeof(env, argv[2], &t));
+  if (t != napi_undefined && t != napi_null && (!bytes_of(env, argv[2], &expected, &expected_len) || expected_len != 32)) {
+    napi_throw_type_error(env, NULL, "native core: the expected id is 32 bytes");
+    return NULL;
+  }
+  if (len < NONCE_LEN + TAG_LEN) return throw_corrupt(env, "is too short to be a sealed object.");
+  const size_t body = len - NONCE_LEN - TAG_LEN;
+  if (body == 0) return throw_corrupt(env, "has an unknown encoding undefined.");
+  uint8_t tag[TAG_LEN];
+  memcpy(tag, sealed + len - TAG_LEN, TAG_LEN);
+  int w = 0;
+  int ok = EVP_DecryptInit_ex(c->open, NULL, NULL, NULL, sealed) == 1 && EVP_CIPHER_CTX_ctrl(c->open, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1;
+  for (size_t done = 0; ok && done < body;) {
+    int piece = (int)(body - done > (1u << 30) ? (1u << 30) : body - done);
+    ok = EVP_DecryptUpdate(c->open, sealed + NONCE_LEN + done, &w, sealed + NONCE_LEN + done, piece) == 1;
+    done += (size_t)piece;
+  }
+  uint8_t tail[TAG_LEN];
+  /* The tag is checked here, before a byte of the plaintext is used. */
+  if (!ok || EVP_DecryptFinal_ex(c->open, tail, &w) != 1) return throw_corrupt(env, "failed authentication (damaged or tampered).");
+  const uint8_t enc = sealed[NONCE_LEN];
+  uint8_t *plain = sealed + NONCE_LEN + 1;
+  const size_t rest = body - 1;
+  uint8_t *raw = plain;
+  size_t raw_len = rest;
+  napi_value result = NULL;
+  if (enc == ENC_ZSTD) {
+    unsigned long long declared = ZSTD_getFrameContentSize(plain, rest);
+    char msg[128];
+    if (declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == ZSTD_CONTENTSIZE_ERROR) return throw_corrupt(env, "declares no decompressed size; refusing it.");
+    if (declared > MAX_BLOB_BYTES) {
+      snprintf(msg, sizeof(msg), "declares an absurd (%llu bytes) decompressed size; refusing it.", declared);
+      return throw_corrupt(env, msg);
+    }
+    raw_len = (size_t)declared;
+    if (raw_len <= cap) raw = dest;
+    else {
+      void *out_ptr;
+      CHECK(napi_create_buffer(env, raw_len, &out_ptr, &result));
+      raw = (uint8_t *)out_ptr;
+    }
+    size_t got = ZSTD_decompressDCtx(c->dctx, raw, raw_len, plain, rest);
+    if (ZSTD_isError(got) || got != raw_len) return throw_corrupt(env, "does not decompress.");
+  } else if (enc != ENC_RAW) {
+    char msg[64];
+    snprintf(msg, sizeof(msg), "has an unknown encoding %u.", (unsigned)enc);
+    return throw_corrupt(env, msg);
+  }
+  if (expected) {
+    uint8_t id[32];
+    mac(c, raw, raw_len, id);
+    if (CRYPTO_memcmp(id, expected, 32) != 0) return throw_corrupt(env, "does not match its id.");
+  }
+  if (result) return result;
+  napi_value n;
+  CHECK(napi_create_double(env, (double)raw_len, &n));
+  return n;
+}
+
 static napi_value js_decode(napi_env env, napi_callback_info info) { return decode(env, info, 0); }
 static napi_value js_decode_into(napi_env env, napi_callback_info info) { return decode(env, info, 1); }
 
@@ -757,6 +837,7 @@ NAPI_MODULE_INIT() {
       {"encodeInto", NULL, js_encode_into, NULL, NULL, NULL, napi_default, NULL},
       {"decode", NULL, js_decode, NULL, NULL, NULL, napi_default, NULL},
       {"decodeInto", NULL, js_decode_into, NULL, NULL, NULL, napi_default, NULL},
+      {"decodeInPlace", NULL, js_decode_in_place, NULL, NULL, NULL, napi_default, NULL},
       {"lstatAt", NULL, js_lstat_at, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -126,6 +126,23 @@ export class BlobCodec {
     return n >= 0 ? this.reusable.subarray(0, n) : this.decode(sealed, expectedId, what);
   }
 
+  /**
+   * Like decodeTransient, decrypting in `sealed` itself, which this destroys (a restore's own
+   * copy of a pack range): no scratch buffer as large as the blob, and a raw blob's bytes are
+   * written from where they were read. The result is valid until the next call.
+   */
+  decodeInPlace(sealed: Buffer, expectedId: Uint8Array | undefined, what = 'blob'): Buffer {
+    if (!this.core?.decodeInPlace) return this.decodeTransient(sealed, expectedId, what);
+    let r: number | Buffer;
+    try {
+      r = this.core.decodeInPlace(this.handle!, sealed, expectedId, (this.reusable ??= Buffer.allocUnsafeSlow(REUSABLE)));
+    } catch (err) {
+      throw corrupt(err, what);
+    }
+    if (typeof r !== 'number') return r;
+    return sealed[12] === ENC_RAW ? sealed.subarray(13, 13 + r) : this.reusable.subarray(0, r);
+  }
+
   private reusable: Buffer | undefined;
 }
 

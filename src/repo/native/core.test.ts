@@ -161,6 +161,26 @@ test('encodeInto writes the same format at an offset of a reused buffer, and ref
   assert.ok(core!.encodeInto!(handle, randomBytes(100), Buffer.alloc(1000), 1000 - 129) === 129);
 });
 
+test('decodeInPlace decrypts in the sealed bytes and gives what decode gives; damage and a wrong id fail the same way', () => {
+  const enc = randomBytes(32);
+  const mac = randomBytes(32);
+  const native = new BlobCodec(enc, mac, 3);
+  const reference = new ReferenceBlobCodec(enc, mac, 3);
+  const inputs = [Buffer.from('x'), randomBytes(100), Buffer.from('hello world, '.repeat(20_000)), randomBytes(1 << 20), Buffer.alloc(8 << 20), Buffer.from('a tree of a huge directory '.repeat(400_000))];
+  for (const raw of inputs) {
+    const sealed = reference.encode(raw);
+    const copy = Buffer.from(sealed);
+    const out = native.decodeInPlace(copy, blobId(mac, raw));
+    assert.ok(out.equals(raw), `${raw.length} bytes`);
+    assert.ok(!copy.equals(sealed), 'decrypted in place');
+    assert.throws(() => native.decodeInPlace(Buffer.from(sealed), blobId(mac, Buffer.from('other'))), (e: Error & { code?: string }) => e.code === 'CORRUPT' && /does not match its id/.test(e.message));
+    const damaged = Buffer.from(sealed);
+    damaged[damaged.length >> 1]! ^= 1;
+    assert.throws(() => native.decodeInPlace(damaged, blobId(mac, raw), 'data blob x'), (e: Error & { code?: string }) => e.code === 'CORRUPT' && /^data blob x failed authentication/.test(e.message));
+  }
+  assert.throws(() => native.decodeInPlace(Buffer.alloc(20), undefined), /too short/);
+});
+
 test('a blob larger than the reused buffer decodes into a buffer of its own', () => {
   const enc = randomBytes(32);
   const mac = randomBytes(32);

@@ -26,6 +26,12 @@ export interface NativeCore {
   /** Decodes into `out` and returns the raw length, or minus the length `out` must have (nothing written). */
   decodeInto(codec: NativeCodec, sealed: Uint8Array, expectedId: Uint8Array | undefined, out: Uint8Array): number;
   /**
+   * Decrypts in `sealed` itself (destroyed); then sealed[12] is the encoding byte: raw, the bytes
+   * are sealed[13…13+n) and n is returned; zstd, they are out[0…n) and n is returned, or a new
+   * buffer when `out` is too small. Absent in a core built before it.
+   */
+  decodeInPlace?(codec: NativeCodec, sealed: Uint8Array, expectedId: Uint8Array | undefined, out: Uint8Array): number | Buffer;
+  /**
    * lstat of each entry of `dir` (names back to back, ends[i] where name i ends), relative to
    * the open directory, into 13 doubles per entry (listing.ts); returns how many entries it
    * left to JavaScript. Absent in a core built before it.
