@@ -104,6 +104,8 @@ const chunker = createChunker(init.chunker, init.gearSeed, core);
 /** Reads of 1 MiB: the read buffer is the largest chunk and one read (4 MiB reads: 9 MiB more peak for two workers, at the same speed). */
 const READ_BLOCK = 1024 * 1024;
 const BIG = init.chunker.max + READ_BLOCK;
+/** Bytes buffered before a scan for cut points: a few average chunks (see chunkJob). */
+const SCAN_AT = Math.min(BIG, 4 * init.chunker.avg);
 /** Room for the most chunks one scan can find in a read buffer. */
 const SCAN_MAX = Math.ceil(BIG / init.chunker.min) + 2;
 const scanIds = Buffer.allocUnsafeSlow(32 * SCAN_MAX);
@@ -240,8 +242,11 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
     let filled = 0;
     let eof = false;
     for (;;) {
-      while (!eof && filled < buf.length) {
-        const n = readSync(fd, buf, filled, Math.min(READ_BLOCK, buf.length - filled), null);
+      // A large file's buffer is scanned once SCAN_AT bytes are in it (more only while its first
+      // chunk is still longer), so only its first few MiB are touched, not all of the largest chunk's.
+      const want = buf.length < BIG ? buf.length : Math.min(BIG, Math.max(SCAN_AT, filled + READ_BLOCK));
+      while (!eof && filled < want) {
+        const n = readSync(fd, buf, filled, Math.min(READ_BLOCK, want - filled), null);
         if (n === 0) eof = true;
         filled += n;
         total += n;
