@@ -531,6 +531,64 @@ static napi_value encode(napi_env env, napi_callback_info info, int into_mode) {
 static napi_value js_encode(napi_env env, napi_callback_info info) { return encode(env, info, 0); }
 static napi_value js_encode_into(napi_env env, napi_callback_info info) { return encode(env, info, 1); }
 
+/* The arguments of decode, decodeInto and decodeInPlace: a codec, the sealed bytes, an expected
+   id (undefined, null or 32 bytes) and, where `with_out`, the output buffer. 0 when they are
+   wrong (a TypeError is thrown naming `usage`). */
+static int decode_args(napi_env env, napi_callback_info info, int with_out, const char *usage, codec_t **c, uint8_t **sealed, size_t *len,
+                       uint8_t **expected, uint8_t **dest, size_t *cap) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, "INTERNAL", "native core: napi_get_cb_info failed");
+    return 0;
+  }
+  *c = argc > 0 ? codec_of(env, argv[0]) : NULL;
+  if (!*c) return 0;
+  if (argc < 2 || !bytes_of(env, argv[1], sealed, len) || (with_out && (argc < 4 || !bytes_of(env, argv[3], dest, cap)))) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  *expected = NULL;
+  if (argc >= 3) {
+    napi_valuetype t;
+    size_t expected_len = 0;
+    if (napi_typeof(env, argv[2], &t) != napi_ok) t = napi_undefined;
+    if (t != napi_undefined && t != napi_null && (!bytes_of(env, argv[2], expected, &expected_len) || expected_len != 32)) {
+      napi_throw_type_error(env, NULL, "native core: the expected id is 32 bytes");
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* The decompressed size a zstd frame declares, bounded: 0 and a thrown CORRUPT error when it
+   declares none or an absurd one. */
+static int declared_size(napi_env env, const uint8_t *frame, size_t len, size_t *out) {
+  unsigned long long declared = ZSTD_getFrameContentSize(frame, len);
+  if (declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == ZSTD_CONTENTSIZE_ERROR) {
+    throw_corrupt(env, "declares no decompressed size; refusing it.");
+    return 0;
+  }
+  if (declared > MAX_BLOB_BYTES) {
+    char msg[128];
+    snprintf(msg, sizeof(msg), "declares an absurd (%llu bytes) decompressed size; refusing it.", declared);
+    throw_corrupt(env, msg);
+    return 0;
+  }
+  *out = (size_t)declared;
+  return 1;
+}
+
+/* 1 when there is no expected id or the plaintext has it; else 0 and a thrown CORRUPT error. */
+static int id_matches(napi_env env, codec_t *c, const uint8_t *raw, size_t len, const uint8_t *expected) {
+  if (!expected) return 1;
+  uint8_t id[32];
+  mac(c, raw, len, id);
+  if (CRYPTO_memcmp(id, expected, 32) == 0) return 1;
+  throw_corrupt(env, "does not match its id.");
+  return 0;
+}
+
 /*
  * decode(codec, sealed, expectedId | undefined) → raw, in a new buffer.
  * decodeInto(codec, sealed, expectedId | undefined, out) → the raw length, written into `out`
@@ -540,25 +598,12 @@ static napi_value js_encode_into(napi_env env, napi_callback_info info) { return
  * says ("failed authentication …"); the caller adds what.
  */
 static napi_value decode(napi_env env, napi_callback_info info, int into_mode) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  codec_t *c = codec_of(env, argv[0]);
-  if (!c) return NULL;
-  uint8_t *sealed, *expected = NULL, *dest = NULL;
-  size_t len, expected_len = 0, cap = 0;
-  if (argc < 2 || !bytes_of(env, argv[1], &sealed, &len) || (into_mode && (argc < 4 || !bytes_of(env, argv[3], &dest, &cap)))) {
-    napi_throw_type_error(env, NULL, into_mode ? "native core: decodeInto(codec, sealed, expectedId, out)" : "native core: decode(codec, sealed, expectedId?)");
+  codec_t *c;
+  uint8_t *sealed, *expected, *dest = NULL;
+  size_t len, cap = 0;
+  if (!decode_args(env, info, into_mode, into_mode ? "native core: decodeInto(codec, sealed, expectedId, out)" : "native core: decode(codec, sealed, expectedId?)", &c, &sealed,
+                   &len, &expected, &dest, &cap))
     return NULL;
-  }
-  if (argc >= 3) {
-    napi_valuetype t;
-    CHECK(napi_typeof(env, argv[2], &t));
-    if (t != napi_undefined && t != napi_null && (!bytes_of(env, argv[2], &expected, &expected_len) || expected_len != 32)) {
-      napi_throw_type_error(env, NULL, "native core: the expected id is 32 bytes");
-      return NULL;
-    }
-  }
   if (len < NONCE_LEN + TAG_LEN) return throw_corrupt(env, "is too short to be a sealed object.");
   const size_t body = len - NONCE_LEN - TAG_LEN;
   if (body == 0) return throw_corrupt(env, "has an unknown encoding undefined.");
@@ -605,18 +650,10 @@ static napi_value decode(napi_env env, napi_callback_info info, int into_mode) {
   size_t raw_len = rest;
   uint8_t *raw = into;
   if (enc == ENC_ZSTD) {
-    unsigned long long declared = ZSTD_getFrameContentSize(into, rest);
-    char msg[128];
-    if (declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == ZSTD_CONTENTSIZE_ERROR) {
+    if (!declared_size(env, into, rest, &raw_len)) {
       trim_scratch(c);
-      return throw_corrupt(env, "declares no decompressed size; refusing it.");
+      return NULL;
     }
-    if (declared > MAX_BLOB_BYTES) {
-      trim_scratch(c);
-      snprintf(msg, sizeof(msg), "declares an absurd (%llu bytes) decompressed size; refusing it.", declared);
-      return throw_corrupt(env, msg);
-    }
-    raw_len = (size_t)declared;
     if (into_mode && raw_len > cap) {
       trim_scratch(c);
       napi_value need;
@@ -640,11 +677,7 @@ static napi_value decode(napi_env env, napi_callback_info info, int into_mode) {
     return throw_corrupt(env, msg);
   }
   trim_scratch(c);
-  if (expected) {
-    uint8_t id[32];
-    mac(c, raw, raw_len, id);
-    if (CRYPTO_memcmp(id, expected, 32) != 0) return throw_corrupt(env, "does not match its id.");
-  }
+  if (!id_matches(env, c, raw, raw_len, expected)) return NULL;
   if (into_mode) {
     napi_value n;
     CHECK(napi_create_double(env, (double)raw_len, &n));
@@ -753,23 +786,10 @@ static napi_value js_lstat_at(napi_env env, napi_callback_info info) {
  * returned. The tag is checked before a byte is used, the id after, as in decode.
  */
 static napi_value js_decode_in_place(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  codec_t *c = codec_of(env, argv[0]);
-  if (!c) return NULL;
-  uint8_t *sealed, *expected = NULL, *dest = NULL;
-  size_t len, expected_len = 0, cap = 0;
-  if (argc < 4 || !bytes_of(env, argv[1], &sealed, &len) || !bytes_of(env, argv[3], &dest, &cap)) {
-    napi_throw_type_error(env, NULL, "native core: decodeInPlace(codec, sealed, expectedId, out)");
-    return NULL;
-  }
-  napi_valuetype t;
-  CHECK(napi_typeof(env, argv[2], &t));
-  if (t != napi_undefined && t != napi_null && (!bytes_of(env, argv[2], &expected, &expected_len) || expected_len != 32)) {
-    napi_throw_type_error(env, NULL, "native core: the expected id is 32 bytes");
-    return NULL;
-  }
+  codec_t *c;
+  uint8_t *sealed, *expected, *dest = NULL;
+  size_t len, cap = 0;
+  if (!decode_args(env, info, 1, "native core: decodeInPlace(codec, sealed, expectedId, out)", &c, &sealed, &len, &expected, &dest, &cap)) return NULL;
   if (len < NONCE_LEN + TAG_LEN) return throw_corrupt(env, "is too short to be a sealed object.");
   const size_t body = len - NONCE_LEN - TAG_LEN;
   if (body == 0) return throw_corrupt(env, "has an unknown encoding undefined.");
@@ -792,14 +812,7 @@ static napi_value js_decode_in_place(napi_env env, napi_callback_info info) {
   size_t raw_len = rest;
   napi_value result = NULL;
   if (enc == ENC_ZSTD) {
-    unsigned long long declared = ZSTD_getFrameContentSize(plain, rest);
-    char msg[128];
-    if (declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == ZSTD_CONTENTSIZE_ERROR) return throw_corrupt(env, "declares no decompressed size; refusing it.");
-    if (declared > MAX_BLOB_BYTES) {
-      snprintf(msg, sizeof(msg), "declares an absurd (%llu bytes) decompressed size; refusing it.", declared);
-      return throw_corrupt(env, msg);
-    }
-    raw_len = (size_t)declared;
+    if (!declared_size(env, plain, rest, &raw_len)) return NULL;
     if (raw_len <= cap) raw = dest;
     else {
       void *out_ptr;
@@ -813,11 +826,7 @@ static napi_value js_decode_in_place(napi_env env, napi_callback_info info) {
     snprintf(msg, sizeof(msg), "has an unknown encoding %u.", (unsigned)enc);
     return throw_corrupt(env, msg);
   }
-  if (expected) {
-    uint8_t id[32];
-    mac(c, raw, raw_len, id);
-    if (CRYPTO_memcmp(id, expected, 32) != 0) return throw_corrupt(env, "does not match its id.");
-  }
+  if (!id_matches(env, c, raw, raw_len, expected)) return NULL;
   if (result) return result;
   napi_value n;
   CHECK(napi_create_double(env, (double)raw_len, &n));
