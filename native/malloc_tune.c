@@ -10,7 +10,9 @@
  * what an arena keeps: paired runs, 0.94x the CPU time for +6 MiB of peak RSS
  * (docs/PERFORMANCE.md). At most two arenas (glibc allows eight per core): the
  * workers and libuv's threads share them instead of each keeping its own cache
- * of freed blobs.
+ * of freed blobs. By the time this runs, Node's own threads have made several
+ * arenas already; bin/strongbox.js sets MALLOC_ARENA_MAX=2 before the process
+ * starts, and this call only stops new ones when Strongbox is started otherwise.
  */
 #include <node_api.h>
 #ifdef __GLIBC__
