@@ -57,11 +57,13 @@ export function openRegular(p: Buffer): number {
 
 /**
  * Files gathered before their data is read; bounds memory on huge trees (a few
- * hundred bytes of heap a file). Larger windows read each pack fewer times: on
- * S3, 4,096 files and 256 MiB split a 4,109-file restore in two and read 10 packs
- * in 19 requests; 8,192 files and 1 GiB read them in 10.
+ * hundred bytes of heap a file, and more of garbage once a window is done). On a local
+ * disk a pack read again by the next window costs little: 2,048 files took 7.7 MiB off
+ * the restore's peak of the default dataset at the same time, 45 MiB off 200,000 small
+ * files' (8,192 before; 1,024 was 1.07x the time; docs/PERFORMANCE.md). Stores that
+ * stream have their own, larger windows below.
  */
-const WINDOW_FILES = 8192;
+const WINDOW_FILES = 2048;
 const WINDOW_BYTES = 1024 * 1024 * 1024;
 /**
  * Where the store streams (S3, Azure), each window is a request or more per pack it touches,
