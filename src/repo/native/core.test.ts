@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { setAttributeSync } from 'fs-xattr';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createChunker, createReferenceChunker, DEFAULT_CHUNKER, gearBytes, type ChunkerParams } from '../chunker/fastcdc.js';
 import { blobId, open, seal } from '../crypto/aead.js';
@@ -244,5 +247,122 @@ test('damaged and crafted blobs fail the same way in both', () => {
     assert.equal((want as { code?: string }).code, 'CORRUPT', name);
     if (name !== 'not a zstd frame') assert.equal(got.message, want.message, name);
     assert.match(got.message, /^blob X /);
+  }
+});
+
+test('work on libuv threads gives what the same call gives at once, and the codec is its alone until then', async () => {
+  const seed = randomBytes(32);
+  const enc = randomBytes(32);
+  const mac = randomBytes(32);
+  const mk = () => core!.codec(enc, mac, 3, gearBytes(seed), DEFAULT_CHUNKER.min, DEFAULT_CHUNKER.avg, DEFAULT_CHUNKER.max);
+  const now = mk();
+  const later = mk();
+  const data = mixed(12 << 20);
+  for (const eof of [true, false]) {
+    const ids = [Buffer.alloc(32 * 40), Buffer.alloc(32 * 40)];
+    const lens = [new Uint32Array(40), new Uint32Array(40)];
+    const a = core!.scan(now, data, data.length, eof, ids[0]!, lens[0]!);
+    const pending = core!.scanAsync!(later, data, data.length, eof, ids[1]!, lens[1]!);
+    // Busy until the work is done: another call on it throws instead of racing the thread.
+    assert.throws(() => core!.id(later, data), /in use/);
+    assert.throws(() => core!.scanAsync!(later, data, data.length, eof, ids[1]!, lens[1]!), /in use/);
+    assert.equal(await pending, a);
+    assert.ok(ids[0]!.equals(ids[1]!));
+    assert.deepEqual(lens[0], lens[1]);
+  }
+  const reference = new ReferenceBlobCodec(enc, mac, 3);
+  const out = Buffer.alloc((4 << 20) + 100, 0xee);
+  for (const raw of [Buffer.alloc(0), randomBytes(1000), Buffer.from('hello world, '.repeat(200_000))]) {
+    const n = await core!.encodeIntoAsync!(later, raw, out, 50);
+    assert.ok(reference.decode(out.subarray(50, 50 + n), blobId(mac, raw)).equals(raw), `${raw.length} bytes sealed on another thread`);
+  }
+  assert.throws(() => core!.encodeIntoAsync!(later, randomBytes(100), Buffer.alloc(128), 0), /room/);
+  assert.equal(core!.id(later, data).length, 32, 'free again');
+});
+
+test('sealMany seals blobs back to back, as encodeInto does each, and checks every bound first', async () => {
+  const enc = randomBytes(32);
+  const mac = randomBytes(32);
+  const handle = core!.codec(enc, mac, 3, new Uint8Array(1024), 1, 1, 1);
+  const reference = new ReferenceBlobCodec(enc, mac, 3);
+  const parts = [Buffer.from('x'), Buffer.alloc(0), randomBytes(5000), Buffer.from('text, '.repeat(3000)), Buffer.alloc(70_000)];
+  const data = Buffer.concat([Buffer.from('lead'), ...parts]);
+  const spans = new Uint32Array(2 * parts.length);
+  let at = 4;
+  parts.forEach((p, k) => {
+    spans[2 * k] = at;
+    spans[2 * k + 1] = p.length;
+    at += p.length;
+  });
+  const room = parts.reduce((n, p) => n + p.length + SEAL_OVERHEAD, 0);
+  for (const run of [core!.sealMany!, core!.sealManyAsync!]) {
+    const out = Buffer.alloc(room + 10, 0xee);
+    const lens = new Uint32Array(parts.length);
+    assert.equal(await run(handle, data, spans, out, 10, lens), parts.length);
+    let o = 10;
+    parts.forEach((p, k) => {
+      assert.ok(reference.decode(out.subarray(o, o + lens[k]!), blobId(mac, p)).equals(p), `blob ${k}`);
+      o += lens[k]!;
+    });
+    assert.ok(out.subarray(o).every((b) => b === 0xee), 'nothing written past the blobs');
+    assert.ok(o < 10 + room, 'the text and the zeros were compressed');
+  }
+  const lens = new Uint32Array(parts.length);
+  assert.throws(() => core!.sealMany!(handle, data, spans, Buffer.alloc(room - 1), 0, lens), /room/);
+  assert.throws(() => core!.sealMany!(handle, data, spans, Buffer.alloc(room), 1, lens), /room/);
+  assert.throws(() => core!.sealMany!(handle, data, Uint32Array.from([data.length - 2, 3]), Buffer.alloc(100), 0, lens), /outside/);
+  assert.throws(() => core!.sealMany!(handle, data, Uint32Array.from([0, 1, 2]), Buffer.alloc(100), 0, lens), /sealMany/);
+});
+
+test('readSmall reads a batch of files back to back with their ids, and leaves the caller what it cannot read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-small-'));
+  try {
+    const mac = randomBytes(32);
+    const handle = core!.codec(randomBytes(32), mac, 3, new Uint8Array(1024), 1, 1, 1);
+    const files: [string, Buffer | undefined][] = [
+      ['a', randomBytes(3000)],
+      ['empty', Buffer.alloc(0)],
+      ['missing', undefined],
+      ['b', Buffer.from('hello')],
+      ['too-long', randomBytes(5001)],
+      ['exact', randomBytes(5000)],
+      ['dir', undefined],
+      ['c', randomBytes(4000)],
+    ];
+    for (const [name, content] of files) if (content) writeFileSync(join(dir, name), content);
+    mkdirSync(join(dir, 'dir'));
+    setAttributeSync(join(dir, 'a'), 'user.note', 'kept');
+    const paths = files.map(([name]) => Buffer.from(join(dir, name)));
+    const ends = new Uint32Array(paths.length);
+    let total = 0;
+    paths.forEach((p, i) => (ends[i] = total += p.length));
+    const names = Buffer.concat(paths);
+    for (const [room, run] of [
+      [20_000, core!.readSmall!],
+      [20_000, core!.readSmallAsync!],
+      [8000, core!.readSmall!],
+    ] as const) {
+      const data = Buffer.alloc(room);
+      const sizes = new Int32Array(paths.length);
+      const ids = Buffer.alloc(32 * paths.length);
+      const attrs = new Uint8Array(paths.length);
+      assert.equal(await run(handle, names, ends, 5000, data, sizes, ids, attrs), paths.length);
+      let at = 0;
+      const got: (number | string)[] = [];
+      files.forEach(([name, content], i) => {
+        if (sizes[i]! < 0) return got.push(name);
+        assert.ok(data.subarray(at, at + sizes[i]!).equals(content!), `${name} read whole`);
+        assert.ok(ids.subarray(32 * i, 32 * i + 32).equals(blobId(mac, content!)), `${name}'s id`);
+        assert.equal(attrs[i], name === 'a' ? 1 : 0, `${name}: whether it has extended attributes`);
+        at += sizes[i]!;
+        return got.push(sizes[i]!);
+      });
+      // Missing, a directory, and longer than the limit: the caller reads those (and says why);
+      // with 8,000 bytes of room, a file that does not fit in what is left too (and the next one that does is read).
+      assert.deepEqual(got, room === 8000 ? [3000, 0, 'missing', 5, 'too-long', 'exact', 'dir', 4000] : [3000, 0, 'missing', 5, 'too-long', 5000, 'dir', 4000]);
+    }
+    assert.throws(() => core!.readSmall!(handle, names, ends, 5000, Buffer.alloc(10), new Int32Array(2), Buffer.alloc(64), new Uint8Array(2)), /readSmall/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
