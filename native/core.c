@@ -17,7 +17,6 @@
  *
  * Everything here is per codec handle: each worker thread makes its own.
  */
-#define _GNU_SOURCE 1
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <node_api.h>
 #include <openssl/evp.h>
@@ -31,12 +30,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #define NONCE_LEN 12
 #define TAG_LEN 16
-#define SEAL_OVERHEAD (NONCE_LEN + 1 + TAG_LEN)
 #define NONCE_BLOCK 341
 #define ENC_RAW 0
 #define ENC_ZSTD 1
@@ -68,8 +65,6 @@ typedef struct {
   size_t nonce_at;
   zero_id_t zero_ids[ZERO_IDS];
   int zero_count;
-  /* Set while work on libuv's threads uses this codec (only the JavaScript thread reads or writes it). */
-  int busy;
 } codec_t;
 
 static const uint8_t ZEROS[ZERO_BLOCK];
@@ -124,10 +119,6 @@ static codec_t *codec_of(napi_env env, napi_value v) {
   void *p = NULL;
   if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
     napi_throw_type_error(env, NULL, "native core: not a codec");
-    return NULL;
-  }
-  if (((codec_t *)p)->busy) {
-    napi_throw_error(env, "INTERNAL", "native core: the codec is in use by work not yet done");
     return NULL;
   }
   return (codec_t *)p;
@@ -253,19 +244,6 @@ static size_t cut(const codec_t *c, const uint8_t *buf, size_t start, size_t end
   return past ? past - start : n;
 }
 
-/* The final chunks of buf[0, filled) (see scan): lengths into lens, ids into ids; how many. */
-static size_t scan_chunks(codec_t *c, const uint8_t *buf, size_t filled, int eof, uint8_t *ids, size_t ids_len, uint32_t *lens, size_t lens_count) {
-  size_t count = 0, start = 0;
-  while (start < filled && count < lens_count && (count + 1) * 32 <= ids_len) {
-    size_t n = cut(c, buf, start, filled);
-    if (!eof && start + n == filled && n < c->max) break;
-    chunk_id(c, buf + start, n, ids + count * 32);
-    lens[count++] = (uint32_t)n;
-    start += n;
-  }
-  return count;
-}
-
 /* topMask in fastcdc.ts; the shift count taken mod 32 as JavaScript's << does (defined for any bits). */
 static uint32_t top_mask(int bits) { return ~((1u << ((unsigned)(32 - bits) & 31u)) - 1u); }
 
@@ -371,340 +349,43 @@ static napi_value js_cut(napi_env env, napi_callback_info info) {
 }
 
 /*
- * Work on a codec that runs either at once (scan, encodeInto) or on libuv's threads
- * (scanAsync, encodeIntoAsync: a promise of the same number), so that one JavaScript thread
- * keeps every core busy without a V8 isolate per core. Arguments are checked on the calling
- * thread; the work touches no JavaScript value; the buffers and the codec are kept alive by
- * references until it is done, and the codec is marked busy meanwhile (any other call on it
- * throws: its contexts and scratch buffer are one thread's at a time).
- */
-typedef enum { JOB_SCAN, JOB_ENCODE_INTO, JOB_READ_SMALL, JOB_SEAL_MANY } job_kind_t;
-#define JOB_ARGS 8
-typedef struct {
-  job_kind_t kind;
-  codec_t *c;
-  const uint8_t *in;
-  size_t in_len;
-  uint8_t *out;
-  size_t out_len;
-  uint32_t *lens;
-  size_t lens_count;
-  int eof;
-  /* readSmall: the largest file, the content's buffer, each file's length, ids, attribute flags;
-     sealMany: where the first blob goes in `out` (limit) and the sealed lengths (at). */
-  size_t limit;
-  uint8_t *data;
-  size_t data_len;
-  int32_t *sizes;
-  uint32_t *at;
-  uint8_t *ids;
-  uint8_t *attrs;
-  size_t result;
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref keep[JOB_ARGS];
-  int kept;
-} job_t;
-
-/*
  * scan(codec, buf, filled, eof, ids, lens) → count: every chunk of buf[0, filled) that is final
  * (a cut at the very end is final only at end of input or at the maximum size), its length into
  * lens (Uint32Array) and its id into ids (32 bytes each). The caller keeps the rest for later.
  */
-static int scan_job(napi_env env, size_t argc, napi_value *argv, job_t *j) {
-  uint8_t *buf;
-  size_t len;
+static napi_value js_scan(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  codec_t *c = codec_of(env, argv[0]);
+  if (!c) return NULL;
+  uint8_t *buf, *ids;
+  size_t len, ids_len;
   uint32_t filled;
   bool eof;
   napi_typedarray_type type;
-  size_t offset;
+  size_t lens_count, offset;
   void *lens_ptr;
   napi_value ab;
-  j->kind = JOB_SCAN;
-  if (argc < 6 || !(j->c = codec_of(env, argv[0]))) return 0;
-  if (!bytes_of(env, argv[1], &buf, &len) || !u32_of(env, argv[2], &filled) || filled > len || napi_get_value_bool(env, argv[3], &eof) != napi_ok ||
-      !bytes_of(env, argv[4], &j->out, &j->out_len) ||
-      napi_get_typedarray_info(env, argv[5], &type, &j->lens_count, &lens_ptr, &ab, &offset) != napi_ok || type != napi_uint32_array) {
+  if (argc < 6 || !bytes_of(env, argv[1], &buf, &len) || !u32_of(env, argv[2], &filled) || filled > len ||
+      napi_get_value_bool(env, argv[3], &eof) != napi_ok || !bytes_of(env, argv[4], &ids, &ids_len) ||
+      napi_get_typedarray_info(env, argv[5], &type, &lens_count, &lens_ptr, &ab, &offset) != napi_ok || type != napi_uint32_array) {
     napi_throw_type_error(env, NULL, "native core: scan(codec, buf, filled, eof, ids, lens)");
-    return 0;
-  }
-  j->in = buf;
-  j->in_len = filled;
-  j->eof = eof;
-  j->lens = (uint32_t *)lens_ptr;
-  return 1;
-}
-
-/* encodeInto(codec, raw, out, offset): see encode below. */
-static int encode_into_job(napi_env env, size_t argc, napi_value *argv, job_t *j) {
-  uint8_t *raw, *into;
-  size_t len, into_len;
-  uint32_t offset;
-  j->kind = JOB_ENCODE_INTO;
-  if (argc < 4 || !(j->c = codec_of(env, argv[0]))) return 0;
-  if (!bytes_of(env, argv[1], &raw, &len) || !bytes_of(env, argv[2], &into, &into_len) || !u32_of(env, argv[3], &offset)) {
-    napi_throw_type_error(env, NULL, "native core: encodeInto(codec, raw, out, offset)");
-    return 0;
-  }
-  if (offset > into_len || into_len - offset < len + SEAL_OVERHEAD) {
-    napi_throw_range_error(env, NULL, "native core: encodeInto: no room for the sealed blob");
-    return 0;
-  }
-  j->in = raw;
-  j->in_len = len;
-  j->out = into + offset;
-  j->out_len = into_len - offset;
-  return 1;
-}
-
-static int typed_of(napi_env env, napi_value v, napi_typedarray_type want, void **ptr, size_t *count) {
-  napi_typedarray_type type;
-  size_t offset;
-  napi_value ab;
-  return napi_get_typedarray_info(env, v, &type, count, ptr, &ab, &offset) == napi_ok && type == want;
-}
-
-/*
- * readSmall(codec, paths, ends, limit, data, sizes, ids, attrs) → how many files: a batch of
- * small files (each one chunk) read and identified in one call. File i's path is
- * paths[ends[i-1], ends[i]); it is read whole into `data`, the files back to back in order;
- * sizes[i] is its length, its keyed id goes to ids[32i…] and attrs[i] is 1 when it may have
- * extended attributes (0: it has none). sizes[i] = -1 when the caller must read the file
- * itself: it could not be opened or read (the caller reports why), it is longer than `limit`
- * (it grew since it was listed), or `data` has no room left for it.
- */
-static int read_small_job(napi_env env, size_t argc, napi_value *argv, job_t *j) {
-  uint8_t *paths;
-  size_t paths_len, ends_count, sizes_count, attrs_count;
-  uint32_t limit;
-  void *ends, *sizes;
-  j->kind = JOB_READ_SMALL;
-  if (argc < 8 || !(j->c = codec_of(env, argv[0]))) return 0;
-  if (!bytes_of(env, argv[1], &paths, &paths_len) || !typed_of(env, argv[2], napi_uint32_array, &ends, &ends_count) || !u32_of(env, argv[3], &limit) ||
-      !bytes_of(env, argv[4], &j->data, &j->data_len) || !typed_of(env, argv[5], napi_int32_array, &sizes, &sizes_count) ||
-      !bytes_of(env, argv[6], &j->ids, &j->out_len) || !bytes_of(env, argv[7], &j->attrs, &attrs_count) || sizes_count < ends_count ||
-      attrs_count < ends_count || j->out_len < 32 * ends_count) {
-    napi_throw_type_error(env, NULL, "native core: readSmall(codec, paths, ends, limit, data, sizes, ids, attrs)");
-    return 0;
-  }
-  j->in = paths;
-  j->in_len = paths_len;
-  j->lens = (uint32_t *)ends;
-  j->lens_count = ends_count;
-  j->limit = limit;
-  j->sizes = (int32_t *)sizes;
-  return 1;
-}
-
-/* One small file into data[*pos…]: its length, or -1 (see readSmall). */
-static int32_t read_one(const uint8_t *path, size_t path_len, size_t limit, uint8_t *data, size_t room, uint8_t *attrs) {
-  char name[4096];
-  if (path_len == 0 || path_len >= sizeof(name) || memchr(path, 0, path_len) != NULL || limit >= INT32_MAX) return -1;
-  memcpy(name, path, path_len);
-  name[path_len] = 0;
-  /* O_NOATIME keeps a backup from touching every file's atime; only the owner (or root) may ask for it. */
-  int fd = open(name, O_RDONLY | O_NOATIME | O_CLOEXEC);
-  if (fd < 0 && errno == EPERM) fd = open(name, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  const size_t want = limit + 1 < room ? limit + 1 : room;
-  size_t got = 0;
-  for (;;) {
-    ssize_t n = read(fd, data + got, want - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      close(fd);
-      return -1;
-    }
-    got += (size_t)n;
-    if (n == 0 || got == want) break;
-  }
-  if (got == want) {
-    /* Longer than a small file, or no room to know: the caller reads it. */
-    close(fd);
-    return -1;
-  }
-  ssize_t names = flistxattr(fd, NULL, 0);
-  *attrs = names > 0 || (names < 0 && errno != ENOTSUP && errno != EOPNOTSUPP);
-  close(fd);
-  return (int32_t)got;
-}
-
-static size_t read_small(job_t *j) {
-  size_t pos = 0, start = 0;
-  for (size_t i = 0; i < j->lens_count; i++) {
-    const size_t end = j->lens[i];
-    int32_t n = -1;
-    if (end >= start && end <= j->in_len) n = read_one(j->in + start, end - start, j->limit, j->data + pos, j->data_len - pos, &j->attrs[i]);
-    if (end >= start && end <= j->in_len) start = end;
-    j->sizes[i] = n;
-    if (n < 0) continue;
-    mac(j->c, j->data + pos, (size_t)n, j->ids + 32 * i);
-    pos += (size_t)n;
-  }
-  return j->lens_count;
-}
-
-/*
- * sealMany(codec, data, spans, out, offset, sealedLens) → how many were sealed: blob k, the
- * bytes data[spans[2k], spans[2k] + spans[2k+1]), encoded as encodeInto does, the blobs back
- * to back in out from `offset` (room for every length + SEAL_OVERHEAD), its sealed length into
- * sealedLens[k]. Fewer than asked only when sealing failed.
- */
-static int seal_many_job(napi_env env, size_t argc, napi_value *argv, job_t *j) {
-  void *spans, *sealed_lens;
-  size_t spans_count, lens_count;
-  uint32_t offset;
-  j->kind = JOB_SEAL_MANY;
-  if (argc < 6 || !(j->c = codec_of(env, argv[0]))) return 0;
-  if (!bytes_of(env, argv[1], &j->data, &j->data_len) || !typed_of(env, argv[2], napi_uint32_array, &spans, &spans_count) ||
-      !bytes_of(env, argv[3], &j->out, &j->out_len) || !u32_of(env, argv[4], &offset) ||
-      !typed_of(env, argv[5], napi_uint32_array, &sealed_lens, &lens_count) || spans_count % 2 != 0 || lens_count < spans_count / 2) {
-    napi_throw_type_error(env, NULL, "native core: sealMany(codec, data, spans, out, offset, sealedLens)");
-    return 0;
-  }
-  const uint32_t *sp = (const uint32_t *)spans;
-  uint64_t room = offset;
-  int ok = 1;
-  for (size_t k = 0; ok && k < spans_count / 2; k++) {
-    ok = (uint64_t)sp[2 * k] + sp[2 * k + 1] <= j->data_len;
-    room += (uint64_t)sp[2 * k + 1] + SEAL_OVERHEAD;
-  }
-  if (!ok || room > j->out_len) {
-    napi_throw_range_error(env, NULL, "native core: sealMany: a blob outside its buffer, or no room for the sealed blobs");
-    return 0;
-  }
-  j->lens = (uint32_t *)spans;
-  j->lens_count = spans_count / 2;
-  j->limit = offset;
-  j->at = (uint32_t *)sealed_lens;
-  return 1;
-}
-
-static size_t encode_into(codec_t *c, const uint8_t *raw, size_t len, uint8_t *out);
-
-static size_t seal_many(job_t *j) {
-  size_t at = j->limit;
-  for (size_t k = 0; k < j->lens_count; k++) {
-    size_t n = encode_into(j->c, j->data + j->lens[2 * k], j->lens[2 * k + 1], j->out + at);
-    if (n == 0) return k;
-    j->at[k] = (uint32_t)n;
-    at += n;
-  }
-  return j->lens_count;
-}
-
-/* The work itself; for encodeInto 0 means sealing failed. */
-static void job_run(job_t *j) {
-  switch (j->kind) {
-    case JOB_SCAN:
-      j->result = scan_chunks(j->c, j->in, j->in_len, j->eof, j->out, j->out_len, j->lens, j->lens_count);
-      break;
-    case JOB_ENCODE_INTO:
-      j->result = encode_into(j->c, j->in, j->in_len, j->out);
-      break;
-    case JOB_READ_SMALL:
-      j->result = read_small(j);
-      break;
-    case JOB_SEAL_MANY:
-      j->result = seal_many(j);
-      break;
-  }
-}
-
-typedef int (*job_parse_t)(napi_env, size_t, napi_value *, job_t *);
-
-/* Runs a job at once on this thread. */
-static napi_value job_now(napi_env env, napi_callback_info info, job_parse_t parse) {
-  size_t argc = JOB_ARGS;
-  napi_value argv[JOB_ARGS];
-  job_t j;
-  memset(&j, 0, sizeof(j));
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (!parse(env, argc, argv, &j)) return NULL;
-  job_run(&j);
-  if (j.kind == JOB_ENCODE_INTO && j.result == 0) {
-    napi_throw_error(env, "INTERNAL", "native core: sealing failed");
     return NULL;
+  }
+  uint32_t *lens = (uint32_t *)lens_ptr;
+  size_t count = 0, start = 0;
+  while (start < filled && count < lens_count && (count + 1) * 32 <= ids_len) {
+    size_t n = cut(c, buf, start, filled);
+    if (!eof && start + n == filled && n < c->max) break;
+    chunk_id(c, buf + start, n, ids + count * 32);
+    lens[count++] = (uint32_t)n;
+    start += n;
   }
   napi_value result;
-  CHECK(napi_create_uint32(env, (uint32_t)j.result, &result));
+  CHECK(napi_create_uint32(env, (uint32_t)count, &result));
   return result;
 }
-
-static void job_execute(napi_env env, void *data) {
-  (void)env;
-  job_run((job_t *)data);
-}
-
-static void job_free(napi_env env, job_t *j) {
-  for (int i = 0; i < j->kept; i++) napi_delete_reference(env, j->keep[i]);
-  if (j->c) j->c->busy = 0;
-  if (j->work) napi_delete_async_work(env, j->work);
-  free(j);
-}
-
-static void job_complete(napi_env env, napi_status status, void *data) {
-  job_t *j = (job_t *)data;
-  napi_value value = NULL;
-  if (status == napi_ok && !(j->kind == JOB_ENCODE_INTO && j->result == 0)) {
-    if (napi_create_double(env, (double)j->result, &value) == napi_ok) napi_resolve_deferred(env, j->deferred, value);
-  } else {
-    napi_value code, msg;
-    if (napi_create_string_utf8(env, "INTERNAL", NAPI_AUTO_LENGTH, &code) == napi_ok &&
-        napi_create_string_utf8(env, status == napi_ok ? "native core: sealing failed" : "native core: the work was cancelled", NAPI_AUTO_LENGTH, &msg) == napi_ok &&
-        napi_create_error(env, code, msg, &value) == napi_ok)
-      napi_reject_deferred(env, j->deferred, value);
-  }
-  job_free(env, j);
-}
-
-/* Queues a job for libuv's threads; returns the promise of its number. */
-static napi_value job_later(napi_env env, napi_callback_info info, job_parse_t parse) {
-  size_t argc = JOB_ARGS;
-  napi_value argv[JOB_ARGS], promise, name;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  job_t *j = (job_t *)calloc(1, sizeof(job_t));
-  if (!j) {
-    napi_throw_error(env, "INTERNAL", "native core: out of memory");
-    return NULL;
-  }
-  if (!parse(env, argc, argv, j)) {
-    free(j);
-    return NULL;
-  }
-  codec_t *c = j->c;
-  j->c = NULL;
-  for (size_t i = 0; i < argc && i < JOB_ARGS; i++) {
-    napi_valuetype t;
-    if (napi_typeof(env, argv[i], &t) != napi_ok || (t != napi_object && t != napi_external)) continue;
-    if (napi_create_reference(env, argv[i], 1, &j->keep[j->kept]) != napi_ok) break;
-    j->kept++;
-  }
-  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "strongbox:core", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work) != napi_ok) {
-    job_free(env, j);
-    napi_throw_error(env, "INTERNAL", "native core: could not queue the work");
-    return NULL;
-  }
-  /* From here until job_complete the codec is this job's. */
-  j->c = c;
-  c->busy = 1;
-  if (napi_queue_async_work(env, j->work) != napi_ok) {
-    job_free(env, j);
-    napi_throw_error(env, "INTERNAL", "native core: could not queue the work");
-    return NULL;
-  }
-  return promise;
-}
-
-static napi_value js_scan(napi_env env, napi_callback_info info) { return job_now(env, info, scan_job); }
-static napi_value js_scan_async(napi_env env, napi_callback_info info) { return job_later(env, info, scan_job); }
-static napi_value js_encode_into(napi_env env, napi_callback_info info) { return job_now(env, info, encode_into_job); }
-static napi_value js_encode_into_async(napi_env env, napi_callback_info info) { return job_later(env, info, encode_into_job); }
-static napi_value js_read_small(napi_env env, napi_callback_info info) { return job_now(env, info, read_small_job); }
-static napi_value js_read_small_async(napi_env env, napi_callback_info info) { return job_later(env, info, read_small_job); }
-static napi_value js_seal_many(napi_env env, napi_callback_info info) { return job_now(env, info, seal_many_job); }
-static napi_value js_seal_many_async(napi_env env, napi_callback_info info) { return job_later(env, info, seal_many_job); }
 
 /* id(codec, data, out?, at?) → the keyed id (into out at `at` when given, returning out) */
 static napi_value js_id(napi_env env, napi_callback_info info) {
@@ -750,89 +431,64 @@ static int compresses(codec_t *c, const uint8_t *raw, size_t len, uint8_t *dst, 
  * raw.length + SEAL_OVERHEAD bytes after `offset` (a blob is stored raw when zstd does not
  * pay), or it throws and writes nothing.
  */
-
-/* Whether a chunk is worth compressing whole: a small one always is, a large one when one of
-   three probes (start, middle, end: a chunk random at the start may be zeros later) compresses. */
-static int worth_compressing(codec_t *c, const uint8_t *raw, size_t len, uint8_t *dst, size_t cap) {
-  if (len < 64) return 0;
-  if (len <= 4 * SAMPLE) return 1;
-  const size_t part = SAMPLE / 4;
-  const size_t at[3] = {0, (len - part) >> 1, len - part};
-  for (int k = 0; k < 3; k++)
-    if (compresses(c, raw + at[k], part, dst, cap)) return 1;
-  return 0;
-}
-
-/* Seals enc ‖ payload into out: nonce ‖ ciphertext ‖ tag (the payload may already be at
-   out + NONCE_LEN + 1: it is then encrypted in place). 0 when sealing failed. */
-static int seal_blob(codec_t *c, uint8_t enc, const uint8_t *payload, size_t payload_len, uint8_t *out) {
-  int n1 = 0, n3 = 0;
-  int ok = next_nonce(c, out) && EVP_EncryptInit_ex(c->seal, NULL, NULL, NULL, out) == 1 &&
-           EVP_EncryptUpdate(c->seal, out + NONCE_LEN, &n1, &enc, 1) == 1;
-  /* EVP's lengths are ints: a payload above 1 GiB goes in pieces. */
-  for (size_t done = 0; ok && done < payload_len;) {
-    int piece = (int)(payload_len - done > (1u << 30) ? (1u << 30) : payload_len - done);
-    int w = 0;
-    ok = EVP_EncryptUpdate(c->seal, out + NONCE_LEN + 1 + done, &w, payload + done, piece) == 1;
-    done += (size_t)piece;
-  }
-  return ok && EVP_EncryptFinal_ex(c->seal, out + NONCE_LEN + 1 + payload_len, &n3) == 1 &&
-         EVP_CIPHER_CTX_ctrl(c->seal, EVP_CTRL_GCM_GET_TAG, TAG_LEN, out + NONCE_LEN + 1 + payload_len) == 1;
-}
-
-/*
- * encodeInto's work, touching no JavaScript value (it also runs on libuv's threads): raw sealed
- * at out, which has room for len + SEAL_OVERHEAD bytes. Compressed straight to where the
- * payload goes (room for the raw length: a frame that would not fit is one not worth keeping),
- * then sealed in place; no scratch buffer as large as the chunk. The sealed length, or 0 when
- * sealing failed.
- */
-static size_t encode_into(codec_t *c, const uint8_t *raw, size_t len, uint8_t *out) {
-  uint8_t *dst = out + NONCE_LEN + 1;
-  uint8_t enc = ENC_RAW;
-  size_t payload_len = len;
-  size_t zl = worth_compressing(c, raw, len, dst, len) ? ZSTD_compress2(c->cctx, dst, len, raw, len) : 0;
-  if (zl > 0 && !ZSTD_isError(zl) && (double)zl < (double)len * 0.97) {
-    enc = ENC_ZSTD;
-    payload_len = zl;
-  } else if (len > 0) {
-    memmove(dst, raw, len);
-  }
-  return seal_blob(c, enc, dst, payload_len, out) ? NONCE_LEN + 1 + payload_len + TAG_LEN : 0;
-}
-
-/*
- * encode(codec, raw) → the sealed blob, in a new buffer of its exact length: compressed where it
- * pays (as BlobCodec.encode decides), then sealed.
- * encodeInto(codec, raw, out, offset) → the sealed length, written at out[offset…]: the
- * caller's buffer, reused from blob to blob (no garbage per blob). `out` must have room for
- * raw.length + SEAL_OVERHEAD bytes after `offset` (a blob is stored raw when zstd does not
- * pay), or it throws and writes nothing.
- */
-static napi_value js_encode(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+#define SEAL_OVERHEAD (NONCE_LEN + 1 + TAG_LEN)
+static napi_value encode(napi_env env, napi_callback_info info, int into_mode) {
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  codec_t *c = argc > 0 ? codec_of(env, argv[0]) : NULL;
+  codec_t *c = codec_of(env, argv[0]);
   if (!c) return NULL;
   uint8_t *raw;
   size_t len;
-  if (argc < 2 || !bytes_of(env, argv[1], &raw, &len)) {
-    napi_throw_type_error(env, NULL, "native core: encode(codec, raw)");
+  uint8_t *into = NULL;
+  size_t into_len = 0;
+  uint32_t offset = 0;
+  if (argc < (into_mode ? 4u : 2u) || !bytes_of(env, argv[1], &raw, &len) ||
+      (into_mode && (!bytes_of(env, argv[2], &into, &into_len) || !u32_of(env, argv[3], &offset)))) {
+    napi_throw_type_error(env, NULL, into_mode ? "native core: encodeInto(codec, raw, out, offset)" : "native core: encode(codec, raw)");
     return NULL;
   }
-  napi_value result;
+  if (into_mode && (offset > into_len || into_len - offset < len + SEAL_OVERHEAD)) {
+    napi_throw_range_error(env, NULL, "native core: encodeInto: no room for the sealed blob");
+    return NULL;
+  }
   uint8_t enc = ENC_RAW;
   const uint8_t *payload = raw;
   size_t payload_len = len;
-  if (len >= 64) {
+  if (into_mode) {
+    /* Into the caller's buffer: compressed straight to where the payload goes (room for the raw
+       length: a frame that would not fit is one not worth keeping), then sealed in place; no
+       scratch buffer as large as the chunk. */
+    uint8_t *dst = into + offset + NONCE_LEN + 1;
+    int worth = len >= 64 && len <= 4 * SAMPLE;
+    if (len > 4 * SAMPLE) {
+      const size_t part = SAMPLE / 4;
+      const size_t at[3] = {0, (len - part) >> 1, len - part};
+      for (int k = 0; k < 3 && !worth; k++) worth = compresses(c, raw + at[k], part, dst, len);
+    }
+    size_t zl = worth ? ZSTD_compress2(c->cctx, dst, len, raw, len) : 0;
+    if (worth && !ZSTD_isError(zl) && (double)zl < (double)len * 0.97) {
+      enc = ENC_ZSTD;
+      payload_len = zl;
+    } else if (len > 0) {
+      memcpy(dst, raw, len);
+    }
+    payload = dst;
+  } else if (len >= 64) {
     size_t bound = ZSTD_compressBound(len);
     uint8_t *z = scratch(c, bound);
     if (!z) {
       napi_throw_error(env, "INTERNAL", "native core: out of memory");
       return NULL;
     }
-    if (worth_compressing(c, raw, len, z, bound)) {
+    int worth = len <= 4 * SAMPLE;
+    if (!worth) {
+      /* Probes from the start, the middle and the end (a chunk random at the start may be zeros later). */
+      const size_t part = SAMPLE / 4;
+      const size_t at[3] = {0, (len - part) >> 1, len - part};
+      for (int k = 0; k < 3 && !worth; k++) worth = compresses(c, raw + at[k], part, z, bound);
+    }
+    if (worth) {
       size_t zl = ZSTD_compress2(c->cctx, z, bound, raw, len);
       if (!ZSTD_isError(zl) && (double)zl < (double)len * 0.97) {
         enc = ENC_ZSTD;
@@ -841,9 +497,30 @@ static napi_value js_encode(napi_env env, napi_callback_info info) {
       }
     }
   }
-  void *out_ptr;
-  CHECK(napi_create_buffer(env, NONCE_LEN + 1 + payload_len + TAG_LEN, &out_ptr, &result));
-  int ok = seal_blob(c, enc, payload, payload_len, (uint8_t *)out_ptr);
+  const size_t sealed_len = NONCE_LEN + 1 + payload_len + TAG_LEN;
+  uint8_t *out;
+  napi_value result;
+  if (into_mode) {
+    out = into + offset;
+    CHECK(napi_create_uint32(env, (uint32_t)sealed_len, &result));
+  } else {
+    void *out_ptr;
+    CHECK(napi_create_buffer(env, sealed_len, &out_ptr, &result));
+    out = (uint8_t *)out_ptr;
+  }
+  int n1 = 0, n2 = 0, n3 = 0;
+  int ok = next_nonce(c, out) && EVP_EncryptInit_ex(c->seal, NULL, NULL, NULL, out) == 1 &&
+           EVP_EncryptUpdate(c->seal, out + NONCE_LEN, &n1, &enc, 1) == 1;
+  /* EVP's lengths are ints: a payload above 1 GiB goes in pieces. */
+  for (size_t done = 0; ok && done < payload_len;) {
+    int piece = (int)(payload_len - done > (1u << 30) ? (1u << 30) : payload_len - done);
+    int w = 0;
+    ok = EVP_EncryptUpdate(c->seal, out + NONCE_LEN + 1 + done, &w, payload + done, piece) == 1;
+    done += (size_t)piece;
+    n2 += w;
+  }
+  ok = ok && EVP_EncryptFinal_ex(c->seal, out + NONCE_LEN + 1 + payload_len, &n3) == 1 &&
+       EVP_CIPHER_CTX_ctrl(c->seal, EVP_CTRL_GCM_GET_TAG, TAG_LEN, out + NONCE_LEN + 1 + payload_len) == 1;
   trim_scratch(c);
   if (!ok) {
     napi_throw_error(env, "INTERNAL", "native core: sealing failed");
@@ -851,6 +528,8 @@ static napi_value js_encode(napi_env env, napi_callback_info info) {
   }
   return result;
 }
+static napi_value js_encode(napi_env env, napi_callback_info info) { return encode(env, info, 0); }
+static napi_value js_encode_into(napi_env env, napi_callback_info info) { return encode(env, info, 1); }
 
 /* The arguments of decode, decodeInto and decodeInPlace: a codec, the sealed bytes, an expected
    id (undefined, null or 32 bytes) and, where `with_out`, the output buffer. 0 when they are
@@ -1165,12 +844,6 @@ NAPI_MODULE_INIT() {
       {"id", NULL, js_id, NULL, NULL, NULL, napi_default, NULL},
       {"encode", NULL, js_encode, NULL, NULL, NULL, napi_default, NULL},
       {"encodeInto", NULL, js_encode_into, NULL, NULL, NULL, napi_default, NULL},
-      {"scanAsync", NULL, js_scan_async, NULL, NULL, NULL, napi_default, NULL},
-      {"encodeIntoAsync", NULL, js_encode_into_async, NULL, NULL, NULL, napi_default, NULL},
-      {"readSmall", NULL, js_read_small, NULL, NULL, NULL, napi_default, NULL},
-      {"readSmallAsync", NULL, js_read_small_async, NULL, NULL, NULL, napi_default, NULL},
-      {"sealMany", NULL, js_seal_many, NULL, NULL, NULL, napi_default, NULL},
-      {"sealManyAsync", NULL, js_seal_many_async, NULL, NULL, NULL, napi_default, NULL},
       {"decode", NULL, js_decode, NULL, NULL, NULL, napi_default, NULL},
       {"decodeInto", NULL, js_decode_into, NULL, NULL, NULL, napi_default, NULL},
       {"decodeInPlace", NULL, js_decode_in_place, NULL, NULL, NULL, napi_default, NULL},

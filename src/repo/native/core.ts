@@ -21,28 +21,6 @@ export interface NativeCore {
   encode(codec: NativeCodec, raw: Uint8Array): Buffer;
   /** Encodes into out[offset…] (room for raw.length + SEAL_OVERHEAD bytes, else it throws) and returns the sealed length. Absent in a core built before it. */
   encodeInto?(codec: NativeCodec, raw: Uint8Array, out: Uint8Array, offset: number): number;
-  /**
-   * scan, encodeInto, readSmall and sealMany on one of libuv's threads: the promise of the same number. The codec is
-   * busy until it settles (any other call on it throws), and the buffers must not be touched
-   * meanwhile. Absent in a core built before them.
-   */
-  scanAsync?(codec: NativeCodec, buf: Uint8Array, filled: number, eof: boolean, ids: Uint8Array, lens: Uint32Array): Promise<number>;
-  encodeIntoAsync?(codec: NativeCodec, raw: Uint8Array, out: Uint8Array, offset: number): Promise<number>;
-  /**
-   * A batch of small files (paths back to back, ends[i] where path i ends), each read whole into
-   * `data` (back to back, in order): sizes[i] its length, or -1 when the caller must read it
-   * itself (it could not be read, it is longer than `limit`, or `data` is full); ids[32i…] its
-   * keyed id; attrs[i] 1 when it may have extended attributes. Returns how many. Absent in a core built before it.
-   */
-  readSmall?(codec: NativeCodec, paths: Uint8Array, ends: Uint32Array, limit: number, data: Uint8Array, sizes: Int32Array, ids: Uint8Array, attrs: Uint8Array): number;
-  readSmallAsync?(codec: NativeCodec, paths: Uint8Array, ends: Uint32Array, limit: number, data: Uint8Array, sizes: Int32Array, ids: Uint8Array, attrs: Uint8Array): Promise<number>;
-  /**
-   * Blobs data[spans[2k], +spans[2k+1]) encoded as encodeInto does, back to back in `out` from
-   * `offset` (room for every length + SEAL_OVERHEAD, else it throws); their sealed lengths into
-   * sealedLens. Returns how many were sealed (fewer only when sealing failed). Absent in a core built before it.
-   */
-  sealMany?(codec: NativeCodec, data: Uint8Array, spans: Uint32Array, out: Uint8Array, offset: number, sealedLens: Uint32Array): number;
-  sealManyAsync?(codec: NativeCodec, data: Uint8Array, spans: Uint32Array, out: Uint8Array, offset: number, sealedLens: Uint32Array): Promise<number>;
   /** Throws an error with code CORRUPT whose message ends the sentence "<what> …". */
   decode(codec: NativeCodec, sealed: Uint8Array, expectedId: Uint8Array | undefined): Buffer;
   /** Decodes into `out` and returns the raw length, or minus the length `out` must have (nothing written). */

@@ -1,11 +1,10 @@
-import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, read, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError, GarbageBudget } from '../../kernel/index.js';
 import { blobId } from '../crypto/aead.js';
 import { createChunker, gearBytes, type ChunkerParams } from '../chunker/fastcdc.js';
 import { BlobCodec, SEAL_OVERHEAD } from '../format/blob.js';
-import { nativeCore, type NativeCodec } from '../native/core.js';
-import { Lanes } from './lanes.js';
+import { nativeCore } from '../native/core.js';
 import { readXattrs } from './xattrs.js';
 import { listDirectory, type DirListing } from './listing.js';
 import { RingSpace } from './ring.js';
@@ -25,12 +24,6 @@ export interface WorkerInit {
   gearSeed: Uint8Array;
   /** Bytes of the ring sealed blobs are written into (0: none; only where the main thread says when they are written). */
   sealedRing: number;
-  /**
-   * Lanes on libuv's threads for a large file's reads, cut points, ids and sealing (each a codec
-   * handle of the native core): this one thread then keeps that many cores busy. 0: all of it
-   * on this thread (also without the native core).
-   */
-  lanes: number;
 }
 
 export type WorkerRequest =
@@ -108,11 +101,6 @@ const core = nativeCore();
 const handle = core?.codec(init.encKey, init.macKey, init.level, gearBytes(init.gearSeed), init.chunker.min, init.chunker.avg, init.chunker.max);
 const codec = new BlobCodec(Buffer.from(init.encKey), macKey, init.level, core && handle ? { core, handle } : null);
 const chunker = createChunker(init.chunker, init.gearSeed, core);
-const newHandle = () => core!.codec(init.encKey, init.macKey, init.level, gearBytes(init.gearSeed), init.chunker.min, init.chunker.avg, init.chunker.max);
-const lanes: Lanes<NativeCodec> | undefined =
-  core?.scanAsync && core.encodeIntoAsync && core.readSmallAsync && core.sealManyAsync && init.lanes > 0
-    ? new Lanes(Array.from({ length: init.lanes }, newHandle))
-    : undefined;
 /** Reads of 1 MiB: the read buffer is the largest chunk and one read (4 MiB reads: 9 MiB more peak for two workers, at the same speed). */
 const READ_BLOCK = 1024 * 1024;
 const BIG = init.chunker.max + READ_BLOCK;
@@ -120,6 +108,8 @@ const BIG = init.chunker.max + READ_BLOCK;
 const SCAN_AT = Math.min(BIG, 4 * init.chunker.avg);
 /** Room for the most chunks one scan can find in a read buffer. */
 const SCAN_MAX = Math.ceil(BIG / init.chunker.min) + 2;
+const scanIds = Buffer.allocUnsafeSlow(32 * SCAN_MAX);
+const scanLens = new Uint32Array(SCAN_MAX);
 
 /** The keyed id of a small file's content. */
 function dataId(data: Buffer): Buffer {
@@ -164,81 +154,9 @@ class SealedRing {
     return { at, length: n };
   }
 
-  /**
-   * Seals `raw` into the ring on one of libuv's threads: its room is taken at once (the encoder
-   * may use all of it), and what the sealed blob does not need is given back when it is done.
-   */
-  async sealLater(raw: Uint8Array, lanes: Lanes<NativeCodec>): Promise<RingSpan | undefined> {
-    const at = this.space.place(raw.length + SEAL_OVERHEAD);
-    if (at < 0) return undefined;
-    this.space.take(at, raw.length + SEAL_OVERHEAD);
-    let n: number;
-    try {
-      n = await lanes.run((h) => core!.encodeIntoAsync!(h, raw, this.bytes, at));
-    } catch (err) {
-      this.space.free(at);
-      throw err;
-    }
-    this.space.shrink(at, n);
-    return { at, length: n };
-  }
-
-  /** Regions of the ring sealed into at once (sealManyLater), by their start: how many of their blobs are not yet written. */
-  private readonly regions = new Map<number, number>();
-  /** Where each blob of such a region starts → the region's start. */
-  private readonly inRegion = new Map<number, number>();
-
-  /**
-   * Seals the blobs data[spans[2k], +spans[2k+1]) back to back into one region of the ring on
-   * one of libuv's threads (undefined when it has no room for all of them); the region comes
-   * back when every blob in it is written.
-   */
-  async sealManyLater(data: Buffer, spans: Uint32Array, lanes: Lanes<NativeCodec>): Promise<RingSpan[] | undefined> {
-    const count = spans.length / 2;
-    let room = 0;
-    for (let k = 0; k < count; k++) room += spans[2 * k + 1]! + SEAL_OVERHEAD;
-    const at = this.space.place(room);
-    if (at < 0) return undefined;
-    this.space.take(at, room);
-    const lens = new Uint32Array(count);
-    let n: number;
-    try {
-      n = await lanes.run((h) => core!.sealManyAsync!(h, data, spans, this.bytes, at, lens));
-      if (n !== count) throw new AppError('INTERNAL', 'native core: sealing failed');
-    } catch (err) {
-      this.space.free(at);
-      throw err;
-    }
-    const out: RingSpan[] = [];
-    let o = at;
-    for (let k = 0; k < count; k++) {
-      out.push({ at: o, length: lens[k]! });
-      o += lens[k]!;
-    }
-    this.space.shrink(at, o - at);
-    if (count > 1) {
-      this.regions.set(at, count);
-      for (const b of out) this.inRegion.set(b.at, at);
-    }
-    return out;
-  }
-
   /** The blobs starting at these offsets are written. */
   free(starts: number[]): void {
-    for (const start of starts) {
-      const region = this.inRegion.get(start);
-      if (region === undefined) {
-        this.space.free(start);
-        continue;
-      }
-      this.inRegion.delete(start);
-      const left = this.regions.get(region)! - 1;
-      if (left > 0) this.regions.set(region, left);
-      else {
-        this.regions.delete(region);
-        this.space.free(region);
-      }
-    }
+    for (const start of starts) this.space.free(start);
   }
 }
 const ring = init.sealedRing > 0 ? new SealedRing(init.sealedRing) : undefined;
@@ -251,46 +169,6 @@ function sealed(raw: Uint8Array, transfer: ArrayBuffer[]): Sealed {
   garbage.spent(out.length);
   transfer.push(out.buffer as ArrayBuffer);
   return out;
-}
-
-/** `raw` sealed on one of libuv's threads: into the ring, or into a buffer of its own (to be transferred). */
-async function sealedLater(raw: Uint8Array, lanes: Lanes<NativeCodec>): Promise<Sealed> {
-  const inRing = await ring?.sealLater(raw, lanes);
-  if (inRing) return inRing;
-  const out = Buffer.allocUnsafeSlow(raw.length + SEAL_OVERHEAD);
-  const n = await lanes.run((h) => core!.encodeIntoAsync!(h, raw, out, 0));
-  garbage.spent(out.length);
-  return new Uint8Array(out.buffer, 0, n);
-}
-
-/** Sealed blobs the main thread will never see (their job failed): their ring space is free again. */
-function dropSealed(outs: PromiseSettledResult<Sealed>[]): void {
-  for (const o of outs) if (o.status === 'fulfilled' && !(o.value instanceof Uint8Array)) ring?.free([o.value.at]);
-}
-
-/** Blobs data[spans[2k], +spans[2k+1]) sealed on one of libuv's threads: into the ring, or into one buffer of their own (to be transferred). */
-async function sealedManyLater(data: Buffer, spans: Uint32Array, lanes: Lanes<NativeCodec>): Promise<Sealed[]> {
-  if (spans.length === 0) return [];
-  const inRing = await ring?.sealManyLater(data, spans, lanes);
-  if (inRing) return inRing;
-  let room = 0;
-  for (let k = 1; k < spans.length; k += 2) room += spans[k]! + SEAL_OVERHEAD;
-  const out = Buffer.allocUnsafeSlow(room);
-  const lens = new Uint32Array(spans.length / 2);
-  const n = await lanes.run((h) => core!.sealManyAsync!(h, data, spans, out, 0, lens));
-  if (n !== lens.length) throw new AppError('INTERNAL', 'native core: sealing failed');
-  garbage.spent(room);
-  const sealed: Sealed[] = [];
-  let o = 0;
-  for (const len of lens) {
-    sealed.push(new Uint8Array(out.buffer, o, len));
-    o += len;
-  }
-  return sealed;
-}
-
-function readLater(fd: number, buf: Buffer, at: number, length: number): Promise<number> {
-  return new Promise((resolve, reject) => read(fd, buf, at, length, null, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 /** A view that owns its whole ArrayBuffer, so it can be transferred (copied only when it shares one). */
@@ -360,10 +238,6 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
   let buf = sizeHint < init.chunker.min ? Buffer.allocUnsafe(sizeHint + 1) : (spare.pop() ?? Buffer.allocUnsafeSlow(BIG));
   const content: Buffer[] = [];
   let total = 0;
-  const scanIds = Buffer.allocUnsafeSlow(32 * SCAN_MAX);
-  const scanLens = new Uint32Array(SCAN_MAX);
-  // With lanes: the next bytes are read while this thread waits for the main thread and the seals.
-  let ahead: Promise<number> | undefined;
   try {
     let filled = 0;
     let eof = false;
@@ -372,7 +246,7 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
       // chunk is still longer), so only its first few MiB are touched, not all of the largest chunk's.
       const want = buf.length < BIG ? buf.length : Math.min(BIG, Math.max(SCAN_AT, filled + READ_BLOCK));
       while (!eof && filled < want) {
-        const n = lanes ? await readLater(fd, buf, filled, Math.min(READ_BLOCK, want - filled)) : readSync(fd, buf, filled, Math.min(READ_BLOCK, want - filled), null);
+        const n = readSync(fd, buf, filled, Math.min(READ_BLOCK, want - filled), null);
         if (n === 0) eof = true;
         filled += n;
         total += n;
@@ -389,9 +263,7 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
       let start = 0;
       let ids: Buffer;
       if (core) {
-        const count = lanes
-          ? await lanes.run((h) => core.scanAsync!(h, buf, filled, eof, scanIds, scanLens))
-          : core.scan(handle!, buf, filled, eof, scanIds, scanLens);
+        const count = core.scan(handle!, buf, filled, eof, scanIds, scanLens);
         for (let i = 0; i < count; i++) {
           starts.push(start);
           lens.push(scanLens[i]!);
@@ -414,43 +286,16 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
       if (lens.length > 0) {
         const answer = new Promise<{ mask: Uint8Array; abort: boolean }>((r) => wants.set(seq, r));
         post({ seq, kind: 'ids', ids: owned(ids), lens });
-        // Into the free end of the buffer (past what is scanned): about what the next scan needs.
-        if (lanes && !eof && buf.length === BIG && filled < BIG) ahead = readLater(fd, buf, filled, Math.min(BIG - filled, Math.max(start, READ_BLOCK)));
         const want = await answer;
         if (want.abort) throw new AppError('CANCELLED', 'Cancelled.');
-        const wanted: number[] = [];
         for (let i = 0; i < lens.length; i++) {
-          content.push(Buffer.from(ids.subarray(i * 32, i * 32 + 32)));
-          if (want.mask[i]) wanted.push(i);
+          const id = ids.subarray(i * 32, i * 32 + 32);
+          content.push(Buffer.from(id));
+          if (!want.mask[i]) continue;
+          const transfer: ArrayBuffer[] = [];
+          const out = sealed(buf.subarray(starts[i]!, starts[i]! + lens[i]!), transfer);
+          post({ seq, kind: 'blob', id: owned(id), sealed: out, rawLength: lens[i]! }, transfer);
         }
-        const raw = (i: number) => buf.subarray(starts[i]!, starts[i]! + lens[i]!);
-        const send = (i: number, out: Sealed, transfer: ArrayBuffer[]) =>
-          post({ seq, kind: 'blob', id: owned(ids.subarray(i * 32, i * 32 + 32)), sealed: out, rawLength: lens[i]! }, transfer);
-        if (lanes) {
-          // Sealed on every lane at once, sent in order; none is sent unless all are sealed.
-          const outs = await Promise.allSettled(wanted.map((i) => sealedLater(raw(i), lanes)));
-          const failed = outs.find((o) => o.status === 'rejected');
-          if (failed) {
-            dropSealed(outs);
-            throw (failed as PromiseRejectedResult).reason;
-          }
-          wanted.forEach((i, k) => {
-            const out = (outs[k] as PromiseFulfilledResult<Sealed>).value;
-            send(i, out, out instanceof Uint8Array ? [out.buffer as ArrayBuffer] : []);
-          });
-        } else {
-          for (const i of wanted) {
-            const transfer: ArrayBuffer[] = [];
-            send(i, sealed(raw(i), transfer), transfer);
-          }
-        }
-      }
-      if (ahead) {
-        const n = await ahead;
-        ahead = undefined;
-        if (n === 0) eof = true;
-        filled += n;
-        total += n;
       }
       buf.copy(buf, 0, start, filled);
       filled -= start;
@@ -462,8 +307,6 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
   } catch (err) {
     fail(seq, err);
   } finally {
-    // Not before a read into the buffer is done.
-    await ahead?.catch(() => 0);
     activeBig--;
     wants.delete(seq);
     closeSync(fd);
@@ -475,31 +318,9 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
  * A batch of small files (each at most `min` bytes, so each is exactly one
  * chunk): read, hash and encode them all in one request. Encoding before the
  * dedup decision wastes a little work on duplicate small files and saves two
- * thread hops per file, which cost more. With lanes, the batch is read and
- * identified in one call on libuv's threads, and its new blobs sealed in another.
+ * thread hops per file, which cost more.
  */
 let smallBuf: Buffer | undefined;
-/** With lanes: buffers a batch's files are read into (one per batch in flight, kept for the next). */
-const batchBufs: Buffer[] = [];
-/** A batch's files fit here when they are what the backup sends (about 2 MiB of files a batch); those that do not are read one by one. */
-const BATCH_BYTES = 2 * 1024 * 1024 + 64 * 1024;
-
-/** Reads the files of a batch on libuv's threads: contents (views of `data`), ids and which may have attributes. */
-async function readBatchLater(paths: Uint8Array[], data: Buffer, datas: (Buffer | undefined)[], ids: Buffer, hasAttrs: Uint8Array, lanes: Lanes<NativeCodec>): Promise<void> {
-  const ends = new Uint32Array(paths.length);
-  let total = 0;
-  paths.forEach((p, i) => (ends[i] = total += p.length));
-  const names = Buffer.allocUnsafe(total);
-  paths.forEach((p, i) => names.set(p, ends[i]! - p.length));
-  const sizes = new Int32Array(paths.length);
-  await lanes.run((h) => core!.readSmallAsync!(h, names, ends, init.chunker.min, data, sizes, ids, hasAttrs));
-  let at = 0;
-  sizes.forEach((n, i) => {
-    if (n < 0) return;
-    datas[i] = data.subarray(at, at + n);
-    at += n;
-  });
-}
 
 async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
   const results: SmallResult<Sealed>[] = new Array(paths.length);
@@ -507,49 +328,39 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
   const attrs: { xattrs?: Record<string, string>; error?: string }[] = new Array(paths.length);
   const extra = (i: number) => ({ ...(attrs[i]?.xattrs ? { xattrs: attrs[i]!.xattrs } : {}), ...(attrs[i]?.error ? { xattrError: attrs[i]!.error } : {}) });
   const limit = init.chunker.min;
-  // Each file's id, by its place in the batch.
-  const fileIds = Buffer.allocUnsafeSlow(32 * paths.length);
-  const batch = lanes ? (batchBufs.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES)) : undefined;
+  // One read buffer for every batch; what is kept is copied out at its exact size.
+  smallBuf ??= Buffer.allocUnsafeSlow(limit + 1);
+  const buf = smallBuf;
+  paths.forEach((p, i) => {
+    let fd: number | undefined;
+    try {
+      fd = openSource(Buffer.from(p));
+      let filled = 0;
+      for (;;) {
+        const n = readSync(fd, buf, filled, buf.length - filled, null);
+        filled += n;
+        if (n === 0 || filled > limit) break;
+      }
+      if (filled > limit) results[i] = { ok: false, grew: true };
+      else {
+        datas[i] = Buffer.from(buf.subarray(0, filled));
+        garbage.spent(filled);
+        attrs[i] = readXattrs(Buffer.from(p));
+      }
+    } catch (err) {
+      results[i] = { ok: false, grew: false, errno: (err as NodeJS.ErrnoException).code ?? 'EIO', message: (err as Error).message };
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  });
   try {
-    const hasAttrs = new Uint8Array(paths.length);
-    if (batch) await readBatchLater(paths, batch, datas, fileIds, hasAttrs, lanes!);
-    // One read buffer for every batch; what is kept is copied out at its exact size.
-    smallBuf ??= Buffer.allocUnsafeSlow(limit + 1);
-    const buf = smallBuf;
-    paths.forEach((p, i) => {
-      if (datas[i]) {
-        if (hasAttrs[i]) attrs[i] = readXattrs(Buffer.from(p));
-        return;
-      }
-      let fd: number | undefined;
-      try {
-        fd = openSource(Buffer.from(p));
-        let filled = 0;
-        for (;;) {
-          const n = readSync(fd, buf, filled, buf.length - filled, null);
-          filled += n;
-          if (n === 0 || filled > limit) break;
-        }
-        if (filled > limit) results[i] = { ok: false, grew: true };
-        else {
-          datas[i] = Buffer.from(buf.subarray(0, filled));
-          garbage.spent(filled);
-          dataId(datas[i]!).copy(fileIds, i * 32);
-          attrs[i] = readXattrs(Buffer.from(p));
-        }
-      } catch (err) {
-        results[i] = { ok: false, grew: false, errno: (err as NodeJS.ErrnoException).code ?? 'EIO', message: (err as Error).message };
-      } finally {
-        if (fd !== undefined) closeSync(fd);
-      }
-    });
     // Empty files have no chunk to store.
     datas.forEach((d, i) => {
       if (d?.length === 0) results[i] = { ok: true, id: new Uint8Array(32), rawLength: 0, ...extra(i) };
     });
     const read = datas.flatMap((d, i) => (d && d.length > 0 ? [i] : []));
     const ids = Buffer.allocUnsafeSlow(32 * read.length);
-    read.forEach((i, k) => fileIds.copy(ids, k * 32, i * 32, i * 32 + 32));
+    read.forEach((i, k) => dataId(datas[i]!).copy(ids, k * 32));
     let mask: Uint8Array = new Uint8Array(read.length);
     if (read.length > 0) {
       // Ask which are new before compressing: in incremental runs most small files are known.
@@ -560,15 +371,6 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
       mask = want.mask;
     }
     const transfer: ArrayBuffer[] = [];
-    // With lanes, the new files read into the batch's buffer are sealed together on libuv's threads.
-    const together = batch ? read.filter((i, k) => mask[k] && datas[i]!.buffer === batch.buffer) : [];
-    const spans = new Uint32Array(2 * together.length);
-    together.forEach((i, k) => {
-      spans[2 * k] = datas[i]!.byteOffset - batch!.byteOffset;
-      spans[2 * k + 1] = datas[i]!.length;
-    });
-    const sealedTogether = new Map<number, Sealed>();
-    if (together.length > 0) (await sealedManyLater(batch!, spans, lanes!)).forEach((out, k) => sealedTogether.set(together[k]!, out));
     read.forEach((i, k) => {
       const data = datas[i]!;
       const id = owned(Buffer.from(ids.subarray(k * 32, k * 32 + 32)));
@@ -576,15 +378,13 @@ async function smallJob(seq: number, paths: Uint8Array[]): Promise<void> {
         results[i] = { ok: true, id, rawLength: data.length, ...extra(i) };
         return;
       }
-      results[i] = { ok: true, id, sealed: sealedTogether.get(i) ?? sealed(data, transfer), rawLength: data.length, ...extra(i) };
+      results[i] = { ok: true, id, sealed: sealed(data, transfer), rawLength: data.length, ...extra(i) };
     });
-    for (const out of sealedTogether.values()) if (out instanceof Uint8Array && !transfer.includes(out.buffer as ArrayBuffer)) transfer.push(out.buffer as ArrayBuffer);
     post({ seq, kind: 'small', results }, transfer);
   } catch (err) {
     fail(seq, err);
   } finally {
     wants.delete(seq);
-    if (batch && batchBufs.length < 4) batchBufs.push(batch);
   }
 }
 

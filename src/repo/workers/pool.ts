@@ -3,7 +3,6 @@ import { availableParallelism } from 'node:os';
 import { AppError, type ErrorCode } from '../../kernel/index.js';
 import type { RepoConfig } from '../format/config.js';
 import type { DirListing } from './listing.js';
-import { nativeCore } from '../native/core.js';
 import type { RestoreItem, RestoreOutcome, Sealed, SmallResult, WholeFile, WorkerInit, WorkerRequest, WorkerResponse } from './codec-worker.js';
 
 export type { RestoreItem, RestoreOutcome, SmallResult, WholeFile };
@@ -99,11 +98,9 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
   /**
    * `recycles`: the caller returns every sealed blob of a file job through `recycle` once it
    * is written (a BlobSaver on a store that writes packs as their blobs arrive): the workers
-   * then seal into rings of `SEALED_RING` bytes shared with this thread. `lanes`: see poolShape.
+   * then seal into rings of `SEALED_RING` bytes shared with this thread.
    */
-  constructor(keys: { encrypt: Buffer; mac: Buffer }, config: Pick<RepoConfig, 'compression' | 'chunker' | 'gearSeed'>, size?: number, opts: { recycles?: boolean; lanes?: number } = {}) {
-    const shape = poolShape(size, opts.lanes);
-    size = shape.workers;
+  constructor(keys: { encrypt: Buffer; mac: Buffer }, config: Pick<RepoConfig, 'compression' | 'chunker' | 'gearSeed'>, size = defaultPoolSize(), opts: { recycles?: boolean } = {}) {
     const init: WorkerInit = {
       encKey: new Uint8Array(keys.encrypt),
       macKey: new Uint8Array(keys.mac),
@@ -111,7 +108,6 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
       chunker: config.chunker,
       gearSeed: new Uint8Array(Buffer.from(config.gearSeed, 'hex')),
       sealedRing: opts.recycles ? SEALED_RING : 0,
-      lanes: shape.lanes,
     };
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./codec-worker.js', import.meta.url), { workerData: init });
@@ -331,24 +327,8 @@ function unwrap(res: WorkerResponse): Buffer {
   throw new AppError('INTERNAL', `unexpected worker response ${res.kind}`);
 }
 
-/**
- * How the pool spreads its work over the cores: one worker per core by default. Fewer workers
- * (`STRONGBOX_WORKERS=1`: each worker is a V8 isolate, 20–30 MiB of a process) is the
- * low-memory setting; then, with the native core, each worker hands its large files' reads, cut
- * points, ids and sealing, and its small-file batches, to libuv's threads on one lane per core, so that
- * the cores stay busy (docs/PERFORMANCE.md has what each costs). `STRONGBOX_LANES` (0: none)
- * overrides the lanes; what the caller gives overrides both.
- */
-export function poolShape(size?: number, lanesWanted?: number): { workers: number; lanes: number } {
-  const cores = Math.max(1, availableParallelism());
-  const envInt = (name: string) => {
-    const v = process.env[name];
-    const n = v === undefined || v === '' ? NaN : Number(v);
-    return Number.isInteger(n) && n >= 0 ? n : undefined;
-  };
-  const workers = Math.max(1, size ?? (envInt('STRONGBOX_WORKERS') || cores));
-  const core = nativeCore();
-  const native = !!(core?.scanAsync && core.encodeIntoAsync && core.readSmallAsync && core.sealManyAsync);
-  const lanes = native ? (lanesWanted ?? envInt('STRONGBOX_LANES') ?? (workers < cores ? cores : 0)) : 0;
-  return { workers, lanes };
+export function defaultPoolSize(): number {
+  const env = Number(process.env.STRONGBOX_WORKERS);
+  if (Number.isInteger(env) && env > 0) return env;
+  return Math.max(1, availableParallelism());
 }

@@ -33,15 +33,11 @@ test('a ring never hands out bytes still in use (random model)', () => {
   for (const size of [64, 1000, 4096]) {
     const r = new RingSpace(size);
     const owner = new Int32Array(size).fill(-1);
-    const live: { start: number; len: number; id: number; sealing?: boolean }[] = [];
+    const live: { start: number; len: number; id: number }[] = [];
     let placed = 0;
-    const pending: (() => void)[] = [];
     for (let id = 0; id < 20_000; id++) {
       if (live.length > 0 && rand(3) === 0) {
-        const k = rand(live.length);
-        // A blob is written, and freed, only once it is sealed.
-        if (live[k]!.sealing) continue;
-        const b = live.splice(k, 1)[0]!;
+        const b = live.splice(rand(live.length), 1)[0]!;
         for (let i = b.start; i < b.start + b.len; i++) owner[i] = -1;
         r.free(b.start);
         continue;
@@ -52,27 +48,10 @@ test('a ring never hands out bytes still in use (random model)', () => {
       const len = 1 + rand(room);
       assert.ok(at + room <= size);
       for (let i = at; i < at + room; i++) assert.equal(owner[i], -1, `byte ${i} of a ${size}-byte ring handed out while in use`);
+      for (let i = at; i < at + len; i++) owner[i] = id;
+      r.take(at, len);
+      live.push({ start: at, len, id });
       placed++;
-      if (rand(2) === 0) {
-        for (let i = at; i < at + len; i++) owner[i] = id;
-        r.take(at, len);
-        live.push({ start: at, len, id });
-        continue;
-      }
-      // Taken whole (a blob being sealed may use all of it), shrunk once sealed: at once or after others.
-      for (let i = at; i < at + room; i++) owner[i] = id;
-      r.take(at, room);
-      const b = { start: at, len: room, id, sealing: true };
-      live.push(b);
-      const settle = () => {
-        for (let i = b.start + len; i < b.start + b.len; i++) owner[i] = -1;
-        b.len = len;
-        b.sealing = false;
-        r.shrink(b.start, len);
-      };
-      if (rand(2) === 0) settle();
-      else pending.push(settle);
-      if (pending.length > 0 && rand(2) === 0) pending.splice(rand(pending.length), 1)[0]!();
     }
     assert.ok(placed > 5000, `the ring was used (${placed} blobs)`);
   }

@@ -37,15 +37,6 @@ export class RingSpace {
     this.head = at + length;
   }
 
-  /**
-   * The blob taken at `start` turned out `length` bytes long (at most what was taken): when it
-   * is the newest, the rest is free again at once; otherwise it comes back with the blob.
-   */
-  shrink(start: number, length: number): void {
-    const last = this.live[this.live.length - 1];
-    if (last?.start === start && !last.freed && length > 0 && start + length <= this.head) this.head = start + length;
-  }
-
   /** The blob taken at `start` is no longer used; unknown starts are ignored. */
   free(start: number): void {
     for (const b of this.live) {
