@@ -113,6 +113,27 @@ test('restore --include restores only the chosen paths', async () => {
   assert.deepEqual(await listFiles(target), [path.join(src.slice(1), 'keep/deep/x')]);
 });
 
+test('a restore of more files than one window plans (5,000 small files, shared contents, a large file last) brings every file back', async () => {
+  const root = tmp();
+  const src = path.join(root, 'src');
+  // Spread over directories, every tenth content repeated far away: a blob wanted by files of
+  // different windows, and packs read again by the next window.
+  for (let d = 0; d < 10; d++) {
+    await fs.mkdir(path.join(src, `d${d}`), { recursive: true });
+    await Promise.all(Array.from({ length: 500 }, (_, i) => fs.writeFile(path.join(src, `d${d}`, `f${i}`), i % 10 === 0 ? `shared ${i}\n`.repeat(50) : `file ${d}/${i}\n`.repeat(1 + (i % 40)))));
+  }
+  await writeRandom(path.join(src, 'zz-large'), 3 * 1024 * 1024);
+  const cli = new Cli(path.join(root, 'repo'));
+  cli.init();
+  cli.ok(['snapshot', 'create', '--path', src]);
+  const target = path.join(root, 'out');
+  cli.ok(['snapshot', 'restore', 'latest', '--target', target]);
+  const restored = path.join(target, src);
+  const got = await describeTree(restored);
+  assert.equal(got.size, 5000 + 10 + 1);
+  assert.deepEqual(got, await describeTree(src));
+});
+
 test('excludes skip matching entries', async () => {
   const root = tmp();
   const src = path.join(root, 'src');
