@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #define NONCE_LEN 12
 #define TAG_LEN 16
@@ -65,6 +66,8 @@ typedef struct {
   size_t nonce_at;
   zero_id_t zero_ids[ZERO_IDS];
   int zero_count;
+  /* Set while work on libuv's threads uses this codec (restoreRange): no other call may. */
+  int busy;
 } codec_t;
 
 static const uint8_t ZEROS[ZERO_BLOCK];
@@ -119,6 +122,10 @@ static codec_t *codec_of(napi_env env, napi_value v) {
   void *p = NULL;
   if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
     napi_throw_type_error(env, NULL, "native core: not a codec");
+    return NULL;
+  }
+  if (((codec_t *)p)->busy) {
+    napi_throw_error(env, "INTERNAL", "native core: the codec is in use by work in progress");
     return NULL;
   }
   return (codec_t *)p;
@@ -561,32 +568,66 @@ static int decode_args(napi_env env, napi_callback_info info, int with_out, cons
   return 1;
 }
 
-/* The decompressed size a zstd frame declares, bounded: 0 and a thrown CORRUPT error when it
-   declares none or an absurd one. */
-static int declared_size(napi_env env, const uint8_t *frame, size_t len, size_t *out) {
-  unsigned long long declared = ZSTD_getFrameContentSize(frame, len);
-  if (declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == ZSTD_CONTENTSIZE_ERROR) {
-    throw_corrupt(env, "declares no decompressed size; refusing it.");
-    return 0;
+/*
+ * Why a blob is refused, shared by decode, decodeInPlace and restoreRange. Each step
+ * returns DEC_OK or why the blob is refused; dec_sentence says it in the words of
+ * BlobCodec.decode (the caller puts what the blob is in front).
+ */
+enum { DEC_OK, DEC_SHORT, DEC_EMPTY, DEC_AUTH, DEC_NO_SIZE, DEC_ABSURD, DEC_NO_DECOMPRESS, DEC_ENCODING, DEC_ID, DEC_NOMEM, DEC_OUTSIDE };
+
+static void dec_sentence(int code, unsigned long long detail, char *buf, size_t n) {
+  switch (code) {
+    case DEC_SHORT: snprintf(buf, n, "is too short to be a sealed object."); break;
+    case DEC_EMPTY: snprintf(buf, n, "has an unknown encoding undefined."); break;
+    case DEC_AUTH: snprintf(buf, n, "failed authentication (damaged or tampered)."); break;
+    case DEC_NO_SIZE: snprintf(buf, n, "declares no decompressed size; refusing it."); break;
+    case DEC_ABSURD: snprintf(buf, n, "declares an absurd (%llu bytes) decompressed size; refusing it.", detail); break;
+    case DEC_NO_DECOMPRESS: snprintf(buf, n, "does not decompress."); break;
+    case DEC_ENCODING: snprintf(buf, n, "has an unknown encoding %llu.", detail); break;
+    case DEC_ID: snprintf(buf, n, "does not match its id."); break;
+    case DEC_OUTSIDE: snprintf(buf, n, "lies outside the bytes read for it."); break;
+    default: snprintf(buf, n, "could not be decoded: out of memory."); break;
   }
+}
+
+/* The decompressed size a zstd frame declares, bounded. */
+static int frame_size(const uint8_t *frame, size_t len, size_t *out, unsigned long long *detail) {
+  unsigned long long declared = ZSTD_getFrameContentSize(frame, len);
+  if (declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == ZSTD_CONTENTSIZE_ERROR) return DEC_NO_SIZE;
   if (declared > MAX_BLOB_BYTES) {
-    char msg[128];
-    snprintf(msg, sizeof(msg), "declares an absurd (%llu bytes) decompressed size; refusing it.", declared);
-    throw_corrupt(env, msg);
-    return 0;
+    *detail = declared;
+    return DEC_ABSURD;
   }
   *out = (size_t)declared;
-  return 1;
+  return DEC_OK;
+}
+
+static int id_is(codec_t *c, const uint8_t *raw, size_t len, const uint8_t *expected) {
+  if (!expected) return DEC_OK;
+  uint8_t id[32];
+  mac(c, raw, len, id);
+  return CRYPTO_memcmp(id, expected, 32) == 0 ? DEC_OK : DEC_ID;
+}
+
+static napi_value throw_dec(napi_env env, int code, unsigned long long detail) {
+  char msg[128];
+  dec_sentence(code, detail, msg, sizeof(msg));
+  return throw_corrupt(env, msg);
+}
+
+/* frame_size, with a thrown CORRUPT error (and 0) when the frame declares none or an absurd one. */
+static int declared_size(napi_env env, const uint8_t *frame, size_t len, size_t *out) {
+  unsigned long long detail = 0;
+  int code = frame_size(frame, len, out, &detail);
+  if (code != DEC_OK) throw_dec(env, code, detail);
+  return code == DEC_OK;
 }
 
 /* 1 when there is no expected id or the plaintext has it; else 0 and a thrown CORRUPT error. */
 static int id_matches(napi_env env, codec_t *c, const uint8_t *raw, size_t len, const uint8_t *expected) {
-  if (!expected) return 1;
-  uint8_t id[32];
-  mac(c, raw, len, id);
-  if (CRYPTO_memcmp(id, expected, 32) == 0) return 1;
-  throw_corrupt(env, "does not match its id.");
-  return 0;
+  int code = id_is(c, raw, len, expected);
+  if (code != DEC_OK) throw_dec(env, code, 0);
+  return code == DEC_OK;
 }
 
 /*
@@ -777,6 +818,30 @@ static napi_value js_lstat_at(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Decrypts sealed[0, len) in place and checks the tag: then *enc is the encoding byte and the
+   payload is plain[0, rest). */
+static int open_in_place(codec_t *c, uint8_t *sealed, size_t len, uint8_t *enc, uint8_t **plain, size_t *rest) {
+  if (len < NONCE_LEN + TAG_LEN) return DEC_SHORT;
+  const size_t body = len - NONCE_LEN - TAG_LEN;
+  if (body == 0) return DEC_EMPTY;
+  uint8_t tag[TAG_LEN];
+  memcpy(tag, sealed + len - TAG_LEN, TAG_LEN);
+  int w = 0;
+  int ok = EVP_DecryptInit_ex(c->open, NULL, NULL, NULL, sealed) == 1 && EVP_CIPHER_CTX_ctrl(c->open, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1;
+  for (size_t done = 0; ok && done < body;) {
+    int piece = (int)(body - done > (1u << 30) ? (1u << 30) : body - done);
+    ok = EVP_DecryptUpdate(c->open, sealed + NONCE_LEN + done, &w, sealed + NONCE_LEN + done, piece) == 1;
+    done += (size_t)piece;
+  }
+  uint8_t tail[TAG_LEN];
+  /* The tag is checked here, before a byte of the plaintext is used. */
+  if (!ok || EVP_DecryptFinal_ex(c->open, tail, &w) != 1) return DEC_AUTH;
+  *enc = sealed[NONCE_LEN];
+  *plain = sealed + NONCE_LEN + 1;
+  *rest = body - 1;
+  return DEC_OK;
+}
+
 /*
  * decodeInPlace(codec, sealed, expectedId | undefined, out) → the raw length, or a new buffer.
  * Decrypts in the caller's `sealed` bytes themselves (they are destroyed; no scratch buffer as
@@ -790,29 +855,16 @@ static napi_value js_decode_in_place(napi_env env, napi_callback_info info) {
   uint8_t *sealed, *expected, *dest = NULL;
   size_t len, cap = 0;
   if (!decode_args(env, info, 1, "native core: decodeInPlace(codec, sealed, expectedId, out)", &c, &sealed, &len, &expected, &dest, &cap)) return NULL;
-  if (len < NONCE_LEN + TAG_LEN) return throw_corrupt(env, "is too short to be a sealed object.");
-  const size_t body = len - NONCE_LEN - TAG_LEN;
-  if (body == 0) return throw_corrupt(env, "has an unknown encoding undefined.");
-  uint8_t tag[TAG_LEN];
-  memcpy(tag, sealed + len - TAG_LEN, TAG_LEN);
-  int w = 0;
-  int ok = EVP_DecryptInit_ex(c->open, NULL, NULL, NULL, sealed) == 1 && EVP_CIPHER_CTX_ctrl(c->open, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1;
-  for (size_t done = 0; ok && done < body;) {
-    int piece = (int)(body - done > (1u << 30) ? (1u << 30) : body - done);
-    ok = EVP_DecryptUpdate(c->open, sealed + NONCE_LEN + done, &w, sealed + NONCE_LEN + done, piece) == 1;
-    done += (size_t)piece;
-  }
-  uint8_t tail[TAG_LEN];
-  /* The tag is checked here, before a byte of the plaintext is used. */
-  if (!ok || EVP_DecryptFinal_ex(c->open, tail, &w) != 1) return throw_corrupt(env, "failed authentication (damaged or tampered).");
-  const uint8_t enc = sealed[NONCE_LEN];
-  uint8_t *plain = sealed + NONCE_LEN + 1;
-  const size_t rest = body - 1;
+  uint8_t enc = 0, *plain = NULL;
+  size_t rest = 0;
+  unsigned long long detail = 0;
+  int code = open_in_place(c, sealed, len, &enc, &plain, &rest);
+  if (code != DEC_OK) return throw_dec(env, code, 0);
   uint8_t *raw = plain;
   size_t raw_len = rest;
   napi_value result = NULL;
   if (enc == ENC_ZSTD) {
-    if (!declared_size(env, plain, rest, &raw_len)) return NULL;
+    if ((code = frame_size(plain, rest, &raw_len, &detail)) != DEC_OK) return throw_dec(env, code, detail);
     if (raw_len <= cap) raw = dest;
     else {
       void *out_ptr;
@@ -820,17 +872,427 @@ static napi_value js_decode_in_place(napi_env env, napi_callback_info info) {
       raw = (uint8_t *)out_ptr;
     }
     size_t got = ZSTD_decompressDCtx(c->dctx, raw, raw_len, plain, rest);
-    if (ZSTD_isError(got) || got != raw_len) return throw_corrupt(env, "does not decompress.");
+    if (ZSTD_isError(got) || got != raw_len) return throw_dec(env, DEC_NO_DECOMPRESS, 0);
   } else if (enc != ENC_RAW) {
-    char msg[64];
-    snprintf(msg, sizeof(msg), "has an unknown encoding %u.", (unsigned)enc);
-    return throw_corrupt(env, msg);
+    return throw_dec(env, DEC_ENCODING, enc);
   }
-  if (!id_matches(env, c, raw, raw_len, expected)) return NULL;
+  if ((code = id_is(c, raw, raw_len, expected)) != DEC_OK) return throw_dec(env, code, 0);
   if (result) return result;
   napi_value n;
   CHECK(napi_create_double(env, (double)raw_len, &n));
   return n;
+}
+
+/* ---------------------------------------------------------------- restoreRange */
+
+/*
+ * restoreRange(codec, data, plan) → a promise of one outcome per blob: { ok: true, rawLength }
+ * or { ok: false, message }. On one of libuv's threads, each blob of a pack range read into
+ * `data` is decrypted there (in place), decompressed, checked against its id and written into
+ * its target files; a file that is that one blob is created and finished (size, owner, mode,
+ * time) there too. It is what the restore's workers do (restoreJob in codec-worker.ts, the
+ * reference), without a V8 isolate per core: a restore then needs no worker threads.
+ *
+ * `plan` (little-endian, made by src/repo/native/range-writer.ts and checked here before
+ * anything is queued): u32 count, then per blob u32 off, u32 len, u8 hasId, 32 id bytes,
+ * u32 whatLen, what, u32 targets, then per target f64 offset, u8 flags (1 create, 2 chown),
+ * u32 mode, u32 uid, u32 gid, f64 size, f64 mtime seconds, u32 nanoseconds, u32 pathLen, path.
+ *
+ * Targets are opened as restoreJob opens them: a new file with O_EXCL, or the regular file
+ * the main thread created; never through a symbolic link (O_NOFOLLOW), never a FIFO or a
+ * device. A path with a NUL byte is refused (it would name another file). The codec is this
+ * work's until it is done (any other call on it throws); `data` and `plan` are kept alive by
+ * references, and nothing else touches a JavaScript value off the main thread.
+ */
+typedef struct {
+  double offset;
+  int create, chown;
+  uint32_t mode, uid, gid;
+  double size;
+  double sec;
+  uint32_t nsec;
+  const uint8_t *path;
+  size_t path_len;
+} rtarget_t;
+
+typedef struct {
+  size_t off, len;
+  const uint8_t *id;
+  const uint8_t *what;
+  size_t what_len;
+  size_t first, count;
+  /* the outcome: ok, or a decoding error (code, detail), or a file error (err, syscall, target) */
+  int kind;
+  int code;
+  unsigned long long detail;
+  int err;
+  const char *syscall;
+  size_t target;
+  size_t raw_len;
+} ritem_t;
+
+enum { OUT_OK, OUT_DECODE, OUT_FILE, OUT_NOT_REGULAR, OUT_BAD_PATH };
+
+typedef struct {
+  codec_t *c;
+  uint8_t *data;
+  size_t data_len;
+  ritem_t *items;
+  size_t n_items;
+  rtarget_t *targets;
+  size_t n_targets;
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref keep[3];
+  int kept;
+} rjob_t;
+
+typedef struct {
+  const uint8_t *p;
+  size_t left;
+} reader_t;
+
+static int rd(reader_t *r, void *out, size_t n) {
+  if (r->left < n) return 0;
+  memcpy(out, r->p, n);
+  r->p += n;
+  r->left -= n;
+  return 1;
+}
+
+static int rd_bytes(reader_t *r, const uint8_t **out, size_t n) {
+  if (r->left < n) return 0;
+  *out = r->p;
+  r->p += n;
+  r->left -= n;
+  return 1;
+}
+
+/* Parses the plan into the job (items and targets point into it); 0 when it is malformed. */
+static int parse_plan(const uint8_t *plan, size_t plan_len, rjob_t *j) {
+  reader_t r = {plan, plan_len};
+  uint32_t count;
+  if (!rd(&r, &count, 4) || count > plan_len / 16) return 0;
+  j->items = (ritem_t *)calloc(count ? count : 1, sizeof(ritem_t));
+  if (!j->items) return 0;
+  j->n_items = count;
+  /* First pass: the items, counting the targets. */
+  size_t n_targets = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    ritem_t *it = &j->items[i];
+    uint32_t off, len, what_len, targets;
+    uint8_t has_id;
+    const uint8_t *id;
+    if (!rd(&r, &off, 4) || !rd(&r, &len, 4) || !rd(&r, &has_id, 1) || !rd_bytes(&r, &id, 32) || !rd(&r, &what_len, 4) || !rd_bytes(&r, &it->what, what_len) ||
+        !rd(&r, &targets, 4))
+      return 0;
+    it->off = off;
+    it->len = len;
+    it->id = has_id ? id : NULL;
+    it->what_len = what_len;
+    it->first = n_targets;
+    it->count = targets;
+    for (uint32_t k = 0; k < targets; k++) {
+      const uint8_t *skip;
+      uint32_t path_len;
+      if (!rd_bytes(&r, &skip, 8 + 1 + 12 + 8 + 8 + 4) || !rd(&r, &path_len, 4) || !rd_bytes(&r, &skip, path_len)) return 0;
+    }
+    n_targets += targets;
+  }
+  if (r.left != 0) return 0;
+  j->targets = (rtarget_t *)calloc(n_targets ? n_targets : 1, sizeof(rtarget_t));
+  if (!j->targets) return 0;
+  j->n_targets = n_targets;
+  /* Second pass: the targets (the plan is well formed now). */
+  r = (reader_t){plan, plan_len};
+  rd(&r, &count, 4);
+  size_t t = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t *skip;
+    uint32_t what_len, targets;
+    rd_bytes(&r, &skip, 4 + 4 + 1 + 32);
+    rd(&r, &what_len, 4);
+    rd_bytes(&r, &skip, what_len);
+    rd(&r, &targets, 4);
+    for (uint32_t k = 0; k < targets; k++, t++) {
+      rtarget_t *tg = &j->targets[t];
+      uint8_t flags;
+      uint32_t path_len;
+      rd(&r, &tg->offset, 8);
+      rd(&r, &flags, 1);
+      rd(&r, &tg->mode, 4);
+      rd(&r, &tg->uid, 4);
+      rd(&r, &tg->gid, 4);
+      rd(&r, &tg->size, 8);
+      rd(&r, &tg->sec, 8);
+      rd(&r, &tg->nsec, 4);
+      rd(&r, &path_len, 4);
+      rd_bytes(&r, &tg->path, path_len);
+      tg->path_len = path_len;
+      tg->create = flags & 1;
+      tg->chown = (flags & 2) != 0;
+      if (!(tg->offset >= 0 && tg->offset <= 9007199254740991.0) || !(tg->size >= 0 && tg->size <= 9007199254740991.0) || tg->nsec >= 1000000000u ||
+          tg->sec != tg->sec)
+        return 0;
+    }
+  }
+  return 1;
+}
+
+#define HOLE (64 * 1024)
+
+/* Writes data at offset, leaving a hole for every all-zero 64 KiB segment (writeSparse). */
+static int write_sparse(int fd, const uint8_t *data, size_t len, off_t offset) {
+  size_t run = (size_t)-1;
+  for (size_t seg = 0; seg < len; seg += HOLE) {
+    size_t end = seg + HOLE < len ? seg + HOLE : len;
+    int zero = is_zero(data + seg, end - seg);
+    if (!zero && run == (size_t)-1) run = seg;
+    if (run != (size_t)-1 && (zero || end == len)) {
+      size_t stop = zero ? seg : end;
+      for (size_t w = run; w < stop;) {
+        ssize_t n = pwrite(fd, data + w, stop - w, offset + (off_t)w);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return n < 0 ? errno : EIO;
+        w += (size_t)n;
+      }
+      run = (size_t)-1;
+    }
+  }
+  return 0;
+}
+
+/* Writes one blob's bytes into one target; 0, or the outcome's kind with err and syscall set. */
+static int write_target(const rtarget_t *t, const uint8_t *raw, size_t raw_len, int *err, const char **syscall) {
+  char path[4096];
+  if (t->path_len == 0 || t->path_len >= sizeof(path) || memchr(t->path, 0, t->path_len) != NULL) return OUT_BAD_PATH;
+  memcpy(path, t->path, t->path_len);
+  path[t->path_len] = 0;
+  int fd;
+  do fd = t->create ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    *err = errno;
+    *syscall = "open";
+    return OUT_FILE;
+  }
+  int kind = OUT_OK;
+  struct stat st;
+  if (!t->create) {
+    if (fstat(fd, &st) != 0) {
+      *err = errno;
+      *syscall = "fstat";
+      kind = OUT_FILE;
+    } else if (!S_ISREG(st.st_mode)) {
+      kind = OUT_NOT_REGULAR;
+    }
+  }
+  int e;
+  if (kind == OUT_OK && (e = write_sparse(fd, raw, raw_len, (off_t)t->offset)) != 0) {
+    *err = e;
+    *syscall = "write";
+    kind = OUT_FILE;
+  }
+  if (kind == OUT_OK && t->create) {
+    struct timespec ts[2];
+    ts[0].tv_sec = (time_t)t->sec;
+    ts[0].tv_nsec = (long)t->nsec;
+    ts[1] = ts[0];
+    if (ftruncate(fd, (off_t)t->size) != 0) *syscall = "ftruncate";
+    else if (t->chown && fchown(fd, t->uid, t->gid) != 0) *syscall = "fchown";
+    else if (fchmod(fd, t->mode) != 0) *syscall = "fchmod";
+    else if (futimens(fd, ts) != 0) *syscall = "futime";
+    else *syscall = NULL;
+    if (*syscall) {
+      *err = errno;
+      kind = OUT_FILE;
+    }
+  }
+  if (close(fd) != 0 && kind == OUT_OK && errno != EINTR) {
+    *err = errno;
+    *syscall = "close";
+    kind = OUT_FILE;
+  }
+  return kind;
+}
+
+static void rjob_execute(napi_env env, void *data) {
+  (void)env;
+  rjob_t *j = (rjob_t *)data;
+  codec_t *c = j->c;
+  /* Blobs are decrypted where they were read, unless two claim the same bytes (only a crafted
+     index can): then each is decoded from a copy of its own. */
+  int in_place = 1;
+  for (size_t i = 1; i < j->n_items && in_place; i++) in_place = j->items[i].off >= j->items[i - 1].off + j->items[i - 1].len;
+  for (size_t i = 0; i < j->n_items; i++) {
+    ritem_t *it = &j->items[i];
+    it->kind = OUT_DECODE;
+    if (it->off > j->data_len || it->len > j->data_len - it->off) {
+      it->code = DEC_OUTSIDE;
+      continue;
+    }
+    uint8_t *sealed = j->data + it->off;
+    uint8_t *copy = NULL;
+    if (!in_place) {
+      copy = (uint8_t *)malloc(it->len ? it->len : 1);
+      if (!copy) {
+        it->code = DEC_NOMEM;
+        continue;
+      }
+      memcpy(copy, sealed, it->len);
+      sealed = copy;
+    }
+    uint8_t enc = 0, *plain = NULL, *raw = NULL;
+    size_t rest = 0, raw_len = 0;
+    int code = open_in_place(c, sealed, it->len, &enc, &plain, &rest);
+    if (code == DEC_OK && enc == ENC_ZSTD) {
+      code = frame_size(plain, rest, &raw_len, &it->detail);
+      if (code == DEC_OK) {
+        raw = scratch(c, raw_len ? raw_len : 1);
+        if (!raw) code = DEC_NOMEM;
+      }
+      if (code == DEC_OK) {
+        size_t got = ZSTD_decompressDCtx(c->dctx, raw, raw_len, plain, rest);
+        if (ZSTD_isError(got) || got != raw_len) code = DEC_NO_DECOMPRESS;
+      }
+    } else if (code == DEC_OK && enc == ENC_RAW) {
+      raw = plain;
+      raw_len = rest;
+    } else if (code == DEC_OK) {
+      code = DEC_ENCODING;
+      it->detail = enc;
+    }
+    if (code == DEC_OK) code = id_is(c, raw, raw_len, it->id);
+    it->code = code;
+    if (code == DEC_OK) {
+      it->kind = OUT_OK;
+      it->raw_len = raw_len;
+      for (size_t k = 0; k < it->count; k++) {
+        int kind = write_target(&j->targets[it->first + k], raw, raw_len, &it->err, &it->syscall);
+        if (kind != OUT_OK) {
+          it->kind = kind;
+          it->target = it->first + k;
+          break;
+        }
+      }
+    }
+    free(copy);
+  }
+  trim_scratch(c);
+}
+
+static napi_value outcome_of(napi_env env, rjob_t *j, ritem_t *it) {
+  napi_value o, v;
+  if (napi_create_object(env, &o) != napi_ok) return NULL;
+  napi_get_boolean(env, it->kind == OUT_OK, &v);
+  napi_set_named_property(env, o, "ok", v);
+  if (it->kind == OUT_OK) {
+    napi_create_double(env, (double)it->raw_len, &v);
+    napi_set_named_property(env, o, "rawLength", v);
+    return o;
+  }
+  /* The messages restoreJob gives: BlobCodec's sentence after what the blob is, Node's for a file. */
+  char head[160], *msg;
+  size_t msg_len;
+  if (it->kind == OUT_DECODE) {
+    dec_sentence(it->code, it->detail, head, sizeof(head));
+    msg_len = it->what_len + 1 + strlen(head);
+    msg = (char *)malloc(msg_len + 1);
+    if (msg) snprintf(msg, msg_len + 1, "%.*s %s", (int)it->what_len, (const char *)it->what, head);
+  } else if (it->kind == OUT_NOT_REGULAR || it->kind == OUT_BAD_PATH) {
+    const char *s = it->kind == OUT_NOT_REGULAR ? "the restore target is not a regular file" : "the restore target's path is empty, too long or holds a NUL byte";
+    msg_len = strlen(s);
+    msg = strdup(s);
+  } else {
+    const rtarget_t *t = &j->targets[it->target];
+    int opened = strcmp(it->syscall, "open") == 0;
+    snprintf(head, sizeof(head), "%s: %s, %s", uv_err_name(-it->err), uv_strerror(-it->err), it->syscall);
+    msg_len = strlen(head) + (opened ? t->path_len + 3 : 0);
+    msg = (char *)malloc(msg_len + 1);
+    if (msg) {
+      if (opened) snprintf(msg, msg_len + 1, "%s '%.*s'", head, (int)t->path_len, (const char *)t->path);
+      else memcpy(msg, head, msg_len + 1);
+    }
+  }
+  if (!msg) return NULL;
+  napi_status st = napi_create_string_utf8(env, msg, msg_len, &v);
+  free(msg);
+  if (st != napi_ok) return NULL;
+  napi_set_named_property(env, o, "message", v);
+  return o;
+}
+
+static void rjob_free(napi_env env, rjob_t *j) {
+  for (int i = 0; i < j->kept; i++) napi_delete_reference(env, j->keep[i]);
+  if (j->c) j->c->busy = 0;
+  if (j->work) napi_delete_async_work(env, j->work);
+  free(j->items);
+  free(j->targets);
+  free(j);
+}
+
+static void rjob_complete(napi_env env, napi_status status, void *data) {
+  rjob_t *j = (rjob_t *)data;
+  napi_value result = NULL, o;
+  int ok = status == napi_ok && napi_create_array_with_length(env, j->n_items, &result) == napi_ok;
+  for (size_t i = 0; ok && i < j->n_items; i++) ok = (o = outcome_of(env, j, &j->items[i])) != NULL && napi_set_element(env, result, (uint32_t)i, o) == napi_ok;
+  if (ok) napi_resolve_deferred(env, j->deferred, result);
+  else {
+    napi_value code, msg, err;
+    if (napi_create_string_utf8(env, "INTERNAL", NAPI_AUTO_LENGTH, &code) == napi_ok &&
+        napi_create_string_utf8(env, status == napi_ok ? "native core: out of memory" : "native core: the work was cancelled", NAPI_AUTO_LENGTH, &msg) == napi_ok &&
+        napi_create_error(env, code, msg, &err) == napi_ok)
+      napi_reject_deferred(env, j->deferred, err);
+  }
+  rjob_free(env, j);
+}
+
+static napi_value js_restore_range(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], promise, name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  codec_t *c = argc == 3 ? codec_of(env, argv[0]) : NULL;
+  if (!c) {
+    if (argc != 3) napi_throw_type_error(env, NULL, "native core: restoreRange(codec, data, plan)");
+    return NULL;
+  }
+  uint8_t *data, *plan;
+  size_t data_len, plan_len;
+  rjob_t *j = (rjob_t *)calloc(1, sizeof(rjob_t));
+  if (!j) {
+    napi_throw_error(env, "INTERNAL", "native core: out of memory");
+    return NULL;
+  }
+  if (!bytes_of(env, argv[1], &data, &data_len) || !bytes_of(env, argv[2], &plan, &plan_len) || !parse_plan(plan, plan_len, j)) {
+    rjob_free(env, j);
+    napi_throw_type_error(env, NULL, "native core: restoreRange(codec, data, plan): a malformed plan");
+    return NULL;
+  }
+  j->data = data;
+  j->data_len = data_len;
+  for (int i = 0; i < 3; i++) {
+    if (napi_create_reference(env, argv[i], 1, &j->keep[i]) != napi_ok) {
+      rjob_free(env, j);
+      napi_throw_error(env, "INTERNAL", "native core: could not queue the work");
+      return NULL;
+    }
+    j->kept++;
+  }
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "strongbox:restore", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, rjob_execute, rjob_complete, j, &j->work) != napi_ok) {
+    rjob_free(env, j);
+    napi_throw_error(env, "INTERNAL", "native core: could not queue the work");
+    return NULL;
+  }
+  /* From here until rjob_complete the codec is this work's. */
+  j->c = c;
+  c->busy = 1;
+  if (napi_queue_async_work(env, j->work) != napi_ok) {
+    rjob_free(env, j);
+    napi_throw_error(env, "INTERNAL", "native core: could not queue the work");
+    return NULL;
+  }
+  return promise;
 }
 
 static napi_value js_decode(napi_env env, napi_callback_info info) { return decode(env, info, 0); }
@@ -848,6 +1310,7 @@ NAPI_MODULE_INIT() {
       {"decodeInto", NULL, js_decode_into, NULL, NULL, NULL, napi_default, NULL},
       {"decodeInPlace", NULL, js_decode_in_place, NULL, NULL, NULL, napi_default, NULL},
       {"lstatAt", NULL, js_lstat_at, NULL, NULL, NULL, napi_default, NULL},
+      {"restoreRange", NULL, js_restore_range, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value version;

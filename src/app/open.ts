@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Repository, CodecPool, TreeCache, type InitOptions } from '../repo/index.js';
+import { Repository, CodecPool, TreeCache, nativeRangeWriter, type BlobWriter, type InitOptions } from '../repo/index.js';
 import { backendFor, type BackendCredentials } from './backends.js';
 
 export async function openRepository(location: string, password: string, opts: { loadIndex?: boolean; credentials?: BackendCredentials } = {}): Promise<Repository> {
@@ -32,3 +32,14 @@ export function codecPool(repo: Repository): CodecPool {
   return new CodecPool(repo.master, repo.config, undefined, { recycles: repo.streamsPackWrites });
 }
 
+
+/**
+ * A restore's blob writer: the native core on libuv's threads where it is built (a restore then
+ * starts no worker threads), else the pipeline's workers. `close` ends what it started.
+ */
+export function restoreWriter(repo: Repository): { writer: BlobWriter; close(): Promise<void> } {
+  const native = nativeRangeWriter(repo.master, repo.config);
+  if (native) return { writer: native, close: async () => {} };
+  const pool = codecPool(repo);
+  return { writer: pool, close: () => pool.close() };
+}

@@ -2,9 +2,9 @@ import { AppError } from '../kernel/index.js';
 import type { Repository } from '../repo/index.js';
 import { byOrigin, findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../tree/index.js';
 import type { BackendCredentials } from '../app/index.js';
-import { codecPool, openRepository } from '../app/index.js';
+import { codecPool, openRepository, restoreWriter } from '../app/index.js';
 import type { Instance } from '../app/index.js';
-import type { CodecPool } from '../repo/index.js';
+import type { BlobWriter, CodecPool } from '../repo/index.js';
 
 /** A repository to work on: where, its password, the store's credentials, and the destination's name if it has one. */
 export interface Target {
@@ -36,6 +36,16 @@ export async function withCodecPool<T>(repo: Repository, fn: (pool: CodecPool) =
     return await fn(pool);
   } finally {
     await pool.close();
+  }
+}
+
+/** A restore's writer of blobs into files for the duration of `fn` (app/open.ts: restoreWriter). */
+export async function withRestoreWriter<T>(repo: Repository, fn: (writer: BlobWriter) => Promise<T>): Promise<T> {
+  const w = restoreWriter(repo);
+  try {
+    return await fn(w.writer);
+  } finally {
+    await w.close();
   }
 }
 

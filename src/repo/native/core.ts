@@ -37,6 +37,13 @@ export interface NativeCore {
    * left to JavaScript. Absent in a core built before it.
    */
   lstatAt?(dir: Uint8Array, names: Uint8Array, ends: Uint32Array, meta: Float64Array): number;
+  /**
+   * Decodes the blobs of a pack range read into `data` (decrypted there: destroyed) and writes
+   * each into its target files, on one of libuv's threads; `plan` is encodePlan's
+   * (range-writer.ts). The codec is the work's until the promise settles. Absent in a core built
+   * before it.
+   */
+  restoreRange?(codec: NativeCodec, data: Uint8Array, plan: Uint8Array): Promise<({ ok: true; rawLength: number } | { ok: false; message: string })[]>;
   readonly zstdVersion: string;
 }
 

@@ -461,6 +461,7 @@ function restoreJob(seq: number, data: Uint8Array, items: RestoreItem[]): void {
   for (let i = 1; i < spans.length && inPlace; i++) inPlace = spans[i]![0] >= spans[i - 1]![1];
   for (const item of items) {
     try {
+      if (item.off + item.len > buf.length) throw new AppError('CORRUPT', `${item.what} lies outside the bytes read for it.`);
       const sealed = buf.subarray(item.off, item.off + item.len);
       const raw = inPlace ? codec.decodeInPlace(sealed, item.id, item.what) : codec.decodeTransient(sealed, item.id, item.what);
       for (const t of item.targets) {
