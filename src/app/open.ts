@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Repository, CodecPool, TreeCache, nativeRangeWriter, type BlobWriter, type InitOptions } from '../repo/index.js';
+import { Repository, CodecPool, TreeCache, nativeRangeWriter, type BlobDecoder, type BlobWriter, type InitOptions } from '../repo/index.js';
 import { backendFor, type BackendCredentials } from './backends.js';
 
 export async function openRepository(location: string, password: string, opts: { loadIndex?: boolean; credentials?: BackendCredentials } = {}): Promise<Repository> {
@@ -34,12 +34,17 @@ export function codecPool(repo: Repository): CodecPool {
 
 
 /**
- * A restore's blob writer: the native core on libuv's threads where it is built (a restore then
- * starts no worker threads), else the pipeline's workers. `close` ends what it started.
+ * What a restore decodes and writes with: each pack range's blobs decoded and written into
+ * their files by the native core on libuv's threads where it is built, else by the pipeline's
+ * workers; single blobs (a dump's stream) decoded on the workers, which start only when the
+ * first is asked for — a restore of files starts none. `close` ends what was started.
  */
-export function restoreWriter(repo: Repository): { writer: BlobWriter; close(): Promise<void> } {
+export function restoreCodecs(repo: Repository): { codecs: BlobDecoder & BlobWriter; close(): Promise<void> } {
+  const pool = new CodecPool(repo.master, repo.config, undefined, { lazy: true });
   const native = nativeRangeWriter(repo.master, repo.config);
-  if (native) return { writer: native, close: async () => {} };
-  const pool = codecPool(repo);
-  return { writer: pool, close: () => pool.close() };
+  const codecs: BlobDecoder & BlobWriter = {
+    decode: (sealed, id, what) => pool.decode(sealed, id, what),
+    writeRange: (data, items) => (native ?? pool).writeRange(data, items),
+  };
+  return { codecs, close: () => pool.close() };
 }

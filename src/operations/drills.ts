@@ -10,7 +10,7 @@ import { needInstance, targetOf, type Env, type Where } from './context.js';
 import { applicationEngine } from './on-demand.js';
 import type { JobOperation } from './operation.js';
 import { installedSpecs } from './snapshot-restore.js';
-import { resolveSnapshot, withCodecPool, type Target } from './repositories.js';
+import { resolveSnapshot, withRestoreCodecs, type Target } from './repositories.js';
 
 export interface DrillRequest {
   where: Where;
@@ -72,7 +72,7 @@ export const runDrill: JobOperation<DrillRequest, DrillPlan, DrillRecord> = {
     const { drillSnapshot } = await applicationEngine();
     return env.repos.work(p.target, async (repo) => {
       await repo.loadIndex();
-      const record = await withCodecPool(repo, (pool) =>
+      const record = await withRestoreCodecs(repo, (pool) =>
         drillSnapshot({
           id: p.id,
           repo,

@@ -2,9 +2,9 @@ import { AppError } from '../kernel/index.js';
 import type { Repository } from '../repo/index.js';
 import { byOrigin, findSnapshot, listSnapshots, type Snapshot, type SnapshotRef } from '../tree/index.js';
 import type { BackendCredentials } from '../app/index.js';
-import { codecPool, openRepository, restoreWriter } from '../app/index.js';
+import { codecPool, openRepository, restoreCodecs } from '../app/index.js';
 import type { Instance } from '../app/index.js';
-import type { BlobWriter, CodecPool } from '../repo/index.js';
+import type { BlobDecoder, BlobWriter, CodecPool } from '../repo/index.js';
 
 /** A repository to work on: where, its password, the store's credentials, and the destination's name if it has one. */
 export interface Target {
@@ -39,13 +39,13 @@ export async function withCodecPool<T>(repo: Repository, fn: (pool: CodecPool) =
   }
 }
 
-/** A restore's writer of blobs into files for the duration of `fn` (app/open.ts: restoreWriter). */
-export async function withRestoreWriter<T>(repo: Repository, fn: (writer: BlobWriter) => Promise<T>): Promise<T> {
-  const w = restoreWriter(repo);
+/** What a restore or a drill decodes and writes with, for the duration of `fn` (app/open.ts: restoreCodecs). */
+export async function withRestoreCodecs<T>(repo: Repository, fn: (codecs: BlobDecoder & BlobWriter) => Promise<T>): Promise<T> {
+  const r = restoreCodecs(repo);
   try {
-    return await fn(w.writer);
+    return await fn(r.codecs);
   } finally {
-    await w.close();
+    await r.close();
   }
 }
 

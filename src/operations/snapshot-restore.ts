@@ -6,7 +6,7 @@ import type { SnapshotRef } from '../tree/index.js';
 import { instanceRestorer, loadSpecs, recordMappedTargets, VERSION, type Instance } from '../app/index.js';
 import { needInstance, targetOf, type Caller, type Env, type RunContext, type Where } from './context.js';
 import type { JobOperation } from './operation.js';
-import { resolveSnapshot, withCodecPool, withRestoreWriter, type Target } from './repositories.js';
+import { resolveSnapshot, withRestoreCodecs, type Target } from './repositories.js';
 import { applicationEngine, specLanguage } from './on-demand.js';
 
 export interface RestoreRequest {
@@ -81,7 +81,7 @@ export const restoreSnapshot: JobOperation<RestoreRequest, RestorePlan, AppResto
     const { req } = p;
     const { restoreApplications } = await applicationEngine();
     return env.repos.work(p.target, (repo) =>
-      withCodecPool(repo, async (pool) => {
+      withRestoreCodecs(repo, async (pool) => {
         await repo.loadIndex();
         return restoreApplications({
           repo,
@@ -158,7 +158,7 @@ export async function restoreFiles(env: Env, req: FileRestoreRequest, ctx: RunCo
     const ref = await resolveSnapshot(env.inst, repo, req.snapshot);
     if (ref.snapshot.type) (await applicationEngine()).checkSnapshotVersion(ref, VERSION);
     await repo.loadIndex();
-    const res = await withRestoreWriter(repo, (writer) =>
+    const res = await withRestoreCodecs(repo, (writer) =>
       restore({ repo, writer, snapshot: ref, target: req.target, includes: req.includes, keepPrivileges: req.keepPrivileges, spaceCheck: req.spaceCheck, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.sink ? { sink: ctx.sink } : {}) }),
     );
     return { snapshot: ref.id, target: req.target, ...res };

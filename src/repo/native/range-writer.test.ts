@@ -217,3 +217,19 @@ test('many ranges at once share a few codecs and each lands whole', { skip: !nat
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a lazy pool starts no worker until its first job (a restore of files needs none)', async () => {
+  const threads = () => fs.readdirSync('/proc/self/task').length;
+  await fs.promises.stat('/'); // libuv's threads start with the first file operation: before counting
+  const before = threads();
+  const pool = new CodecPool(keys, config as never, 2, { lazy: true });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(threads(), before, 'a lazy pool started threads before any job');
+    const b = blob(Buffer.from('decoded on a worker'));
+    assert.ok((await pool.decode(b.sealed, b.id, 'blob')).equals(b.raw));
+    assert.ok(threads() >= before + 2, 'the first job started the workers');
+  } finally {
+    await pool.close();
+  }
+});

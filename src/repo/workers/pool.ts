@@ -95,13 +95,17 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
   /** The workers' rings of sealed blobs, by their buffer (see `recycle`). */
   private readonly rings = new Map<ArrayBufferLike, Slot>();
 
+  private readonly init: WorkerInit;
+
   /**
    * `recycles`: the caller returns every sealed blob of a file job through `recycle` once it
    * is written (a BlobSaver on a store that writes packs as their blobs arrive): the workers
-   * then seal into rings of `SEALED_RING` bytes shared with this thread.
+   * then seal into rings of `SEALED_RING` bytes shared with this thread. `lazy`: the workers
+   * start with the first job, not here (a restore may need none: its ranges are written by
+   * the native core where it is built).
    */
-  constructor(keys: { encrypt: Buffer; mac: Buffer }, config: Pick<RepoConfig, 'compression' | 'chunker' | 'gearSeed'>, size = defaultPoolSize(), opts: { recycles?: boolean } = {}) {
-    const init: WorkerInit = {
+  constructor(keys: { encrypt: Buffer; mac: Buffer }, config: Pick<RepoConfig, 'compression' | 'chunker' | 'gearSeed'>, readonly size = defaultPoolSize(), opts: { recycles?: boolean; lazy?: boolean } = {}) {
+    this.init = {
       encKey: new Uint8Array(keys.encrypt),
       macKey: new Uint8Array(keys.mac),
       level: config.compression.level,
@@ -109,8 +113,12 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
       gearSeed: new Uint8Array(Buffer.from(config.gearSeed, 'hex')),
       sealedRing: opts.recycles ? SEALED_RING : 0,
     };
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL('./codec-worker.js', import.meta.url), { workerData: init });
+    if (!opts.lazy) this.start();
+  }
+
+  private start(): void {
+    for (let i = 0; i < this.size; i++) {
+      const w = new Worker(new URL('./codec-worker.js', import.meta.url), { workerData: this.init });
       let isReady = () => {};
       const ready = new Promise<void>((r) => (isReady = r));
       const slot: Slot = { w, busy: 0, big: 0, ready, isReady };
@@ -126,10 +134,6 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
       w.unref();
       this.workers.push(slot);
     }
-  }
-
-  get size(): number {
-    return this.workers.length;
   }
 
   private onMessage(slot: Slot, res: WorkerResponse): void {
@@ -175,6 +179,7 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
   }
 
   private pump(): void {
+    if (this.workers.length === 0 && this.queue.length > 0) this.start();
     while (this.queue.length > 0) {
       const isBig = (j: Job) => j.req.op === 'chunk';
       const pick = (j: Job) => {
