@@ -24,6 +24,26 @@ test('a ring hands out space in order, wraps, and waits for the oldest blob', ()
   assert.equal(r.place(34), 25);
 });
 
+test('a ring stays low: it wraps as soon as the start has room (and an eighth of the ring more), so its touched pages are about what is in flight', () => {
+  const r = new RingSpace(1000);
+  const live: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const at = r.place(10 + (i % 7));
+    assert.ok(at >= 0, `blob ${i} placed`);
+    r.take(at, 10 + (i % 7));
+    live.push(at);
+    // At most four blobs in flight, freed oldest first or second.
+    if (live.length > 4) r.free(live.splice(i % 2, 1)[0]!);
+  }
+  // At most 5 blobs of at most 16 bytes in flight, the eighth of the ring kept free, one blob more: 221 (the whole ring without this).
+  assert.ok(r.touched <= 5 * 16 + 1000 / 8 + 16, `touched ${r.touched} of 1000 bytes with at most 5 blobs of at most 16 bytes in flight`);
+  // When the start has no room, the ring goes on past what it touched.
+  const s = new RingSpace(100);
+  s.take(s.place(30), 30);
+  s.take(s.place(30), 30);
+  assert.equal(s.place(30), 60);
+});
+
 test('a ring never hands out bytes still in use (random model)', () => {
   let seed = 12345;
   const rand = (n: number) => {
