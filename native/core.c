@@ -29,6 +29,7 @@
 #include <string.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -1295,6 +1296,32 @@ static napi_value js_restore_range(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/*
+ * release(buf, from): the whole pages of buf[from…] go back to the kernel (MADV_DONTNEED); they
+ * read as zeros after and cost no memory until written again. For a read buffer whose far end
+ * one long chunk touched: the next file needs only its first few MiB. Returns the bytes given back.
+ */
+static napi_value js_release(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *data;
+  size_t len;
+  int64_t from = -1;
+  if (argc < 2 || !bytes_of(env, argv[0], &data, &len) || napi_get_value_int64(env, argv[1], &from) != napi_ok || from < 0 || (uint64_t)from > len) {
+    napi_throw_type_error(env, NULL, "native core: release(buf, from) with 0 <= from <= buf.length");
+    return NULL;
+  }
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t start = ((uintptr_t)data + (uintptr_t)from + page - 1) & ~(page - 1);
+  uintptr_t end = ((uintptr_t)data + len) & ~(page - 1);
+  size_t released = 0;
+  if (end > start && madvise((void *)start, end - start, MADV_DONTNEED) == 0) released = end - start;
+  napi_value out;
+  CHECK(napi_create_double(env, (double)released, &out));
+  return out;
+}
+
 static napi_value js_decode(napi_env env, napi_callback_info info) { return decode(env, info, 0); }
 static napi_value js_decode_into(napi_env env, napi_callback_info info) { return decode(env, info, 1); }
 
@@ -1311,6 +1338,7 @@ NAPI_MODULE_INIT() {
       {"decodeInPlace", NULL, js_decode_in_place, NULL, NULL, NULL, napi_default, NULL},
       {"lstatAt", NULL, js_lstat_at, NULL, NULL, NULL, napi_default, NULL},
       {"restoreRange", NULL, js_restore_range, NULL, NULL, NULL, napi_default, NULL},
+      {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value version;

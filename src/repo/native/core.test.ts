@@ -246,3 +246,18 @@ test('damaged and crafted blobs fail the same way in both', () => {
     assert.match(got.message, /^blob X /);
   }
 });
+
+test('release gives the whole pages past an offset back: they read as zeros, the bytes before stay', () => {
+  const page = 4096;
+  const buf = Buffer.allocUnsafeSlow(9 * 1024 * 1024).fill(0xaa);
+  const from = 5 * 1024 * 1024 + 100;
+  const released = core!.release!(buf, from);
+  // From the first page boundary at or after `from` to the last one before the end.
+  assert.ok(released >= buf.length - from - 2 * page && released <= buf.length - from, `released ${released} bytes`);
+  assert.ok(buf.subarray(0, from).every((b) => b === 0xaa), 'the bytes before the offset are kept');
+  const zeros = buf.subarray(from + page, from + page + released - page);
+  assert.ok(zeros.length > 0 && zeros.every((b) => b === 0), 'the pages given back read as zeros');
+  assert.equal(core!.release!(buf, buf.length), 0, 'nothing past the end');
+  assert.throws(() => core!.release!(buf, buf.length + 1), /release\(buf, from\)/);
+  assert.throws(() => core!.release!(buf, -1), /release\(buf, from\)/);
+});

@@ -44,6 +44,12 @@ export interface NativeCore {
    * before it.
    */
   restoreRange?(codec: NativeCodec, data: Uint8Array, plan: Uint8Array): Promise<({ ok: true; rawLength: number } | { ok: false; message: string })[]>;
+  /**
+   * Gives the whole pages of buf[from…] back to the kernel: they read as zeros after and cost no
+   * memory until written again; returns the bytes given back. Only for a buffer that owns its
+   * memory (not a view into a pool). Absent in a core built before it.
+   */
+  release?(buf: Uint8Array, from: number): number;
   readonly zstdVersion: string;
 }
 

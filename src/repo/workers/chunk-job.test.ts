@@ -31,12 +31,16 @@ test('a file read and scanned a few MiB at a time has the cut points and ids of 
       expected.push(blobId(keys.mac, data.subarray(at, at + len)).toString('hex'));
       at += len;
     }
-    const got = await pool.chunkFile(Buffer.from(file), data.length, { onIds: async (ids) => ({ mask: ids.map(() => false), abort: false }), onBlob: () => undefined });
-    assert.equal(got.bytes, data.length);
-    assert.deepEqual(
-      got.ids.map((id) => id.toString('hex')),
-      expected,
-    );
+    // Twice: the second run reads into the buffer the first left, whose far end the zero run
+    // touched and the worker then gave back to the kernel (native release).
+    for (let round = 0; round < 2; round++) {
+      const got = await pool.chunkFile(Buffer.from(file), data.length, { onIds: async (ids) => ({ mask: ids.map(() => false), abort: false }), onBlob: () => undefined });
+      assert.equal(got.bytes, data.length);
+      assert.deepEqual(
+        got.ids.map((id) => id.toString('hex')),
+        expected,
+      );
+    }
     assert.ok(expected.length >= 8, `${expected.length} chunks`);
   } finally {
     await pool.close();

@@ -238,6 +238,7 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
   let buf = sizeHint < init.chunker.min ? Buffer.allocUnsafe(sizeHint + 1) : (spare.pop() ?? Buffer.allocUnsafeSlow(BIG));
   const content: Buffer[] = [];
   let total = 0;
+  let reach = 0;
   try {
     let filled = 0;
     let eof = false;
@@ -251,6 +252,7 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
         filled += n;
         total += n;
       }
+      if (filled > reach) reach = filled;
       if (!eof && buf.length < BIG) {
         // The file grew past what stat said.
         const bigger = spare.pop() ?? Buffer.allocUnsafeSlow(BIG);
@@ -310,7 +312,12 @@ async function chunkJob(seq: number, path: Buffer, sizeHint: number): Promise<vo
     activeBig--;
     wants.delete(seq);
     closeSync(fd);
-    if (buf.length === BIG && spare.length + activeBig < MAX_BIG_BUFFERS) spare.push(buf);
+    if (buf.length === BIG && spare.length + activeBig < MAX_BIG_BUFFERS) {
+      // A chunk longer than a scan (a run of zeros in a disk image is cut at the largest size)
+      // touched the buffer to its end; the next file needs only its first SCAN_AT + READ_BLOCK.
+      if (reach > SCAN_AT + READ_BLOCK) core?.release?.(buf, SCAN_AT + READ_BLOCK);
+      spare.push(buf);
+    }
   }
 }
 
