@@ -50,6 +50,12 @@ export interface NativeCore {
    * memory (not a view into a pool). Absent in a core built before it.
    */
   release?(buf: Uint8Array, from: number): number;
+  /**
+   * The entries of directory `dir` (not . and ..), sorted by their bytes as Buffer.compare
+   * sorts them, back to back in `names` with `ends[i]` where name i ends; or minus the errno
+   * when the directory cannot be opened or read. Absent in a core built before it.
+   */
+  readDir?(dir: Uint8Array): [names: Uint8Array, ends: Uint32Array] | number;
   readonly zstdVersion: string;
 }
 

@@ -106,3 +106,50 @@ test('listDirectory: the native core lists what lstat with BigInts says, for eve
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("native readDir gives readdir's names sorted by their bytes, as Buffer.compare sorts them, and fails as readdirSync fails", () => {
+  const core = nativeCore();
+  assert.equal(typeof core?.readDir, 'function', 'a native core built from this source has readDir');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-readdir-'));
+  try {
+    const d = Buffer.from(dir);
+    const at = (n: Buffer) => Buffer.concat([d, Buffer.from('/'), n]);
+    // More names than the core's first buffers hold (256 entries, 16 KiB), names that are
+    // prefixes of others, bytes above 0x7f (not UTF-8), and long names.
+    const made: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) made.push(Buffer.from(`f${(i * 7919) % 3001}${i % 3 === 0 ? '-' + 'x'.repeat(i % 200) : ''}`));
+    made.push(Buffer.from('f'), Buffer.from('f1'), Buffer.from([0x66, 0xff]), Buffer.from([0x66, 0x80, 0x41]), Buffer.from('F'), Buffer.from('é'));
+    for (const n of made) fs.writeFileSync(at(n), '');
+    fs.mkdirSync(at(Buffer.from('sub')));
+    const got = core!.readDir!(d);
+    assert.ok(typeof got !== 'number');
+    const [names, ends] = got;
+    const want = fs.readdirSync(d, { encoding: 'buffer' }).sort(Buffer.compare);
+    assert.equal(ends.length, want.length);
+    let start = 0;
+    for (let i = 0; i < want.length; i++) {
+      assert.deepEqual(Buffer.from(names.subarray(start, ends[i])), want[i], `entry ${i}`);
+      start = ends[i]!;
+    }
+    assert.equal(start, names.length);
+    // Failures as a negative errno, which listDirectory turns into readdirSync's error.
+    assert.equal(core!.readDir!(at(Buffer.from('nope'))), -os.constants.errno.ENOENT);
+    assert.equal(core!.readDir!(at(made[0]!)), -os.constants.errno.ENOTDIR);
+    for (const p of [at(Buffer.from('nope')), at(made[0]!)]) {
+      const expected = (() => {
+        try {
+          fs.readdirSync(p);
+        } catch (err) {
+          return err as NodeJS.ErrnoException;
+        }
+      })()!;
+      assert.throws(() => listDirectory(p), (err: NodeJS.ErrnoException) => err.code === expected.code && err.errno === expected.errno && err.message === expected.message && err.syscall === 'scandir');
+    }
+    assert.throws(() => core!.readDir!(Buffer.from('a\0b')), /readDir/);
+    // An empty directory.
+    const empty = core!.readDir!(at(Buffer.from('sub')));
+    assert.ok(typeof empty !== 'number' && empty[0].length === 0 && empty[1].length === 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

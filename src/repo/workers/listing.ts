@@ -99,22 +99,34 @@ function statInto(out: DirListing, i: number, lstat: () => BigIntStats): void {
  * or, without it, from lstatSync with BigInts. Throws when the directory cannot be read.
  */
 export function listDirectory(dir: Buffer): DirListing {
-  const names = readdirSync(dir, { encoding: 'buffer' });
   const prefix = dir.length === 1 && dir[0] === 0x2f ? dir : Buffer.concat([dir, SLASH]);
   const lstat = (name: Buffer) => lstatSync(Buffer.concat([prefix, name]), { bigint: true });
   const core = nativeCore();
-  if (!core?.lstatAt) return buildListing(names, lstat);
-  const out = namesOnly(names);
+  if (!core?.lstatAt) return buildListing(readdirSync(dir, { encoding: 'buffer' }), lstat);
+  // The names already sorted in one buffer (the native readDir), or from readdirSync.
+  let out: DirListing;
+  const read = core.readDir && dir.length < 4096 && !dir.includes(0) ? core.readDir(dir) : undefined;
+  if (typeof read === 'number') throw systemError(-read, 'scandir', dir);
+  if (read) out = { names: read[0], ends: read[1], meta: new Float64Array(read[1].length * FIELDS), errors: [], exact: {} };
+  else out = namesOnly(readdirSync(dir, { encoding: 'buffer' }));
+  const name = (i: number) => Buffer.from(out.names.buffer, out.names.byteOffset + (i === 0 ? 0 : out.ends[i - 1]!), out.ends[i]! - (i === 0 ? 0 : out.ends[i - 1]!));
   core.lstatAt(dir, out.names, out.ends, out.meta);
-  for (let i = 0; i < names.length; i++) {
+  for (let i = 0; i < out.ends.length; i++) {
     const kind = out.meta[i * FIELDS + F_KIND];
     if (kind === KIND_ERROR) {
       const errno = out.meta[i * FIELDS + F_MODE]!;
       const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, 'unknown error'];
-      out.errors.push({ i, code, message: `${code}: ${text}, lstat '${Buffer.concat([prefix, names[i]!]).toString('utf8')}'` });
-    } else if (kind === KIND_AGAIN) statInto(out, i, () => lstat(names[i]!));
+      out.errors.push({ i, code, message: `${code}: ${text}, lstat '${Buffer.concat([prefix, name(i)]).toString('utf8')}'` });
+    } else if (kind === KIND_AGAIN) statInto(out, i, () => lstat(Buffer.from(name(i))));
   }
   return out;
+}
+
+/** The error Node's fs would throw for `errno` from `syscall` on `path`: the same code, errno and message. */
+function systemError(errno: number, syscall: string, path: Buffer): NodeJS.ErrnoException {
+  const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, 'unknown error'];
+  const shown = path.toString('utf8');
+  return Object.assign(new Error(`${code}: ${text}, ${syscall} '${shown}'`), { errno: -errno, code, syscall, path: shown });
 }
 
 const SLASH = Buffer.from('/');
