@@ -117,7 +117,7 @@ export function listDirectory(dir: Buffer): DirListing {
       const errno = out.meta[i * FIELDS + F_MODE]!;
       const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, 'unknown error'];
       out.errors.push({ i, code, message: `${code}: ${text}, lstat '${Buffer.concat([prefix, name(i)]).toString('utf8')}'` });
-    } else if (kind === KIND_AGAIN) statInto(out, i, () => lstat(Buffer.from(name(i))));
+    } else if (kind === KIND_AGAIN) statInto(out, i, () => lstat(name(i)));
   }
   return out;
 }
