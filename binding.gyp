@@ -13,7 +13,7 @@
       "targets": [
         {
           "target_name": "strongbox_core",
-          "sources": ["native/core.c"],
+          "sources": ["native/core.c", "native/tree-scan.c"],
           "cflags": ["-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"],
           "libraries": ["-lzstd"]
         }

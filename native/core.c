@@ -35,6 +35,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "tree-scan.h"
+
 #define NONCE_LEN 12
 #define TAG_LEN 16
 #define NONCE_BLOCK 341
@@ -1458,6 +1460,7 @@ NAPI_MODULE_INIT() {
       {"restoreRange", NULL, js_restore_range, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
       {"readDir", NULL, js_read_dir, NULL, NULL, NULL, napi_default, NULL},
+      {"scanNodes", NULL, js_scan_nodes, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value version;

@@ -7,6 +7,7 @@ export * from './repository.js';
 export * from './saver.js';
 export * from './workers/pool.js';
 export { NativeRangeWriter, nativeRangeWriter } from './native/range-writer.js';
+export { nativeScanNodes } from './native/core.js';
 export * from './workers/listing.js';
 export * from './chunker/fastcdc.js';
 export * from './pack/pack.js';

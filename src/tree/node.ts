@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import type { NodeScan } from './scan.js';
 /**
  * The snapshot data model: nodes (one per directory entry) grouped into trees
  * (one per directory, stored as a `tree` blob), and snapshot manifests.
@@ -118,25 +119,44 @@ export function encodeTree(nodes: readonly (TreeNode | Uint8Array)[], sorted = f
  * Undefined when any part is not one node on its own (then the text was not cut between
  * nodes: the caller parses the whole). Every part parsing alone, the nodes are exactly what
  * JSON.parse makes of the whole.
+ *
+ * With `scan`, a node the scanner accepts (scan.ts: a strict subset of JSON, one object
+ * standing alone) is not parsed: its values are in `scan` as node k, and nodes[k] is
+ * undefined; the next node then starts right after its comma.
  */
-export function splitNodes(data: Buffer): { nodes: TreeNode[]; ranges: Uint32Array } | undefined {
+export function splitNodes(data: Buffer, scan?: NodeScan): { nodes: (TreeNode | undefined)[]; ranges: Uint32Array } | undefined;
+export function splitNodes(data: Buffer): { nodes: TreeNode[]; ranges: Uint32Array } | undefined;
+export function splitNodes(data: Buffer, scan?: NodeScan): { nodes: (TreeNode | undefined)[]; ranges: Uint32Array } | undefined {
   const end = data.length - TAIL.length;
   if (end < HEAD.length || data.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0 || data.compare(TAIL, 0, TAIL.length, end) !== 0) return undefined;
-  const nodes: TreeNode[] = [];
+  const nodes: (TreeNode | undefined)[] = [];
   const ranges: number[] = [];
   for (let start = HEAD.length; start < end; ) {
+    if (scan) {
+      scan.reserve(nodes.length + 1);
+      const got = scan.run(data, start, end, nodes.length);
+      if (got > 0) {
+        for (let j = 0; j < got; j++) {
+          const k = nodes.length;
+          nodes.push(undefined);
+          ranges.push(scan.ranges[2 * k]!, scan.ranges[2 * k + 1]!);
+        }
+        start = ranges[ranges.length - 1]! + 1;
+        continue;
+      }
+    }
     const k = data.indexOf(BETWEEN, start);
-    const stop = k >= 0 && k < end ? k + 1 : end;
+    const cut = k >= 0 && k < end ? k + 1 : end;
     let node: unknown;
     try {
-      node = JSON.parse(data.toString('utf8', start, stop));
+      node = JSON.parse(data.toString('utf8', start, cut));
     } catch {
       return undefined;
     }
     if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
     nodes.push(node as TreeNode);
-    ranges.push(start, stop);
-    start = stop + 1;
+    ranges.push(start, cut);
+    start = cut + 1;
   }
   return { nodes, ranges: Uint32Array.from(ranges) };
 }

@@ -56,6 +56,12 @@ export interface NativeCore {
    * when the directory cannot be opened or read. Absent in a core built before it.
    */
   readDir?(dir: Uint8Array): [names: Uint8Array, ends: Uint32Array] | number;
+  /**
+   * tree/scan.ts's scanRun (native/tree-scan.c): scans the nodes of a tree's text from `from`
+   * on into the three arrays as nodes k, k + 1, …; returns how many. Absent in a core built
+   * before it.
+   */
+  scanNodes?(data: Uint8Array, from: number, limit: number, strings: Uint32Array, numbers: Float64Array, ranges: Uint32Array, k: number): number;
   readonly zstdVersion: string;
 }
 
@@ -81,4 +87,9 @@ export function nativeCore(): NativeCore | undefined {
 export function nativeCoreStatus(): { active: boolean; reason?: string } {
   if (process.env.STRONGBOX_NATIVE === '0') return { active: false, reason: 'STRONGBOX_NATIVE=0' };
   return nativeCore() ? { active: true } : { active: false, reason: loadError ?? 'not built' };
+}
+
+/** The native core's tree scanner (tree/scan.ts's scanRun in C), or undefined without it. */
+export function nativeScanNodes(): NonNullable<NativeCore['scanNodes']> | undefined {
+  return nativeCore()?.scanNodes;
 }

@@ -223,6 +223,19 @@ export class Listing {
     return this.namesBuf.subarray(i === 0 ? 0 : this.l.ends[i - 1]!, this.l.ends[i]!);
   }
 
+  /** Every name's bytes, back to back: name i is names[nameStart(i), nameEnd(i)). */
+  get names(): Uint8Array {
+    return this.l.names;
+  }
+
+  nameStart(i: number): number {
+    return i === 0 ? 0 : this.l.ends[i - 1]!;
+  }
+
+  nameEnd(i: number): number {
+    return this.l.ends[i]!;
+  }
+
   /** Why the entry's lstat failed, if it did. */
   failure(i: number): { code: string; message: string } | undefined {
     return this.l.meta[i * FIELDS + F_KIND] === KIND_ERROR ? this.failures.get(i) : undefined;
@@ -239,6 +252,11 @@ export class Listing {
   num(i: number, field: number): number {
     const v = this.l.meta[i * FIELDS + field]!;
     return Number.isNaN(v) ? Number(this.l.exact[i * FIELDS + field]) : v;
+  }
+
+  /** A field as the listing holds it: NaN where the number is not exact (then `text` has it). */
+  raw(i: number, field: number): number {
+    return this.l.meta[i * FIELDS + field]!;
   }
 
   text(i: number, field: number): string {
