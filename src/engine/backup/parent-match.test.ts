@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { CodecPool, F_CTIME_S, F_DEV, F_GID, F_INO, F_KIND, F_MODE, F_MTIME_S, F_NLINK, F_SIZE, F_UID, FIELDS, Listing, listDirectory, Repository, type DirListing } from '../../repo/index.js';
 import { LocalBackend } from '../../storage/local/local-backend.js';
-import { encodeTree, findNode, NodeScan, splitNodes, type TreeNode } from '../../tree/index.js';
+import { decodeTree, encodeTree, findNode, findSnapshot, NodeScan, splitNodes, type TreeNode } from '../../tree/index.js';
 import { backup } from './backup.js';
 import { LIST_JOB, matchParent, type ListOutput } from './parent-match.js';
 
@@ -109,5 +109,42 @@ test('matchParent reads nodes in Strongbox\'s encoding from their bytes and deci
     assert.deepEqual({ ...scanned, ids: Buffer.from(scanned.ids) }, { ...parsed, ids: Buffer.from(parsed.ids) }, `round ${round}`);
     const same = scanned.same.reduce((a, b) => a + b, 0);
     assert.ok(same > count / 3 && same < count, `round ${round}: ${same} of ${count} the same`);
+  }
+});
+
+test('an incremental snapshot whose parent tree is damaged in the store reads that directory again, and its snapshot is whole', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'sb-match-damaged-'));
+  const src = path.join(root, 'src');
+  await fs.mkdir(src, { recursive: true });
+  // Enough files that the parent's tree is compared on a worker (32 KiB and more).
+  for (let i = 0; i < 200; i++) await fs.writeFile(path.join(src, `file-${String(i).padStart(4, '0')}.txt`), `content of file ${i}`);
+  const repo = await Repository.init(new LocalBackend(path.join(root, 'repo')), 'pw', { scrypt: { N: 1024, r: 8, p: 1 } });
+  const pool = new CodecPool(repo.master, repo.config, 1);
+  try {
+    const first = await backup({ repo, pipeline: pool, paths: [src] });
+    const dir = await findNode(repo, first.snapshot.tree, src);
+    const id = Buffer.from(dir!.subtree!, 'hex');
+    const loc = repo.index.get(id)!;
+    assert.ok(loc.rawLength >= 32 * 1024, `the tree is ${loc.rawLength} bytes`);
+    const packs = await fs.readdir(path.join(root, 'repo', 'data'), { recursive: true });
+    const pack = path.join(root, 'repo', 'data', packs.find((f) => f.endsWith(loc.pack))!);
+    const fh = await fs.open(pack, 'r+');
+    const byte = Buffer.alloc(1);
+    await fh.read(byte, 0, 1, loc.offset + 30);
+    byte[0]! ^= 0xff;
+    await fh.write(byte, 0, 1, loc.offset + 30);
+    await fh.close();
+    // One file changed, so that the new tree is not the damaged one's id (a damaged blob stays in the index: `repo check` finds it).
+    await fs.writeFile(path.join(src, 'file-0000.txt'), 'content of file 0');
+    const second = await backup({ repo, pipeline: pool, paths: [src], parent: await findSnapshot(repo, first.id) });
+    assert.equal(second.snapshot.summary.unchangedFiles, 0, 'nothing of the damaged tree was kept');
+    assert.equal(second.snapshot.summary.files, 200);
+    const again = await findNode(repo, second.snapshot.tree, src);
+    const nodes = decodeTree(await repo.loadBlob(Buffer.from(again!.subtree!, 'hex'))).nodes;
+    assert.equal(nodes.length, 200);
+    for (let i = 0; i < 200; i += 37) assert.equal((await repo.loadBlob(Buffer.from(nodes[i]!.content![0]!, 'hex'))).toString(), `content of file ${i}`);
+  } finally {
+    await pool.close();
+    await fs.rm(root, { recursive: true, force: true });
   }
 });
