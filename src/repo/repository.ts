@@ -326,26 +326,35 @@ export class Repository {
   async loadIndex(onError?: (name: string, err: unknown) => void): Promise<void> {
     // Each file's plaintext (45 bytes a blob) until the superseded ones are known, then its
     // blobs straight into the index: no object per blob.
-    const files = new Map<string, Buffer>();
+    const files = new Map<string, { b: Buffer; blobs: number }>();
     const superseded = new Set<string>();
     for (const name of await this.listNames('index')) {
       if (this.indexFiles.has(name)) continue;
       try {
         const b = await this.loadObject('index', name);
-        for (const s of scanIndexFile(b, name).supersedes) superseded.add(s);
-        files.set(name, b);
+        const scan = scanIndexFile(b, name);
+        for (const s of scan.supersedes) superseded.add(s);
+        files.set(name, { b, blobs: scan.blobs });
       } catch (err) {
         if (!onError) throw err;
         onError(name, err);
       }
     }
-    for (const [name, b] of files) {
+    // The table of slots made once for every blob to come, not doubled and filled again as it grows.
+    let total = this.index.size;
+    for (const [name, f] of files) if (!superseded.has(name)) total += f.blobs;
+    this.index.reserve(total);
+    for (const [name, { b }] of files) {
       files.delete(name);
       if (superseded.has(name)) continue;
       const packs: string[] = [];
+      let pack = 0;
       scanIndexFile(b, name, {
-        pack: (id) => void packs.push(id),
-        blob: (type, id, offset, length, rawLength) => void this.index.add(id, { type, pack: packs[packs.length - 1]!, offset, length, rawLength }),
+        pack: (id, blobs) => {
+          packs.push(id);
+          if (blobs > 0) pack = this.index.packNumber(id);
+        },
+        blob: (type, file, at, offset, length, rawLength) => void this.index.addAt(file, at, type, pack, offset, length, rawLength),
       });
       this.indexFiles.set(name, packs);
     }

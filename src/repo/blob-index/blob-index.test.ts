@@ -33,3 +33,27 @@ test('blob index: entries across several segments, ids whose hash bytes collide,
   }
   assert.equal(n, ids.length);
 });
+
+test('blob index: reserved once for what an index will hold, entries added from their place in an index file, as add would', () => {
+  const file = randomBytes(32 * 70_000);
+  const a = new BlobIndex();
+  const b = new BlobIndex();
+  a.add(randomBytes(32), { type: 'tree', pack: 'before', offset: 1, length: 2, rawLength: 3 });
+  b.add(Buffer.from(a.entries().next().value![0]), { type: 'tree', pack: 'before', offset: 1, length: 2, rawLength: 3 });
+  b.reserve(70_001);
+  b.reserve(10); // never shrinks
+  const p = b.packNumber('pack-1');
+  assert.equal(b.packNumber('pack-1'), p);
+  for (let i = 0; i < 70_000; i++) {
+    const type = i % 3 ? 'data' : 'tree';
+    assert.equal(a.add(file.subarray(32 * i, 32 * i + 32), { type, pack: 'pack-1', offset: i, length: i + 1, rawLength: i + 2 }), true);
+    assert.equal(b.addAt(file, 32 * i, type, p, i, i + 1, i + 2), true);
+  }
+  // The same id again keeps its first place, from either entry point.
+  assert.equal(b.addAt(file, 32 * 5, 'data', b.packNumber('pack-2'), 9, 9, 9), false);
+  assert.equal(b.add(file.subarray(32 * 6, 32 * 7), { type: 'data', pack: 'pack-2', offset: 9, length: 9, rawLength: 9 }), false);
+  assert.equal(b.size, a.size);
+  assert.deepEqual([...b.entries()], [...a.entries()]);
+  for (let i = 0; i < 70_000; i += 101) assert.deepEqual(b.get(file.subarray(32 * i, 32 * i + 32)), a.get(file.subarray(32 * i, 32 * i + 32)));
+  assert.equal(b.has(randomBytes(32)), false);
+});

@@ -102,15 +102,43 @@ export class BlobIndex {
 
   /** Adds a location; an id already present keeps its first location. Returns true if added. */
   add(id: Uint8Array, loc: BlobLocation): boolean {
-    if ((this.size + 1) * 2 > this.slots.length) this.grow();
-    const s = this.findSlot(id);
-    if (this.slots[s] !== 0) return false;
-    let p = this.packNo.get(loc.pack);
+    return this.addAt(id, 0, loc.type, this.packNumber(loc.pack), loc.offset, loc.length, loc.rawLength);
+  }
+
+  /** The number `addAt` takes for a pack (its id in hex). */
+  packNumber(pack: string): number {
+    let p = this.packNo.get(pack);
     if (p === undefined) {
       p = this.packs.length;
-      this.packs.push(loc.pack);
-      this.packNo.set(loc.pack, p);
+      this.packs.push(pack);
+      this.packNo.set(pack, p);
     }
+    return p;
+  }
+
+  /** Room for `count` entries in all, made at once (an index loading its files knows how many it will hold). */
+  reserve(count: number): void {
+    if (count * 2 <= this.slots.length) return;
+    let n = this.slots.length;
+    while (count * 2 > n) n *= 2;
+    const slots = new Uint32Array(n);
+    const mask = n - 1;
+    for (let e = 0; e < this.size; e++) {
+      let s = BlobIndex.hash(this.idSegs[e >>> SEG_BITS]!, (e & (SEG - 1)) * 32) & mask;
+      while (slots[s] !== 0) s = (s + 1) & mask;
+      slots[s] = e + 1;
+    }
+    this.slots = slots;
+  }
+
+  /**
+   * `add` for the id at ids[at, at + 32) in pack number `pack` (packNumber): no view and no
+   * location object made per blob, for an index file's million entries.
+   */
+  addAt(ids: Uint8Array, at: number, type: BlobLocation['type'], pack: number, offset: number, length: number, rawLength: number): boolean {
+    if ((this.size + 1) * 2 > this.slots.length) this.grow();
+    const s = this.findSlot(ids, at);
+    if (this.slots[s] !== 0) return false;
     const e = this.size;
     const seg = e >>> SEG_BITS;
     if (seg === this.idSegs.length) {
@@ -119,13 +147,14 @@ export class BlobIndex {
       this.typeSegs.push(new Uint8Array(SEG));
     }
     const i = e & (SEG - 1);
-    this.idSegs[seg]!.set(id.subarray(0, 32), i * 32);
+    const idSeg = this.idSegs[seg]!;
+    for (let k = 0; k < 32; k++) idSeg[i * 32 + k] = ids[at + k]!;
     const meta = this.metaSegs[seg]!;
-    meta[i * 4] = p;
-    meta[i * 4 + 1] = loc.offset;
-    meta[i * 4 + 2] = loc.length;
-    meta[i * 4 + 3] = loc.rawLength;
-    this.typeSegs[seg]![i] = loc.type === 'tree' ? 1 : 0;
+    meta[i * 4] = pack;
+    meta[i * 4 + 1] = offset;
+    meta[i * 4 + 2] = length;
+    meta[i * 4 + 3] = rawLength;
+    this.typeSegs[seg]![i] = type === 'tree' ? 1 : 0;
     this.slots[s] = e + 1;
     this.size++;
     return true;

@@ -46,10 +46,10 @@ export function encodeIndexFile(content: IndexFileContent): Buffer {
   return b;
 }
 
-/** What `scanIndexFile` calls for each pack and each of its blobs (the id is a view into the file: copy it to keep it). */
+/** What `scanIndexFile` calls for each pack and each of its blobs (the blob's id is file[at, at + 32): no view made per blob). */
 export interface IndexVisitor {
   pack(id: string, blobs: number): void;
-  blob(type: PackedBlob['type'], id: Buffer, offset: number, length: number, rawLength: number): void;
+  blob(type: PackedBlob['type'], file: Buffer, at: number, offset: number, length: number, rawLength: number): void;
 }
 
 /**
@@ -57,7 +57,7 @@ export interface IndexVisitor {
  * its packs and blobs without making an object per blob (a million blobs would be hundreds of
  * MiB of objects while the index loads).
  */
-export function scanIndexFile(b: Buffer, name: string, visit?: IndexVisitor): { supersedes: string[] } {
+export function scanIndexFile(b: Buffer, name: string, visit?: IndexVisitor): { supersedes: string[]; blobs: number } {
   const fail = (why: string) => new AppError('CORRUPT', `index ${name}: ${why}. Run "strongbox repo index rebuild".`);
   if (b.length < 13 || !b.subarray(0, 4).equals(MAGIC) || b[4] !== 1) throw fail('unknown format');
   let o = 5;
@@ -76,24 +76,26 @@ export function scanIndexFile(b: Buffer, name: string, visit?: IndexVisitor): { 
   need(4);
   const np = b.readUInt32LE(o);
   o += 4;
+  let blobs = 0;
   for (let i = 0; i < np; i++) {
     need(36);
     const nb = b.readUInt32LE(o + 32);
     visit?.pack(b.toString('hex', o, o + 32), nb);
     o += 36;
     need(nb * ENTRY);
-    if (visit) for (let j = 0; j < nb; j++, o += ENTRY) visit.blob(b[o] === 1 ? 'tree' : 'data', b.subarray(o + 1, o + 33), b.readUInt32LE(o + 33), b.readUInt32LE(o + 37), b.readUInt32LE(o + 41));
+    blobs += nb;
+    if (visit) for (let j = 0; j < nb; j++, o += ENTRY) visit.blob(b[o] === 1 ? 'tree' : 'data', b, o + 1, b.readUInt32LE(o + 33), b.readUInt32LE(o + 37), b.readUInt32LE(o + 41));
     else o += nb * ENTRY;
   }
   if (o !== b.length) throw fail('trailing bytes');
-  return { supersedes };
+  return { supersedes, blobs };
 }
 
 export function decodeIndexFile(b: Buffer, name: string): IndexFileContent {
   const packs: IndexedPack[] = [];
   const { supersedes } = scanIndexFile(b, name, {
     pack: (id) => void packs.push({ id, blobs: [] }),
-    blob: (type, id, offset, length, rawLength) => void packs[packs.length - 1]!.blobs.push({ type, id: Buffer.from(id), offset, length, rawLength }),
+    blob: (type, file, at, offset, length, rawLength) => void packs[packs.length - 1]!.blobs.push({ type, id: Buffer.from(file.subarray(at, at + 32)), offset, length, rawLength }),
   });
   return { supersedes, packs };
 }
