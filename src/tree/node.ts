@@ -124,8 +124,8 @@ export function encodeTree(nodes: readonly (TreeNode | Uint8Array)[], sorted = f
  * standing alone) is not parsed: its values are in `scan` as node k, and nodes[k] is
  * undefined; the next node then starts right after its comma.
  */
-export function splitNodes(data: Buffer, scan?: NodeScan): { nodes: (TreeNode | undefined)[]; ranges: Uint32Array } | undefined;
 export function splitNodes(data: Buffer): { nodes: TreeNode[]; ranges: Uint32Array } | undefined;
+export function splitNodes(data: Buffer, scan?: NodeScan): { nodes: (TreeNode | undefined)[]; ranges: Uint32Array } | undefined;
 export function splitNodes(data: Buffer, scan?: NodeScan): { nodes: (TreeNode | undefined)[]; ranges: Uint32Array } | undefined {
   const end = data.length - TAIL.length;
   if (end < HEAD.length || data.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0 || data.compare(TAIL, 0, TAIL.length, end) !== 0) return undefined;
