@@ -349,13 +349,6 @@ export function textIs(data: Uint8Array, from: number, to: number, text: string)
   return true;
 }
 
-/** Whether two ranges of data hold the same bytes. */
-export function sameBytes(data: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
-  if (aEnd - a !== bEnd - b) return false;
-  for (let i = 0; i < aEnd - a; i++) if (data[a + i] !== data[b + i]) return false;
-  return true;
-}
-
 /** Writes the content ids of a scanned list (`"<hex>",...` between `from` and `to`) into `into` at `at`, 32 bytes each. */
 export function idsInto(data: Uint8Array, from: number, to: number, into: Uint8Array, at: number): number {
   for (let p = from + 1; p < to; p += 67) {
