@@ -54,15 +54,10 @@ static const key_t_ KEYS[] = {
 };
 #define NKEYS ((int)(sizeof(KEYS) / sizeof(KEYS[0])))
 
-static int8_t HEX[256];
-
-static void init_hex(void) {
-  static int done = 0;
-  if (done) return;
-  memset(HEX, -1, sizeof(HEX));
-  for (int c = 0; c < 10; c++) HEX['0' + c] = (int8_t)c;
-  for (int c = 0; c < 6; c++) HEX['a' + c] = HEX['A' + c] = (int8_t)(10 + c);
-  done = 1;
+/* Whether a byte is a hex digit (either case, as Buffer's hex decoding takes them). */
+static int is_hex(uint8_t c) {
+  uint8_t l = (uint8_t)(c | 0x20);
+  return (c >= '0' && c <= '9') || (l >= 'a' && l <= 'f');
 }
 
 /* Well-formed UTF-8 (Unicode's Table 3-7): what Buffer's isUtf8 accepts. */
@@ -187,7 +182,7 @@ static int64_t scan_node(const uint8_t *d, int64_t at, int64_t limit, uint32_t *
           for (;;) {
             if (e + 66 > limit || d[e] != '"' || d[e + 65] != '"') return -1;
             for (int64_t h = e + 1; h <= e + 64; h++)
-              if (HEX[d[h]] < 0) return -1;
+              if (!is_hex(d[h])) return -1;
             count++;
             e += 66;
             if (e < limit && d[e] == ',') e++;
@@ -264,7 +259,6 @@ napi_value js_scan_nodes(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "native core: scanNodes(data, from, limit, strings, numbers, ranges, k) with 0 <= from <= limit <= data.length");
     return NULL;
   }
-  init_hex();
   const uint8_t *d = data;
   /* Room: the fewest nodes any of the three arrays has room for. */
   uint64_t room = nlen / NUMBERS;
