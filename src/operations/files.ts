@@ -29,18 +29,20 @@ export interface PathsBackupRequest {
 
 export async function backupPaths(env: Env, req: PathsBackupRequest, ctx: RunContext): Promise<BackupResult> {
   const t = await targetOf(env, req.where);
-  return env.repos.work(t, async (repo) => {
-    await repo.loadIndex();
-    let parent: SnapshotRef | undefined;
-    if (req.parent) parent = await resolveSnapshot(env.inst, repo, req.parent);
-    else if (!req.force) {
-      const abs = JSON.stringify([...new Set(req.paths.map((p) => resolvePath(p)))].sort());
-      const host = req.host ?? hostname();
-      const same = (await listSnapshots(repo)).filter((s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === abs);
-      parent = same.at(-1);
-    }
-    const res = await withCodecPool(repo, (pool) =>
-      backup({
+  // The pool first: its workers start (each loads Node's modules and the native core) while this
+  // thread loads the index and finds the parent.
+  return env.repos.work(t, (repo) =>
+    withCodecPool(repo, async (pool) => {
+      await repo.loadIndex();
+      let parent: SnapshotRef | undefined;
+      if (req.parent) parent = await resolveSnapshot(env.inst, repo, req.parent);
+      else if (!req.force) {
+        const abs = JSON.stringify([...new Set(req.paths.map((p) => resolvePath(p)))].sort());
+        const host = req.host ?? hostname();
+        const same = (await listSnapshots(repo)).filter((s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === abs);
+        parent = same.at(-1);
+      }
+      const res = await backup({
         repo,
         pipeline: pool,
         paths: req.paths,
@@ -52,11 +54,11 @@ export async function backupPaths(env: Env, req: PathsBackupRequest, ctx: RunCon
         ...(ctx.sink ? { sink: ctx.sink } : {}),
         estimate: !!req.estimate,
         program: `strongbox ${VERSION}`,
-      }),
-    );
-    if (env.inst) await cachedSnapshots(env.inst, repo).catch(() => undefined);
-    return res;
-  });
+      });
+      if (env.inst) await cachedSnapshots(env.inst, repo).catch(() => undefined);
+      return res;
+    }),
+  );
 }
 
 /** The entries of a snapshot at and below a path, in order, to a callback (a listing can be huge). */
