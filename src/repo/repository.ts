@@ -468,11 +468,12 @@ export class Repository {
 
   /**
    * Takes a shared or exclusive lock: writes ours, then looks for conflicting ones
-   * (and backs off if any), so two racing exclusive lockers cannot both win.
+   * (and backs off if any), so two racing exclusive lockers cannot both win. There is no look
+   * before the write: it could not make the one after it unneeded, and on a store where each
+   * request costs (S3) it was a listing more on every run to save a write and a delete on the
+   * rare run that finds the repository locked.
    */
   async lock(exclusive: boolean, now = () => systemClock.now()): Promise<LockHandle> {
-    const before = conflicting({ exclusive }, await this.listLocks(), now());
-    if (before.length > 0) throw lockedError(before);
     let id = await this.saveJSON('locks', newLockInfo(exclusive, now()));
     const others = await this.listLocks(id);
     const after = conflicting({ exclusive }, others, now());

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { LocalBackend } from '../../src/storage/local/local-backend.js';
 import { Repository } from '../../src/repo/repository.js';
 import { STALE_AFTER_MS } from '../../src/repo/lock/lock.js';
+import type { AppError } from '../../src/kernel/index.js';
 
 test('a holder whose lock may have been lost stops: refresh overdue, or its lock object removed', async () => {
   const repo = await Repository.init(new LocalBackend(path.join(mkdtempSync(path.join(tmpdir(), 'sb-lock-')), 'repo')), 'pw', { scrypt: { N: 1024, r: 8, p: 1 } });
@@ -22,4 +23,24 @@ test('a holder whose lock may have been lost stops: refresh overdue, or its lock
   await second.assertHeld();
   await repo.removeLock(second.id);
   await assert.rejects(second.assertHeld(), /was removed from the repository/);
+});
+
+test('a lock that conflicts is refused and leaves nothing behind; shared locks coexist', async () => {
+  const repo = await Repository.init(new LocalBackend(path.join(mkdtempSync(path.join(tmpdir(), 'sb-lock-')), 'repo')), 'pw', { scrypt: { N: 1024, r: 8, p: 1 } });
+  const names = async () => (await repo.listNames('locks')).sort();
+
+  const a = await repo.lock(false);
+  const b = await repo.lock(false);
+  assert.deepEqual(await names(), [a.id, b.id].sort(), 'two shared locks');
+  await assert.rejects(repo.lock(true), (err: AppError) => err.code === 'REPO_LOCKED' && /shared lock/.test(err.message));
+  assert.deepEqual(await names(), [a.id, b.id].sort(), 'the refused exclusive lock removed its own object');
+  await a.release();
+  await b.release();
+
+  const x = await repo.lock(true);
+  await assert.rejects(repo.lock(false), (err: AppError) => err.code === 'REPO_LOCKED' && /exclusive lock/.test(err.message));
+  await assert.rejects(repo.lock(true), (err: AppError) => err.code === 'REPO_LOCKED');
+  assert.deepEqual(await names(), [x.id]);
+  await x.release();
+  assert.deepEqual(await names(), []);
 });
