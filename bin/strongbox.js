@@ -11,6 +11,6 @@
 // snapshot's peak at the same CPU time: the main thread's objects are small. A single
 // directory of more than about half a million entries needs more:
 //   node --max-old-space-size=4096 "$(command -v strongbox)" …
-import { main } from '../dist/src/cli/main.js';
+import { main } from '../dist/bundle/strongbox.js';
 
 process.exitCode = await main(process.argv);

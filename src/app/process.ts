@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { installedFile } from '../kernel/index.js';
 
 /**
  * Process-level tuning, done once at start-up by an edge (CLI, server) before any
@@ -9,7 +11,7 @@ import { createRequire } from 'node:module';
 export function tuneProcess(): boolean {
   try {
     const require = createRequire(import.meta.url);
-    const addon = require('../../../build/Release/malloc_tune.node') as { tune(): boolean };
+    const addon = require(fileURLToPath(installedFile('build/Release/malloc_tune.node'))) as { tune(): boolean };
     return addon.tune();
   } catch {
     return false;

@@ -9,3 +9,4 @@ export * from './clock.js';
 export * from './durable.js';
 export * from './actor.js';
 export * from './units.js';
+export * from './install.js';

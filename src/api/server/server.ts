@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { AppError, redactSecrets, registerSecret, type Clock } from '../../kernel/index.js';
+import { AppError, installedFile, redactSecrets, registerSecret, type Clock } from '../../kernel/index.js';
 import { openInstance, VERSION, type Instance } from '../../app/index.js';
 import { ServerCore } from './core.js';
 import { COOKIE, errorResponse, parseCookies, RouteTable } from './http.js';
@@ -191,7 +191,7 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
   };
 }
 
-const CONSOLE_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
+const CONSOLE_DIR = fileURLToPath(installedFile('dist/web/'));
 const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.html': 'text/html; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.woff2': 'font/woff2' };
 
 /** The admin console (built by `npm run build` into dist/web) from the same port: the page at /, its assets under /assets/. */

@@ -1,6 +1,11 @@
 import { isUtf8 } from 'node:buffer';
-import { F_CTIME_S, F_DEV, F_GID, F_INO, F_MODE, F_MTIME_S, F_NLINK, F_SIZE, F_UID, Listing, listDirectory, nativeScanNodes, type DirListing } from '../../repo/index.js';
-import { idsInto, N_CTIME_S, N_DEV, N_GID, N_IDS, N_INODE, N_LINKS, N_MODE, N_MTIME_S, N_SIZE, N_UID, NodeScan, S_CONTENT, S_CTIME, S_DEV, S_GROUP, S_INODE, S_MTIME, S_NAME, S_TYPE, S_USER, splitNodes, textIs, type TreeNode } from '../../tree/index.js';
+import { ownModule } from '../../kernel/index.js';
+// The modules themselves, not their folders' index.ts: this module is a worker's job, and a
+// worker that loaded repo/'s index would load the whole repository engine for nothing.
+import { F_CTIME_S, F_DEV, F_GID, F_INO, F_MODE, F_MTIME_S, F_NLINK, F_SIZE, F_UID, Listing, listDirectory, type DirListing } from '../../repo/workers/listing.js';
+import { nativeScanNodes } from '../../repo/native/core.js';
+import { splitNodes, type TreeNode } from '../../tree/node.js';
+import { idsInto, N_CTIME_S, N_DEV, N_GID, N_IDS, N_INODE, N_LINKS, N_MODE, N_MTIME_S, N_SIZE, N_UID, NodeScan, S_CONTENT, S_CTIME, S_DEV, S_GROUP, S_INODE, S_MTIME, S_NAME, S_TYPE, S_USER, textIs } from '../../tree/scan.js';
 
 /**
  * An incremental snapshot's directory, listed and compared with the parent snapshot's tree
@@ -218,7 +223,7 @@ export interface ListOutput {
 }
 
 /** Where the pipeline finds this job. */
-export const LIST_JOB = new URL(import.meta.url);
+export const LIST_JOB = ownModule('engine/backup/parent-match.js', 'parent-match');
 
 /** On a pipeline worker: lists a directory and compares it with its parent tree. */
 export function workerJob(input: ListInput): { output: ListOutput; transfer: ArrayBuffer[] } {

@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { installedFile } from '../../kernel/index.js';
 
 /**
  * The native chunk core (native/core.c, built by `npm install` through node-gyp when
@@ -74,7 +76,7 @@ export function nativeCore(): NativeCore | undefined {
   if (loaded === undefined) {
     try {
       const require = createRequire(import.meta.url);
-      loaded = require('../../../../build/Release/strongbox_core.node') as NativeCore;
+      loaded = require(fileURLToPath(installedFile('build/Release/strongbox_core.node'))) as NativeCore;
     } catch (err) {
       loaded = null;
       loadError = err instanceof Error ? err.message : String(err);

@@ -1,6 +1,6 @@
 import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { AppError, GarbageBudget } from '../../kernel/index.js';
+import { AppError, GarbageBudget, OWN_MODULE_DIRS } from '../../kernel/index.js';
 import { blobId } from '../crypto/aead.js';
 import { createChunker, gearBytes, type ChunkerParams } from '../chunker/fastcdc.js';
 import { BlobCodec, SEAL_OVERHEAD } from '../format/blob.js';
@@ -409,13 +409,12 @@ function listJob(seq: number, dir: Buffer): void {
 }
 /** What a module run in a worker exports: one synchronous job, and the buffers its output moves back. */
 export type WorkerJob = (input: never) => { output: unknown; transfer?: ArrayBuffer[] };
-/** The modules a worker may load for `run`: this program's own compiled sources, nothing named from outside. */
-const OWN_SOURCES = new URL('../../', import.meta.url).href;
+/** The modules loaded for `run`: only this program's own (OWN_MODULE_DIRS), nothing named from outside. */
 const jobModules = new Map<string, Promise<{ workerJob: WorkerJob }>>();
 
 async function runJob(seq: number, module: string, input: unknown): Promise<void> {
   try {
-    if (!module.startsWith(OWN_SOURCES) || module.includes('..')) throw new AppError('INTERNAL', `a worker runs only Strongbox's own modules, not ${module}`);
+    if (!OWN_MODULE_DIRS.some((dir) => module.startsWith(dir)) || module.includes('..')) throw new AppError('INTERNAL', `a worker runs only Strongbox's own modules, not ${module}`);
     let m = jobModules.get(module);
     if (!m) jobModules.set(module, (m = import(module) as Promise<{ workerJob: WorkerJob }>));
     const { output, transfer } = (await m).workerJob(input as never);

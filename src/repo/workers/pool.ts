@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { availableParallelism } from 'node:os';
-import { AppError, type ErrorCode } from '../../kernel/index.js';
+import { AppError, ownModule, type ErrorCode } from '../../kernel/index.js';
 import type { RepoConfig } from '../format/config.js';
 import type { DirListing } from './listing.js';
 import type { RestoreItem, RestoreOutcome, Sealed, SmallResult, WholeFile, WorkerInit, WorkerRequest, WorkerResponse } from './codec-worker.js';
@@ -132,7 +132,7 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     // keeps its own size, so setting it here changes only the workers (and any started later).
     setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
     for (let i = 0; i < this.size; i++) {
-      const w = new Worker(new URL('./codec-worker.js', import.meta.url), { workerData: this.init });
+      const w = new Worker(ownModule('repo/workers/codec-worker.js', 'codec-worker'), { workerData: this.init });
       let isReady = () => {};
       const ready = new Promise<void>((r) => (isReady = r));
       const slot: Slot = { w, busy: 0, big: 0, ready, isReady };
