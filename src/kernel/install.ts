@@ -13,7 +13,7 @@ const AT = HERE.lastIndexOf('/dist/');
 const ROOT = AT < 0 ? new URL('../../', HERE) : new URL(HERE.slice(0, AT + 1));
 
 /** This code runs from the bundle, not from tsc's output. */
-export const BUNDLED = HERE.includes('/dist/bundle/');
+const BUNDLED = HERE.includes('/dist/bundle/');
 
 /** A file of this installation, by its path from the package's root (`build/Release/…`, `dist/web/`). */
 export function installedFile(relative: string): URL {

@@ -244,3 +244,26 @@ export async function resolve(s, c, next) {
   const validating = await loaded(['app', 'validate', '-f', spec]);
   assert.ok(validating.has('zod') && validating.has('yaml'), 'app validate reads the spec with the spec language');
 });
+
+test("an incremental snapshot of a large directory compares it with the parent's tree on a worker (the bundle's own job module) and keeps what did not change", async () => {
+  // 1,500 entries make a parent tree well over the 32 KiB from which the backup lists a
+  // directory and matches it on a worker (LIST_JOB): the command runs from dist/bundle/, so the
+  // worker runs the bundle's parent-match entry; a worker that could not load it fails the run.
+  const root = tmp();
+  const src = path.join(root, 'src');
+  await fs.mkdir(path.join(src, 'many'), { recursive: true });
+  for (let i = 0; i < 1500; i++) await fs.writeFile(path.join(src, 'many', `file-${String(i).padStart(4, '0')}.txt`), `file ${i}\n`);
+  const cli = new Cli(path.join(root, 'repo'));
+  cli.init();
+  const first = cli.json<{ id: string }>(['snapshot', 'create', '--path', src]);
+  await fs.writeFile(path.join(src, 'many', 'file-0700.txt'), 'changed\n');
+  await fs.writeFile(path.join(src, 'many', 'file-9999.txt'), 'new\n');
+  const second = cli.json<{ parent: string; summary: { newFiles: number; changedFiles: number; unchangedFiles: number } }>(['snapshot', 'create', '--path', src]);
+  assert.equal(second.parent, first.id);
+  assert.deepEqual([second.summary.newFiles, second.summary.changedFiles, second.summary.unchangedFiles], [1, 1, 1499]);
+  const out = path.join(root, 'out');
+  cli.ok(['snapshot', 'restore', 'latest', '--target', out]);
+  assert.equal(await fs.readFile(path.join(out, src, 'many', 'file-0700.txt'), 'utf8'), 'changed\n');
+  assert.equal(await fs.readFile(path.join(out, src, 'many', 'file-0701.txt'), 'utf8'), 'file 701\n');
+  assert.equal((await fs.readdir(path.join(out, src, 'many'))).length, 1501);
+});
