@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Repository, CodecPool, TreeCache, nativeRangeWriter, type BlobDecoder, type BlobWriter, type InitOptions } from '../repo/index.js';
+import { Repository, CodecPool, LocalCache, nativeRangeWriter, type BlobDecoder, type BlobWriter, type InitOptions } from '../repo/index.js';
 import { backendFor, type BackendCredentials } from './backends.js';
 
 export async function openRepository(location: string, password: string, opts: { loadIndex?: boolean; credentials?: BackendCredentials } = {}): Promise<Repository> {
@@ -24,7 +24,7 @@ export function cacheHome(): string {
 /** Repositories on network stores keep their trees in a local cache (STRONGBOX_CACHE_DIR=off disables it). */
 function attachCache(repo: Repository, location: string): void {
   if (!/^(s3|azure|sftp):\/\//.test(location) || process.env.STRONGBOX_CACHE_DIR === 'off') return;
-  repo.treeCache = new TreeCache(cacheHome(), repo.config.id);
+  repo.cache = new LocalCache(cacheHome(), repo.config.id);
 }
 
 /** The pipeline's workers; where packs are written as their blobs arrive, a saver recycles their sealed blobs. */

@@ -8,5 +8,6 @@ export * from './secrets.js';
 export * from './clock.js';
 export * from './durable.js';
 export * from './actor.js';
+export * from './concurrency.js';
 export * from './units.js';
 export * from './install.js';

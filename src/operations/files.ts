@@ -33,15 +33,15 @@ export async function backupPaths(env: Env, req: PathsBackupRequest, ctx: RunCon
   // thread loads the index and finds the parent.
   return env.repos.work(t, (repo) =>
     withCodecPool(repo, async (pool) => {
-      await repo.loadIndex();
-      let parent: SnapshotRef | undefined;
-      if (req.parent) parent = await resolveSnapshot(env.inst, repo, req.parent);
-      else if (!req.force) {
+      // The index and the parent at once: on an object store both are requests.
+      const findParent = async (): Promise<SnapshotRef | undefined> => {
+        if (req.parent) return resolveSnapshot(env.inst, repo, req.parent);
+        if (req.force) return undefined;
         const abs = JSON.stringify([...new Set(req.paths.map((p) => resolvePath(p)))].sort());
         const host = req.host ?? hostname();
-        const same = (await listSnapshots(repo)).filter((s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === abs);
-        parent = same.at(-1);
-      }
+        return (await listSnapshots(repo)).filter((s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === abs).at(-1);
+      };
+      const [parent] = await Promise.all([findParent(), repo.loadIndex()]);
       const res = await backup({
         repo,
         pipeline: pool,
@@ -66,8 +66,10 @@ export async function listFiles(env: Env, where: Where, id: string, path: string
   const t = await targetOf(env, where);
   // Reading trees needs the index as it is now: a server's kept lookup handle may predate a prune.
   await env.repos.work(t, async (repo) => {
+    const indexed = repo.loadIndex();
+    indexed.catch(() => undefined); // awaited below, unless finding the snapshot fails first
     const ref = await resolveSnapshot(env.inst, repo, id);
-    await repo.loadIndex();
+    await indexed;
     await listEntries(repo, ref, path, each);
   });
 }

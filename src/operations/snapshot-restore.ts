@@ -155,9 +155,12 @@ export async function restoreFiles(env: Env, req: FileRestoreRequest, ctx: RunCo
   return env.repos.work(t, async (repo) => {
     // Any snapshot's tree restores as files: an application snapshot's components are /APP/COMPONENT/…,
     // a dump one file (e.g. /notes/db/database.pgdump). Nothing runs: no hooks, no tools.
+    // The index loads while the snapshot is found: on an object store both are requests.
+    const indexed = repo.loadIndex();
+    indexed.catch(() => undefined); // awaited below, unless finding the snapshot fails first
     const ref = await resolveSnapshot(env.inst, repo, req.snapshot);
     if (ref.snapshot.type) (await applicationEngine()).checkSnapshotVersion(ref, VERSION);
-    await repo.loadIndex();
+    await indexed;
     const res = await withRestoreCodecs(repo, (writer) =>
       restore({ repo, writer, snapshot: ref, target: req.target, includes: req.includes, keepPrivileges: req.keepPrivileges, spaceCheck: req.spaceCheck, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.sink ? { sink: ctx.sink } : {}) }),
     );

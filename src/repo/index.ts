@@ -19,5 +19,5 @@ export { MAX_BLOB_BYTES } from './format/blob.js';
 export { blobId, seal, open as openSealed } from './crypto/aead.js';
 export { sha256 } from './crypto/keys.js';
 export { readXattrs, textPath, type XattrRead } from './workers/xattrs.js';
-export { TreeCache } from './cache.js';
+export { LocalCache } from './cache.js';
 export * from './roles.js';

@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { AppError, newId, systemClock } from '../kernel/index.js';
+import { AppError, mapConcurrent, newId, systemClock } from '../kernel/index.js';
 import type { Backend, FileKind, ObjectWriter } from '../storage/index.js';
 import { open, seal } from './crypto/aead.js';
 import { decodeKeyFile, encodeKeyFile, keyFileProblem, newMasterKey, sha256, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto/keys.js';
-import { TreeCache } from './cache.js';
+import { LocalCache } from './cache.js';
 import { createChunker, DEFAULT_CHUNKER, type Chunker, type ChunkerParams } from './chunker/fastcdc.js';
 import { BlobCodec } from './format/blob.js';
-import { DEFAULT_PACK_SIZE, type RepoConfig } from './format/config.js';
+import { configProblem, DEFAULT_PACK_SIZE, type RepoConfig } from './format/config.js';
 import { BlobIndex, type BlobLocation } from './blob-index/blob-index.js';
 import { decodeIndexFile, encodeIndexFile, scanIndexFile, type IndexedPack, type IndexFileContent } from './blob-index/index-file.js';
 import { decodePackHeader, type PackedBlob } from './pack/pack.js';
 import { conflicting, lockedError, newLockInfo, REFRESH_EVERY_MS, STALE_AFTER_MS, type LockInfo, type LockRecord } from './lock/lock.js';
+
+/** Index files or manifests read at once from the store: a network store's latency paid once for several. */
+const OBJECT_READS = 8;
 
 export interface InitOptions {
   chunker?: ChunkerParams;
@@ -58,8 +61,8 @@ export class Repository {
   readonly indexFiles = new Map<string, string[]>();
   readonly chunker: Chunker;
   readonly codec: BlobCodec;
-  /** Network stores: sealed tree blobs kept locally (set by the composition root). */
-  treeCache: TreeCache | undefined;
+  /** Network stores: sealed trees, index files and manifests kept locally (set by the composition root). */
+  cache: LocalCache | undefined;
 
   private constructor(
     /** The store: only the repository touches it, so the layout has one owner (docs/DESIGN.md). */
@@ -98,32 +101,46 @@ export class Repository {
 
   static async open(backend: Backend, password: string): Promise<Repository> {
     const notFound = () => new AppError('REPO_NOT_FOUND', `There is no Strongbox repository at ${backend.location}. Check the location, or create one with "strongbox repo init".`);
-    // The sealed config is needed anyway: reading it first spares a request that only asks whether it exists.
+    // The sealed config is needed anyway: reading it first spares a request that only asks whether
+    // it exists. The keys are listed meanwhile: two requests in flight, not one after the other.
+    const keys = (async () => {
+      const names: string[] = [];
+      for await (const k of backend.list('keys')) names.push(k.name);
+      return names;
+    })();
+    keys.catch(() => undefined); // awaited below, unless the config's error comes first
     const sealedConfig = await backend.get({ kind: 'config', name: 'config' }).catch(async (err: unknown) => {
       if ((err instanceof AppError && err.code === 'NOT_FOUND') || !(await backend.isRepository().catch(() => true))) throw notFound();
       throw err;
     });
     const skipped: string[] = [];
-    for await (const k of backend.list('keys')) {
+    for (const name of await keys) {
       // A malformed key file is skipped, not fatal: another key may still open the repository.
       let master: MasterKey | undefined;
       try {
-        const file = decodeKeyFile(await backend.get({ kind: 'keys', name: k.name }));
+        const file = decodeKeyFile(await backend.get({ kind: 'keys', name: name }));
         const problem = keyFileProblem(file);
         if (problem) {
-          skipped.push(`${k.name.slice(0, 8)}: ${problem}`);
+          skipped.push(`${name.slice(0, 8)}: ${problem}`);
           continue;
         }
         master = await unwrapMasterKey(file, password);
       } catch (err) {
         if (!(err instanceof AppError) || err.code !== 'CORRUPT') throw err;
-        skipped.push(`${k.name.slice(0, 8)}: ${err.message}`);
+        skipped.push(`${name.slice(0, 8)}: ${err.message}`);
         continue;
       }
       if (!master) continue;
-      const config = JSON.parse(open(master.encrypt, sealedConfig, 'config').toString('utf8')) as RepoConfig;
-      if (config.version !== 1) throw new AppError('CORRUPT', `Repository format version ${String(config.version)} is not supported by this Strongbox; upgrade Strongbox.`);
-      return new Repository(backend, master, config, k.name);
+      const plain = open(master.encrypt, sealedConfig, `the config of the repository at ${backend.location}`);
+      let config: RepoConfig;
+      try {
+        config = JSON.parse(plain.toString('utf8')) as RepoConfig;
+      } catch {
+        throw new AppError('CORRUPT', `The config of the repository at ${backend.location} is not JSON.`);
+      }
+      const problem = configProblem(config);
+      if (problem) throw new AppError('CORRUPT', `The repository at ${backend.location} cannot be used: ${problem}.`);
+      return new Repository(backend, master, config, name);
     }
     throw new AppError('WRONG_PASSWORD', `Wrong password for the repository at ${backend.location}: no key opens with it${skipped.length ? ` (${skipped.length} malformed key file(s) skipped: ${skipped.slice(0, 3).join('; ')})` : ''}. Nothing was changed.`);
   }
@@ -223,16 +240,31 @@ export class Repository {
     const sealed = seal(this.master.encrypt, plain);
     const name = sha256(sealed).toString('hex');
     await this.backend.put({ kind, name }, sealed);
+    // What this run wrote, the next one reads: kept locally once it is in the store.
+    if (this.cache && (kind === 'index' || kind === 'snapshots')) this.cache.put(kind, name, sealed);
     return name;
   }
 
   async loadObject(kind: Exclude<FileKind, 'data' | 'config' | 'keys'>, name: string): Promise<Buffer> {
+    // Index files and manifests never change (each is named by its bytes' hash): kept locally
+    // for network stores, and taken from there only when they still match their name.
+    const cached = this.cache && (kind === 'index' || kind === 'snapshots') ? this.cache.get(kind, name) : undefined;
+    if (cached && sha256(cached).toString('hex') === name) {
+      try {
+        return open(this.master.encrypt, cached, `${kind} object ${name}`);
+      } catch {
+        /* a damaged entry: read the store */
+      }
+    }
+    if (cached) this.cache!.drop(kind as 'index' | 'snapshots', name);
     const sealed = await this.backend.get({ kind, name });
     // Locks and pins are named by what they are about, not by their content.
     if (kind !== 'locks' && kind !== 'pins' && kind !== 'drills' && sha256(sealed).toString('hex') !== name) {
       throw new AppError('CORRUPT', `${kind} object ${name} does not match its name (damaged on storage).`);
     }
-    return open(this.master.encrypt, sealed, `${kind} object ${name}`);
+    const plain = open(this.master.encrypt, sealed, `${kind} object ${name}`);
+    if (this.cache && (kind === 'index' || kind === 'snapshots')) this.cache.put(kind, name, sealed);
+    return plain;
   }
 
   async saveJSON(kind: 'snapshots' | 'locks', value: unknown): Promise<string> {
@@ -317,7 +349,14 @@ export class Repository {
   async listNames(kind: FileKind): Promise<string[]> {
     const names: string[] = [];
     for await (const o of this.backend.list(kind)) names.push(o.name);
+    // A whole listing is the truth: what the local cache holds beyond it is gone from the store.
+    if (this.cache && (kind === 'index' || kind === 'snapshots')) this.cache.retain(kind, names);
     return names;
+  }
+
+  /** Objects of a kind by name, several requests in flight (`loadObject` each, in the names' order). */
+  loadObjects(kind: 'index' | 'snapshots', names: readonly string[]): Promise<Buffer[]> {
+    return mapConcurrent(names, OBJECT_READS, (name) => this.loadObject(kind, name));
   }
 
   // ---- index ----
@@ -328,16 +367,24 @@ export class Repository {
     // blobs straight into the index: no object per blob.
     const files = new Map<string, { b: Buffer; blobs: number }>();
     const superseded = new Set<string>();
-    for (const name of await this.listNames('index')) {
-      if (this.indexFiles.has(name)) continue;
+    const names = (await this.listNames('index')).filter((name) => !this.indexFiles.has(name));
+    // Several index files in flight (each is a request on a network store), scanned in the listing's order.
+    const loaded = await mapConcurrent(names, OBJECT_READS, (name) =>
+      this.loadObject('index', name).then(
+        (b) => ({ b, err: undefined }),
+        (err: unknown) => ({ b: undefined, err }),
+      ),
+    );
+    for (const [i, name] of names.entries()) {
+      const { b, err } = loaded[i]!;
       try {
-        const b = await this.loadObject('index', name);
+        if (!b) throw err;
         const scan = scanIndexFile(b, name);
         for (const s of scan.supersedes) superseded.add(s);
         files.set(name, { b, blobs: scan.blobs });
-      } catch (err) {
-        if (!onError) throw err;
-        onError(name, err);
+      } catch (e) {
+        if (!onError) throw e;
+        onError(name, e);
       }
     }
     // The table of slots made once for every blob to come, not doubled and filled again as it grows.
@@ -393,11 +440,11 @@ export class Repository {
   async readSealedBlob(id: Uint8Array): Promise<{ sealed: Buffer; loc: BlobLocation }> {
     const loc = this.index.get(id);
     if (!loc) throw new AppError('CORRUPT', `blob ${Buffer.from(id).toString('hex')} is referenced but not in the index. Run "strongbox repo check".`);
-    const hex = loc.type === 'tree' && this.treeCache ? Buffer.from(id).toString('hex') : undefined;
-    const cached = hex ? this.treeCache!.get(hex) : undefined;
+    const hex = loc.type === 'tree' && this.cache ? Buffer.from(id).toString('hex') : undefined;
+    const cached = hex ? this.cache!.get('trees', hex) : undefined;
     if (cached && cached.length === loc.length) return { sealed: cached, loc };
     const sealed = await this.backend.get({ kind: 'data', name: loc.pack }, { offset: loc.offset, length: loc.length });
-    if (hex) this.treeCache!.put(hex, sealed);
+    if (hex) this.cache!.put('trees', hex, sealed);
     return { sealed, loc };
   }
 
@@ -408,9 +455,9 @@ export class Repository {
     try {
       return this.codec.decode(sealed, id, what);
     } catch (err) {
-      if (!this.treeCache || loc.type !== 'tree') throw err;
+      if (!this.cache || loc.type !== 'tree') throw err;
       // A damaged cache entry: forget it and read the store.
-      this.treeCache.drop(Buffer.from(id).toString('hex'));
+      this.cache.drop('trees', Buffer.from(id).toString('hex'));
       const fresh = await this.backend.get({ kind: 'data', name: loc.pack }, { offset: loc.offset, length: loc.length });
       return this.codec.decode(fresh, id, what);
     }

@@ -7,7 +7,7 @@ import type { Repository } from './repository.js';
  */
 
 /** Reading snapshot manifests (the location names the repository in messages). */
-export type SnapshotLister = Pick<Repository, 'listNames' | 'loadJSON' | 'location'>;
+export type SnapshotLister = Pick<Repository, 'listNames' | 'loadJSON' | 'loadObjects' | 'location'>;
 
 /** Forgetting snapshots: list them, honour pins, remove under a lock. */
 export type SnapshotRemover = SnapshotLister & Pick<Repository, 'lock' | 'listPins' | 'listDrills' | 'removeSnapshot'>;

@@ -119,7 +119,7 @@ export class BlobSaver {
   /** Appends a claimed (or, for repacking, any) sealed blob to the open pack. */
   addSealed(type: BlobType, id: Buffer, sealed: Buffer, rawLength: number): void {
     this.pending.add(id.toString('hex'));
-    if (type === 'tree') this.repo.treeCache?.put(id.toString('hex'), sealed);
+    if (type === 'tree') this.repo.cache?.put('trees', id.toString('hex'), sealed);
     this.stats.newBlobs++;
     this.stats.newRawBytes += rawLength;
     this.stats.newStoredBytes += sealed.length;

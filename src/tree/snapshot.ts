@@ -153,8 +153,9 @@ export interface SnapshotRef {
 }
 
 export async function listSnapshots(repo: SnapshotLister): Promise<SnapshotRef[]> {
-  const out: SnapshotRef[] = [];
-  for (const id of await repo.listNames('snapshots')) out.push({ id, snapshot: await repo.loadJSON<Snapshot>('snapshots', id) });
+  // Several manifests in flight: on an object store each is a request, and a repository may hold thousands.
+  const ids = await repo.listNames('snapshots');
+  const out: SnapshotRef[] = (await repo.loadObjects('snapshots', ids)).map((b, i) => ({ id: ids[i]!, snapshot: JSON.parse(b.toString('utf8')) as Snapshot }));
   return out.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
 }
 

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { request } from 'node:http';
 import { getAttributeSync } from 'fs-xattr';
 import { BIN, Cli, instanceCli, tmp } from './testing/cli.js';
-import { BlobSaver, blobId, CodecPool, Repository } from '../../src/repo/index.js';
+import { BlobSaver, blobId, CodecPool, Repository, seal } from '../../src/repo/index.js';
 import { LocalBackend } from '../../src/storage/local/local-backend.js';
 import { craft, manifest, node } from './testing/forge.js';
 import { Api, ADMIN_PASSWORD, prepareInstance, startServe } from './testing/server.js';
@@ -401,4 +401,33 @@ test('a repository whose index claims a data blob of gigabytes: the restore name
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /huge\.bin.*impossible length \(4294967280 bytes\)/s);
   assert.equal(readFileSync(path.join(out, 'good.txt'), 'utf8'), 'hello');
+});
+
+test('a crafted config is refused before anything uses it: an id that climbs out of the cache, a chunker of a terabyte, a pack of a byte, an unknown compression', async () => {
+  const root = tmp();
+  const repoDir = path.join(root, 'repo');
+  const cli = new Cli(repoDir);
+  const repo = await Repository.init(new LocalBackend(repoDir), cli.password, { scrypt: { N: 1024, r: 8, p: 1 } });
+  const good = { ...repo.config };
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['an id that is a path', { ...good, id: '../../../escaped' }, /its id is not 64 hex digits/],
+    ['a chunker of a terabyte', { ...good, chunker: { min: 1024, avg: 2 ** 39, max: 2 ** 40 } }, /chunker sizes are not/],
+    ['a chunker whose sizes are out of order', { ...good, chunker: { min: 8192, avg: 4096, max: 65536 } }, /chunker sizes are not/],
+    ['a pack of a byte', { ...good, packSize: 1 }, /pack size is not/],
+    ['another compression', { ...good, compression: { algorithm: 'lzma', level: 9 } }, /compression is not zstd/],
+    ['a gear seed that is not hex', { ...good, gearSeed: 'x'.repeat(64) }, /gear seed is not/],
+    ['another format version', { ...good, version: 2 }, /format version 2 is not supported.*upgrade Strongbox/],
+  ];
+  const cacheDir = path.join(root, 'cache');
+  for (const [what, config, reason] of cases) {
+    writeFileSync(path.join(repoDir, 'config'), seal(repo.master.encrypt, Buffer.from(JSON.stringify(config))));
+    const r = bounded(cli, ['snapshot', 'list'], 60_000, { STRONGBOX_CACHE_DIR: cacheDir });
+    assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+    assert.match(r.stderr, reason, what);
+    assert.match(r.stderr, /cannot be used/, what);
+  }
+  assert.ok(!existsSync(path.join(root, 'escaped')) && !existsSync(cacheDir), 'nothing was written for a refused config');
+  // The config as init wrote it opens again.
+  writeFileSync(path.join(repoDir, 'config'), seal(repo.master.encrypt, Buffer.from(JSON.stringify(good))));
+  assert.equal(bounded(cli, ['snapshot', 'list']).code, 0);
 });

@@ -247,7 +247,7 @@ test('s3: objects over 64 MiB go up by multipart upload and read back exactly', 
   }
 });
 
-test('s3: the local tree cache spares an incremental snapshot one request per directory; a damaged cache entry is read from the store again', async () => {
+test('s3: the local cache spares an incremental snapshot one request per directory, index file and manifest; a damaged cache entry is read from the store again', async () => {
   const root = tmp();
   const src = path.join(root, 'src');
   for (let d = 0; d < 40; d++) {
@@ -255,8 +255,10 @@ test('s3: the local tree cache spares an incremental snapshot one request per di
     await fs.writeFile(path.join(src, `d${d}`, 'f.txt'), `dir ${d}\n`.repeat(50));
   }
   let gets = 0;
+  let metaGets = 0;
   const proxy = await startFaultProxy(s3.port, (_n, req) => {
     if (req.method === 'GET' && /\/data\//.test(req.url ?? '')) gets++;
+    if (req.method === 'GET' && /\/(index|snapshots)\/[0-9a-f]{64}/.test(req.url ?? '')) metaGets++;
     return { fault: 'pass' };
   });
   try {
@@ -265,13 +267,27 @@ test('s3: the local tree cache spares an incremental snapshot one request per di
     await cli.okAsync(['repo', 'init']);
     await cli.okAsync(['snapshot', 'create', '--path', src]);
     gets = 0;
+    metaGets = 0;
     await cli.okAsync(['snapshot', 'create', '--path', src]);
     const cachedGets = gets;
+    const cachedMetaGets = metaGets;
     gets = 0;
+    metaGets = 0;
     await cli.okAsync(['snapshot', 'create', '--path', src], { STRONGBOX_CACHE_DIR: 'off' });
     const uncachedGets = gets;
+    const uncachedMetaGets = metaGets;
     assert.ok(uncachedGets >= 40, `without the cache every directory's tree is a request (${uncachedGets})`);
     assert.ok(cachedGets <= 2, `with the cache the parent's trees cost no request (${cachedGets})`);
+    // Two snapshots before it: their index files and manifests, each a request without the cache.
+    assert.ok(uncachedMetaGets >= 4, `without the cache every index file and manifest is a request (${uncachedMetaGets})`);
+    assert.equal(cachedMetaGets, 0, 'with the cache the index files and manifests this machine wrote cost no request');
+    // A snapshot forgotten elsewhere leaves the cache when the store no longer lists it.
+    const snapsDir = (await fs.readdir(cacheDir)).map((d) => path.join(cacheDir, d, 'snapshots'))[0]!;
+    assert.equal((await fs.readdir(snapsDir)).length, 2);
+    const first = JSON.parse(await cli.okAsync(['snapshot', 'list', '--json'])).at(0).id as string;
+    await cli.okAsync(['snapshot', 'delete', first], { STRONGBOX_CACHE_DIR: 'off' });
+    await cli.okAsync(['snapshot', 'list']);
+    assert.ok(!(await fs.readdir(snapsDir)).includes(first), 'the deleted snapshot left the cache');
     // Damage every cached tree: they are refetched, and the results are right.
     const { readdir, writeFile } = fs;
     const walk = async (d: string): Promise<string[]> => (await Promise.all((await readdir(d, { withFileTypes: true })).map((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)])))).flat();
