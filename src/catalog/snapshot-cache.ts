@@ -1,3 +1,4 @@
+import { mapConcurrent } from '../kernel/index.js';
 import type { Catalog } from './database.js';
 
 export interface CachedSnapshot {
@@ -32,11 +33,14 @@ export class SnapshotCache {
     const present = new Set(names);
     const gone = [...cached.keys()].filter((id) => !present.has(id));
     if (gone.length > 0) await this.db.deleteFrom('snapshot_cache').where('repository', '=', repository).where('id', 'in', gone).execute();
+    // The manifests not seen before, several in flight (a new instance on an object store reads them all).
+    const missing = names.filter((id) => !cached.has(id));
+    const loaded = new Map((await mapConcurrent(missing, 8, load)).map((m, i) => [missing[i]!, m]));
     const out: { id: string; manifest: Record<string, unknown> }[] = [];
     for (const id of names) {
       let m = cached.get(id);
       if (!m) {
-        m = await load(id);
+        m = loaded.get(id)!;
         const apps = ((m.applications as { name: string }[] | undefined) ?? []).map((a) => a.name);
         await this.db
           .insertInto('snapshot_cache')
