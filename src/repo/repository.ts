@@ -283,17 +283,19 @@ export class Repository {
    * cannot be read still pins its snapshot: when in doubt, keep.
    */
   async listPins(): Promise<Map<string, PinRecord>> {
-    const out = new Map<string, PinRecord>();
-    for (const name of await this.listNames('pins')) {
-      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+    const names = (await this.listNames('pins')).filter((name) => /^[0-9a-f]{64}$/.test(name));
+    // Several in flight: each is a request on a network store.
+    const recs = await mapConcurrent(names, OBJECT_READS, async (name): Promise<PinRecord | undefined> => {
       try {
-        const rec = JSON.parse((await this.loadObject('pins', name)).toString('utf8')) as PinRecord;
-        out.set(name, rec.snapshot === name ? rec : { snapshot: name, by: '(unreadable pin)', time: '' });
+        const rec = JSON.parse((await this.loadObject('pins', name)).toString('utf8')) as PinRecord | null;
+        return rec?.snapshot === name ? rec : { snapshot: name, by: '(unreadable pin)', time: '' };
       } catch (err) {
-        if (err instanceof AppError && err.code === 'NOT_FOUND') continue;
-        out.set(name, { snapshot: name, by: '(unreadable pin)', time: '' });
+        if (err instanceof AppError && err.code === 'NOT_FOUND') return undefined;
+        return { snapshot: name, by: '(unreadable pin)', time: '' };
       }
-    }
+    });
+    const out = new Map<string, PinRecord>();
+    for (const [i, name] of names.entries()) if (recs[i]) out.set(name, recs[i]);
     return out;
   }
 
@@ -315,17 +317,16 @@ export class Repository {
 
   /** Drill records of the repository (of one snapshot when given); unreadable ones are left out. */
   async listDrills(snapshot?: string): Promise<unknown[]> {
-    const out: unknown[] = [];
-    for (const name of await this.listNames('drills')) {
-      if (!/^[0-9a-f]{8,64}$/.test(name)) continue;
+    const names = (await this.listNames('drills')).filter((name) => /^[0-9a-f]{8,64}$/.test(name));
+    const recs = await mapConcurrent(names, OBJECT_READS, async (name) => {
       try {
-        const rec = JSON.parse((await this.loadObject('drills', name)).toString('utf8')) as { snapshot?: unknown };
-        if (!snapshot || rec.snapshot === snapshot) out.push(rec);
+        const rec = JSON.parse((await this.loadObject('drills', name)).toString('utf8')) as { snapshot?: unknown } | null;
+        return rec && typeof rec === 'object' ? rec : undefined;
       } catch {
-        /* a record that cannot be read is no proof */
+        return undefined; // a record that cannot be read is no proof
       }
-    }
-    return out;
+    });
+    return recs.filter((rec) => rec !== undefined && (!snapshot || rec.snapshot === snapshot));
   }
 
   /** Removes a pin (admins only, enforced by the callers); true when there was one. */
