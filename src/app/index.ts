@@ -5,7 +5,7 @@ export { backendFor, setStorageLog, type BackendCredentials };
 export { tuneProcess } from './process.js';
 export { instanceHome, openInstance, describePasswordRef, type Instance } from './instance.js';
 
-export { openRepository, initRepository, cacheHome, codecPool, earlyWorkers, restoreCodecs } from './open.js';
+export { openRepository, initRepository, cacheHome, codecPool, restoreCodecs } from './open.js';
 export { VERSION } from './version.js';
 export { instanceRestorer, loadSpecs, recordMappedTargets } from './instance-state.js';
 export type { InstanceExport } from './instance.js';

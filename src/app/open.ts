@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Repository, CodecPool, EarlyWorkers, LocalCache, nativeRangeWriter, type BlobDecoder, type BlobWriter, type InitOptions } from '../repo/index.js';
+import { Repository, CodecPool, LocalCache, nativeRangeWriter, type BlobDecoder, type BlobWriter, type InitOptions } from '../repo/index.js';
 import { backendFor, type BackendCredentials } from './backends.js';
 
 export async function openRepository(location: string, password: string, opts: { loadIndex?: boolean; credentials?: BackendCredentials } = {}): Promise<Repository> {
@@ -27,14 +27,9 @@ function attachCache(repo: Repository, location: string): void {
   repo.cache = new LocalCache(cacheHome(), repo.config.id);
 }
 
-/** The pipeline's workers started before the repository is open (a backup's: see EarlyWorkers). */
-export function earlyWorkers(): EarlyWorkers {
-  return new EarlyWorkers();
-}
-
 /** The pipeline's workers; where packs are written as their blobs arrive, a saver recycles their sealed blobs. */
-export function codecPool(repo: Repository, early?: EarlyWorkers): CodecPool {
-  return new CodecPool(repo.master, repo.config, undefined, { recycles: repo.streamsPackWrites, ...(early ? { early } : {}) });
+export function codecPool(repo: Repository): CodecPool {
+  return new CodecPool(repo.master, repo.config, undefined, { recycles: repo.streamsPackWrites });
 }
 
 

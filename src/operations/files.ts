@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { backup, diffSnapshots, fileBlobs, listDirectory, listEntries, type BackupResult, type DiffResult, type Entry } from '../engine/index.js';
 import type { SnapshotRef } from '../tree/index.js';
-import { earlyWorkers, VERSION } from '../app/index.js';
+import { VERSION } from '../app/index.js';
 import { AppError } from '../kernel/index.js';
 import { audit, targetOf, type Caller, type Env, type RunContext, type Where } from './context.js';
 import { cachedSnapshots, listSnapshots, resolveSnapshot, withCodecPool } from './repositories.js';
@@ -29,41 +29,36 @@ export interface PathsBackupRequest {
 
 export async function backupPaths(env: Env, req: PathsBackupRequest, ctx: RunContext): Promise<BackupResult> {
   const t = await targetOf(env, req.where);
-  // The workers first: they start (each loads Node's modules and the native core) while this
-  // thread opens the repository, loads the index and finds the parent.
-  const early = earlyWorkers();
-  try {
-    return await env.repos.work(t, (repo) =>
-      withCodecPool(repo, async (pool) => {
-        // The index and the parent at once: on an object store both are requests.
-        const findParent = async (): Promise<SnapshotRef | undefined> => {
-          if (req.parent) return resolveSnapshot(env.inst, repo, req.parent);
-          if (req.force) return undefined;
-          const abs = JSON.stringify([...new Set(req.paths.map((p) => resolvePath(p)))].sort());
-          const host = req.host ?? hostname();
-          return (await listSnapshots(repo)).filter((s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === abs).at(-1);
-        };
-        const [parent] = await Promise.all([findParent(), repo.loadIndex()]);
-        const res = await backup({
-          repo,
-          pipeline: pool,
-          paths: req.paths,
-          excludes: req.excludes,
-          tags: req.tags,
-          ...(req.host ? { host: req.host } : {}),
-          ...(parent ? { parent } : {}),
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-          ...(ctx.sink ? { sink: ctx.sink } : {}),
-          estimate: !!req.estimate,
-          program: `strongbox ${VERSION}`,
-        });
-        if (env.inst) await cachedSnapshots(env.inst, repo).catch(() => undefined);
-        return res;
-      }, early),
-    );
-  } finally {
-    await early.release();
-  }
+  // The pool first: its workers start (each loads Node's modules and the native core) while this
+  // thread loads the index and finds the parent.
+  return env.repos.work(t, (repo) =>
+    withCodecPool(repo, async (pool) => {
+      // The index and the parent at once: on an object store both are requests.
+      const findParent = async (): Promise<SnapshotRef | undefined> => {
+        if (req.parent) return resolveSnapshot(env.inst, repo, req.parent);
+        if (req.force) return undefined;
+        const abs = JSON.stringify([...new Set(req.paths.map((p) => resolvePath(p)))].sort());
+        const host = req.host ?? hostname();
+        return (await listSnapshots(repo)).filter((s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === abs).at(-1);
+      };
+      const [parent] = await Promise.all([findParent(), repo.loadIndex()]);
+      const res = await backup({
+        repo,
+        pipeline: pool,
+        paths: req.paths,
+        excludes: req.excludes,
+        tags: req.tags,
+        ...(req.host ? { host: req.host } : {}),
+        ...(parent ? { parent } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        ...(ctx.sink ? { sink: ctx.sink } : {}),
+        estimate: !!req.estimate,
+        program: `strongbox ${VERSION}`,
+      });
+      if (env.inst) await cachedSnapshots(env.inst, repo).catch(() => undefined);
+      return res;
+    }),
+  );
 }
 
 /** The entries of a snapshot at and below a path, in order, to a callback (a listing can be huge). */

@@ -4,7 +4,7 @@ import { byOrigin, findSnapshot, listSnapshots, type Snapshot, type SnapshotRef 
 import type { BackendCredentials } from '../app/index.js';
 import { codecPool, openRepository, restoreCodecs } from '../app/index.js';
 import type { Instance } from '../app/index.js';
-import type { BlobDecoder, BlobWriter, CodecPool, EarlyWorkers } from '../repo/index.js';
+import type { BlobDecoder, BlobWriter, CodecPool } from '../repo/index.js';
 
 /** A repository to work on: where, its password, the store's credentials, and the destination's name if it has one. */
 export interface Target {
@@ -30,8 +30,8 @@ export async function withTarget<T>(t: Target, fn: (repo: Repository) => Promise
   }
 }
 
-export async function withCodecPool<T>(repo: Repository, fn: (pool: CodecPool) => Promise<T>, early?: EarlyWorkers): Promise<T> {
-  const pool = codecPool(repo, early);
+export async function withCodecPool<T>(repo: Repository, fn: (pool: CodecPool) => Promise<T>): Promise<T> {
+  const pool = codecPool(repo);
   try {
     return await fn(pool);
   } finally {

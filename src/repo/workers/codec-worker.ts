@@ -51,9 +51,7 @@ export type WorkerResponse =
   | { seq: number; kind: 'ran'; output: unknown }
   | { seq: number; kind: 'restored'; results: RestoreOutcome[] }
   /** Sent once, when the worker has loaded everything (its addons included) and listens. */
-  | { seq: 0; kind: 'ready' }
-  /** Sent once by a worker started without its keys, when its addons are loaded and it waits for them. */
-  | { seq: 0; kind: 'booted' };
+  | { seq: 0; kind: 'ready' };
 
 /**
  * A sealed blob in a buffer of its own, or where it is in the worker's ring (a shared buffer is
@@ -93,24 +91,13 @@ export type SmallResult<S = Uint8Array> =
   | { ok: false; grew: true }
   | { ok: false; grew: false; errno: string; message: string };
 
-const port = parentPort!;
+const init = workerData as WorkerInit;
+const macKey = Buffer.from(init.macKey);
 /**
  * With the native core one handle does it all for this thread: cut points and ids of a
  * whole buffer in one call (`scan`), and encoding into one output buffer per blob.
  */
 const core = nativeCore();
-/**
- * The repository's keys and parameters: in workerData, or — for a worker started before the
- * repository was open (`EarlyWorkers`: its start overlaps the open's requests and the key's
- * scrypt) — in the first message, once everything above is loaded and it has said so.
- */
-const init: WorkerInit =
-  (workerData as WorkerInit | null) ??
-  (await new Promise<WorkerInit>((resolve) => {
-    port.once('message', (m: { op: 'init'; init: WorkerInit }) => resolve(m.init));
-    port.postMessage({ seq: 0, kind: 'booted' } satisfies WorkerResponse);
-  }));
-const macKey = Buffer.from(init.macKey);
 const handle = core?.codec(init.encKey, init.macKey, init.level, gearBytes(init.gearSeed), init.chunker.min, init.chunker.avg, init.chunker.max);
 const codec = new BlobCodec(Buffer.from(init.encKey), macKey, init.level, core && handle ? { core, handle } : null);
 const chunker = createChunker(init.chunker, init.gearSeed, core);
@@ -133,6 +120,7 @@ const spare: Buffer[] = [];
 const MAX_BIG_BUFFERS = 1;
 let activeBig = 0;
 const wants = new Map<number, (w: { mask: Uint8Array; abort: boolean }) => void>();
+const port = parentPort!;
 const garbage = new GarbageBudget(16 * 1024 * 1024, 'minor');
 const restoreGarbage = new GarbageBudget(16 * 1024 * 1024, 'major');
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { DEFAULT_CHUNKER } from '../chunker/fastcdc.js';
-import { CodecPool, EarlyWorkers } from './pool.js';
+import { CodecPool } from './pool.js';
 
 const PROBE = new URL('./heap-probe.fixture.js', import.meta.url);
 
@@ -27,25 +27,3 @@ test("a pool's workers keep a young generation of two 1 MiB semi-spaces; the mai
 function newSpaceMax(): number {
   return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
 }
-
-test('workers started early get their keys from the pool that takes them and code as any; those no pool took end with release, even while still loading', async () => {
-  const keys = { encrypt: randomBytes(32), mac: randomBytes(32) };
-  const config = { compression: { level: 3 }, chunker: DEFAULT_CHUNKER, gearSeed: randomBytes(32).toString('hex') };
-  const early = new EarlyWorkers(2);
-  const pool = new CodecPool(keys, config as never, 1, { early });
-  const reference = new CodecPool(keys, config as never, 1);
-  try {
-    const raw = Buffer.from('early '.repeat(5000));
-    const sealed = await pool.encode(raw);
-    assert.ok(sealed.length < raw.length, 'compressed and sealed');
-    // The same keys as a pool started the usual way: each opens what the other sealed.
-    assert.ok((await reference.decode(sealed, undefined, 'blob')).equals(raw));
-    assert.ok((await pool.decode(await reference.encode(raw), undefined, 'blob')).equals(raw));
-  } finally {
-    await Promise.all([pool.close(), reference.close()]);
-  }
-  // The pool took one of the two; the other ends here.
-  await early.release();
-  // Released at once, while still loading its addons: ended without aborting the process.
-  await new EarlyWorkers(2).release();
-});

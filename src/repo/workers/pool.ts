@@ -96,48 +96,6 @@ const PER_WORKER = 4;
 const BIG_PER_WORKER = 1;
 type Job = { req: WorkerRequest; transfer: ArrayBuffer[]; resolve: (r: WorkerResponse) => void; handler?: ChunkHandler };
 
-/**
- * Workers started before the repository is open, so that their start — an isolate each, Node's
- * own modules, ours and the native core: about a quarter of a second — overlaps the open's
- * requests and the key's scrypt instead of following them. They wait for their keys; a pool
- * given them (`CodecPool` option `early`) sends each its keys first. `release` ends those no
- * pool took (the open failed, or the run needed no pool).
- */
-export class EarlyWorkers {
-  private readonly waiting: { w: Worker; booted: Promise<void> }[] = [];
-
-  constructor(readonly size = defaultPoolSize()) {
-    setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(ownModule('repo/workers/codec-worker.js', 'codec-worker'), { workerData: null });
-      const booted = new Promise<void>((r) => {
-        w.once('message', () => r());
-        w.once('exit', () => r());
-      });
-      // Until a pool takes it, a failing worker is only one that will not be used.
-      w.on('error', () => undefined);
-      w.unref();
-      this.waiting.push({ w, booted });
-    }
-  }
-
-  /** Up to `n` of the workers, for a pool to send their keys to. */
-  take(n: number): Worker[] {
-    return this.waiting.splice(0, n).map((e) => e.w);
-  }
-
-  /** Ends the workers no pool took (not while one still loads its addons: that aborts the process). */
-  async release(): Promise<void> {
-    await Promise.all(
-      this.waiting.splice(0).map(async ({ w, booted }) => {
-        w.ref();
-        await booted;
-        await w.terminate();
-      }),
-    );
-  }
-}
-
 export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWriter {
   private readonly workers: Slot[] = [];
   private readonly running = new Map<number, Job & { slot: Slot }>();
@@ -156,10 +114,7 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
    * start with the first job, not here (a restore may need none: its ranges are written by
    * the native core where it is built).
    */
-  private readonly early: EarlyWorkers | undefined;
-
-  constructor(keys: { encrypt: Buffer; mac: Buffer }, config: Pick<RepoConfig, 'compression' | 'chunker' | 'gearSeed'>, readonly size = defaultPoolSize(), opts: { recycles?: boolean; lazy?: boolean; early?: EarlyWorkers } = {}) {
-    this.early = opts.early;
+  constructor(keys: { encrypt: Buffer; mac: Buffer }, config: Pick<RepoConfig, 'compression' | 'chunker' | 'gearSeed'>, readonly size = defaultPoolSize(), opts: { recycles?: boolean; lazy?: boolean } = {}) {
     this.init = {
       encKey: new Uint8Array(keys.encrypt),
       macKey: new Uint8Array(keys.mac),
@@ -176,11 +131,8 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
     // flag wins over a Worker's resourceLimits; the main isolate's heap is already made and
     // keeps its own size, so setting it here changes only the workers (and any started later).
     setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
-    const early = this.early?.take(this.size) ?? [];
     for (let i = 0; i < this.size; i++) {
-      // A worker started early gets its keys as its first message; the others in workerData.
-      const w = early[i] ?? new Worker(ownModule('repo/workers/codec-worker.js', 'codec-worker'), { workerData: this.init });
-      if (early[i]) w.postMessage({ op: 'init', init: this.init });
+      const w = new Worker(ownModule('repo/workers/codec-worker.js', 'codec-worker'), { workerData: this.init });
       let isReady = () => {};
       const ready = new Promise<void>((r) => (isReady = r));
       const slot: Slot = { w, busy: 0, big: 0, ready, isReady };
@@ -203,7 +155,6 @@ export class CodecPool implements BlobEncoder, BlobDecoder, FileChunker, BlobWri
       slot.isReady();
       return;
     }
-    if (res.kind === 'booted') return;
     if (res.kind === 'ring') {
       slot.ring = Buffer.from(res.sab);
       this.rings.set(res.sab, slot);
