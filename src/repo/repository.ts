@@ -220,7 +220,7 @@ export class Repository {
   }
 
   /** Writes a whole pack (its parts, header last), atomically. */
-  async writePack(name: string, parts: readonly Uint8Array[]): Promise<void> {
+  async writePack(name: string, parts: Uint8Array | readonly Uint8Array[]): Promise<void> {
     await this.backend.put({ kind: 'data', name }, parts);
   }
 

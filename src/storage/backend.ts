@@ -42,7 +42,11 @@ export interface ObjectInfo {
 export interface Backend {
   /** A human-readable location, without credentials. */
   readonly location: string;
-  /** Stores the concatenation of `data` (one buffer or parts, re-readable so a retry can send them again). */
+  /**
+   * Stores the concatenation of `data` (one buffer or parts, re-readable so a retry can send them
+   * again). Once the promise settles the caller may write into `data` again (the saver reuses its
+   * pack buffer): a store that keeps bytes past that copies them.
+   */
   put(h: Handle, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   get(h: Handle, range?: { offset: number; length: number }): Promise<Buffer>;
   /**

@@ -33,6 +33,20 @@ export function backendConformance(name: string, make: () => Promise<Backend>): 
     assert.deepEqual(await b.get(h), Buffer.concat(parts));
   });
 
+  test(`${name}: once a put settles its buffer is the caller's again (a saver reuses it for the next pack)`, async () => {
+    const b = await make();
+    await b.create();
+    const buf = randomBytes(200_000);
+    const first = Buffer.from(buf.subarray(0, 150_000));
+    const h = { kind: 'data' as const, name: hex() };
+    await b.put(h, buf.subarray(0, 150_000));
+    buf.fill(0x5a);
+    const h2 = { kind: 'data' as const, name: hex() };
+    await b.put(h2, buf.subarray(0, 120_000));
+    assert.deepEqual(await b.get(h), first, 'what was put first is unchanged');
+    assert.deepEqual(await b.get(h2), Buffer.alloc(120_000, 0x5a));
+  });
+
   test(`${name}: ranged reads return exactly the range, short objects are CORRUPT`, async () => {
     const b = await make();
     await b.create();
