@@ -4,11 +4,8 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { LocalBackend } from '../storage/local/local-backend.js';
-import { blobId } from './crypto/aead.js';
-import { Repository } from './repository.js';
-import { BlobSaver } from './saver.js';
-import { CodecPool } from './workers/pool.js';
+import { BlobSaver, blobId, CodecPool, Repository } from '../../repo/index.js';
+import { LocalBackend } from '../../storage/local/local-backend.js';
 
 test('on a store that takes whole packs, every pack is written from the one kept buffer and holds exactly its blobs', async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'sb-saver-'));
