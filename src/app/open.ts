@@ -21,7 +21,7 @@ export function cacheHome(): string {
   return process.env.STRONGBOX_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'strongbox');
 }
 
-/** Repositories on network stores keep their trees in a local cache (STRONGBOX_CACHE_DIR=off disables it). */
+/** Repositories on network stores keep their trees, index files and manifests in a local cache (STRONGBOX_CACHE_DIR=off disables it). */
 function attachCache(repo: Repository, location: string): void {
   if (!/^(s3|azure|sftp):\/\//.test(location) || process.env.STRONGBOX_CACHE_DIR === 'off') return;
   repo.cache = new LocalCache(cacheHome(), repo.config.id);

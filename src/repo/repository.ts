@@ -118,7 +118,7 @@ export class Repository {
       // A malformed key file is skipped, not fatal: another key may still open the repository.
       let master: MasterKey | undefined;
       try {
-        const file = decodeKeyFile(await backend.get({ kind: 'keys', name: name }));
+        const file = decodeKeyFile(await backend.get({ kind: 'keys', name }));
         const problem = keyFileProblem(file);
         if (problem) {
           skipped.push(`${name.slice(0, 8)}: ${problem}`);

@@ -19,7 +19,7 @@ const STREAM_BACKLOG = 8 * 1024 * 1024;
 const INDEX_EVERY_STREAMED = 32;
 /** Streamed packs: most finished packs waiting for their commit (fsync, rename) before producers wait. */
 const MAX_COMMITTING = 4;
-/** Pack buffers kept between packs: the one being written and the next (see finishPack). */
+/** Pack buffers kept between packs (see finishPack): one; a second cost 9 MiB of peak for nothing (docs/PERFORMANCE.md). */
 const KEPT_PACK_BUFFERS = 1;
 /** Room in a pack buffer beyond the pack size: a pack closes after the blob that reaches it. */
 const PACK_SLACK = 2 * 1024 * 1024;
@@ -253,7 +253,7 @@ export class BlobSaver {
     parts.push(header);
     const name = packName(header);
     const size = parts.reduce((n, p) => n + p.length, 0);
-    // The pack goes up as one buffer, copied into one of a few kept for the saver's packs: a new
+    // The pack goes up as one buffer, copied into the one the saver keeps between packs: a new
     // buffer for each pack (the store concatenating its parts) is 16 MiB of fresh pages each time,
     // which the kernel must fault in and zero (half a second of a first snapshot of 0.3 GiB on S3).
     const buf = this.packBuffer(size);
