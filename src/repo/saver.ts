@@ -19,8 +19,6 @@ const STREAM_BACKLOG = 8 * 1024 * 1024;
 const INDEX_EVERY_STREAMED = 32;
 /** Streamed packs: most finished packs waiting for their commit (fsync, rename) before producers wait. */
 const MAX_COMMITTING = 4;
-/** Pack buffers kept between packs (see finishPack): one; a second cost 9 MiB of peak for nothing (docs/PERFORMANCE.md). */
-const KEPT_PACK_BUFFERS = 1;
 /** Room in a pack buffer beyond the pack size: a pack closes after the blob that reaches it. */
 const PACK_SLACK = 2 * 1024 * 1024;
 
@@ -68,8 +66,11 @@ export class BlobSaver {
   private backlog = 0;
   private readonly waiters: (() => void)[] = [];
   private parts: Buffer[] = [];
-  /** Buffers whole packs were written from, kept for the next packs (stores that take whole packs). */
-  private readonly packBuffers: Buffer[] = [];
+  /**
+   * The buffer whole packs are written from, kept for the next pack (stores that take whole
+   * packs). One: keeping a second cost 9 MiB of peak for nothing (docs/PERFORMANCE.md).
+   */
+  private spareBuffer: Buffer | undefined;
   private blobs: PackedBlob[] = [];
   private packBytes = 0;
   private readonly work = new Set<Promise<void>>();
@@ -266,7 +267,7 @@ export class BlobSaver {
     try {
       await this.repo.writePack(name, buf.subarray(0, size));
     } finally {
-      if (this.packBuffers.length < KEPT_PACK_BUFFERS) this.packBuffers.push(buf);
+      this.spareBuffer ??= buf;
       this.backlog -= size;
       this.garbage.spent(size);
       this.wake();
@@ -274,10 +275,13 @@ export class BlobSaver {
     await this.packWritten(name, blobs);
   }
 
-  /** A kept buffer with room for `size` bytes, or a new one (kept once its pack is written). */
+  /** The kept buffer when it has room for `size` bytes, else a new one (kept once its pack is written). */
   private packBuffer(size: number): Buffer {
-    const i = this.packBuffers.findIndex((b) => b.length >= size);
-    if (i >= 0) return this.packBuffers.splice(i, 1)[0]!;
+    const spare = this.spareBuffer;
+    if (spare && spare.length >= size) {
+      this.spareBuffer = undefined;
+      return spare;
+    }
     // Room for a pack of the configured size and its last blob, so that later packs fit too.
     return Buffer.allocUnsafeSlow(Math.max(size, this.repo.config.packSize + PACK_SLACK));
   }
