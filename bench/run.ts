@@ -1,8 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { generate, generateBig, generateMany, mutate, mutateBig, mutateMany } from './dataset.js';
 import { reportPg, runPgBench } from './pg.js';
 import { reportApi, runApiBench } from './api.js';
@@ -53,6 +54,7 @@ interface S3Setup {
   usage: (repo: string) => Promise<{ bytes: number; objects: number }>;
   close: () => Promise<void>;
 }
+const execFileAsync = promisify(execFile);
 let s3: S3Setup | undefined;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench');
@@ -156,8 +158,11 @@ function kopiaTool(bin: string | undefined, why?: string): Tool {
     },
     backup: (repo, data) => timed(bin!, ['snapshot', 'create', data], env(repo)),
     restore: async (repo, target) => {
-      const list = spawnSync(bin!, ['snapshot', 'list', '--json'], { env: { ...process.env, ...env(repo) }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
-      if (list.status !== 0) throw new Error(`kopia snapshot list failed${list.error ? ` (${list.error.message})` : ''}: ${list.stderr.slice(-500)}`);
+      // Not spawnSync: in the S3 scenario the counting proxy runs on this process's event loop,
+      // and a blocked loop leaves Kopia's requests unanswered until the timeout (every run until now).
+      const list = await execFileAsync(bin!, ['snapshot', 'list', '--json'], { env: { ...process.env, ...env(repo) }, encoding: 'utf8', timeout: 120000, maxBuffer: 64 << 20 }).catch((err: Error & { stderr?: string }) => {
+        throw new Error(`kopia snapshot list failed (${err.message}): ${(err.stderr ?? '').slice(-500)}`);
+      });
       const snaps = JSON.parse(list.stdout) as { id: string }[];
       return timed(bin!, ['snapshot', 'restore', snaps[snaps.length - 1]!.id, target], env(repo));
     },

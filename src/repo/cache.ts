@@ -78,7 +78,8 @@ export class LocalCache {
     }
     const keep = new Set(listed);
     for (const n of names) {
-      if (keep.has(n)) continue;
+      // Only entries: another process's write under way (NAME.RANDOM.tmp) is left to finish.
+      if (keep.has(n) || !HEX64.test(n)) continue;
       try {
         fs.rmSync(path.join(this.dir, kind, n), { force: true });
       } catch {
